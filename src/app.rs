@@ -1,0 +1,143 @@
+//! Wiring and lifetime: open the store, start the scheduler, the command core and the
+//! fronts, and shut them down in order (stop intake → close sessions → stop probes →
+//! final flush).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::core::Service;
+use crate::events::EventBus;
+use crate::scheduler::Scheduler;
+use crate::store::Store;
+
+/// How long shutdown waits for sessions and tasks before giving up on them.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A started server: addresses it listens on, and the handle to stop it.
+pub struct Running {
+    /// Where the WS API listens (the real port when configured with port 0).
+    pub ws_addr: SocketAddr,
+    /// The command core (tests use it directly).
+    pub service: Service,
+    /// Cancel to shut down.
+    pub shutdown: CancellationToken,
+    done: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Cancels and waits for the ordered shutdown to finish.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+
+    /// Waits until the server has stopped (after `shutdown` was cancelled).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.done.await.context("server task panicked")?
+    }
+}
+
+/// Starts everything and returns once listeners are bound.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let dir = config.data_dir.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&dir))
+        .await
+        .context("store open task")??;
+    tracing::info!(dir = %config.data_dir.display(), schema = store.schema_version()?, "store opened");
+
+    let shutdown = CancellationToken::new();
+    let events = EventBus::new();
+    let scheduler = Scheduler::start(store.clone(), events.clone(), shutdown.child_token())
+        .context("starting the probe scheduler")?;
+    report_probe_status(&scheduler);
+    let service = Service::start(store.clone(), scheduler.clone(), events).context("loading monitors")?;
+
+    if config.telegram_tokens.is_empty() {
+        tracing::warn!("no Telegram bot configured (set UPBOT_TELEGRAM_TOKENS); alerts go to WS subscribers only");
+    }
+
+    let ws_listener = tokio::net::TcpListener::bind(config.ws_addr)
+        .await
+        .with_context(|| format!("binding the WS API to {} (UPBOT_WS_ADDR)", config.ws_addr))?;
+    let ws_addr = ws_listener.local_addr()?;
+    tracing::info!(addr = %ws_addr, "WebSocket API listening");
+
+    let tracker = TaskTracker::new();
+    let ws = {
+        let (config, service, token, tracker2) = (config.clone(), service.clone(), shutdown.clone(), tracker.clone());
+        tracker.spawn(async move { crate::ws::serve(ws_listener, &config, service, token, tracker2).await })
+    };
+
+    let token = shutdown.clone();
+    let done = tokio::spawn(async move {
+        token.cancelled().await;
+        tracing::info!("shutting down");
+        tracker.close();
+        if tokio::time::timeout(DRAIN_TIMEOUT, tracker.wait()).await.is_err() {
+            tracing::warn!("some sessions did not finish within {DRAIN_TIMEOUT:?}");
+        }
+        if let Ok(Err(e)) = ws.await {
+            tracing::warn!(error = %e, "WS server ended with an error");
+        }
+        scheduler.shutdown().await;
+        store.flush().await.context("final store flush")?;
+        tracing::info!("stopped; store flushed");
+        Ok(())
+    });
+    Ok(Running {
+        ws_addr,
+        service,
+        shutdown,
+        done,
+    })
+}
+
+/// Runs until `signal` resolves, then shuts down in order.
+pub async fn run(config: Config, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let running = start(config).await?;
+    tokio::select! {
+        () = signal => {}
+        () = running.shutdown.cancelled() => {}
+    }
+    running.stop().await
+}
+
+fn report_probe_status(scheduler: &Scheduler) {
+    let st = scheduler.status();
+    for (family, r) in [("ICMPv4", &st.icmp_v4), ("ICMPv6", &st.icmp_v6)] {
+        if let Err(why) = r {
+            tracing::warn!(
+                "{family} unavailable: {why}; ping monitors stay pending. Fix: run as root, \
+                 `setcap cap_net_raw+ep $(which upbot)`, or AmbientCapabilities=CAP_NET_RAW in systemd"
+            );
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

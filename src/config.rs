@@ -1,0 +1,412 @@
+//! Typed configuration, read once at start from the environment, `.env` and an
+//! optional `upbot.toml` (environment wins), and validated in full: a bad value names
+//! its variable and stops the process. Secrets are redacted from `Debug`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Every variable we read, with its TOML key (the name without `UPBOT_`, lower case).
+pub const VARS: &[&str] = &[
+    "UPBOT_DATA_DIR",
+    "UPBOT_TELEGRAM_TOKENS",
+    "UPBOT_TELEGRAM_API_URL",
+    "UPBOT_ALLOWED_CHATS",
+    "UPBOT_WS_ADDR",
+    "UPBOT_WS_TOKEN",
+    "UPBOT_WS_ORIGINS",
+    "UPBOT_WS_RATE",
+    "UPBOT_WS_MAX_CONNECTIONS",
+    "UPBOT_WS_IDLE_TIMEOUT",
+    "UPBOT_HTTP_ADDR",
+    "UPBOT_PUBLIC_URL",
+];
+
+/// A configuration problem; always names the variable (or file) at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable has a value we cannot use.
+    #[error("{var}: {reason}")]
+    Invalid {
+        /// The variable (e.g. `UPBOT_WS_ADDR`).
+        var: String,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+    /// A config file could not be read or parsed.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// A secret string whose `Debug`/`Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself; call only where it is needed (HTTP header, Bot API URL).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Which chats the bots serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedChats {
+    /// `*`: every chat.
+    Any,
+    /// Only these chat ids (plus chats named through the WS API).
+    List(Vec<i64>),
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `UPBOT_DATA_DIR`: the sled store.
+    pub data_dir: PathBuf,
+    /// `UPBOT_TELEGRAM_TOKENS` (or `TELOXIDE_TOKEN`): one bot per token.
+    pub telegram_tokens: Vec<Secret>,
+    /// `UPBOT_TELEGRAM_API_URL`, without a trailing slash.
+    pub telegram_api_url: String,
+    /// `UPBOT_ALLOWED_CHATS`.
+    pub allowed_chats: AllowedChats,
+    /// `UPBOT_WS_ADDR`.
+    pub ws_addr: SocketAddr,
+    /// `UPBOT_WS_TOKEN`: bearer token WS clients must present.
+    pub ws_token: Option<Secret>,
+    /// `UPBOT_WS_ORIGINS`: browser origins allowed to open the WS API.
+    pub ws_origins: Vec<String>,
+    /// `UPBOT_WS_RATE`: messages per second per connection, 0 = unlimited.
+    pub ws_rate: u32,
+    /// `UPBOT_WS_MAX_CONNECTIONS`: concurrent WS connections.
+    pub ws_max_connections: usize,
+    /// `UPBOT_WS_IDLE_TIMEOUT`: close a connection silent for this long.
+    pub ws_idle_timeout: Duration,
+    /// `UPBOT_HTTP_ADDR`: webhooks, /healthz, /metrics.
+    pub http_addr: SocketAddr,
+    /// `UPBOT_PUBLIC_URL`: base of webhook URLs shown to users, no trailing slash.
+    pub public_url: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::from_lookup(|_| None).expect("defaults are valid")
+    }
+}
+
+fn bad(var: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        var: var.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn addr(var: &str, v: &str) -> Result<SocketAddr, ConfigError> {
+    v.trim().parse().map_err(|_| {
+        bad(
+            var,
+            format!("invalid value {v:?}: expected ip:port, e.g. 127.0.0.1:8765"),
+        )
+    })
+}
+
+impl Config {
+    /// Loads `.env` (if present), then `file` (or `./upbot.toml` if present), then the
+    /// environment, which wins.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => {
+                return Err(ConfigError::File {
+                    path: ".env".into(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+        let default_file = Path::new("upbot.toml");
+        let file_vars = match file {
+            Some(p) => read_toml(p)?,
+            None if default_file.exists() => read_toml(default_file)?,
+            None => HashMap::new(),
+        };
+        Self::from_lookup(|var| {
+            std::env::var(var)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .or_else(|| file_vars.get(var).cloned())
+        })
+    }
+
+    /// Builds and validates a config from a variable lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let data_dir = PathBuf::from(get("UPBOT_DATA_DIR").unwrap_or_else(|| "./upbot-data".into()));
+
+        let mut tokens = Vec::new();
+        let token_var = if get("UPBOT_TELEGRAM_TOKENS").is_some() {
+            "UPBOT_TELEGRAM_TOKENS"
+        } else {
+            "TELOXIDE_TOKEN"
+        };
+        for t in list(&get(token_var).unwrap_or_default()) {
+            // Bot tokens look like 123456:ABC-def; checking the shape catches pasted junk
+            // without ever echoing the token.
+            let ok = t.split_once(':').is_some_and(|(id, rest)| {
+                !id.is_empty()
+                    && id.chars().all(|c| c.is_ascii_digit())
+                    && !rest.is_empty()
+                    && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            });
+            if !ok {
+                return Err(bad(
+                    token_var,
+                    format!("token #{} is not a bot token (expected 123456:ABC…)", tokens.len() + 1),
+                ));
+            }
+            let s = Secret(t);
+            if !tokens.contains(&s) {
+                tokens.push(s);
+            }
+        }
+
+        let api = get("UPBOT_TELEGRAM_API_URL").unwrap_or_else(|| "https://api.telegram.org".into());
+        let api = api.trim().trim_end_matches('/').to_string();
+        if !(api.starts_with("http://") || api.starts_with("https://")) || api.len() < 10 {
+            return Err(bad(
+                "UPBOT_TELEGRAM_API_URL",
+                format!("invalid value {api:?}: expected an http(s):// URL"),
+            ));
+        }
+
+        let allowed_chats = match get("UPBOT_ALLOWED_CHATS") {
+            Some(v) if v.trim() == "*" => AllowedChats::Any,
+            Some(v) => AllowedChats::List(
+                list(&v)
+                    .iter()
+                    .map(|c| {
+                        let id = c
+                            .parse::<i64>()
+                            .map_err(|_| bad("UPBOT_ALLOWED_CHATS", format!("{c:?} is not a chat id (or use *)")))?;
+                        crate::core::service::validate_chat_id(id)
+                            .map_err(|e| bad("UPBOT_ALLOWED_CHATS", e.to_string()))?;
+                        Ok(id)
+                    })
+                    .collect::<Result<_, ConfigError>>()?,
+            ),
+            None => AllowedChats::List(Vec::new()),
+        };
+
+        let ws_addr = addr(
+            "UPBOT_WS_ADDR",
+            &get("UPBOT_WS_ADDR").unwrap_or_else(|| "127.0.0.1:8765".into()),
+        )?;
+        let ws_token = get("UPBOT_WS_TOKEN")
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .map(Secret);
+        let ws_origins = list(&get("UPBOT_WS_ORIGINS").unwrap_or_default());
+        for o in &ws_origins {
+            if o != "null" && !(o.starts_with("http://") || o.starts_with("https://")) {
+                return Err(bad(
+                    "UPBOT_WS_ORIGINS",
+                    format!("{o:?} is not an origin (expected e.g. https://ops.example.com)"),
+                ));
+            }
+        }
+        let number = |var: &str, default: u64, max: u64| -> Result<u64, ConfigError> {
+            match get(var) {
+                None => Ok(default),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n <= max => Ok(n),
+                    _ => Err(bad(
+                        var,
+                        format!("invalid value {v:?}: expected a whole number 0..={max}"),
+                    )),
+                },
+            }
+        };
+        let ws_rate = number("UPBOT_WS_RATE", 1000, 1_000_000)? as u32;
+        let ws_max_connections = number("UPBOT_WS_MAX_CONNECTIONS", 64, 100_000)? as usize;
+        if ws_max_connections == 0 {
+            return Err(bad("UPBOT_WS_MAX_CONNECTIONS", "must be at least 1"));
+        }
+        let ws_idle_timeout = match get("UPBOT_WS_IDLE_TIMEOUT") {
+            None => Duration::from_secs(120),
+            Some(v) => crate::core::parse_duration(&v)
+                .ok()
+                .filter(|d| *d >= Duration::from_secs(1))
+                .ok_or_else(|| {
+                    bad(
+                        "UPBOT_WS_IDLE_TIMEOUT",
+                        format!("invalid value {v:?}: expected a duration of at least 1s, e.g. 120s"),
+                    )
+                })?,
+        };
+        let http_addr = addr(
+            "UPBOT_HTTP_ADDR",
+            &get("UPBOT_HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:8766".into()),
+        )?;
+        let public_url = get("UPBOT_PUBLIC_URL").unwrap_or_else(|| format!("http://{http_addr}"));
+        let public_url = public_url.trim().trim_end_matches('/').to_string();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(bad(
+                "UPBOT_PUBLIC_URL",
+                format!("invalid value {public_url:?}: expected an http(s):// URL"),
+            ));
+        }
+        Ok(Self {
+            data_dir,
+            telegram_tokens: tokens,
+            telegram_api_url: api,
+            allowed_chats,
+            ws_addr,
+            ws_token,
+            ws_origins,
+            ws_rate,
+            ws_max_connections,
+            ws_idle_timeout,
+            http_addr,
+            public_url,
+        })
+    }
+}
+
+/// Reads `upbot.toml`: keys are the variable names without `UPBOT_`, lower case
+/// (`ws_addr = "127.0.0.1:8765"`); lists may be arrays.
+fn read_toml(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
+    let err = |reason: String| ConfigError::File {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| err(e.message().to_string()))?;
+    let mut out = HashMap::new();
+    for (k, v) in table {
+        let var = format!("UPBOT_{}", k.to_ascii_uppercase());
+        if !VARS.contains(&var.as_str()) {
+            return Err(err(format!("unknown key {k:?}")));
+        }
+        let s = match v {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Array(a) => a
+                .iter()
+                .map(|x| match x {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            other => other.to_string(),
+        };
+        out.insert(var, s);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("./upbot-data"));
+        assert_eq!(c.ws_addr.to_string(), "127.0.0.1:8765");
+        assert_eq!(c.http_addr.to_string(), "127.0.0.1:8766");
+        assert_eq!(c.public_url, "http://127.0.0.1:8766");
+        assert_eq!(c.ws_rate, 1000);
+        assert!(c.telegram_tokens.is_empty());
+        assert_eq!(c.allowed_chats, AllowedChats::List(vec![]));
+    }
+
+    #[test]
+    fn values_parse() {
+        let c = with(&[
+            ("UPBOT_TELEGRAM_TOKENS", "123:abc, 456:d-e_f,123:abc"),
+            ("UPBOT_ALLOWED_CHATS", "-1001234567890, 42"),
+            ("UPBOT_TELEGRAM_API_URL", "http://127.0.0.1:9/"),
+            ("UPBOT_WS_RATE", "0"),
+            ("UPBOT_WS_IDLE_TIMEOUT", "5m"),
+        ])
+        .unwrap();
+        assert_eq!(c.telegram_tokens.len(), 2);
+        assert_eq!(c.allowed_chats, AllowedChats::List(vec![-1001234567890, 42]));
+        assert_eq!(c.telegram_api_url, "http://127.0.0.1:9");
+        assert_eq!(c.ws_rate, 0);
+        assert_eq!(c.ws_idle_timeout, Duration::from_secs(300));
+        assert_eq!(
+            with(&[("UPBOT_ALLOWED_CHATS", "*")]).unwrap().allowed_chats,
+            AllowedChats::Any
+        );
+        assert_eq!(with(&[("TELOXIDE_TOKEN", "1:x")]).unwrap().telegram_tokens.len(), 1);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_hide_secrets() {
+        for (var, val) in [
+            ("UPBOT_WS_ADDR", "nope"),
+            ("UPBOT_HTTP_ADDR", "1.2.3.4"),
+            ("UPBOT_WS_RATE", "-5"),
+            ("UPBOT_ALLOWED_CHATS", "abc"),
+            ("UPBOT_ALLOWED_CHATS", "-3000000000000"),
+            ("UPBOT_TELEGRAM_API_URL", "ftp://x"),
+            ("UPBOT_WS_ORIGINS", "evil"),
+            ("UPBOT_WS_IDLE_TIMEOUT", "0s"),
+            ("UPBOT_WS_MAX_CONNECTIONS", "0"),
+            ("UPBOT_PUBLIC_URL", "example.com"),
+            ("UPBOT_TELEGRAM_TOKENS", "supersecretjunk"),
+        ] {
+            let e = with(&[(var, val)]).unwrap_err().to_string();
+            assert!(e.starts_with(var), "{var}={val}: {e}");
+            if var == "UPBOT_TELEGRAM_TOKENS" {
+                assert!(!e.contains("supersecretjunk"), "{e}");
+            }
+        }
+        assert!(!format!("{:?}", with(&[("UPBOT_WS_TOKEN", "hunter2")]).unwrap()).contains("hunter2"));
+    }
+
+    #[test]
+    fn toml_file_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("upbot.toml");
+        std::fs::write(
+            &p,
+            "ws_addr = \"127.0.0.1:9999\"\nallowed_chats = [42, 43]\nws_rate = 5\n",
+        )
+        .unwrap();
+        let vars = read_toml(&p).unwrap();
+        assert_eq!(vars["UPBOT_WS_ADDR"], "127.0.0.1:9999");
+        assert_eq!(vars["UPBOT_ALLOWED_CHATS"], "42,43");
+        std::fs::write(&p, "colour = \"red\"\n").unwrap();
+        assert!(read_toml(&p).unwrap_err().to_string().contains("colour"));
+        std::fs::write(&p, "ws_addr = \n").unwrap();
+        assert!(read_toml(&p).is_err());
+    }
+}

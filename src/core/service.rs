@@ -1,0 +1,507 @@
+//! [`Service`]: runs [`Command`]s. Owns validation, ownership scoping, the id and
+//! dedupe rules, and the durability rule: a mutation is acknowledged only after the
+//! store has flushed it. Keeps a write-through cache of monitors so `list` is a memory
+//! read even with tens of thousands of monitors.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::Mutex;
+
+use super::command::{AddRequest, Command, Selector};
+use super::error::{CoreError, invalid};
+use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, StatsSummary, Target, Transition, now_ms, rfc3339};
+use crate::events::{EventBus, StateEvent};
+use crate::scheduler::Scheduler;
+use crate::store::Store;
+
+/// Smallest probe interval accepted.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Largest probe interval accepted.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// Smallest probe timeout accepted.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(100);
+/// Largest `fails` / `recovers`.
+pub const MAX_COUNT: u32 = 100;
+/// Longest monitor name.
+pub const MAX_NAME: usize = 64;
+
+/// Who is asking; decides what they may see and touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// The local operator (WS API, CLI): sees every monitor.
+    Operator,
+    /// A Telegram chat: sees and touches only its own monitors.
+    Chat {
+        /// The chat.
+        chat_id: i64,
+        /// Username of the bot the command came through.
+        bot: String,
+        /// Forum topic the command came from.
+        thread_id: Option<i32>,
+        /// Whether this user may change monitors (group admins; everyone in private chats).
+        can_modify: bool,
+    },
+}
+
+/// A monitor as every front shows it (the WS "monitor object").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MonitorView {
+    /// Id.
+    pub id: MonitorId,
+    /// `ping`, `tcp` or `push`.
+    pub kind: Kind,
+    /// `host`, `host:port` or `[v6]:port`.
+    pub target: String,
+    /// Host (or push name).
+    pub host: String,
+    /// TCP port.
+    pub port: Option<u16>,
+    /// Probe interval, seconds.
+    pub interval: f64,
+    /// Probe timeout, seconds.
+    pub timeout: f64,
+    /// Failures before DOWN.
+    pub fails: u32,
+    /// Successes before UP.
+    pub recovers: u32,
+    /// Name.
+    pub name: String,
+    /// Owning chat.
+    pub chat_id: Option<i64>,
+    /// Owning bot's username.
+    pub bot: Option<String>,
+    /// Current state.
+    pub state: crate::domain::State,
+    /// Since when (RFC 3339).
+    pub since: String,
+    /// Why it is in this state.
+    pub reason: String,
+    /// Whether probing is paused.
+    pub paused: bool,
+    /// Last successful RTT, ms.
+    pub last_rtt_ms: Option<f64>,
+    /// Last probe error.
+    pub last_error: Option<String>,
+    /// Creation time (RFC 3339).
+    pub created: String,
+}
+
+/// `status` reply: the monitor plus 24 h figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusView {
+    /// The monitor.
+    #[serde(flatten)]
+    pub monitor: MonitorView,
+    /// Figures over the last 24 h.
+    pub stats: StatsSummary,
+}
+
+/// What a command returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// Monitor created (durable).
+    Added(MonitorView),
+    /// Monitor removed (durable).
+    Deleted(MonitorView),
+    /// Monitors visible to the caller.
+    List(Vec<MonitorView>),
+    /// Details.
+    Status(Box<StatusView>),
+    /// Paused (durable).
+    Paused(MonitorView),
+    /// Resumed (durable).
+    Resumed(MonitorView),
+}
+
+struct Inner {
+    store: Store,
+    scheduler: Scheduler,
+    events: EventBus,
+    /// Write-through copy of the `monitors` tree.
+    monitors: RwLock<BTreeMap<MonitorId, Monitor>>,
+    /// Usernames of running bots (registered by the Telegram front).
+    bots: RwLock<Vec<String>>,
+    /// Serialises mutations so dedupe checks and writes cannot interleave.
+    writes: Mutex<()>,
+}
+
+/// The command core's handle; cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_millis() as f64 / 1000.0
+}
+
+impl Service {
+    /// Loads every stored monitor and hands it to the scheduler.
+    pub fn start(store: Store, scheduler: Scheduler, events: EventBus) -> Result<Self, CoreError> {
+        let mut map = BTreeMap::new();
+        for m in store.monitors()? {
+            let health = match store.health(m.id)? {
+                Some(h) => h,
+                None if m.paused => Health::new_paused(now_ms()),
+                None => Health::new(now_ms()),
+            };
+            scheduler.upsert(m.clone(), health);
+            map.insert(m.id, m);
+        }
+        tracing::info!(monitors = map.len(), "monitors loaded");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                scheduler,
+                events,
+                monitors: RwLock::new(map),
+                bots: RwLock::new(Vec::new()),
+                writes: Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The event bus the scheduler publishes on.
+    pub fn events(&self) -> &EventBus {
+        &self.inner.events
+    }
+
+    /// The store (for fronts that keep their own records, e.g. the Telegram outbox).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Registers a running bot by username, so `add` may name it.
+    pub fn register_bot(&self, username: &str) {
+        if let Ok(mut b) = self.inner.bots.write() {
+            if !b.iter().any(|x| x.eq_ignore_ascii_case(username)) {
+                b.push(username.to_string());
+            }
+        }
+    }
+
+    /// Number of monitors.
+    pub fn monitor_count(&self) -> usize {
+        self.inner.monitors.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Runs one command for `caller`.
+    pub async fn execute(&self, caller: &Caller, cmd: Command) -> Result<Reply, CoreError> {
+        match cmd {
+            Command::Add(req) => self.add(caller, *req).await.map(Reply::Added),
+            Command::Del(sel) => self.del(caller, &sel).await.map(Reply::Deleted),
+            Command::List { chat_id } => Ok(Reply::List(self.list(caller, chat_id))),
+            Command::Status(sel) => self.status(caller, &sel).map(|s| Reply::Status(Box::new(s))),
+            Command::Pause(sel) => self.set_paused(caller, &sel, true).await.map(Reply::Paused),
+            Command::Resume(sel) => self.set_paused(caller, &sel, false).await.map(Reply::Resumed),
+        }
+    }
+
+    fn resolve_bot(
+        &self,
+        caller: &Caller,
+        chat_id: Option<i64>,
+        bot: Option<&str>,
+    ) -> Result<Option<String>, CoreError> {
+        if let Caller::Chat { bot, .. } = caller {
+            return Ok(Some(bot.clone()));
+        }
+        let bots = self.inner.bots.read().map(|b| b.clone()).unwrap_or_default();
+        match (chat_id, bot) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(invalid("bot needs a chat_id to alert")),
+            (Some(_), _) if bots.is_empty() => Err(invalid(
+                "chat_id needs a Telegram bot, and none is running (set UPBOT_TELEGRAM_TOKENS)",
+            )),
+            (Some(_), None) if bots.len() == 1 => Ok(bots.first().cloned()),
+            (Some(_), None) => Err(invalid(format!(
+                "several bots are running ({}); name one with bot",
+                bots.join(", ")
+            ))),
+            (Some(_), Some(b)) => {
+                let b = b.trim().trim_start_matches('@');
+                bots.iter()
+                    .find(|x| x.eq_ignore_ascii_case(b))
+                    .cloned()
+                    .map(Some)
+                    .ok_or_else(|| invalid(format!("unknown bot {b:?}; running: {}", bots.join(", "))))
+            }
+        }
+    }
+
+    /// Validates an add request into a monitor (id not yet assigned).
+    fn build(&self, caller: &Caller, req: AddRequest) -> Result<Monitor, CoreError> {
+        if req.kind == Some(Kind::Push) {
+            return Err(invalid("push monitors are not available yet"));
+        }
+        let target = Target::parse(&req.target, req.kind, req.port).map_err(|e| invalid(e.to_string()))?;
+        let interval = req.interval.unwrap_or(Monitor::DEFAULT_INTERVAL);
+        if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
+            return Err(invalid(format!(
+                "interval must be between 1s and 24h, got {}",
+                humantime::format_duration(interval)
+            )));
+        }
+        let timeout = match req.timeout {
+            Some(t) if t > interval => {
+                return Err(invalid("timeout must not be longer than the interval"));
+            }
+            Some(t) if t < MIN_TIMEOUT => return Err(invalid("timeout must be at least 100ms")),
+            Some(t) => t,
+            None => Monitor::DEFAULT_TIMEOUT.min(interval),
+        };
+        let count = |name: &str, v: Option<u32>, default: u32| match v {
+            None => Ok(default),
+            Some(n) if (1..=MAX_COUNT).contains(&n) => Ok(n),
+            Some(n) => Err(invalid(format!("{name} must be between 1 and {MAX_COUNT}, got {n}"))),
+        };
+        let fails = count("fails", req.fails, Monitor::DEFAULT_FAILS)?;
+        let recovers = count("recovers", req.recovers, Monitor::DEFAULT_RECOVERS)?;
+        let name = match req.name.map(|n| n.trim().to_string()) {
+            Some(n) if n.is_empty() => return Err(invalid("name must not be empty")),
+            Some(n) if n.chars().count() > MAX_NAME => {
+                return Err(invalid(format!("name is longer than {MAX_NAME} characters")));
+            }
+            Some(n) if n.chars().any(char::is_control) => {
+                return Err(invalid("name must not contain control characters"));
+            }
+            Some(n) => n,
+            None => target.display(),
+        };
+        let (chat_id, thread_id) = match caller {
+            Caller::Chat { chat_id, thread_id, .. } => (Some(*chat_id), *thread_id),
+            Caller::Operator => (req.chat_id, req.thread_id),
+        };
+        if let Some(c) = chat_id {
+            validate_chat_id(c)?;
+        }
+        let bot = self.resolve_bot(caller, chat_id, req.bot.as_deref())?;
+        Ok(Monitor {
+            id: MonitorId(0),
+            kind: target.kind,
+            host: target.host,
+            port: target.port,
+            interval,
+            timeout,
+            fails,
+            recovers,
+            name,
+            chat_id,
+            thread_id,
+            bot,
+            paused: false,
+            created_ms: now_ms(),
+            push: None,
+        })
+    }
+
+    async fn add(&self, caller: &Caller, req: AddRequest) -> Result<MonitorView, CoreError> {
+        check_modify(caller)?;
+        let mut m = self.build(caller, req)?;
+        let _w = self.inner.writes.lock().await;
+        let dup = self.read_monitors(|all| {
+            all.values()
+                .find(|o| {
+                    o.kind == m.kind
+                        && o.host.eq_ignore_ascii_case(&m.host)
+                        && o.port == m.port
+                        && o.chat_id == m.chat_id
+                })
+                .map(|o| o.id)
+        });
+        if let Some(id) = dup {
+            return Err(CoreError::AlreadyExists(format!(
+                "{} is already watched as #{id}",
+                m.target()
+            )));
+        }
+        m.id = self.inner.store.next_id()?;
+        let health = Health::new(now_ms());
+        self.inner.store.put_monitor(&m, &health).await?;
+        self.write_monitors(|all| all.insert(m.id, m.clone()));
+        self.inner.scheduler.upsert(m.clone(), health.clone());
+        tracing::info!(monitor = %m.id, target = %m.target(), chat = ?m.chat_id, "monitor added");
+        Ok(self.view(&m, Some((health, ProbeStats::default()))))
+    }
+
+    async fn del(&self, caller: &Caller, sel: &Selector) -> Result<MonitorView, CoreError> {
+        check_modify(caller)?;
+        let _w = self.inner.writes.lock().await;
+        let m = self.resolve(caller, sel)?;
+        let view = self.view(&m, None);
+        self.inner.scheduler.remove(m.id);
+        self.inner.store.delete_monitor(m.id).await?;
+        self.write_monitors(|all| all.remove(&m.id));
+        tracing::info!(monitor = %m.id, "monitor deleted");
+        Ok(view)
+    }
+
+    async fn set_paused(&self, caller: &Caller, sel: &Selector, pause: bool) -> Result<MonitorView, CoreError> {
+        check_modify(caller)?;
+        let _w = self.inner.writes.lock().await;
+        let mut m = self.resolve(caller, sel)?;
+        let (mut health, stats) = self.live(&m)?;
+        let now = now_ms();
+        let transition = if pause { health.pause(now) } else { health.resume(now) };
+        m.paused = pause;
+        if let Some(t) = &transition {
+            self.inner.store.put_monitor(&m, &health).await?;
+            self.write_monitors(|all| all.insert(m.id, m.clone()));
+            self.inner.scheduler.upsert(m.clone(), health.clone());
+            self.publish(&m, t);
+            tracing::info!(monitor = %m.id, paused = pause, "monitor {}", if pause { "paused" } else { "resumed" });
+        }
+        Ok(self.view(&m, Some((health, stats))))
+    }
+
+    fn list(&self, caller: &Caller, chat_filter: Option<i64>) -> Vec<MonitorView> {
+        let visible: Vec<Monitor> = self.read_monitors(|all| {
+            all.values()
+                .filter(|m| visible_to(caller, m) && chat_filter.is_none_or(|c| m.chat_id == Some(c)))
+                .cloned()
+                .collect()
+        });
+        visible.iter().map(|m| self.view(m, None)).collect()
+    }
+
+    fn status(&self, caller: &Caller, sel: &Selector) -> Result<StatusView, CoreError> {
+        let m = self.resolve(caller, sel)?;
+        let (health, stats) = self.live(&m)?;
+        let summary = stats.summary(now_ms());
+        Ok(StatusView {
+            monitor: self.view(&m, Some((health, stats))),
+            stats: summary,
+        })
+    }
+
+    /// Publishes a state change of `m` on the event bus.
+    pub fn publish(&self, m: &Monitor, t: &Transition) {
+        self.inner.events.state(StateEvent {
+            monitor_id: m.id,
+            chat_id: m.chat_id,
+            name: m.name.clone(),
+            target: m.target(),
+            from: t.from,
+            to: t.to,
+            reason: t.reason.clone(),
+            announce: t.announce,
+            down_for_ms: t.down_for_ms,
+            at_ms: t.at_ms,
+        });
+    }
+
+    fn read_monitors<T>(&self, f: impl FnOnce(&BTreeMap<MonitorId, Monitor>) -> T) -> T {
+        match self.inner.monitors.read() {
+            Ok(g) => f(&g),
+            Err(p) => f(&p.into_inner()),
+        }
+    }
+
+    fn write_monitors<T>(&self, f: impl FnOnce(&mut BTreeMap<MonitorId, Monitor>) -> T) -> T {
+        match self.inner.monitors.write() {
+            Ok(mut g) => f(&mut g),
+            Err(p) => f(&mut p.into_inner()),
+        }
+    }
+
+    fn resolve(&self, caller: &Caller, sel: &Selector) -> Result<Monitor, CoreError> {
+        self.read_monitors(|all| match sel {
+            Selector::Id(id) => all
+                .get(id)
+                .filter(|m| visible_to(caller, m))
+                .cloned()
+                .ok_or_else(|| CoreError::NotFound(format!("no monitor #{id}"))),
+            Selector::Host(h) => {
+                let h = h.trim();
+                let found: Vec<&Monitor> = all
+                    .values()
+                    .filter(|m| visible_to(caller, m))
+                    .filter(|m| m.host.eq_ignore_ascii_case(h) || m.target().eq_ignore_ascii_case(h) || m.name == h)
+                    .collect();
+                match found.as_slice() {
+                    [] => Err(CoreError::NotFound(format!("no monitor for {h:?}"))),
+                    [m] => Ok((*m).clone()),
+                    many => Err(invalid(format!(
+                        "{h:?} matches several monitors ({}); use the id",
+                        many.iter().map(|m| format!("#{}", m.id)).collect::<Vec<_>>().join(", ")
+                    ))),
+                }
+            }
+        })
+    }
+
+    fn live(&self, m: &Monitor) -> Result<(Health, ProbeStats), CoreError> {
+        if let Some(l) = self.inner.scheduler.live(m.id) {
+            return Ok(l);
+        }
+        let h = self
+            .inner
+            .store
+            .health(m.id)?
+            .unwrap_or_else(|| Health::new(m.created_ms));
+        let s = self.inner.store.stats(m.id)?.unwrap_or_default();
+        Ok((h, s))
+    }
+
+    fn view(&self, m: &Monitor, live: Option<(Health, ProbeStats)>) -> MonitorView {
+        let (h, s) = match live {
+            Some(l) => l,
+            None => self
+                .live(m)
+                .unwrap_or_else(|_| (Health::new(m.created_ms), ProbeStats::default())),
+        };
+        MonitorView {
+            id: m.id,
+            kind: m.kind,
+            target: m.target(),
+            host: m.host.clone(),
+            port: m.port,
+            interval: secs(m.interval),
+            timeout: secs(m.timeout),
+            fails: m.fails,
+            recovers: m.recovers,
+            name: m.name.clone(),
+            chat_id: m.chat_id,
+            bot: m.bot.clone(),
+            state: h.state,
+            since: rfc3339(h.since_ms),
+            reason: h.reason,
+            paused: m.paused,
+            last_rtt_ms: s.last_rtt_us.map(|us| us as f64 / 1000.0),
+            last_error: s.last_error,
+            created: rfc3339(m.created_ms),
+        }
+    }
+}
+
+fn visible_to(caller: &Caller, m: &Monitor) -> bool {
+    match caller {
+        Caller::Operator => true,
+        Caller::Chat { chat_id, .. } => m.chat_id == Some(*chat_id),
+    }
+}
+
+fn check_modify(caller: &Caller) -> Result<(), CoreError> {
+    match caller {
+        Caller::Chat { can_modify: false, .. } => Err(CoreError::PermissionDenied(
+            "only group administrators may change monitors".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Telegram's chat id ranges (users, basic groups, supergroups/channels); anything else
+/// would crash teloxide's throttle worker, so it is refused at the door.
+pub fn validate_chat_id(c: i64) -> Result<(), CoreError> {
+    let ok = (1..=(1i64 << 40) - 1).contains(&c)
+        || (-999_999_999_999..=-1).contains(&c)
+        || (-1_997_852_516_352..=-1_000_000_000_001).contains(&c);
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!("chat_id {c} is not a valid Telegram chat id")))
+    }
+}

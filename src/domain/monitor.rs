@@ -1,0 +1,160 @@
+//! The monitor record: what to probe, how often, who owns it. Persisted as-is.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::target::format_target;
+
+/// Short, typable, server-unique monitor id (`/del 7`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MonitorId(pub u64);
+
+impl std::fmt::Display for MonitorId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// How a monitor learns about its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// ICMP echo (IPv4 or IPv6).
+    Ping,
+    /// TCP connect to host:port.
+    Tcp,
+    /// Passive: the monitored service calls our webhook / heartbeat URL.
+    Push,
+}
+
+impl Kind {
+    /// The wire name (`ping`, `tcp`, `push`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Ping => "ping",
+            Kind::Tcp => "tcp",
+            Kind::Push => "push",
+        }
+    }
+
+    /// Parses a wire name; `icmp` is accepted for `ping`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ping" | "icmp" => Some(Kind::Ping),
+            "tcp" => Some(Kind::Tcp),
+            "push" => Some(Kind::Push),
+            _ => None,
+        }
+    }
+}
+
+/// Settings only push monitors have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushSettings {
+    /// 256-bit hex token that names the webhook URL.
+    pub token: String,
+    /// Expected time between heartbeats; `None` = status reports only, no deadline.
+    #[serde(default, with = "opt_ms")]
+    pub heartbeat: Option<Duration>,
+    /// Extra wait after `heartbeat` before going DOWN.
+    #[serde(with = "ms")]
+    pub grace: Duration,
+    /// Optional HMAC secret for signed webhook bodies.
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+/// One monitor as stored. Live state (health, statistics) is kept separately.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Monitor {
+    /// Server-unique id.
+    pub id: MonitorId,
+    /// Probe kind.
+    pub kind: Kind,
+    /// Host name or IP (without brackets); for push monitors, the name.
+    pub host: String,
+    /// TCP port (tcp monitors only).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Time between probes.
+    #[serde(with = "ms")]
+    pub interval: Duration,
+    /// Probe timeout, never longer than `interval`.
+    #[serde(with = "ms")]
+    pub timeout: Duration,
+    /// Consecutive failed probes before DOWN.
+    pub fails: u32,
+    /// Consecutive good probes before UP.
+    pub recovers: u32,
+    /// Human name; defaults to the target.
+    pub name: String,
+    /// Owning Telegram chat, if any.
+    #[serde(default)]
+    pub chat_id: Option<i64>,
+    /// Forum topic the monitor was added in (alerts go there).
+    #[serde(default)]
+    pub thread_id: Option<i32>,
+    /// Username of the bot that owns the monitor (alerts are sent by it).
+    #[serde(default)]
+    pub bot: Option<String>,
+    /// Probing stopped by the user.
+    #[serde(default)]
+    pub paused: bool,
+    /// Creation time, ms since the epoch.
+    #[serde(default)]
+    pub created_ms: u64,
+    /// Push-only settings.
+    #[serde(default)]
+    pub push: Option<PushSettings>,
+}
+
+impl Monitor {
+    /// Default probe interval (interface.md).
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+    /// Default probe timeout.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+    /// Default consecutive failures before DOWN.
+    pub const DEFAULT_FAILS: u32 = 3;
+    /// Default consecutive successes before UP.
+    pub const DEFAULT_RECOVERS: u32 = 2;
+    /// Default heartbeat grace for push monitors.
+    pub const DEFAULT_GRACE: Duration = Duration::from_secs(60);
+
+    /// The target as users write it: `host`, `host:port`, `[v6]:port`.
+    pub fn target(&self) -> String {
+        format_target(&self.host, self.port)
+    }
+}
+
+/// Serde helper: `Duration` as integer milliseconds.
+pub(crate) mod ms {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+/// Serde helper: `Option<Duration>` as integer milliseconds.
+pub(crate) mod opt_ms {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&(d.as_millis() as u64)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
+    }
+}

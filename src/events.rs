@@ -1,0 +1,123 @@
+//! The event stream out of the scheduler: probe results and state changes.
+//!
+//! Two broadcast channels, so the two kinds of event get different guarantees:
+//! probe events are plentiful and a slow subscriber may lose some (its receiver
+//! reports how many, and fronts pass that on as `events_dropped`); state events are
+//! rare and sit in a channel deep enough that a subscriber which reads at all never
+//! lags. Publishing never blocks, so no subscriber can stall probing.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::domain::{MonitorId, State};
+
+/// Capacity of the probe channel: a few seconds of 10k probes/s.
+pub const PROBE_CAPACITY: usize = 1 << 15;
+/// Capacity of the state channel: far more transitions than can happen at once.
+pub const STATE_CAPACITY: usize = 1 << 16;
+
+/// One probe result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeEvent {
+    /// The monitor.
+    pub monitor_id: MonitorId,
+    /// Owning chat (for subscription filters).
+    #[serde(skip)]
+    pub chat_id: Option<i64>,
+    /// Whether the probe succeeded.
+    pub ok: bool,
+    /// Round-trip time of a successful probe, ms.
+    pub rtt_ms: Option<f64>,
+    /// Failure text of a failed probe.
+    pub error: Option<String>,
+    /// When the probe finished, ms since the epoch.
+    #[serde(skip)]
+    pub at_ms: u64,
+}
+
+/// One state change of a monitor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StateEvent {
+    /// The monitor.
+    pub monitor_id: MonitorId,
+    /// Owning chat.
+    pub chat_id: Option<i64>,
+    /// Monitor name.
+    pub name: String,
+    /// Monitor target (`host`, `host:port`).
+    pub target: String,
+    /// State before.
+    pub from: State,
+    /// State after.
+    pub to: State,
+    /// Why.
+    pub reason: String,
+    /// Whether the owning chat is told (pause/resume and unchanged post-resume verdicts are not).
+    pub announce: bool,
+    /// On recovery, how long the outage lasted, ms.
+    pub down_for_ms: Option<u64>,
+    /// When, ms since the epoch.
+    #[serde(skip)]
+    pub at_ms: u64,
+}
+
+/// Publisher side; cheap to clone.
+#[derive(Clone)]
+pub struct EventBus {
+    probe: broadcast::Sender<Arc<ProbeEvent>>,
+    state: broadcast::Sender<Arc<StateEvent>>,
+}
+
+/// A subscriber's two receivers.
+pub struct Subscription {
+    /// Probe results (lossy for slow readers: `RecvError::Lagged(n)`).
+    pub probe: broadcast::Receiver<Arc<ProbeEvent>>,
+    /// State changes.
+    pub state: broadcast::Receiver<Arc<StateEvent>>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventBus {
+    /// A bus with the default capacities.
+    pub fn new() -> Self {
+        Self::with_capacity(PROBE_CAPACITY, STATE_CAPACITY)
+    }
+
+    /// A bus with explicit capacities (tests use small ones to provoke lag).
+    pub fn with_capacity(probe: usize, state: usize) -> Self {
+        Self {
+            probe: broadcast::channel(probe).0,
+            state: broadcast::channel(state).0,
+        }
+    }
+
+    /// Subscribes to both streams from now on.
+    pub fn subscribe(&self) -> Subscription {
+        Subscription {
+            probe: self.probe.subscribe(),
+            state: self.state.subscribe(),
+        }
+    }
+
+    /// Whether anyone listens to probe events (lets the hot path skip building them).
+    pub fn wants_probes(&self) -> bool {
+        self.probe.receiver_count() > 0
+    }
+
+    /// Publishes a probe result; never blocks.
+    pub fn probe(&self, ev: ProbeEvent) {
+        let _ = self.probe.send(Arc::new(ev));
+    }
+
+    /// Publishes a state change; never blocks.
+    pub fn state(&self, ev: StateEvent) {
+        let _ = self.state.send(Arc::new(ev));
+    }
+}

@@ -1,0 +1,22 @@
+//! upbot: a Telegram-bot-first chat-ops uptime monitor.
+//!
+//! Data flows one way (see `../README.md`, "Architecture"):
+//! fronts (Telegram, WebSocket, CLI over WS, HTTP) parse into [`core::Command`] and run
+//! through [`core::Service`], which validates, persists to [`store::Store`] (flushing
+//! before it acknowledges) and tells the [`scheduler::Scheduler`]. The scheduler probes
+//! ([`probe`]), debounces ([`domain::state`]) and publishes on the [`events::EventBus`],
+//! which the fronts subscribe to.
+//!
+//! Lower layers never import higher ones: `domain` ← `store`, `probe` ← `scheduler`
+//! ← `core` ← `ws` ← `app`.
+
+pub mod app;
+pub mod client;
+pub mod config;
+pub mod core;
+pub mod domain;
+pub mod events;
+pub mod probe;
+pub mod scheduler;
+pub mod store;
+pub mod ws;

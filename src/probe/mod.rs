@@ -1,0 +1,1 @@
+//! Probes (STUB): one ICMP echo or TCP connect, classified. No scheduling here.

@@ -1,0 +1,353 @@
+//! The durable store: the only module that names sled.
+//!
+//! Trees: `meta` (schema version, id counter), `monitors` (id → [`Monitor`]),
+//! `health` (id → [`Health`], the debounce state), `stats` (id → [`ProbeStats`]).
+//! Keys are big-endian ids, values serde_json. Durability rule: sled's `insert` is not
+//! durable until a flush, so every method that backs a user-visible acknowledgement is
+//! `async` and returns only after [`Store::flush`] has completed. High-volume writes
+//! (health streaks, statistics) use the plain methods and ride on the 500 ms background
+//! flush and the final flush at shutdown.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Serialize, de::DeserializeOwned};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::domain::{Health, Monitor, MonitorId, ProbeStats};
+
+/// Schema version this build writes; older stores are migrated at open.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const KEY_SCHEMA: &[u8] = b"schema_version";
+const KEY_NEXT_ID: &[u8] = b"next_id";
+
+/// Store failures. Every variant that concerns the data dir names it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process (usually another upbot) holds the data dir.
+    #[error("data dir {dir} is in use by another process (is another upbot running?)")]
+    Locked {
+        /// The data dir.
+        dir: PathBuf,
+    },
+    /// The data dir could not be read as a sled store.
+    #[error("data dir {dir} is corrupt or not an upbot store: {detail} (restore a backup or move it aside)")]
+    Corrupt {
+        /// The data dir.
+        dir: PathBuf,
+        /// What sled said.
+        detail: String,
+    },
+    /// The store was written by a newer upbot.
+    #[error("data dir {dir} has schema version {found}, newer than this upbot supports ({supported})")]
+    NewerSchema {
+        /// The data dir.
+        dir: PathBuf,
+        /// Version found on disk.
+        found: u32,
+        /// Version this build knows.
+        supported: u32,
+    },
+    /// An I/O or sled failure after open.
+    #[error("store error: {0}")]
+    Sled(#[from] sled::Error),
+    /// A value on disk did not decode.
+    #[error("store value does not decode: {0}")]
+    Codec(#[from] serde_json::Error),
+}
+
+/// Cheap-to-clone handle to the store.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    dir: PathBuf,
+    meta: sled::Tree,
+    monitors: sled::Tree,
+    health: sled::Tree,
+    stats: sled::Tree,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("dir", &self.dir).finish()
+    }
+}
+
+fn key(id: MonitorId) -> [u8; 8] {
+    id.0.to_be_bytes()
+}
+
+fn id_of(k: &[u8]) -> Option<MonitorId> {
+    Some(MonitorId(u64::from_be_bytes(k.try_into().ok()?)))
+}
+
+fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    Ok(serde_json::to_vec(v)?)
+}
+
+fn dec<T: DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
+    Ok(serde_json::from_slice(b)?)
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`, migrating older schemas.
+    /// A dir held by another process, or a corrupt one, is a clear error naming it.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let config = sled::Config::new()
+            .path(dir)
+            .cache_capacity(64 << 20)
+            .flush_every_ms(Some(500));
+        Self::from_config(config, dir)
+    }
+
+    /// A throw-away store for tests, removed on drop.
+    pub fn temporary() -> Result<Self, StoreError> {
+        Self::from_config(sled::Config::new().temporary(true), Path::new("<temporary>"))
+    }
+
+    fn from_config(config: sled::Config, dir: &Path) -> Result<Self, StoreError> {
+        let dir = dir.to_path_buf();
+        // sled 0.34 can panic on some corrupt files instead of returning an error.
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()));
+        let db = match opened {
+            Ok(Ok(db)) => db,
+            Ok(Err(sled::Error::Io(e))) if e.to_string().contains("could not acquire lock") => {
+                return Err(StoreError::Locked { dir });
+            }
+            Ok(Err(e)) => {
+                return Err(StoreError::Corrupt {
+                    dir,
+                    detail: e.to_string(),
+                });
+            }
+            Err(_) => {
+                return Err(StoreError::Corrupt {
+                    dir,
+                    detail: "sled panicked while opening".into(),
+                });
+            }
+        };
+        let tree = |name: &str| db.open_tree(name);
+        let store = Self {
+            meta: tree("meta")?,
+            monitors: tree("monitors")?,
+            health: tree("health")?,
+            stats: tree("stats")?,
+            db,
+            dir,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let found = match self.meta.get(KEY_SCHEMA)? {
+            Some(v) => dec::<u32>(&v)?,
+            None => 0,
+        };
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                dir: self.dir.clone(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        // Version 0 is an empty, new store; future migrations go here in order.
+        if found < SCHEMA_VERSION {
+            self.meta.insert(KEY_SCHEMA, enc(&SCHEMA_VERSION)?)?;
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The data dir this store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Schema version on disk.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        Ok(self.meta.get(KEY_SCHEMA)?.map(|v| dec(&v)).transpose()?.unwrap_or(0))
+    }
+
+    /// Makes every earlier write durable (survives a process crash).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Allocates the next monitor id (1, 2, 3, …). Durable with the next flush.
+    pub fn next_id(&self) -> Result<MonitorId, StoreError> {
+        let v = self.meta.update_and_fetch(KEY_NEXT_ID, |old| {
+            let n = old
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_be_bytes);
+            Some((n + 1).to_be_bytes().to_vec())
+        })?;
+        let n = v.and_then(|b| id_of(&b)).map_or(1, |id| id.0);
+        Ok(MonitorId(n))
+    }
+
+    /// Stores a new or changed monitor with its health, atomically, then flushes.
+    pub async fn put_monitor(&self, m: &Monitor, h: &Health) -> Result<(), StoreError> {
+        let (mv, hv) = (enc(m)?, enc(h)?);
+        let k = key(m.id);
+        (&self.monitors, &self.health)
+            .transaction(|(mt, ht)| {
+                mt.insert(&k, mv.as_slice())?;
+                ht.insert(&k, hv.as_slice())?;
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(tx_err)?;
+        self.flush().await
+    }
+
+    /// Removes a monitor and everything kept about it, then flushes.
+    /// Returns the removed monitor, or `None` if there was none.
+    pub async fn delete_monitor(&self, id: MonitorId) -> Result<Option<Monitor>, StoreError> {
+        let k = key(id);
+        let old = (&self.monitors, &self.health, &self.stats)
+            .transaction(|(mt, ht, st)| {
+                let old = mt.remove(&k)?;
+                ht.remove(&k)?;
+                st.remove(&k)?;
+                Ok::<_, ConflictableTransactionError<()>>(old)
+            })
+            .map_err(tx_err)?;
+        self.flush().await?;
+        old.map(|v| dec(&v)).transpose()
+    }
+
+    /// One monitor.
+    pub fn monitor(&self, id: MonitorId) -> Result<Option<Monitor>, StoreError> {
+        self.monitors.get(key(id))?.map(|v| dec(&v)).transpose()
+    }
+
+    /// Every monitor, by id.
+    pub fn monitors(&self) -> Result<Vec<Monitor>, StoreError> {
+        self.monitors.iter().values().map(|v| dec(&v?)).collect()
+    }
+
+    /// Saves debounce state (durable with the background flush).
+    pub fn save_health(&self, id: MonitorId, h: &Health) -> Result<(), StoreError> {
+        // Never resurrect a deleted monitor's state.
+        if self.monitors.contains_key(key(id))? {
+            self.health.insert(key(id), enc(h)?)?;
+        }
+        Ok(())
+    }
+
+    /// Debounce state of one monitor.
+    pub fn health(&self, id: MonitorId) -> Result<Option<Health>, StoreError> {
+        self.health.get(key(id))?.map(|v| dec(&v)).transpose()
+    }
+
+    /// Saves statistics of one monitor (durable with the background flush).
+    pub fn save_stats(&self, id: MonitorId, s: &ProbeStats) -> Result<(), StoreError> {
+        if self.monitors.contains_key(key(id))? {
+            self.stats.insert(key(id), enc(s)?)?;
+        }
+        Ok(())
+    }
+
+    /// Statistics of one monitor.
+    pub fn stats(&self, id: MonitorId) -> Result<Option<ProbeStats>, StoreError> {
+        self.stats.get(key(id))?.map(|v| dec(&v)).transpose()
+    }
+
+    /// Bytes the store takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+fn tx_err(e: TransactionError<()>) -> StoreError {
+    match e {
+        TransactionError::Storage(e) => StoreError::Sled(e),
+        TransactionError::Abort(()) => StoreError::Sled(sled::Error::Unsupported("transaction aborted".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Kind, State};
+    use std::time::Duration;
+
+    fn monitor(id: MonitorId) -> Monitor {
+        Monitor {
+            id,
+            kind: Kind::Ping,
+            host: "127.0.0.1".into(),
+            port: None,
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(2),
+            fails: 3,
+            recovers: 2,
+            name: "lo".into(),
+            chat_id: None,
+            thread_id: None,
+            bot: None,
+            paused: false,
+            created_ms: 1,
+            push: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn crud_round_trip() {
+        let s = Store::temporary().unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        let (a, b) = (s.next_id().unwrap(), s.next_id().unwrap());
+        assert_eq!((a, b), (MonitorId(1), MonitorId(2)));
+        let mut h = Health::new(5);
+        s.put_monitor(&monitor(a), &h).await.unwrap();
+        s.put_monitor(&monitor(b), &h).await.unwrap();
+        h.state = State::Down;
+        s.save_health(a, &h).unwrap();
+        assert_eq!(s.health(a).unwrap().unwrap().state, State::Down);
+        assert_eq!(s.monitors().unwrap().len(), 2);
+        assert_eq!(s.delete_monitor(a).await.unwrap().map(|m| m.id), Some(a));
+        assert!(s.delete_monitor(a).await.unwrap().is_none());
+        assert!(s.health(a).unwrap().is_none());
+        // a late write from a probe must not resurrect the deleted monitor's state
+        s.save_health(a, &h).unwrap();
+        assert!(s.health(a).unwrap().is_none());
+        assert_eq!(s.monitors().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn reopen_keeps_data_and_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            let id = s.next_id().unwrap();
+            s.put_monitor(&monitor(id), &Health::new(0)).await.unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.monitors().unwrap().len(), 1);
+        assert_eq!(s.next_id().unwrap(), MonitorId(2));
+    }
+
+    #[test]
+    fn second_open_is_locked_error_naming_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let _s = Store::open(dir.path()).unwrap();
+        // sled's lock is per-process via flock on a new fd, so a second open in the same
+        // process sees the same lock conflict another process would.
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+        assert!(err.to_string().contains(&dir.path().display().to_string()));
+    }
+
+    #[test]
+    fn garbage_dir_is_corrupt_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("conf"), b"\xff\xfe garbage").unwrap();
+        std::fs::write(dir.path().join("db"), vec![0xAB; 4096]).unwrap();
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains(&dir.path().display().to_string()));
+    }
+}
