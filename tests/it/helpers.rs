@@ -1,0 +1,165 @@
+//! Shared test helpers: start the real app on port 0 with a temporary data dir, talk
+//! to it over a real WebSocket, and wait for events with bounded timeouts.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
+use upbot::app::Running;
+use upbot::config::Config;
+
+/// Upper bound for any single wait in a test.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// A running server with its own data dir.
+pub struct TestApp {
+    pub running: Running,
+    pub ws_url: String,
+    pub data_dir: tempfile::TempDir,
+}
+
+/// Config for tests: port 0 everywhere, a fresh data dir, extra `UPBOT_*` pairs on top.
+pub fn test_config(data_dir: &std::path::Path, extra: &[(&str, &str)]) -> Config {
+    let mut vars: std::collections::HashMap<String, String> = [
+        ("UPBOT_DATA_DIR", data_dir.to_str().expect("utf-8 temp path")),
+        ("UPBOT_WS_ADDR", "127.0.0.1:0"),
+        ("UPBOT_HTTP_ADDR", "127.0.0.1:0"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid")
+}
+
+/// Starts the real app on port 0.
+pub async fn spawn_app(extra: &[(&str, &str)]) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    spawn_app_in(data_dir, extra).await
+}
+
+/// Starts the real app on port 0 using an existing data dir (restart tests).
+pub async fn spawn_app_in(data_dir: tempfile::TempDir, extra: &[(&str, &str)]) -> TestApp {
+    init_test_tracing();
+    let config = test_config(data_dir.path(), extra);
+    let running = upbot::app::start(config).await.expect("app starts");
+    let ws_url = format!("ws://{}/ws", running.ws_addr);
+    TestApp { running, ws_url, data_dir }
+}
+
+impl TestApp {
+    /// Opens a WS client connection.
+    pub async fn ws(&self) -> WsClient {
+        WsClient::connect(&self.ws_url).await
+    }
+
+    /// Stops the app (ordered shutdown) and returns its data dir for a restart.
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.running.stop().await.expect("clean shutdown");
+        self.data_dir
+    }
+}
+
+/// Logs go to the test output only when `TEST_LOG` is set.
+pub fn init_test_tracing() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            ))
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// A WS client speaking JSON text frames.
+pub struct WsClient {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl WsClient {
+    pub async fn connect(url: &str) -> Self {
+        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("connect in time")
+            .expect("WS handshake");
+        Self { ws }
+    }
+
+    /// Sends a raw text frame.
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::text(text)).await.expect("send");
+    }
+
+    /// Sends a JSON value.
+    pub async fn send(&mut self, v: Value) {
+        self.send_text(&v.to_string()).await;
+    }
+
+    /// Next text frame, raw (panics after [`WAIT`] or on close).
+    pub async fn recv_text(&mut self) -> String {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a message in time")
+                .expect("connection open")
+                .expect("no WS error");
+            match msg {
+                Message::Text(t) => return t.to_string(),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+    }
+
+    /// Next text frame parsed as JSON.
+    pub async fn recv(&mut self) -> Value {
+        let t = self.recv_text().await;
+        serde_json::from_str(&t).unwrap_or_else(|e| panic!("server sent non-JSON {t:?}: {e}"))
+    }
+
+    /// Receives until a message satisfies `pred` (bounded by [`WAIT`] overall).
+    pub async fn recv_until(&mut self, mut pred: impl FnMut(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let v = tokio::time::timeout(left, self.recv()).await.expect("awaited message in time");
+            if pred(&v) {
+                return v;
+            }
+        }
+    }
+
+    /// Sends an envelope request and returns the reply with the same `request_id`.
+    pub async fn request(&mut self, ty: &str, data: Value) -> Value {
+        let rid = format!("r{}", rand_id());
+        self.send(json!({"type": ty, "request_id": rid, "data": data})).await;
+        self.recv_until(|v| v["request_id"] == rid).await
+    }
+}
+
+fn rand_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(1);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// True when ICMP/netns tests may be skipped: not root and not in CI. In CI (root)
+/// they must run and fail loudly instead.
+pub fn skip_without_root(test: &str) -> bool {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if root || std::env::var_os("CI").is_some() {
+        return false;
+    }
+    eprintln!("SKIP {test}: needs root (raw ICMP sockets, network namespaces); run as root or in CI");
+    true
+}

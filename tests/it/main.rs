@@ -1,0 +1,4 @@
+//! One integration-test binary (zero2prod style): every module drives the real server
+//! started on port 0 by `helpers::spawn_app`.
+
+mod helpers;
