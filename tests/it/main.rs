@@ -3,3 +3,4 @@
 //! started on port 0 by `helpers::spawn_app`.
 
 mod helpers;
+mod process;
