@@ -25,6 +25,8 @@ pub struct Running {
     pub ws_addr: SocketAddr,
     /// The command core (tests use it directly).
     pub service: Service,
+    /// The probe engine (the benchmark reads its metrics).
+    pub scheduler: Scheduler,
     /// Cancel to shut down.
     pub shutdown: CancellationToken,
     done: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -74,6 +76,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tracker.spawn(async move { crate::ws::serve(ws_listener, &config, service, token, tracker2).await })
     };
 
+    let scheduler_handle = scheduler.clone();
     let token = shutdown.clone();
     let done = tokio::spawn(async move {
         token.cancelled().await;
@@ -93,6 +96,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     Ok(Running {
         ws_addr,
         service,
+        scheduler: scheduler_handle,
         shutdown,
         done,
     })
