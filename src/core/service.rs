@@ -301,27 +301,34 @@ impl Service {
     async fn add(&self, caller: &Caller, req: AddRequest) -> Result<MonitorView, CoreError> {
         check_modify(caller)?;
         let mut m = self.build(caller, req)?;
-        let _w = self.inner.writes.lock().await;
-        let dup = self.read_monitors(|all| {
-            all.values()
-                .find(|o| {
-                    o.kind == m.kind
-                        && o.host.eq_ignore_ascii_case(&m.host)
-                        && o.port == m.port
-                        && o.chat_id == m.chat_id
-                })
-                .map(|o| o.id)
-        });
-        if let Some(id) = dup {
-            return Err(CoreError::AlreadyExists(format!(
-                "{} is already watched as #{id}",
-                m.target()
-            )));
+        {
+            // Dedupe and reserve under the lock; the durable write happens outside it so
+            // concurrent adds share one flush instead of queueing for one each.
+            let _w = self.inner.writes.lock().await;
+            let dup = self.read_monitors(|all| {
+                all.values()
+                    .find(|o| {
+                        o.kind == m.kind
+                            && o.host.eq_ignore_ascii_case(&m.host)
+                            && o.port == m.port
+                            && o.chat_id == m.chat_id
+                    })
+                    .map(|o| o.id)
+            });
+            if let Some(id) = dup {
+                return Err(CoreError::AlreadyExists(format!(
+                    "{} is already watched as #{id}",
+                    m.target()
+                )));
+            }
+            m.id = self.inner.store.next_id()?;
+            self.write_monitors(|all| all.insert(m.id, m.clone()));
         }
-        m.id = self.inner.store.next_id()?;
         let health = Health::new(now_ms());
-        self.inner.store.put_monitor(&m, &health).await?;
-        self.write_monitors(|all| all.insert(m.id, m.clone()));
+        if let Err(e) = self.inner.store.put_monitor(&m, &health).await {
+            self.write_monitors(|all| all.remove(&m.id));
+            return Err(e.into());
+        }
         self.inner.scheduler.upsert(m.clone(), health.clone());
         tracing::info!(monitor = %m.id, target = %m.target(), chat = ?m.chat_id, "monitor added");
         Ok(self.view(&m, Some((health, ProbeStats::default()))))

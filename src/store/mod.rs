@@ -1,7 +1,8 @@
 //! The durable store: the only module that names sled.
 //!
 //! Trees: `meta` (schema version, id counter), `monitors` (id → [`Monitor`]),
-//! `health` (id → [`Health`], the debounce state), `stats` (id → [`ProbeStats`]).
+//! `health` (id → [`Health`], the debounce state), `stats` (id → [`ProbeStats`]),
+//! `outbox` (sequence → [`Alert`]: announcements not yet delivered).
 //! Keys are big-endian ids, values serde_json. Durability rule: sled's `insert` is not
 //! durable until a flush, so every method that backs a user-visible acknowledgement is
 //! `async` and returns only after [`Store::flush`] has completed. High-volume writes
@@ -14,7 +15,9 @@ use serde::{Serialize, de::DeserializeOwned};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use crate::domain::{Health, Monitor, MonitorId, ProbeStats};
+use serde::Deserialize;
+
+use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, Transition};
 
 /// Schema version this build writes; older stores are migrated at open.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -57,6 +60,29 @@ pub enum StoreError {
     Codec(#[from] serde_json::Error),
 }
 
+/// An announcement waiting in the outbox: written in the same transaction as the
+/// health change that caused it, removed only after the Bot API accepted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    /// The monitor.
+    pub monitor_id: MonitorId,
+    /// Username of the bot that must send it.
+    pub bot: String,
+    /// Destination chat.
+    pub chat_id: i64,
+    /// Forum topic.
+    #[serde(default)]
+    pub thread_id: Option<i32>,
+    /// Monitor name at the time.
+    pub name: String,
+    /// Monitor target at the time.
+    pub target: String,
+    /// Monitor kind.
+    pub kind: Kind,
+    /// What happened.
+    pub transition: Transition,
+}
+
 /// Cheap-to-clone handle to the store.
 #[derive(Clone)]
 pub struct Store {
@@ -66,6 +92,7 @@ pub struct Store {
     monitors: sled::Tree,
     health: sled::Tree,
     stats: sled::Tree,
+    outbox: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -134,6 +161,7 @@ impl Store {
             monitors: tree("monitors")?,
             health: tree("health")?,
             stats: tree("stats")?,
+            outbox: tree("outbox")?,
             db,
             dir,
         };
@@ -256,6 +284,66 @@ impl Store {
         self.stats.get(key(id))?.map(|v| dec(&v)).transpose()
     }
 
+    /// Saves a health change and, if it is to be announced, its alert, in one
+    /// transaction: a crash loses both or neither, so an alert is never lost while its
+    /// state change survives. Durable with the background flush.
+    pub fn record_transition(&self, id: MonitorId, h: &Health, alert: Option<&Alert>) -> Result<(), StoreError> {
+        let hv = enc(h)?;
+        let av = alert.map(enc).transpose()?;
+        let seq = match av {
+            Some(_) => Some(self.db.generate_id()?.to_be_bytes()),
+            None => None,
+        };
+        let k = key(id);
+        (&self.monitors, &self.health, &self.outbox)
+            .transaction(|(mt, ht, ot)| {
+                // A monitor deleted meanwhile gets neither state nor alert.
+                if mt.get(k)?.is_none() {
+                    return Ok(());
+                }
+                ht.insert(&k, hv.as_slice())?;
+                if let (Some(seq), Some(av)) = (&seq, &av) {
+                    ot.insert(seq, av.as_slice())?;
+                }
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(tx_err)
+    }
+
+    /// Pending alerts of one bot, oldest first, with their outbox keys.
+    pub fn outbox(&self, bot: &str) -> Result<Vec<(u64, Alert)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.outbox.iter() {
+            let (k, v) = kv?;
+            let a: Alert = dec(&v)?;
+            if a.bot.eq_ignore_ascii_case(bot) {
+                out.push((id_of(&k).map_or(0, |id| id.0), a));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Number of alerts waiting in the outbox.
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Removes delivered alerts, then flushes (so a restart does not resend them).
+    pub async fn outbox_remove(&self, keys: &[u64]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for k in keys {
+            batch.remove(&k.to_be_bytes());
+        }
+        self.outbox.apply_batch(batch)?;
+        self.flush().await
+    }
+
+    /// Rewrites an alert in place (e.g. its chat after a group migration).
+    pub async fn outbox_update(&self, key: u64, alert: &Alert) -> Result<(), StoreError> {
+        self.outbox.insert(key.to_be_bytes(), enc(alert)?)?;
+        self.flush().await
+    }
+
     /// Bytes the store takes on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
@@ -315,6 +403,41 @@ mod tests {
         s.save_health(a, &h).unwrap();
         assert!(s.health(a).unwrap().is_none());
         assert_eq!(s.monitors().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn transitions_and_outbox_are_atomic() {
+        let s = Store::temporary().unwrap();
+        let id = s.next_id().unwrap();
+        let mut h = Health::new(0);
+        s.put_monitor(&monitor(id), &h).await.unwrap();
+        let t = h
+            .observe(&crate::domain::Outcome::Down("timeout".into()), 1, 1, 5)
+            .unwrap();
+        let alert = Alert {
+            monitor_id: id,
+            bot: "mon_bot".into(),
+            chat_id: -100123,
+            thread_id: None,
+            name: "lo".into(),
+            target: "127.0.0.1".into(),
+            kind: Kind::Ping,
+            transition: t,
+        };
+        s.record_transition(id, &h, Some(&alert)).unwrap();
+        s.record_transition(id, &h, Some(&alert)).unwrap();
+        assert_eq!(s.health(id).unwrap().unwrap().state, State::Down);
+        let pending = s.outbox("MON_BOT").unwrap();
+        assert_eq!(pending.len(), 2);
+        assert!(pending[0].0 < pending[1].0, "oldest first");
+        assert!(s.outbox("other").unwrap().is_empty());
+        s.outbox_remove(&[pending[0].0]).await.unwrap();
+        assert_eq!(s.outbox_len(), 1);
+        // a deleted monitor gets neither state nor alert
+        s.delete_monitor(id).await.unwrap();
+        s.record_transition(id, &h, Some(&alert)).unwrap();
+        assert!(s.health(id).unwrap().is_none());
+        assert_eq!(s.outbox_len(), 1);
     }
 
     #[tokio::test]
