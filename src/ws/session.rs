@@ -15,6 +15,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite;
 use tokio_util::sync::CancellationToken;
 
 use super::legacy::LegacyMonitors;
@@ -100,10 +101,7 @@ pub(super) async fn run(socket: WebSocket, p: Params) {
             () = s.tx.closed() => Flow::End(None),
             frame = stream.next() => match frame {
                 None => Flow::End(None),
-                Some(Err(e)) => {
-                    tracing::debug!(error = %e, "WS read ended");
-                    Flow::End(None)
-                }
+                Some(Err(e)) => read_failed(e),
                 Some(Ok(msg)) => {
                     last_in = Instant::now();
                     s.on_frame(msg, &mut probe_rx, &mut state_rx).await
@@ -136,6 +134,21 @@ pub(super) async fn run(socket: WebSocket, p: Params) {
         abort.abort();
     }
     tracing::info!(close = ?end, "WS session closed");
+}
+
+/// Ends the session after a read error; a message over the hard cap gets close code 1009.
+fn read_failed(e: axum::Error) -> Flow {
+    let inner = e.into_inner();
+    let too_big = matches!(
+        inner.downcast_ref::<tungstenite::Error>(),
+        Some(tungstenite::Error::Capacity(_))
+    );
+    tracing::debug!(error = %inner, "WS read ended");
+    if too_big {
+        Flow::End(Some((1009, "message too big (hard limit 4 MiB)")))
+    } else {
+        Flow::End(None)
+    }
 }
 
 /// Receives from an optional broadcast receiver; pending forever when there is none.
