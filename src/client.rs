@@ -1,1 +1,781 @@
-//! CLI client of the WS API (STUB).
+//! The CLI client: `upbot add|del|list|status|pause|resume|watch` and the legacy
+//! `add-mon|del-mon|list-mon` aliases, as a thin layer over the WebSocket API. Owns the
+//! argument definitions (clap), the request/reply exchange, human and JSON output, and
+//! the exit-code policy: 0 success, 1 the server answered an error, 2 usage, 3 cannot
+//! connect or the connection was lost. Every failure is one line on stderr.
+
+use std::io::Write;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Map, Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Server used when neither `--server` nor `UPBOT_SERVER` is given.
+pub const DEFAULT_SERVER: &str = "ws://127.0.0.1:8765";
+/// Longest wait for the handshake.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for a reply.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Flags every client subcommand takes (also accepted before the subcommand).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Common {
+    /// WebSocket API URL [env: UPBOT_SERVER] [default: ws://127.0.0.1:8765]
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// API token, sent as `Authorization: Bearer` [env: UPBOT_WS_TOKEN]
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Print raw JSON (`list --json` prints an array of monitors)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `add` arguments.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AddArgs {
+    /// host or IP (ping), host:port, [v6]:port or tcp://host:port (tcp)
+    pub target: String,
+    /// ping, tcp or push
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// TCP port
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Probe interval, e.g. 30s, 5m
+    #[arg(long)]
+    pub interval: Option<String>,
+    /// Failed probes before DOWN
+    #[arg(long)]
+    pub fails: Option<u32>,
+    /// Good probes before UP
+    #[arg(long)]
+    pub recovers: Option<u32>,
+    /// Probe timeout, e.g. 2s
+    #[arg(long)]
+    pub timeout: Option<String>,
+    /// Display name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Telegram chat to alert
+    #[arg(long = "chat-id", allow_negative_numbers = true, value_name = "ID")]
+    pub chat_id: Option<i64>,
+    /// Bot (username or token) that alerts the chat
+    #[arg(long)]
+    pub bot: Option<String>,
+    /// Push: expected heartbeat period, e.g. 5m
+    #[arg(long)]
+    pub heartbeat: Option<String>,
+    /// Push: grace after the heartbeat period, e.g. 1m
+    #[arg(long)]
+    pub grace: Option<String>,
+    /// Push: HMAC secret for signed webhooks
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// Connection flags.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// The client subcommands.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum ClientCommand {
+    /// Add a monitor
+    Add(AddArgs),
+    /// Delete a monitor
+    Del {
+        /// Monitor id
+        #[arg(value_parser = parse_id)]
+        id: u64,
+        /// Connection flags.
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List monitors
+    List {
+        /// Only this chat's monitors
+        #[arg(long = "chat-id", allow_negative_numbers = true, value_name = "ID")]
+        chat_id: Option<i64>,
+        /// Connection flags.
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Show one monitor with its 24 h figures
+    Status {
+        /// Monitor id
+        #[arg(value_parser = parse_id)]
+        id: u64,
+        /// Connection flags.
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Stop probing a monitor without deleting it
+    Pause {
+        /// Monitor id
+        #[arg(value_parser = parse_id)]
+        id: u64,
+        /// Connection flags.
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Start probing a paused monitor again
+    Resume {
+        /// Monitor id
+        #[arg(value_parser = parse_id)]
+        id: u64,
+        /// Connection flags.
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Stream events as JSON lines until the server closes or Ctrl-C
+    Watch {
+        /// Event types: probe, state (comma-separated)
+        #[arg(long, value_delimiter = ',', default_value = "probe,state", value_parser = ["probe", "state"])]
+        types: Vec<String>,
+        /// Only this monitor (repeatable)
+        #[arg(long = "monitor", value_parser = parse_id, value_name = "ID")]
+        monitors: Vec<u64>,
+        /// Only monitors of this chat (repeatable)
+        #[arg(long = "chat", allow_negative_numbers = true, value_name = "ID")]
+        chats: Vec<i64>,
+        /// Connection flags.
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Legacy: add a monitor that alerts a chat through a bot; prints its id
+    #[command(name = "add-mon")]
+    AddMon {
+        /// Telegram chat to alert
+        #[arg(long = "chat_id", allow_negative_numbers = true, value_name = "ID")]
+        chat_id: i64,
+        /// Bot token (or username) that alerts the chat
+        #[arg(long = "token", value_name = "TOKEN")]
+        bot: String,
+        /// Host to monitor
+        #[arg(long = "ip_address", value_name = "HOST")]
+        ip_address: String,
+        /// ping or tcp
+        #[arg(long = "mon_type", value_parser = ["ping", "tcp"])]
+        mon_type: Option<String>,
+        /// WebSocket API URL
+        #[arg(long = "server_address", value_name = "URL")]
+        server_address: Option<String>,
+    },
+    /// Legacy: delete a monitor
+    #[command(name = "del-mon")]
+    DelMon {
+        /// Monitor id
+        #[arg(long, value_parser = parse_id)]
+        id: u64,
+        /// WebSocket API URL
+        #[arg(long = "server_address", value_name = "URL")]
+        server_address: Option<String>,
+    },
+    /// Legacy: list monitors
+    #[command(name = "list-mon")]
+    ListMon {
+        /// WebSocket API URL
+        #[arg(long = "server_address", value_name = "URL")]
+        server_address: Option<String>,
+    },
+}
+
+/// Parses a monitor id: `7` or `#7`.
+fn parse_id(s: &str) -> Result<u64, String> {
+    s.trim()
+        .trim_start_matches('#')
+        .parse()
+        .map_err(|_| format!("{s:?} is not a monitor id (a whole number such as 7)"))
+}
+
+/// Why a client command failed; [`ClientError::exit_code`] gives the process status.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error (exit 1).
+    #[error("{code}: {message}")]
+    Server {
+        /// The API error code.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// Bad arguments the parser could not catch (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// Cannot connect, or the connection was lost (exit 3).
+    #[error("{0}")]
+    Connection(String),
+    /// Writing the output failed (exit 1).
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl ClientError {
+    /// The process exit status for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ClientError::Server { .. } | ClientError::Output(_) => 1,
+            ClientError::Usage(_) => 2,
+            ClientError::Connection(_) => 3,
+        }
+    }
+}
+
+/// Where and how to connect, after flags and environment are merged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `ws://` URL.
+    pub server: String,
+    /// Bearer token.
+    pub token: Option<String>,
+    /// Raw JSON output.
+    pub json: bool,
+}
+
+/// Merges flags given after the subcommand (`sub`, winning), before it (`top`), the
+/// environment (`UPBOT_SERVER`, `UPBOT_WS_TOKEN` via `env`) and the defaults.
+pub fn settings(top: &Common, sub: Option<&Common>, env: impl Fn(&str) -> Option<String>) -> Settings {
+    let env = |k: &str| env(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let pick = |f: fn(&Common) -> Option<String>| sub.and_then(f).or_else(|| f(top));
+    Settings {
+        server: pick(|c| c.server.clone())
+            .or_else(|| env("UPBOT_SERVER"))
+            .unwrap_or_else(|| DEFAULT_SERVER.to_string()),
+        token: pick(|c| c.token.clone()).or_else(|| env("UPBOT_WS_TOKEN")),
+        json: top.json || sub.is_some_and(|c| c.json),
+    }
+}
+
+/// Normalises a server address: `host:port` → `ws://host:port`, `http(s)://` → `ws(s)://`.
+pub fn server_url(s: &str) -> String {
+    let s = s.trim();
+    if let Some(rest) = s.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else if let Some(rest) = s.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if s.contains("://") {
+        s.to_string()
+    } else {
+        format!("ws://{s}")
+    }
+}
+
+/// One connection to the WS API.
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    server: String,
+    next_id: u64,
+}
+
+impl Client {
+    /// Connects (with `Authorization: Bearer` when a token is given).
+    pub async fn connect(server: &str, token: Option<&str>) -> Result<Self, ClientError> {
+        let url = server_url(server);
+        let mut req = url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| ClientError::Usage(format!("invalid server URL {url:?}: {e}")))?;
+        if let Some(t) = token {
+            let v = HeaderValue::from_str(&format!("Bearer {t}"))
+                .map_err(|_| ClientError::Usage("the token contains characters a header cannot carry".into()))?;
+            req.headers_mut().insert("authorization", v);
+        }
+        let connected = tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(req))
+            .await
+            .map_err(|_| ClientError::Connection(format!("cannot connect to {url}: timed out")))?;
+        let (ws, _) = connected.map_err(|e| connect_error(&url, e))?;
+        Ok(Self {
+            ws,
+            server: url,
+            next_id: 1,
+        })
+    }
+
+    /// Sends one request and returns the reply's `data`; an `error` reply is
+    /// [`ClientError::Server`].
+    pub async fn request(&mut self, ty: &str, data: Value) -> Result<Value, ClientError> {
+        let rid = format!("cli-{}", self.next_id);
+        self.next_id += 1;
+        let msg = json!({"type": ty, "request_id": rid, "data": data});
+        self.ws
+            .send(Message::text(msg.to_string()))
+            .await
+            .map_err(|e| self.lost(e))?;
+        let deadline = tokio::time::Instant::now() + REPLY_TIMEOUT;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.next_json()).await.map_err(|_| {
+                ClientError::Connection(format!("no reply from {} within {REPLY_TIMEOUT:?}", self.server))
+            })?;
+            let Some(v) = next? else {
+                return Err(ClientError::Connection(format!(
+                    "{} closed the connection before replying",
+                    self.server
+                )));
+            };
+            if v.get("request_id").and_then(Value::as_str) != Some(rid.as_str()) {
+                continue;
+            }
+            let data = v.get("data").cloned().unwrap_or(Value::Null);
+            if v.get("type").and_then(Value::as_str) == Some("error") {
+                let field = |k: &str| data.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                return Err(ClientError::Server {
+                    code: field("code"),
+                    message: one_line(&field("message")),
+                });
+            }
+            return Ok(data);
+        }
+    }
+
+    /// The next JSON text message; `None` when the server closed the connection cleanly.
+    pub async fn next_json(&mut self) -> Result<Option<Value>, ClientError> {
+        loop {
+            match self.next_text().await? {
+                None => return Ok(None),
+                Some(t) => match serde_json::from_str::<Value>(&t) {
+                    Ok(v) => return Ok(Some(v)),
+                    Err(_) => continue,
+                },
+            }
+        }
+    }
+
+    /// The next text message, raw; `None` when the server closed the connection cleanly.
+    pub async fn next_text(&mut self) -> Result<Option<String>, ClientError> {
+        loop {
+            match self.ws.next().await {
+                None => return Ok(None),
+                Some(Err(tungstenite::Error::ConnectionClosed)) => return Ok(None),
+                Some(Err(e)) => return Err(self.lost(e)),
+                Some(Ok(Message::Text(t))) => return Ok(Some(t.to_string())),
+                Some(Ok(Message::Close(_))) => return Ok(None),
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Closes politely (errors are irrelevant: we are done either way).
+    pub async fn close(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.ws.close(None)).await;
+    }
+
+    fn lost(&self, e: tungstenite::Error) -> ClientError {
+        ClientError::Connection(format!("connection to {} lost: {e}", self.server))
+    }
+}
+
+fn connect_error(url: &str, e: tungstenite::Error) -> ClientError {
+    match e {
+        tungstenite::Error::Http(resp) => {
+            let body = resp
+                .body()
+                .as_deref()
+                .map(|b| one_line(&String::from_utf8_lossy(b)))
+                .filter(|b| !b.is_empty());
+            let hint = if resp.status().as_u16() == 401 {
+                " (check --token / UPBOT_WS_TOKEN)"
+            } else {
+                ""
+            };
+            ClientError::Connection(format!(
+                "{url} refused the connection: HTTP {}{}{hint}",
+                resp.status(),
+                body.map(|b| format!(": {b}")).unwrap_or_default()
+            ))
+        }
+        tungstenite::Error::Url(u) => ClientError::Usage(format!("invalid server URL {url:?}: {u}")),
+        other => ClientError::Connection(format!("cannot connect to {url}: {other}")),
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Runs one client command, writing its output to `out`.
+pub async fn run(
+    cmd: ClientCommand,
+    top: &Common,
+    env: impl Fn(&str) -> Option<String>,
+    out: &mut impl Write,
+) -> Result<(), ClientError> {
+    let legacy = |addr: &Option<String>| {
+        let mut s = settings(top, None, &env);
+        if let Some(a) = addr {
+            s.server = a.clone();
+        }
+        s
+    };
+    match cmd {
+        ClientCommand::Add(a) => {
+            let s = settings(top, Some(&a.common), &env);
+            let data = add_data(&a);
+            let m = one_request(&s, "add", data).await?;
+            print_monitor(out, &s, "added", &m, true)
+        }
+        ClientCommand::Del { id, common } => {
+            let s = settings(top, Some(&common), &env);
+            let m = one_request(&s, "del", json!({"id": id})).await?;
+            print_monitor(out, &s, "deleted", &m, false)
+        }
+        ClientCommand::Pause { id, common } => {
+            let s = settings(top, Some(&common), &env);
+            let m = one_request(&s, "pause", json!({"id": id})).await?;
+            print_monitor(out, &s, "paused", &m, false)
+        }
+        ClientCommand::Resume { id, common } => {
+            let s = settings(top, Some(&common), &env);
+            let m = one_request(&s, "resume", json!({"id": id})).await?;
+            print_monitor(out, &s, "resumed", &m, false)
+        }
+        ClientCommand::Status { id, common } => {
+            let s = settings(top, Some(&common), &env);
+            let v = one_request(&s, "status", json!({"id": id})).await?;
+            if s.json {
+                print_json(out, &v)
+            } else {
+                writeln!(out, "{}", status_line(&v))?;
+                Ok(())
+            }
+        }
+        ClientCommand::List { chat_id, common } => {
+            let s = settings(top, Some(&common), &env);
+            let data = chat_id.map_or_else(|| json!({}), |c| json!({"chat_id": c}));
+            let v = one_request(&s, "list", data).await?;
+            print_list(out, &s, &v)
+        }
+        ClientCommand::Watch {
+            types,
+            monitors,
+            chats,
+            common,
+        } => {
+            let s = settings(top, Some(&common), &env);
+            watch(&s, types, monitors, chats, out).await
+        }
+        ClientCommand::AddMon {
+            chat_id,
+            bot,
+            ip_address,
+            mon_type,
+            server_address,
+        } => {
+            let s = legacy(&server_address);
+            let mut data = json!({"target": ip_address, "chat_id": chat_id, "bot": bot});
+            if let Some(k) = mon_type {
+                data["kind"] = json!(k);
+            }
+            let m = one_request(&s, "add", data).await?;
+            writeln!(out, "{}", m.get("id").unwrap_or(&Value::Null))?;
+            Ok(())
+        }
+        ClientCommand::DelMon { id, server_address } => {
+            let s = legacy(&server_address);
+            let m = one_request(&s, "del", json!({"id": id})).await?;
+            print_monitor(out, &s, "deleted", &m, false)
+        }
+        ClientCommand::ListMon { server_address } => {
+            let s = legacy(&server_address);
+            let v = one_request(&s, "list", json!({})).await?;
+            print_list(out, &s, &v)
+        }
+    }
+}
+
+/// The `add` request data: only the fields given.
+pub fn add_data(a: &AddArgs) -> Value {
+    let mut m = Map::new();
+    m.insert("target".into(), json!(a.target));
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            m.insert(k.into(), v);
+        }
+    };
+    put("kind", a.kind.as_ref().map(|v| json!(v)));
+    put("port", a.port.map(|v| json!(v)));
+    put("interval", a.interval.as_ref().map(|v| json!(v)));
+    put("fails", a.fails.map(|v| json!(v)));
+    put("recovers", a.recovers.map(|v| json!(v)));
+    put("timeout", a.timeout.as_ref().map(|v| json!(v)));
+    put("name", a.name.as_ref().map(|v| json!(v)));
+    put("chat_id", a.chat_id.map(|v| json!(v)));
+    put("bot", a.bot.as_ref().map(|v| json!(v)));
+    put("heartbeat", a.heartbeat.as_ref().map(|v| json!(v)));
+    put("grace", a.grace.as_ref().map(|v| json!(v)));
+    put("secret", a.secret.as_ref().map(|v| json!(v)));
+    Value::Object(m)
+}
+
+async fn one_request(s: &Settings, ty: &str, data: Value) -> Result<Value, ClientError> {
+    let mut c = Client::connect(&s.server, s.token.as_deref()).await?;
+    let r = c.request(ty, data).await;
+    c.close().await;
+    r
+}
+
+async fn watch(
+    s: &Settings,
+    types: Vec<String>,
+    monitors: Vec<u64>,
+    chats: Vec<i64>,
+    out: &mut impl Write,
+) -> Result<(), ClientError> {
+    let mut c = Client::connect(&s.server, s.token.as_deref()).await?;
+    let mut data = json!({"event_types": types});
+    if !monitors.is_empty() || !chats.is_empty() {
+        data["filters"] = json!({"monitor_ids": monitors, "chat_ids": chats});
+    }
+    c.request("subscribe", data).await?;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        let next = tokio::select! {
+            _ = &mut ctrl_c => {
+                c.close().await;
+                return Ok(());
+            }
+            n = c.next_text() => n?,
+        };
+        let Some(text) = next else { return Ok(()) };
+        let is_event = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_string))
+            .is_some_and(|t| matches!(t.as_str(), "probe" | "state" | "events_dropped"));
+        if is_event {
+            writeln!(out, "{text}")?;
+            out.flush()?;
+        }
+    }
+}
+
+fn print_json(out: &mut impl Write, v: &Value) -> Result<(), ClientError> {
+    let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+    writeln!(out, "{text}")?;
+    Ok(())
+}
+
+fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+fn id_of(v: &Value) -> String {
+    v.get("id").map(|i| i.to_string()).unwrap_or_else(|| "?".into())
+}
+
+/// `5` → `5s`, `300` → `5m`, `1.5` → `1.5s`.
+pub fn fmt_secs(secs: f64) -> String {
+    if secs.fract() != 0.0 || secs <= 0.0 {
+        return format!("{secs}s");
+    }
+    let s = secs as u64;
+    match s {
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+fn fmt_ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |ms| format!("{ms:.1} ms"))
+}
+
+fn print_monitor(out: &mut impl Write, s: &Settings, verb: &str, m: &Value, details: bool) -> Result<(), ClientError> {
+    if s.json {
+        return print_json(out, m);
+    }
+    let target = str_of(m, "target");
+    if details {
+        let interval = m
+            .get("interval")
+            .and_then(Value::as_f64)
+            .map(fmt_secs)
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{verb} #{} {target} ({}, every {interval})",
+            id_of(m),
+            str_of(m, "kind")
+        )?;
+    } else {
+        writeln!(out, "{verb} #{} {target}", id_of(m))?;
+    }
+    Ok(())
+}
+
+fn print_list(out: &mut impl Write, s: &Settings, v: &Value) -> Result<(), ClientError> {
+    let empty = Vec::new();
+    let monitors = v.get("monitors").and_then(Value::as_array).unwrap_or(&empty);
+    if s.json {
+        return print_json(out, &Value::Array(monitors.clone()));
+    }
+    write!(out, "{}", table(monitors))?;
+    Ok(())
+}
+
+/// The human `list` table (header always present).
+pub fn table(monitors: &[Value]) -> String {
+    let header = ["ID", "STATE", "KIND", "NAME", "TARGET", "INTERVAL", "LAST RTT"].map(String::from);
+    let rows: Vec<[String; 7]> = monitors
+        .iter()
+        .map(|m| {
+            [
+                id_of(m),
+                str_of(m, "state").to_string(),
+                str_of(m, "kind").to_string(),
+                str_of(m, "name").to_string(),
+                str_of(m, "target").to_string(),
+                m.get("interval")
+                    .and_then(Value::as_f64)
+                    .map(fmt_secs)
+                    .unwrap_or_default(),
+                fmt_ms(m.get("last_rtt_ms").and_then(Value::as_f64)),
+            ]
+        })
+        .collect();
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for r in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        text.push_str(cells.join("  ").trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+/// The human `status` line.
+pub fn status_line(v: &Value) -> String {
+    let stats = v.get("stats").cloned().unwrap_or(Value::Null);
+    let f = |k: &str| stats.get(k).and_then(Value::as_f64);
+    let reason = str_of(v, "reason");
+    let reason = if reason.is_empty() {
+        String::new()
+    } else {
+        format!(" ({reason})")
+    };
+    format!(
+        "#{} {} ({}) {} since {}{reason}; last RTT {}; 24h: uptime {:.2}%, loss {:.2}%, RTT min/avg/max {}/{}/{} over {} probes",
+        id_of(v),
+        str_of(v, "target"),
+        str_of(v, "kind"),
+        str_of(v, "state").to_uppercase(),
+        str_of(v, "since"),
+        fmt_ms(v.get("last_rtt_ms").and_then(Value::as_f64)),
+        f("uptime_pct").unwrap_or(0.0),
+        f("loss_pct").unwrap_or(0.0),
+        fmt_ms(f("rtt_min_ms")),
+        fmt_ms(f("rtt_avg_ms")),
+        fmt_ms(f("rtt_max_ms")),
+        stats.get("probes").and_then(Value::as_u64).unwrap_or(0),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_merge() {
+        let top = Common {
+            server: Some("ws://top".into()),
+            token: None,
+            json: false,
+        };
+        let sub = Common {
+            server: None,
+            token: Some("t".into()),
+            json: true,
+        };
+        let env = |k: &str| match k {
+            "UPBOT_SERVER" => Some("ws://env".to_string()),
+            "UPBOT_WS_TOKEN" => Some("envtok".to_string()),
+            _ => None,
+        };
+        let s = settings(&top, Some(&sub), env);
+        assert_eq!(
+            s,
+            Settings {
+                server: "ws://top".into(),
+                token: Some("t".into()),
+                json: true
+            }
+        );
+        let s = settings(&Common::default(), None, env);
+        assert_eq!((s.server.as_str(), s.token.as_deref()), ("ws://env", Some("envtok")));
+        let s = settings(&Common::default(), None, |_| Some(" ".into()));
+        assert_eq!((s.server.as_str(), s.token), (DEFAULT_SERVER, None));
+    }
+
+    #[test]
+    fn urls_and_formats() {
+        assert_eq!(server_url("localhost:8765"), "ws://localhost:8765");
+        assert_eq!(server_url("http://h:1/ws"), "ws://h:1/ws");
+        assert_eq!(server_url("ws://h:1"), "ws://h:1");
+        assert_eq!(fmt_secs(5.0), "5s");
+        assert_eq!(fmt_secs(300.0), "5m");
+        assert_eq!(fmt_secs(7200.0), "2h");
+        assert_eq!(fmt_secs(90.0), "90s");
+        assert_eq!(fmt_secs(1.5), "1.5s");
+        assert_eq!(parse_id("#7"), Ok(7));
+        assert!(parse_id("x").is_err());
+    }
+
+    #[test]
+    fn table_layout() {
+        let t = table(&[
+            json!({"id": 7, "state": "up", "kind": "tcp", "name": "db", "target": "db:5432",
+                               "interval": 5.0, "last_rtt_ms": 1.25}),
+        ]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "ID  STATE  KIND  NAME  TARGET   INTERVAL  LAST RTT");
+        assert_eq!(lines[1], "7   up     tcp   db    db:5432  5s        1.2 ms");
+        assert_eq!(table(&[]).lines().count(), 1);
+    }
+
+    #[test]
+    fn add_data_has_only_given_fields() {
+        let a = AddArgs {
+            target: "db:5432".into(),
+            kind: None,
+            port: None,
+            interval: Some("30s".into()),
+            fails: Some(5),
+            recovers: None,
+            timeout: None,
+            name: None,
+            chat_id: Some(-100),
+            bot: None,
+            heartbeat: None,
+            grace: None,
+            secret: None,
+            common: Common::default(),
+        };
+        assert_eq!(
+            add_data(&a),
+            json!({"target": "db:5432", "interval": "30s", "fails": 5, "chat_id": -100})
+        );
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(
+            ClientError::Server {
+                code: "X".into(),
+                message: "m".into()
+            }
+            .exit_code(),
+            1
+        );
+        assert_eq!(ClientError::Usage("u".into()).exit_code(), 2);
+        assert_eq!(ClientError::Connection("c".into()).exit_code(), 3);
+    }
+}

@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "upbot", version, about = "Telegram-bot-first uptime monitor")]
 struct Cli {
+    #[command(flatten)]
+    common: upbot::client::Common,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -21,12 +23,34 @@ enum Cmd {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    #[command(flatten)]
+    Client(Box<upbot::client::ClientCommand>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Serve { config } => serve(config),
+        Cmd::Client(cmd) => client(*cmd, &cli.common),
+    }
+}
+
+fn client(cmd: upbot::client::ClientCommand, common: &upbot::client::Common) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("upbot: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let env = |k: &str| std::env::var(k).ok();
+    match rt.block_on(upbot::client::run(cmd, common, env, &mut out)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("upbot: {e}");
+            ExitCode::from(e.exit_code())
+        }
     }
 }
 

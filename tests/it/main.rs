@@ -2,5 +2,8 @@
 //! One integration-test binary (zero2prod style): every module drives the real server
 //! started on port 0 by `helpers::spawn_app`.
 
+mod cli;
 mod helpers;
+mod legacy;
 mod process;
+mod ws;
