@@ -326,6 +326,9 @@ impl Service {
         }
         let health = Health::new(now_ms());
         if let Err(e) = self.inner.store.put_monitor(&m, &health).await {
+            // The client is told it failed, so it must not come back after a restart:
+            // undo the unflushed insert (best effort; the disk may still be failing).
+            let _ = self.inner.store.delete_monitor(m.id).await;
             self.write_monitors(|all| all.remove(&m.id));
             return Err(e.into());
         }
