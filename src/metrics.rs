@@ -127,6 +127,14 @@ impl Metrics {
             "Requests to /webhooks, by HTTP status code",
             webhooks.clone(),
         );
+        // Series that exist from the start read as 0 instead of "no data" (and a family
+        // with no series would not be listed at all).
+        for result in ["ok", "fail"] {
+            let _ = probes.get_or_create(&ResultLabels { result });
+        }
+        for to in STATES {
+            let _ = state_changes.get_or_create(&StateLabels { to: to.as_str() });
+        }
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -244,6 +252,7 @@ mod tests {
             "upbot_monitors{kind=\"push\",state=\"up\"} 1",
             "upbot_monitors{kind=\"tcp\",state=\"up\"} 0",
             "upbot_probes_total{result=\"ok\"} 1",
+            "upbot_state_changes_total{to=\"up\"} 0",
             "upbot_probe_duration_seconds_count 2",
             "upbot_state_changes_total{to=\"down\"} 1",
             "upbot_alerts_sent_total 1",
