@@ -29,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -278,16 +278,46 @@ async fn heartbeat(
     }
 }
 
+/// The 200 body, fields in the documented order.
+#[derive(Serialize)]
+struct Accepted<'a> {
+    success: bool,
+    monitor: AcceptedMonitor<'a>,
+}
+
+#[derive(Serialize)]
+struct AcceptedMonitor<'a> {
+    id: MonitorId,
+    name: &'a str,
+    status: &'static str,
+    /// Heartbeat answers only; `null` when a paused monitor was never seen.
+    #[serde(rename = "lastHeartbeat", skip_serializing_if = "Option::is_none")]
+    last_heartbeat: Option<Option<String>>,
+}
+
 fn ok(ack: &Ack, heartbeat: bool) -> Response {
-    let mut monitor = json!({
-        "id": ack.id,
-        "name": ack.name,
-        "status": ack.state.as_str(),
-    });
-    if heartbeat {
-        monitor["lastHeartbeat"] = ack.last_seen_ms.map(rfc3339).map_or(Value::Null, Value::String);
-    }
-    axum::Json(json!({ "success": true, "monitor": monitor })).into_response()
+    axum::Json(Accepted {
+        success: true,
+        monitor: AcceptedMonitor {
+            id: ack.id,
+            name: &ack.name,
+            status: ack.state.as_str(),
+            last_heartbeat: heartbeat.then(|| ack.last_seen_ms.map(rfc3339)),
+        },
+    })
+    .into_response()
+}
+
+/// The `/healthz` body, `status` first.
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    store: &'static str,
+    scheduler: &'static str,
+    push: &'static str,
+    monitors: usize,
+    uptime_s: u64,
+    version: &'static str,
 }
 
 /// `GET /healthz`: 200 when the store answers a read and the engines run.
@@ -305,15 +335,21 @@ async fn healthz(State(st): State<AppState>) -> Response {
     let running = !st.shutdown.is_cancelled();
     let healthy = store_ok && push_ok && scheduler_ok && running;
     let word = |ok: bool| if ok { "ok" } else { "failing" };
-    let body = json!({
-        "status": if healthy { "ok" } else if running { "unhealthy" } else { "shutting down" },
-        "store": word(store_ok),
-        "scheduler": word(scheduler_ok),
-        "push": word(push_ok),
-        "monitors": service.monitor_count(),
-        "uptime_s": st.started.elapsed().as_secs(),
-        "version": env!("CARGO_PKG_VERSION"),
-    });
+    let body = Health {
+        status: if healthy {
+            "ok"
+        } else if running {
+            "unhealthy"
+        } else {
+            "shutting down"
+        },
+        store: word(store_ok),
+        scheduler: word(scheduler_ok),
+        push: word(push_ok),
+        monitors: service.monitor_count(),
+        uptime_s: st.started.elapsed().as_secs(),
+        version: env!("CARGO_PKG_VERSION"),
+    };
     let status = if healthy {
         StatusCode::OK
     } else {

@@ -136,6 +136,21 @@ async fn status_reports_answer_every_documented_code() {
         body,
         json!({"success": true, "monitor": {"id": v.id.0, "name": "backup", "status": "up"}})
     );
+    // fields in the documented order, for people who read the raw answer
+    let raw = post(&hook, r#"{"status":"up"}"#)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        raw,
+        format!(
+            r#"{{"success":true,"monitor":{{"id":{},"name":"backup","status":"up"}}}}"#,
+            v.id
+        )
+    );
     let saved = app.running.service.store().health(v.id).unwrap().unwrap();
     assert_eq!(saved.state, State::Up);
     let ev = next_state(&mut sub, v.id).await;
