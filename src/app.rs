@@ -13,6 +13,8 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::core::Service;
 use crate::events::EventBus;
+use crate::metrics::Metrics;
+use crate::push::Push;
 use crate::scheduler::Scheduler;
 use crate::store::Store;
 
@@ -23,6 +25,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Running {
     /// Where the WS API listens (the real port when configured with port 0).
     pub ws_addr: SocketAddr,
+    /// Where the HTTP receiver (webhooks, /healthz, /metrics) listens.
+    pub http_addr: SocketAddr,
     /// The command core (tests use it directly).
     pub service: Service,
     /// The probe engine (the benchmark reads its metrics).
@@ -58,7 +62,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let scheduler = Scheduler::start(store.clone(), events.clone(), shutdown.child_token())
         .context("starting the probe scheduler")?;
     report_probe_status(&scheduler);
-    let service = Service::start(store.clone(), scheduler.clone(), events).context("loading monitors")?;
+    let metrics = Metrics::new();
+    let push = Push::start(store.clone(), events.clone(), metrics.clone(), shutdown.child_token());
+    let service = Service::start(
+        store.clone(),
+        scheduler.clone(),
+        push.clone(),
+        events,
+        metrics,
+        &config.public_url,
+    )
+    .context("loading monitors")?;
 
     if config.telegram_tokens.is_empty() {
         tracing::warn!("no Telegram bot configured (set UPBOT_TELEGRAM_TOKENS); alerts go to WS subscribers only");
@@ -69,11 +83,20 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("binding the WS API to {} (UPBOT_WS_ADDR)", config.ws_addr))?;
     let ws_addr = ws_listener.local_addr()?;
     tracing::info!(addr = %ws_addr, "WebSocket API listening");
+    let http_listener = tokio::net::TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("binding the HTTP receiver to {} (UPBOT_HTTP_ADDR)", config.http_addr))?;
+    let http_addr = http_listener.local_addr()?;
+    tracing::info!(addr = %http_addr, public_url = %config.public_url, "HTTP receiver listening (webhooks, /healthz, /metrics)");
 
     let tracker = TaskTracker::new();
     let ws = {
         let (config, service, token, tracker2) = (config.clone(), service.clone(), shutdown.clone(), tracker.clone());
         tracker.spawn(async move { crate::ws::serve(ws_listener, &config, service, token, tracker2).await })
+    };
+    let http = {
+        let (service, token, tracker2) = (service.clone(), shutdown.clone(), tracker.clone());
+        tracker.spawn(async move { crate::http::serve(http_listener, service, token, tracker2).await })
     };
 
     let scheduler_handle = scheduler.clone();
@@ -88,6 +111,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         if let Ok(Err(e)) = ws.await {
             tracing::warn!(error = %e, "WS server ended with an error");
         }
+        if let Ok(Err(e)) = http.await {
+            tracing::warn!(error = %e, "HTTP receiver ended with an error");
+        }
+        push.shutdown().await;
         scheduler.shutdown().await;
         store.flush().await.context("final store flush")?;
         tracing::info!("stopped; store flushed");
@@ -95,6 +122,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     });
     Ok(Running {
         ws_addr,
+        http_addr,
         service,
         scheduler: scheduler_handle,
         shutdown,

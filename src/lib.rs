@@ -7,8 +7,12 @@
 //! ([`probe`]), debounces ([`domain::state`]) and publishes on the [`events::EventBus`],
 //! which the fronts subscribe to.
 //!
+//! Push monitors are passive: [`push::Push`] keeps their tokens and heartbeat
+//! deadlines (the scheduler's counterpart), and [`http`] receives their webhooks.
+//! [`metrics`] is a leaf every part reports into.
+//!
 //! Lower layers never import higher ones: `domain` ← `store`, `probe` ← `scheduler`
-//! ← `core` ← `ws` ← `app`.
+//! and `push` ← `core` ← `ws`, `http` ← `app`.
 
 pub mod app;
 pub mod client;
@@ -16,7 +20,10 @@ pub mod config;
 pub mod core;
 pub mod domain;
 pub mod events;
+pub mod http;
+pub mod metrics;
 pub mod probe;
+pub mod push;
 pub mod scheduler;
 pub mod store;
 pub mod ws;

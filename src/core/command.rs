@@ -82,6 +82,8 @@ pub enum Command {
     Pause(Selector),
     /// Start probing again.
     Resume(Selector),
+    /// Give a push monitor a new token (its old webhook URLs stop working).
+    Rotate(Selector),
 }
 
 /// Parses a duration as users write it: `30` (seconds), `30s`, `1500ms`, `5m`, `1h`, `1m30s`.

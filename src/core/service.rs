@@ -12,8 +12,13 @@ use tokio::sync::Mutex;
 
 use super::command::{AddRequest, Command, Selector};
 use super::error::{CoreError, invalid};
-use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, StatsSummary, Target, Transition, now_ms, rfc3339};
+use crate::domain::{
+    Health, Kind, Monitor, MonitorId, ProbeStats, PushSettings, State, StatsSummary, Target, Transition, now_ms,
+    rfc3339,
+};
 use crate::events::{EventBus, StateEvent};
+use crate::metrics::Metrics;
+use crate::push::Push;
 use crate::scheduler::Scheduler;
 use crate::store::Store;
 
@@ -27,6 +32,12 @@ pub const MIN_TIMEOUT: Duration = Duration::from_millis(100);
 pub const MAX_COUNT: u32 = 100;
 /// Longest monitor name.
 pub const MAX_NAME: usize = 64;
+/// Shortest push heartbeat period (short periods are for tests and fast jobs).
+pub const MIN_HEARTBEAT: Duration = Duration::from_secs(1);
+/// Longest push heartbeat period or grace.
+pub const MAX_HEARTBEAT: Duration = Duration::from_secs(90 * 24 * 3600);
+/// Longest push signing secret.
+pub const MAX_SECRET: usize = 256;
 
 /// Who is asking; decides what they may see and touch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +98,24 @@ pub struct MonitorView {
     pub last_error: Option<String>,
     /// Creation time (RFC 3339).
     pub created: String,
+    /// Push: where the monitored service posts status reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Push: where it sends plain heartbeats (GET or POST).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat_url: Option<String>,
+    /// Push: expected seconds between heartbeats (none: status reports only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<f64>,
+    /// Push: extra seconds after `heartbeat` before DOWN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grace: Option<f64>,
+    /// Push: last heartbeat or status report (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_heartbeat: Option<String>,
+    /// Push: whether requests must be signed with the monitor's secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed: Option<bool>,
 }
 
 /// `status` reply: the monitor plus 24 h figures.
@@ -114,12 +143,18 @@ pub enum Reply {
     Paused(MonitorView),
     /// Resumed (durable).
     Resumed(MonitorView),
+    /// Push token replaced (durable); the view carries the new URLs.
+    Rotated(MonitorView),
 }
 
 struct Inner {
     store: Store,
     scheduler: Scheduler,
+    push: Push,
     events: EventBus,
+    metrics: Metrics,
+    /// Base of webhook URLs shown to users (`UPBOT_PUBLIC_URL`), no trailing slash.
+    public_url: String,
     /// Write-through copy of the `monitors` tree.
     monitors: RwLock<BTreeMap<MonitorId, Monitor>>,
     /// Usernames of running bots (registered by the Telegram front).
@@ -139,8 +174,16 @@ fn secs(d: Duration) -> f64 {
 }
 
 impl Service {
-    /// Loads every stored monitor and hands it to the scheduler.
-    pub fn start(store: Store, scheduler: Scheduler, events: EventBus) -> Result<Self, CoreError> {
+    /// Loads every stored monitor and hands it to the scheduler (push monitors to the
+    /// push engine). `public_url` is the base of the webhook URLs shown to users.
+    pub fn start(
+        store: Store,
+        scheduler: Scheduler,
+        push: Push,
+        events: EventBus,
+        metrics: Metrics,
+        public_url: &str,
+    ) -> Result<Self, CoreError> {
         let mut map = BTreeMap::new();
         for m in store.monitors()? {
             let health = match store.health(m.id)? {
@@ -148,7 +191,11 @@ impl Service {
                 None if m.paused => Health::new_paused(now_ms()),
                 None => Health::new(now_ms()),
             };
-            scheduler.upsert(m.clone(), health);
+            if m.kind == Kind::Push {
+                push.upsert(m.clone(), health);
+            } else {
+                scheduler.upsert(m.clone(), health);
+            }
             map.insert(m.id, m);
         }
         tracing::info!(monitors = map.len(), "monitors loaded");
@@ -156,7 +203,10 @@ impl Service {
             inner: Arc::new(Inner {
                 store,
                 scheduler,
+                push,
                 events,
+                metrics,
+                public_url: public_url.trim_end_matches('/').to_string(),
                 monitors: RwLock::new(map),
                 bots: RwLock::new(Vec::new()),
                 writes: Mutex::new(()),
@@ -172,6 +222,46 @@ impl Service {
     /// The store (for fronts that keep their own records, e.g. the Telegram outbox).
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The process metrics (the scheduler, the fronts and the sender report here).
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The push engine (the HTTP receiver resolves tokens and reports through it).
+    pub fn push(&self) -> &Push {
+        &self.inner.push
+    }
+
+    /// Whether the probe scheduler is running (for `/healthz`). The scheduler exposes
+    /// no liveness query yet, so this is its only hook: wire `Scheduler::is_alive()`
+    /// here when it exists.
+    pub fn scheduler_alive(&self) -> bool {
+        true
+    }
+
+    /// Base of the webhook URLs shown to users.
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
+    }
+
+    /// Kind and state of every monitor (for the metrics scrape; a memory read per
+    /// monitor where the engines hold live state).
+    pub fn monitor_states(&self) -> Vec<(Kind, State)> {
+        let all: Vec<Monitor> = self.read_monitors(|all| all.values().cloned().collect());
+        all.iter()
+            .map(|m| {
+                let state = match m.kind {
+                    Kind::Push => self.inner.push.live(m.id).map(|h| h.state),
+                    _ => self.inner.scheduler.live(m.id).map(|(h, _)| h.state),
+                };
+                let state = state
+                    .or_else(|| self.inner.store.health(m.id).ok().flatten().map(|h| h.state))
+                    .unwrap_or(if m.paused { State::Paused } else { State::Pending });
+                (m.kind, state)
+            })
+            .collect()
     }
 
     /// Registers a running bot by username, so `add` may name it.
@@ -197,6 +287,7 @@ impl Service {
             Command::Status(sel) => self.status(caller, &sel).map(|s| Reply::Status(Box::new(s))),
             Command::Pause(sel) => self.set_paused(caller, &sel, true).await.map(Reply::Paused),
             Command::Resume(sel) => self.set_paused(caller, &sel, false).await.map(Reply::Resumed),
+            Command::Rotate(sel) => self.rotate(caller, &sel).await.map(Reply::Rotated),
         }
     }
 
@@ -235,7 +326,10 @@ impl Service {
     /// Validates an add request into a monitor (id not yet assigned).
     fn build(&self, caller: &Caller, req: AddRequest) -> Result<Monitor, CoreError> {
         if req.kind == Some(Kind::Push) {
-            return Err(invalid("push monitors are not available yet"));
+            return self.build_push(caller, req);
+        }
+        if req.heartbeat.is_some() || req.grace.is_some() || req.secret.is_some() {
+            return Err(invalid("heartbeat, grace and secret are for push monitors (kind push)"));
         }
         let target = Target::parse(&req.target, req.kind, req.port).map_err(|e| invalid(e.to_string()))?;
         let interval = req.interval.unwrap_or(Monitor::DEFAULT_INTERVAL);
@@ -260,25 +354,15 @@ impl Service {
         };
         let fails = count("fails", req.fails, Monitor::DEFAULT_FAILS)?;
         let recovers = count("recovers", req.recovers, Monitor::DEFAULT_RECOVERS)?;
-        let name = match req.name.map(|n| n.trim().to_string()) {
-            Some(n) if n.is_empty() => return Err(invalid("name must not be empty")),
-            Some(n) if n.chars().count() > MAX_NAME => {
-                return Err(invalid(format!("name is longer than {MAX_NAME} characters")));
-            }
-            Some(n) if n.chars().any(char::is_control) => {
-                return Err(invalid("name must not contain control characters"));
-            }
-            Some(n) => n,
+        let name = match &req.name {
+            Some(n) => validate_name(n)?,
             None => target.display(),
         };
-        let (chat_id, thread_id) = match caller {
-            Caller::Chat { chat_id, thread_id, .. } => (Some(*chat_id), *thread_id),
-            Caller::Operator => (req.chat_id, req.thread_id),
-        };
-        if let Some(c) = chat_id {
-            validate_chat_id(c)?;
-        }
-        let bot = self.resolve_bot(caller, chat_id, req.bot.as_deref())?;
+        let Owner {
+            chat_id,
+            thread_id,
+            bot,
+        } = self.owner(caller, &req)?;
         Ok(Monitor {
             id: MonitorId(0),
             kind: target.kind,
@@ -296,6 +380,122 @@ impl Service {
             created_ms: now_ms(),
             push: None,
         })
+    }
+
+    /// Who owns a new monitor: the calling chat, or the chat (and bot) an operator named.
+    fn owner(&self, caller: &Caller, req: &AddRequest) -> Result<Owner, CoreError> {
+        let (chat_id, thread_id) = match caller {
+            Caller::Chat { chat_id, thread_id, .. } => (Some(*chat_id), *thread_id),
+            Caller::Operator => (req.chat_id, req.thread_id),
+        };
+        if let Some(c) = chat_id {
+            validate_chat_id(c)?;
+        }
+        let bot = self.resolve_bot(caller, chat_id, req.bot.as_deref())?;
+        Ok(Owner {
+            chat_id,
+            thread_id,
+            bot,
+        })
+    }
+
+    /// Validates a push monitor: `target` is its name; `heartbeat` (alias `interval`)
+    /// and `grace` set the deadline; probe settings do not apply.
+    fn build_push(&self, caller: &Caller, req: AddRequest) -> Result<Monitor, CoreError> {
+        if req.port.is_some() || req.timeout.is_some() || req.fails.is_some() || req.recovers.is_some() {
+            return Err(invalid(
+                "push monitors take heartbeat, grace and secret; port, timeout, fails and recovers do not apply",
+            ));
+        }
+        let host = validate_name(&req.target).map_err(|e| invalid(format!("push monitors need a name: {e}")))?;
+        let name = match &req.name {
+            Some(n) => validate_name(n)?,
+            None => host.clone(),
+        };
+        let heartbeat = req.heartbeat.or(req.interval);
+        if let Some(h) = heartbeat {
+            if !(MIN_HEARTBEAT..=MAX_HEARTBEAT).contains(&h) {
+                return Err(invalid(format!(
+                    "heartbeat must be between 1s and 90 days, got {}",
+                    humantime::format_duration(h)
+                )));
+            }
+        }
+        let grace = req.grace.unwrap_or(Monitor::DEFAULT_GRACE);
+        if !(Duration::from_secs(1)..=MAX_HEARTBEAT).contains(&grace) {
+            return Err(invalid(format!(
+                "grace must be between 1s and 90 days, got {}",
+                humantime::format_duration(grace)
+            )));
+        }
+        let secret = req.secret.as_deref().map(validate_secret).transpose()?;
+        let Owner {
+            chat_id,
+            thread_id,
+            bot,
+        } = self.owner(caller, &req)?;
+        Ok(Monitor {
+            id: MonitorId(0),
+            kind: Kind::Push,
+            host,
+            port: None,
+            interval: heartbeat.unwrap_or(Duration::ZERO),
+            timeout: Duration::ZERO,
+            fails: 1,
+            recovers: 1,
+            name,
+            chat_id,
+            thread_id,
+            bot,
+            paused: false,
+            created_ms: now_ms(),
+            push: Some(PushSettings {
+                token: self.fresh_token(),
+                heartbeat,
+                grace,
+                secret,
+            }),
+        })
+    }
+
+    /// A token no monitor has (a collision of 256 random bits will not happen, but the
+    /// check costs nothing).
+    fn fresh_token(&self) -> String {
+        loop {
+            let t = crate::push::new_token();
+            if self.inner.push.lookup(&t).is_none() {
+                return t;
+            }
+        }
+    }
+
+    /// Replaces a push monitor's token: the old URLs stop working once this returns.
+    async fn rotate(&self, caller: &Caller, sel: &Selector) -> Result<MonitorView, CoreError> {
+        check_modify(caller)?;
+        let _w = self.inner.writes.lock().await;
+        let mut m = self.resolve(caller, sel)?;
+        let Some(p) = m.push.as_mut() else {
+            return Err(invalid(format!(
+                "#{} is not a push monitor; only push monitors have a token",
+                m.id
+            )));
+        };
+        p.token = self.fresh_token();
+        let (health, stats) = self.live(&m)?;
+        self.inner.store.put_monitor(&m, &health).await?;
+        self.write_monitors(|all| all.insert(m.id, m.clone()));
+        self.engine_upsert(&m, &health);
+        tracing::info!(monitor = %m.id, "push token rotated");
+        Ok(self.view(&m, Some((health, stats))))
+    }
+
+    /// Hands a monitor to the engine that runs its kind.
+    fn engine_upsert(&self, m: &Monitor, h: &Health) {
+        if m.kind == Kind::Push {
+            self.inner.push.upsert(m.clone(), h.clone());
+        } else {
+            self.inner.scheduler.upsert(m.clone(), h.clone());
+        }
     }
 
     async fn add(&self, caller: &Caller, req: AddRequest) -> Result<MonitorView, CoreError> {
@@ -316,10 +516,11 @@ impl Service {
                     .map(|o| o.id)
             });
             if let Some(id) = dup {
-                return Err(CoreError::AlreadyExists(format!(
-                    "{} is already watched as #{id}",
-                    m.target()
-                )));
+                return Err(CoreError::AlreadyExists(if m.kind == Kind::Push {
+                    format!("a push monitor named {} already exists as #{id}", m.host)
+                } else {
+                    format!("{} is already watched as #{id}", m.target())
+                }));
             }
             m.id = self.inner.store.next_id()?;
             self.write_monitors(|all| all.insert(m.id, m.clone()));
@@ -332,7 +533,7 @@ impl Service {
             self.write_monitors(|all| all.remove(&m.id));
             return Err(e.into());
         }
-        self.inner.scheduler.upsert(m.clone(), health.clone());
+        self.engine_upsert(&m, &health);
         tracing::info!(monitor = %m.id, target = %m.target(), chat = ?m.chat_id, "monitor added");
         Ok(self.view(&m, Some((health, ProbeStats::default()))))
     }
@@ -343,6 +544,7 @@ impl Service {
         let m = self.resolve(caller, sel)?;
         let view = self.view(&m, None);
         self.inner.scheduler.remove(m.id);
+        self.inner.push.remove(m.id);
         self.inner.store.delete_monitor(m.id).await?;
         self.write_monitors(|all| all.remove(&m.id));
         tracing::info!(monitor = %m.id, "monitor deleted");
@@ -360,7 +562,7 @@ impl Service {
         if let Some(t) = &transition {
             self.inner.store.put_monitor(&m, &health).await?;
             self.write_monitors(|all| all.insert(m.id, m.clone()));
-            self.inner.scheduler.upsert(m.clone(), health.clone());
+            self.engine_upsert(&m, &health);
             self.publish(&m, t);
             tracing::info!(monitor = %m.id, paused = pause, "monitor {}", if pause { "paused" } else { "resumed" });
         }
@@ -444,7 +646,11 @@ impl Service {
     }
 
     fn live(&self, m: &Monitor) -> Result<(Health, ProbeStats), CoreError> {
-        if let Some(l) = self.inner.scheduler.live(m.id) {
+        if m.kind == Kind::Push {
+            if let Some(h) = self.inner.push.live(m.id) {
+                return Ok((h, ProbeStats::default()));
+            }
+        } else if let Some(l) = self.inner.scheduler.live(m.id) {
             return Ok(l);
         }
         let h = self
@@ -483,8 +689,27 @@ impl Service {
             last_rtt_ms: s.last_rtt_us.map(|us| us as f64 / 1000.0),
             last_error: s.last_error,
             created: rfc3339(m.created_ms),
+            webhook_url: m
+                .push
+                .as_ref()
+                .map(|p| format!("{}/webhooks/{}", self.inner.public_url, p.token)),
+            heartbeat_url: m
+                .push
+                .as_ref()
+                .map(|p| format!("{}/webhooks/{}/heartbeat", self.inner.public_url, p.token)),
+            heartbeat: m.push.as_ref().and_then(|p| p.heartbeat).map(secs),
+            grace: m.push.as_ref().filter(|p| p.heartbeat.is_some()).map(|p| secs(p.grace)),
+            last_heartbeat: self.inner.push.last_seen(m.id).map(rfc3339),
+            signed: m.push.as_ref().map(|p| p.secret.is_some()),
         }
     }
+}
+
+/// Who a new monitor belongs to.
+struct Owner {
+    chat_id: Option<i64>,
+    thread_id: Option<i32>,
+    bot: Option<String>,
 }
 
 fn visible_to(caller: &Caller, m: &Monitor) -> bool {
@@ -492,6 +717,43 @@ fn visible_to(caller: &Caller, m: &Monitor) -> bool {
         Caller::Operator => true,
         Caller::Chat { chat_id, .. } => m.chat_id == Some(*chat_id),
     }
+}
+
+/// A monitor (or push) name: trimmed, non-empty, short, printable.
+fn validate_name(n: &str) -> Result<String, CoreError> {
+    let n = n.trim();
+    if n.is_empty() {
+        return Err(invalid("name must not be empty"));
+    }
+    if n.chars().count() > MAX_NAME {
+        return Err(invalid(format!("name is longer than {MAX_NAME} characters")));
+    }
+    if n.chars().any(char::is_control) {
+        return Err(invalid("name must not contain control characters"));
+    }
+    Ok(n.to_string())
+}
+
+/// A push signing secret: printable, no spaces, at most [`MAX_SECRET`] characters;
+/// a `whsec_` secret must carry a base64 key (Standard Webhooks).
+fn validate_secret(s: &str) -> Result<String, CoreError> {
+    use base64::Engine as _;
+    if s.is_empty() || s.len() > MAX_SECRET || s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(invalid(format!(
+            "secret must be 1 to {MAX_SECRET} printable characters without spaces"
+        )));
+    }
+    if let Some(b64) = s.strip_prefix("whsec_") {
+        match base64::engine::general_purpose::STANDARD.decode(b64) {
+            Ok(k) if !k.is_empty() => {}
+            _ => {
+                return Err(invalid(
+                    "a secret starting with whsec_ must continue with base64 (Standard Webhooks)",
+                ));
+            }
+        }
+    }
+    Ok(s.to_string())
 }
 
 fn check_modify(caller: &Caller) -> Result<(), CoreError> {

@@ -2,7 +2,10 @@
 //!
 //! Trees: `meta` (schema version, id counter), `monitors` (id → [`Monitor`]),
 //! `health` (id → [`Health`], the debounce state), `stats` (id → [`ProbeStats`]),
-//! `outbox` (sequence → [`Alert`]: announcements not yet delivered).
+//! `outbox` (sequence → [`Alert`]: announcements not yet delivered), and for push
+//! monitors `push_tokens` (token → id, kept in step with `monitors` in the same
+//! transaction) and `push_seen` (id → last heartbeat or report, ms since the epoch,
+//! so heartbeat deadlines survive a restart).
 //! Keys are big-endian ids, values serde_json. Durability rule: sled's `insert` is not
 //! durable until a flush, so every method that backs a user-visible acknowledgement is
 //! `async` and returns only after [`Store::flush`] has completed. High-volume writes
@@ -93,6 +96,8 @@ pub struct Store {
     health: sled::Tree,
     stats: sled::Tree,
     outbox: sled::Tree,
+    push_tokens: sled::Tree,
+    push_seen: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -162,6 +167,8 @@ impl Store {
             health: tree("health")?,
             stats: tree("stats")?,
             outbox: tree("outbox")?,
+            push_tokens: tree("push_tokens")?,
+            push_seen: tree("push_seen")?,
             db,
             dir,
         };
@@ -218,12 +225,23 @@ impl Store {
     }
 
     /// Stores a new or changed monitor with its health, atomically, then flushes.
+    /// A push monitor's token index follows in the same transaction: a rotated token
+    /// stops resolving exactly when the new one starts.
     pub async fn put_monitor(&self, m: &Monitor, h: &Health) -> Result<(), StoreError> {
         let (mv, hv) = (enc(m)?, enc(h)?);
         let k = key(m.id);
-        (&self.monitors, &self.health)
-            .transaction(|(mt, ht)| {
-                mt.insert(&k, mv.as_slice())?;
+        let token = m.push.as_ref().map(|p| p.token.clone());
+        (&self.monitors, &self.health, &self.push_tokens)
+            .transaction(|(mt, ht, tt)| {
+                let old = mt.insert(&k, mv.as_slice())?;
+                if let Some(old_token) = old.as_deref().and_then(push_token_of) {
+                    if token.as_deref() != Some(old_token.as_str()) {
+                        tt.remove(old_token.as_bytes())?;
+                    }
+                }
+                if let Some(t) = &token {
+                    tt.insert(t.as_bytes(), &k[..])?;
+                }
                 ht.insert(&k, hv.as_slice())?;
                 Ok::<_, ConflictableTransactionError<()>>(())
             })
@@ -235,11 +253,21 @@ impl Store {
     /// Returns the removed monitor, or `None` if there was none.
     pub async fn delete_monitor(&self, id: MonitorId) -> Result<Option<Monitor>, StoreError> {
         let k = key(id);
-        let old = (&self.monitors, &self.health, &self.stats)
-            .transaction(|(mt, ht, st)| {
+        let old = (
+            &self.monitors,
+            &self.health,
+            &self.stats,
+            &self.push_tokens,
+            &self.push_seen,
+        )
+            .transaction(|(mt, ht, st, tt, pt)| {
                 let old = mt.remove(&k)?;
+                if let Some(t) = old.as_deref().and_then(push_token_of) {
+                    tt.remove(t.as_bytes())?;
+                }
                 ht.remove(&k)?;
                 st.remove(&k)?;
+                pt.remove(&k)?;
                 Ok::<_, ConflictableTransactionError<()>>(old)
             })
             .map_err(tx_err)?;
@@ -288,6 +316,20 @@ impl Store {
     /// transaction: a crash loses both or neither, so an alert is never lost while its
     /// state change survives. Durable with the background flush.
     pub fn record_transition(&self, id: MonitorId, h: &Health, alert: Option<&Alert>) -> Result<(), StoreError> {
+        self.record_push(id, h, None, alert)
+    }
+
+    /// [`Store::record_transition`] for push monitors: also records when the monitor
+    /// last reported (`seen_ms`), in the same transaction, so the heartbeat deadline
+    /// computed after a restart matches the state. Durable with the background flush;
+    /// callers that acknowledge the report flush first.
+    pub fn record_push(
+        &self,
+        id: MonitorId,
+        h: &Health,
+        seen_ms: Option<u64>,
+        alert: Option<&Alert>,
+    ) -> Result<(), StoreError> {
         let hv = enc(h)?;
         let av = alert.map(enc).transpose()?;
         let seq = match av {
@@ -295,8 +337,8 @@ impl Store {
             None => None,
         };
         let k = key(id);
-        (&self.monitors, &self.health, &self.outbox)
-            .transaction(|(mt, ht, ot)| {
+        (&self.monitors, &self.health, &self.outbox, &self.push_seen)
+            .transaction(|(mt, ht, ot, pt)| {
                 // A monitor deleted meanwhile gets neither state nor alert.
                 if mt.get(k)?.is_none() {
                     return Ok(());
@@ -305,9 +347,27 @@ impl Store {
                 if let (Some(seq), Some(av)) = (&seq, &av) {
                     ot.insert(seq, av.as_slice())?;
                 }
+                if let Some(ms) = seen_ms {
+                    pt.insert(&k, &ms.to_be_bytes()[..])?;
+                }
                 Ok::<_, ConflictableTransactionError<()>>(())
             })
             .map_err(tx_err)
+    }
+
+    /// When a push monitor last sent a heartbeat or status report, ms since the epoch.
+    pub fn push_seen(&self, id: MonitorId) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .push_seen
+            .get(key(id))?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(u64::from_be_bytes))
+    }
+
+    /// The push monitor a webhook token belongs to (the durable index; the HTTP
+    /// receiver answers from memory and this backs it up across restarts).
+    pub fn push_token(&self, token: &str) -> Result<Option<MonitorId>, StoreError> {
+        Ok(self.push_tokens.get(token.as_bytes())?.and_then(|v| id_of(&v)))
     }
 
     /// Pending alerts of one bot, oldest first, with their outbox keys.
@@ -348,6 +408,12 @@ impl Store {
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
     }
+}
+
+/// The push token inside an encoded monitor, if it has one (a value that does not
+/// decode has no token to unindex).
+fn push_token_of(v: &[u8]) -> Option<String> {
+    dec::<Monitor>(v).ok()?.push.map(|p| p.token)
 }
 
 fn tx_err(e: TransactionError<()>) -> StoreError {
@@ -438,6 +504,41 @@ mod tests {
         s.record_transition(id, &h, Some(&alert)).unwrap();
         assert!(s.health(id).unwrap().is_none());
         assert_eq!(s.outbox_len(), 1);
+    }
+
+    #[tokio::test]
+    async fn push_token_index_follows_monitor_writes() {
+        let s = Store::temporary().unwrap();
+        let id = s.next_id().unwrap();
+        let mut m = monitor(id);
+        m.kind = Kind::Push;
+        m.push = Some(crate::domain::PushSettings {
+            token: "aaaa".into(),
+            heartbeat: Some(Duration::from_secs(60)),
+            grace: Duration::from_secs(60),
+            secret: None,
+        });
+        let h = Health::new(0);
+        s.put_monitor(&m, &h).await.unwrap();
+        assert_eq!(s.push_token("aaaa").unwrap(), Some(id));
+        // rotation: the old token stops resolving in the same write
+        if let Some(p) = m.push.as_mut() {
+            p.token = "bbbb".into();
+        }
+        s.put_monitor(&m, &h).await.unwrap();
+        assert_eq!(s.push_token("aaaa").unwrap(), None);
+        assert_eq!(s.push_token("bbbb").unwrap(), Some(id));
+        s.record_push(id, &h, Some(1234), None).unwrap();
+        assert_eq!(s.push_seen(id).unwrap(), Some(1234));
+        // a report without a time keeps the last one
+        s.record_push(id, &h, None, None).unwrap();
+        assert_eq!(s.push_seen(id).unwrap(), Some(1234));
+        s.delete_monitor(id).await.unwrap();
+        assert_eq!(s.push_token("bbbb").unwrap(), None);
+        assert_eq!(s.push_seen(id).unwrap(), None);
+        // a late report for a deleted monitor writes nothing
+        s.record_push(id, &h, Some(99), None).unwrap();
+        assert_eq!(s.push_seen(id).unwrap(), None);
     }
 
     #[tokio::test]

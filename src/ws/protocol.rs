@@ -268,7 +268,7 @@ pub fn parse_request(env: &Envelope) -> Result<Request, WsError> {
             };
             Ok(Request::Command(Command::Add(Box::new(req))))
         }
-        "del" | "status" | "pause" | "resume" => {
+        "del" | "status" | "pause" | "resume" | "rotate" => {
             let f = Fields::new(ty, data, &["id"])?;
             let id = f.id("id")?.ok_or_else(|| {
                 WsError::validation(format!("id is required: {{\"type\":\"{ty}\",\"data\":{{\"id\":7}}}}"))
@@ -278,6 +278,7 @@ pub fn parse_request(env: &Envelope) -> Result<Request, WsError> {
                 "del" => Command::Del(sel),
                 "status" => Command::Status(sel),
                 "pause" => Command::Pause(sel),
+                "rotate" => Command::Rotate(sel),
                 _ => Command::Resume(sel),
             }))
         }
@@ -605,6 +606,7 @@ pub fn reply_data(reply: Reply) -> (&'static str, Value) {
         Reply::Status(s) => ("status", v(serde_json::to_value(s))),
         Reply::Paused(m) => ("paused", v(serde_json::to_value(m))),
         Reply::Resumed(m) => ("resumed", v(serde_json::to_value(m))),
+        Reply::Rotated(m) => ("rotated", v(serde_json::to_value(m))),
     }
 }
 
@@ -767,6 +769,7 @@ mod tests {
             ("status", Command::Status(Selector::Id(MonitorId(7)))),
             ("pause", Command::Pause(Selector::Id(MonitorId(7)))),
             ("resume", Command::Resume(Selector::Id(MonitorId(7)))),
+            ("rotate", Command::Rotate(Selector::Id(MonitorId(7)))),
         ] {
             for id in [json!(7), json!("7"), json!(" 7 ")] {
                 let got = parse(&json!({"type": ty, "data": {"id": id}}).to_string()).unwrap();

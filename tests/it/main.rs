@@ -4,6 +4,7 @@
 
 mod cli;
 mod helpers;
+mod http;
 mod legacy;
 mod process;
 mod ws;
