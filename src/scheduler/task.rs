@@ -111,11 +111,14 @@ impl MonitorTask {
         let interval = self.monitor.interval;
         let cancel = self.cancel.clone();
         let mut planned = Instant::now() + first_phase(interval);
+        // One timer entry for the task's whole life, re-armed each tick.
+        let sleep = tokio::time::sleep_until(planned);
+        tokio::pin!(sleep);
         loop {
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => return,
-                () = tokio::time::sleep_until(planned) => {}
+                () = &mut sleep => {}
             }
             let lag = Instant::now().saturating_duration_since(planned);
             shared.metrics.lag.record(lag);
@@ -128,6 +131,7 @@ impl MonitorTask {
                 return;
             }
             planned = next_tick(planned, interval, Instant::now());
+            sleep.as_mut().reset(planned);
         }
     }
 

@@ -49,7 +49,11 @@ pub async fn spawn_app_in(data_dir: tempfile::TempDir, extra: &[(&str, &str)]) -
     let config = test_config(data_dir.path(), extra);
     let running = upbot::app::start(config).await.expect("app starts");
     let ws_url = format!("ws://{}/ws", running.ws_addr);
-    TestApp { running, ws_url, data_dir }
+    TestApp {
+        running,
+        ws_url,
+        data_dir,
+    }
 }
 
 impl TestApp {
@@ -128,7 +132,9 @@ impl WsClient {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let v = tokio::time::timeout(left, self.recv()).await.expect("awaited message in time");
+            let v = tokio::time::timeout(left, self.recv())
+                .await
+                .expect("awaited message in time");
             if pred(&v) {
                 return v;
             }

@@ -3,3 +3,5 @@
 //! started on port 0 by `helpers::spawn_app`.
 
 mod helpers;
+mod netns;
+mod probe;
