@@ -93,7 +93,8 @@ struct Live {
 type LiveRef = Arc<Mutex<Live>>;
 
 struct Entry {
-    monitor: Monitor,
+    /// Shared with the running task.
+    monitor: Arc<Monitor>,
     live: LiveRef,
     /// Cancels the running task; `None` when not probing (paused, push).
     cancel: Option<CancellationToken>,
@@ -205,6 +206,7 @@ impl Scheduler {
     pub fn upsert(&self, monitor: Monitor, health: Health) {
         let sh = &self.shared;
         let id = monitor.id;
+        let monitor = Arc::new(monitor);
         let mut reg = lock(&sh.registry);
         let entry = reg.entry(id).or_insert_with(|| {
             let stats = sh.store.stats(id).ok().flatten().unwrap_or_default();
@@ -266,7 +268,7 @@ impl Scheduler {
 
     /// The monitor as the scheduler last received it.
     pub fn monitor(&self, id: MonitorId) -> Option<Monitor> {
-        lock(&self.shared.registry).get(&id).map(|e| e.monitor.clone())
+        lock(&self.shared.registry).get(&id).map(|e| Monitor::clone(&e.monitor))
     }
 
     /// Probe counters and schedule lag (cheap; the benchmark polls it).

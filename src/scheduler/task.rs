@@ -71,7 +71,7 @@ impl Drop for RunningGuard<'_> {
 /// One monitor's task state.
 pub(super) struct MonitorTask {
     shared: Arc<Shared>,
-    monitor: Monitor,
+    monitor: Arc<Monitor>,
     live: LiveRef,
     generation: u64,
     cancel: CancellationToken,
@@ -87,7 +87,7 @@ pub(super) struct MonitorTask {
 impl MonitorTask {
     pub(super) fn new(
         shared: Arc<Shared>,
-        monitor: Monitor,
+        monitor: Arc<Monitor>,
         live: LiveRef,
         generation: u64,
         cancel: CancellationToken,
@@ -125,7 +125,10 @@ impl MonitorTask {
             let result = tokio::select! {
                 biased;
                 () = cancel.cancelled() => return,
-                r = self.probe() => r,
+                // Boxed: a probe's state (pinger waiter, timers, TCP connect) is
+                // large, and only the few monitors probing right now need it; unboxed,
+                // every sleeping task would carry that space (~1.3 KB each).
+                r = Box::pin(self.probe()) => r,
             };
             if !self.handle(result) {
                 return;
