@@ -6,5 +6,7 @@ mod cli;
 mod helpers;
 mod http;
 mod legacy;
+mod netns;
+mod probe;
 mod process;
 mod ws;

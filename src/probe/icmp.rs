@@ -1,0 +1,430 @@
+//! ICMP echo probes over surge-ping 0.9.1 (see probing.md P1-P9).
+//!
+//! [`IcmpClients`] owns ONE raw socket per address family, shared by every monitor:
+//! every raw socket receives a copy of every ICMP packet on the host, so more sockets
+//! cost O(n²) (P7). The sockets are RAW, not DGRAM: DGRAM is refused by
+//! `ping_group_range` here and collides identifiers between pingers to one host (#73).
+//! Each socket is tuned at creation: an ICMP filter so the receive task only wakes for
+//! echo replies and errors (P6), and an 8 MiB receive buffer so a burst of replies is
+//! not dropped (P7). Identifiers come from a per-host counter, never at random (P5).
+//! [`IcmpPinger`] is one monitor's pinger, owned and reused by its scheduler task.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+use surge_ping::{Client, Config, ICMP, IcmpPacket, PingIdentifier, PingSequence, Pinger, SurgeError};
+
+use super::{ProbeFailure, ProbeResult};
+
+/// Receive buffer asked for on each ICMP socket.
+pub const RCVBUF_BYTES: i32 = 8 << 20;
+
+/// Echo payload: small, fixed, and the same size as Windows `ping` (some filters drop
+/// unusual sizes).
+const PAYLOAD: [u8; 32] = [0; 32];
+
+/// Reason shown when no ICMP socket could be opened.
+pub const NO_RAW_SOCKET: &str = "ICMP needs CAP_NET_RAW";
+
+/// The shared ICMP sockets and the identifier allocator.
+pub struct IcmpClients {
+    v4: Result<Client, String>,
+    v6: Result<Client, String>,
+    /// Next identifier per target host.
+    idents: Mutex<HashMap<IpAddr, u16>>,
+    /// Where every host's counter starts; differs between processes and between
+    /// engines in one process, so two upbots on one host rarely share identifiers
+    /// (each raw socket sees the other's replies).
+    ident_base: u16,
+}
+
+impl std::fmt::Debug for IcmpClients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IcmpClients")
+            .field("v4", &self.v4.as_ref().map(|_| ()))
+            .field("v6", &self.v6.as_ref().map(|_| ()))
+            .finish()
+    }
+}
+
+impl IcmpClients {
+    /// Opens and tunes both sockets. Must run inside the runtime that will drive the
+    /// probes: surge-ping spawns each socket's receive task on the current runtime.
+    /// A family that cannot be opened is kept as `Err(why)`; its probes then fail
+    /// with [`super::FailKind::Permission`] (or `Other`).
+    pub fn new() -> Self {
+        Self {
+            v4: open(ICMP::V4),
+            v6: open(ICMP::V6),
+            idents: Mutex::new(HashMap::new()),
+            ident_base: ident_base(),
+        }
+    }
+
+    /// Clients that can open nothing (tests of the permission path).
+    pub fn unavailable(why: &str) -> Self {
+        Self {
+            v4: Err(why.to_string()),
+            v6: Err(why.to_string()),
+            idents: Mutex::new(HashMap::new()),
+            ident_base: 0,
+        }
+    }
+
+    /// `Ok` or why ICMPv4 is unavailable.
+    pub fn v4_status(&self) -> Result<(), String> {
+        self.v4.as_ref().map(|_| ()).map_err(Clone::clone)
+    }
+
+    /// `Ok` or why ICMPv6 is unavailable.
+    pub fn v6_status(&self) -> Result<(), String> {
+        self.v6.as_ref().map(|_| ()).map_err(Clone::clone)
+    }
+
+    /// Whether probes to `ip`'s family can be sent.
+    pub fn can_probe(&self, ip: IpAddr) -> bool {
+        self.client(ip).is_ok()
+    }
+
+    fn client(&self, ip: IpAddr) -> Result<&Client, &String> {
+        match ip {
+            IpAddr::V4(_) => self.v4.as_ref(),
+            IpAddr::V6(_) => self.v6.as_ref(),
+        }
+    }
+
+    /// Allocates an identifier for a new pinger to `host`: unique among this engine's
+    /// pingers to that host until 65,536 have been allocated for it.
+    pub fn next_ident(&self, host: IpAddr) -> u16 {
+        let mut map = self.idents.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let next = map.entry(host).or_insert(self.ident_base);
+        let id = *next;
+        *next = next.wrapping_add(1);
+        id
+    }
+}
+
+impl Default for IcmpClients {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn ident_base() -> u16 {
+    static ENGINES: AtomicU16 = AtomicU16::new(0);
+    let engine = ENGINES.fetch_add(1, Ordering::Relaxed);
+    // Spread processes by pid and engines in one process by 1/8 of the space.
+    (std::process::id() as u16)
+        .wrapping_mul(0x9e37)
+        .wrapping_add(engine.wrapping_mul(0x2000))
+}
+
+fn open(kind: ICMP) -> Result<Client, String> {
+    let family = if kind == ICMP::V4 { "ICMPv4" } else { "ICMPv6" };
+    let config = Config::builder().kind(kind).sock_type_hint(socket2::Type::RAW).build();
+    let client = Client::new(&config).map_err(|e| match e.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            format!("permission denied opening a raw {family} socket: {NO_RAW_SOCKET}")
+        }
+        _ => format!("cannot open a raw {family} socket: {e}"),
+    })?;
+    let socket = client.get_socket();
+    if socket.get_type() != socket2::Type::RAW {
+        // surge-ping falls back to DGRAM silently (P3); DGRAM shares identifiers per host.
+        tracing::warn!(
+            family,
+            "got a DGRAM ICMP socket instead of RAW; same-host monitors may collide"
+        );
+    }
+    tune::apply(socket.get_native_sock(), kind, family);
+    tracing::debug!(family, "ICMP socket ready");
+    Ok(client)
+}
+
+/// One monitor's ICMP state: its pinger (re-created only when the target address
+/// changes) and its sequence counter.
+pub struct IcmpPinger {
+    pinger: Option<Pinger>,
+    seq: u16,
+}
+
+impl std::fmt::Debug for IcmpPinger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IcmpPinger")
+            .field("host", &self.pinger.as_ref().map(|p| p.host))
+            .field("seq", &self.seq)
+            .finish()
+    }
+}
+
+impl Default for IcmpPinger {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl IcmpPinger {
+    /// A pinger with nothing set up yet.
+    pub fn new() -> Self {
+        Self { pinger: None, seq: 0 }
+    }
+
+    /// The address currently pinged.
+    pub fn host(&self) -> Option<IpAddr> {
+        self.pinger.as_ref().map(|p| p.host)
+    }
+
+    /// The identifier in use.
+    pub fn ident(&self) -> Option<u16> {
+        self.pinger.as_ref().and_then(|p| p.ident).map(|i| i.0)
+    }
+
+    /// Sends one echo request to `addr` and waits up to `timeout` for the reply.
+    pub async fn probe(&mut self, clients: &IcmpClients, addr: IpAddr, timeout: Duration) -> ProbeResult {
+        let client = clients.client(addr).map_err(|why| permission_or_other(why.as_str()))?;
+        if self.host() != Some(addr) {
+            let ident = PingIdentifier(clients.next_ident(addr));
+            self.pinger = Some(client.pinger(addr, ident).await);
+            self.seq = 0;
+        }
+        let Some(pinger) = self.pinger.as_mut() else {
+            return Err(ProbeFailure::other("no pinger"));
+        };
+        pinger.timeout(timeout);
+        let seq = PingSequence(self.seq);
+        self.seq = self.seq.wrapping_add(1);
+        match pinger.ping(seq, &PAYLOAD).await {
+            Ok((packet, rtt)) => classify_reply(&packet).map(|()| rtt),
+            Err(e) => Err(classify_error(e)),
+        }
+    }
+}
+
+fn permission_or_other(why: &str) -> ProbeFailure {
+    if why.contains(NO_RAW_SOCKET) {
+        ProbeFailure::permission(NO_RAW_SOCKET)
+    } else {
+        ProbeFailure::other(why)
+    }
+}
+
+/// Only an echo reply is "up" (P2): 0.9.1 routes ICMP errors about our request to
+/// the pinger as `Ok` too.
+fn classify_reply(packet: &IcmpPacket) -> Result<(), ProbeFailure> {
+    match packet {
+        IcmpPacket::V4(p) => classify_type(false, p.get_icmp_type().0, p.get_icmp_code().0),
+        IcmpPacket::V6(p) => classify_type(true, p.get_icmpv6_type().0, p.get_icmpv6_code().0),
+    }
+}
+
+fn classify_type(v6: bool, ty: u8, code: u8) -> Result<(), ProbeFailure> {
+    match (v6, ty, code) {
+        (false, 0, _) | (true, 129, _) => Ok(()),
+        (false, 3, 0) | (true, 1, 0) => Err(ProbeFailure::unreachable("network unreachable")),
+        (false, 3, 1) | (true, 1, 3) => Err(ProbeFailure::unreachable("host unreachable")),
+        (false, 3, 9 | 10 | 13) | (true, 1, 1) => {
+            Err(ProbeFailure::unreachable("communication administratively prohibited"))
+        }
+        (false, 3, _) | (true, 1, _) => Err(ProbeFailure::unreachable("destination unreachable")),
+        (false, 11, _) | (true, 3, _) => Err(ProbeFailure::unreachable("time exceeded in transit")),
+        _ => Err(ProbeFailure::other(format!("unexpected ICMP type {ty} code {code}"))),
+    }
+}
+
+fn classify_error(e: SurgeError) -> ProbeFailure {
+    match e {
+        SurgeError::Timeout { .. } => ProbeFailure::timeout(),
+        SurgeError::IOError(io) => ProbeFailure::from_io(&io),
+        other => ProbeFailure::other(format!("icmp: {other}")),
+    }
+}
+
+/// Socket options surge-ping does not set. Linux-only; failures are warnings, since
+/// probing works without them, only at a higher cost.
+mod tune {
+    use surge_ping::ICMP;
+
+    #[cfg(target_os = "linux")]
+    pub(super) fn apply(fd: std::os::fd::RawFd, kind: ICMP, family: &str) {
+        use super::RCVBUF_BYTES;
+
+        /// `SOL_RAW` / `ICMP_FILTER` from linux/icmp.h.
+        const SOL_RAW: libc::c_int = 255;
+        const ICMP_FILTER: libc::c_int = 1;
+        /// `ICMP6_FILTER` from linux/icmpv6.h (level `IPPROTO_ICMPV6`).
+        const ICMP6_FILTER: libc::c_int = 1;
+
+        match kind {
+            ICMP::V4 => {
+                // A set bit BLOCKS that type; pass echo reply, dest unreachable, time exceeded.
+                let pass: u32 = (1 << 0) | (1 << 3) | (1 << 11);
+                if let Err(e) = setsockopt(fd, SOL_RAW, ICMP_FILTER, &!pass) {
+                    tracing::warn!(family, error = %e, "ICMP_FILTER not set; the socket sees every ICMP packet");
+                }
+            }
+            ICMP::V6 => {
+                // 256-bit mask, a set bit blocks; pass echo reply (129), unreachable (1),
+                // time exceeded (3).
+                let mut mask = [u32::MAX; 8];
+                for ty in [129u32, 1, 3] {
+                    mask[(ty >> 5) as usize] &= !(1 << (ty & 31));
+                }
+                if let Err(e) = setsockopt(fd, libc::IPPROTO_ICMPV6, ICMP6_FILTER, &mask) {
+                    tracing::warn!(family, error = %e, "ICMP6_FILTER not set; the socket sees every ICMPv6 packet");
+                }
+            }
+        }
+        // FORCE bypasses rmem_max (4 MiB here) but needs CAP_NET_ADMIN; fall back.
+        if setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &RCVBUF_BYTES).is_err() {
+            if let Err(e) = setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &RCVBUF_BYTES) {
+                tracing::warn!(family, error = %e, "could not enlarge the ICMP receive buffer");
+            }
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn apply<T>(_fd: T, _kind: ICMP, _family: &str) {}
+
+    /// `setsockopt(2)` with a plain-data value.
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
+    fn setsockopt<T: Copy>(
+        fd: std::os::fd::RawFd,
+        level: libc::c_int,
+        name: libc::c_int,
+        value: &T,
+    ) -> std::io::Result<()> {
+        let len = std::mem::size_of::<T>() as libc::socklen_t;
+        // SAFETY: `value` is a live, initialised `T` (plain data: integers or arrays of
+        // them) of exactly `len` bytes for the whole call, and the kernel only reads it.
+        // `fd` is the surge-ping client's socket, which the caller keeps open; a stale
+        // fd would only make the call fail with EBADF.
+        let rc = unsafe { libc::setsockopt(fd, level, name, (value as *const T).cast(), len) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+
+    #[cfg(all(test, target_os = "linux"))]
+    #[allow(unsafe_code)]
+    pub(super) fn get_u32_array<const N: usize>(
+        fd: std::os::fd::RawFd,
+        level: libc::c_int,
+        name: libc::c_int,
+    ) -> std::io::Result<[u32; N]> {
+        let mut out = [0u32; N];
+        let mut len = std::mem::size_of::<[u32; N]>() as libc::socklen_t;
+        // SAFETY: `out` is a writable buffer of `len` bytes and `len` is a valid pointer.
+        let rc = unsafe { libc::getsockopt(fd, level, name, out.as_mut_ptr().cast(), &mut len) };
+        if rc == 0 {
+            Ok(out)
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::FailKind;
+    use std::collections::HashSet;
+
+    #[test]
+    fn identifiers_are_unique_per_host_and_never_random() {
+        let c = IcmpClients::unavailable("test");
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "127.0.0.2".parse().unwrap();
+        let ids: HashSet<u16> = (0..1000).map(|_| c.next_ident(a)).collect();
+        assert_eq!(ids.len(), 1000, "1000 pingers to one host share no identifier");
+        // Another host has its own counter, starting at the same base.
+        assert_eq!(c.next_ident(b), c.ident_base);
+        assert_eq!(c.next_ident(b), c.ident_base.wrapping_add(1));
+        // The counter wraps instead of overflowing.
+        let full: HashSet<u16> = (0..65_536u32).map(|_| c.next_ident(b)).collect();
+        assert_eq!(full.len(), 65_536);
+    }
+
+    #[test]
+    fn only_echo_replies_are_up() {
+        assert_eq!(classify_type(false, 0, 0), Ok(()));
+        assert_eq!(classify_type(true, 129, 0), Ok(()));
+        let kind = |v6, t, c| classify_type(v6, t, c).unwrap_err().kind;
+        assert_eq!(kind(false, 3, 1), FailKind::Unreachable);
+        assert_eq!(kind(true, 1, 3), FailKind::Unreachable);
+        assert_eq!(kind(false, 11, 0), FailKind::Unreachable);
+        assert_eq!(kind(false, 8, 0), FailKind::Other);
+        assert_eq!(classify_type(false, 3, 1).unwrap_err().to_string(), "host unreachable");
+    }
+
+    #[test]
+    fn surge_errors_are_classified() {
+        let t = classify_error(SurgeError::Timeout { seq: PingSequence(1) });
+        assert_eq!(t.kind, FailKind::Timeout);
+        let io = classify_error(SurgeError::IOError(std::io::Error::from_raw_os_error(
+            libc::ENETUNREACH,
+        )));
+        assert_eq!(io.kind, FailKind::Unreachable);
+        let perm = classify_error(SurgeError::IOError(std::io::Error::from_raw_os_error(libc::EPERM)));
+        assert_eq!(perm.kind, FailKind::Permission);
+    }
+
+    #[tokio::test]
+    async fn unavailable_socket_fails_as_permission() {
+        let c = IcmpClients::unavailable(&format!(
+            "permission denied opening a raw ICMPv4 socket: {NO_RAW_SOCKET}"
+        ));
+        let mut p = IcmpPinger::new();
+        let e = p
+            .probe(&c, "127.0.0.1".parse().unwrap(), Duration::from_millis(100))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, FailKind::Permission);
+        assert_eq!(e.to_string(), "permission denied: ICMP needs CAP_NET_RAW");
+    }
+
+    fn is_root() -> bool {
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false)
+    }
+
+    #[tokio::test]
+    async fn loopback_echo_and_socket_tuning() {
+        if !is_root() {
+            eprintln!("SKIP loopback_echo_and_socket_tuning: needs CAP_NET_RAW");
+            return;
+        }
+        let c = IcmpClients::new();
+        assert_eq!(c.v4_status(), Ok(()));
+        let mut p = IcmpPinger::new();
+        for host in ["127.0.0.1", "127.3.2.1"] {
+            let rtt = p
+                .probe(&c, host.parse().unwrap(), Duration::from_secs(1))
+                .await
+                .unwrap();
+            assert!(rtt < Duration::from_secs(1));
+        }
+        assert_eq!(p.host(), Some("127.3.2.1".parse().unwrap()));
+        assert_eq!(p.seq, 1, "a new address restarts the sequence");
+        if c.v6_status().is_ok() {
+            let mut p6 = IcmpPinger::new();
+            p6.probe(&c, "::1".parse().unwrap(), Duration::from_secs(1))
+                .await
+                .unwrap();
+        }
+        #[cfg(target_os = "linux")]
+        if let Ok(client) = &c.v4 {
+            let fd = client.get_socket().get_native_sock();
+            let [mask] = tune::get_u32_array::<1>(fd, 255, 1).unwrap();
+            assert_eq!(!mask, (1 << 0) | (1 << 3) | (1 << 11), "filter passes only 0, 3, 11");
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! One monitor's probe loop: timing (phase, no drift, skip missed ticks), the probe
+//! itself, and turning its result into statistics, a verdict and events.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{LiveRef, Shared, lock};
+use crate::domain::state::Streak;
+use crate::domain::target::DEFAULT_TCP_PORT;
+use crate::domain::{Kind, Monitor, Outcome, State, Transition, now_ms};
+use crate::events::{ProbeEvent, StateEvent};
+use crate::probe::icmp::IcmpPinger;
+use crate::probe::{FailKind, ProbeFailure, ProbeResult, choose_addr, tcp};
+
+/// A random instant in `[0, interval)`: when a monitor's first probe goes out.
+pub(super) fn first_phase(interval: Duration) -> Duration {
+    let nanos = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX);
+    if nanos == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_nanos(rand::random_range(0..nanos))
+}
+
+/// The planned instant after `planned`: one interval later (no drift). If that is
+/// already more than an interval in the past (the engine stalled, or a probe overran),
+/// the missed ticks are skipped, keeping the phase: at most one late probe, never a
+/// burst of catch-up probes.
+pub(super) fn next_tick(planned: Instant, interval: Duration, now: Instant) -> Instant {
+    let next = planned + interval;
+    if interval.is_zero() || now <= next + interval {
+        return next;
+    }
+    let behind = now.saturating_duration_since(next).as_nanos();
+    let skip = behind / interval.as_nanos();
+    match u32::try_from(skip).ok().and_then(|s| interval.checked_mul(s)) {
+        Some(d) => next + d,
+        None => now,
+    }
+}
+
+/// What a state of the streak is heading for.
+fn streak_target(kind: Option<Streak>) -> Option<State> {
+    kind.map(|k| match k {
+        Streak::Up => State::Up,
+        Streak::Degraded => State::Degraded,
+        Streak::Down => State::Down,
+    })
+}
+
+/// Keeps the monitors-running gauge right however the task ends.
+struct RunningGuard<'a>(&'a std::sync::atomic::AtomicU64);
+
+impl<'a> RunningGuard<'a> {
+    fn new(g: &'a std::sync::atomic::AtomicU64) -> Self {
+        g.fetch_add(1, Ordering::Relaxed);
+        Self(g)
+    }
+}
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One monitor's task state.
+pub(super) struct MonitorTask {
+    shared: Arc<Shared>,
+    monitor: Arc<Monitor>,
+    live: LiveRef,
+    generation: u64,
+    cancel: CancellationToken,
+    /// The host parsed as an IP literal (then DNS is never asked).
+    literal: Option<IpAddr>,
+    /// The address probed last; kept until re-resolution drops it.
+    addr: Option<IpAddr>,
+    pinger: IcmpPinger,
+    /// Every failure of the current failure streak was a timeout ("3 of 3 pings lost").
+    only_timeouts: bool,
+}
+
+impl MonitorTask {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        monitor: Arc<Monitor>,
+        live: LiveRef,
+        generation: u64,
+        cancel: CancellationToken,
+    ) -> Self {
+        Self {
+            literal: monitor.host.parse().ok(),
+            shared,
+            monitor,
+            live,
+            generation,
+            cancel,
+            addr: None,
+            pinger: IcmpPinger::new(),
+            only_timeouts: true,
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        let shared = self.shared.clone();
+        let _running = RunningGuard::new(&shared.metrics.running);
+        let interval = self.monitor.interval;
+        let cancel = self.cancel.clone();
+        let mut planned = Instant::now() + first_phase(interval);
+        // One timer entry for the task's whole life, re-armed each tick.
+        let sleep = tokio::time::sleep_until(planned);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return,
+                () = &mut sleep => {}
+            }
+            let lag = Instant::now().saturating_duration_since(planned);
+            shared.metrics.lag.record(lag);
+            let result = tokio::select! {
+                biased;
+                () = cancel.cancelled() => return,
+                // Boxed: a probe's state (pinger waiter, timers, TCP connect) is
+                // large, and only the few monitors probing right now need it; unboxed,
+                // every sleeping task would carry that space (~1.3 KB each).
+                r = Box::pin(self.probe()) => r,
+            };
+            if !self.handle(result) {
+                return;
+            }
+            planned = next_tick(planned, interval, Instant::now());
+            sleep.as_mut().reset(planned);
+        }
+    }
+
+    async fn probe(&mut self) -> ProbeResult {
+        let timeout = self.monitor.timeout.min(self.monitor.interval);
+        let resolved;
+        let one;
+        let candidates: &[IpAddr] = match self.literal {
+            Some(ip) => {
+                one = [ip];
+                &one
+            }
+            None => {
+                resolved = self.shared.dns.resolve(&self.monitor.host).await?;
+                &resolved
+            }
+        };
+        let icmp = &self.shared.icmp;
+        let ping = self.monitor.kind == Kind::Ping;
+        let Some(addr) = choose_addr(self.addr, candidates, |ip| !ping || icmp.can_probe(ip)) else {
+            return Err(ProbeFailure::dns("no addresses"));
+        };
+        if self.addr != Some(addr) {
+            tracing::debug!(%addr, "probing address");
+            self.addr = Some(addr);
+        }
+        match self.monitor.kind {
+            Kind::Ping => self.pinger.probe(icmp, addr, timeout).await,
+            Kind::Tcp => {
+                let port = self.monitor.port.unwrap_or(DEFAULT_TCP_PORT);
+                tcp::probe(SocketAddr::new(addr, port), timeout).await
+            }
+            Kind::Push => Err(ProbeFailure::other("push monitors are not probed")),
+        }
+    }
+
+    /// Records one result. Returns false when this task has been superseded or removed
+    /// (then it wrote nothing).
+    fn handle(&mut self, result: ProbeResult) -> bool {
+        let sh = &*self.shared;
+        let m = &self.monitor;
+        let now = now_ms();
+        let mut live = lock(&self.live);
+        if live.generation != self.generation {
+            return false;
+        }
+        let counter = if result.is_ok() {
+            &sh.metrics.ok
+        } else {
+            &sh.metrics.failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+
+        let outcome = match &result {
+            Ok(rtt) => {
+                self.only_timeouts = true;
+                let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
+                live.stats.record(now, Some(us), None);
+                Some(Outcome::Up)
+            }
+            Err(f) if f.kind == FailKind::Permission => {
+                // Not the target's fault: leave the verdict alone and say why.
+                let text = f.to_string();
+                if !sh.permission_warned.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(reason = %text, "probes cannot be sent; affected monitors stay pending");
+                }
+                if live.health.state == State::Pending && live.health.reason != text {
+                    live.health.reason = text.clone();
+                    if let Err(e) = sh.store.save_health(m.id, &live.health) {
+                        tracing::warn!(error = %e, "saving health failed");
+                    }
+                }
+                live.stats.last_error = Some(text);
+                live.stats.last_probe_ms = Some(now);
+                None
+            }
+            Err(f) => {
+                if f.kind != FailKind::Timeout {
+                    self.only_timeouts = false;
+                }
+                live.stats.record(now, None, Some(f.to_string()));
+                let reason = if m.kind == Kind::Ping && self.only_timeouts {
+                    format!("{n} of {n} pings lost", n = m.fails.max(1))
+                } else {
+                    f.to_string()
+                };
+                Some(Outcome::Down(reason))
+            }
+        };
+        live.stats_dirty = true;
+
+        let mut transition: Option<Transition> = None;
+        if let Some(outcome) = outcome {
+            let (kind_before, streak_before) = (live.health.streak_kind, live.health.streak);
+            transition = live.health.observe(&outcome, m.fails, m.recovers, now);
+            let h = &live.health;
+            // Save only what a restart needs: transitions, and streaks still counting
+            // toward a different state. An UP monitor that keeps answering writes nothing.
+            let counting = streak_target(h.streak_kind) != Some(h.state);
+            let persist =
+                transition.is_some() || h.streak_kind != kind_before || (counting && h.streak != streak_before);
+            if persist {
+                if let Err(e) = sh.store.save_health(m.id, h) {
+                    tracing::warn!(error = %e, "saving health failed");
+                }
+            }
+        }
+
+        if sh.events.wants_probes() {
+            sh.events.probe(ProbeEvent {
+                monitor_id: m.id,
+                chat_id: m.chat_id,
+                ok: result.is_ok(),
+                rtt_ms: result.as_ref().ok().map(|d| d.as_secs_f64() * 1000.0),
+                error: result.as_ref().err().map(ToString::to_string),
+                at_ms: now,
+            });
+        }
+        if let Some(t) = transition {
+            tracing::info!(from = %t.from, to = %t.to, reason = %t.reason, announce = t.announce, "state changed");
+            sh.events.state(StateEvent {
+                monitor_id: m.id,
+                chat_id: m.chat_id,
+                name: m.name.clone(),
+                target: m.target(),
+                from: t.from,
+                to: t.to,
+                reason: t.reason,
+                announce: t.announce,
+                down_for_ms: t.down_for_ms,
+                at_ms: t.at_ms,
+            });
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_is_within_the_interval() {
+        let i = Duration::from_secs(1);
+        for _ in 0..1000 {
+            assert!(first_phase(i) < i);
+        }
+        assert_eq!(first_phase(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ticks_do_not_drift_and_missed_ticks_are_skipped() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        // On time, or a bit late: exactly one interval after the plan, whatever `now` is.
+        assert_eq!(next_tick(t0, s, t0 + Duration::from_millis(300)), t0 + s);
+        assert_eq!(next_tick(t0, s, t0 + Duration::from_millis(1900)), t0 + s);
+        // Late by less than an interval: one late probe, no skip.
+        assert_eq!(next_tick(t0, s, t0 + Duration::from_millis(2000)), t0 + s);
+        // A stall of 5.5 s: skip to the last tick not more than an interval ago.
+        let n = next_tick(t0, s, t0 + Duration::from_millis(5500));
+        assert_eq!(n, t0 + 5 * s);
+        // The phase is kept.
+        assert_eq!((n - t0).as_nanos() % s.as_nanos(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sleep_loop_on_next_tick_keeps_the_schedule() {
+        // Simulates a probe of 300 ms each tick, then a 3.2 s stall: planned instants
+        // stay on the 1 s grid and no two probes start less than ~interval apart after
+        // the stall except the single late one.
+        let s = Duration::from_secs(1);
+        let t0 = Instant::now();
+        let mut planned = t0;
+        let mut starts = Vec::new();
+        for i in 0..8 {
+            tokio::time::sleep_until(planned).await;
+            starts.push(Instant::now() - t0);
+            let work = if i == 3 {
+                Duration::from_millis(3200)
+            } else {
+                Duration::from_millis(300)
+            };
+            tokio::time::sleep(work).await;
+            planned = next_tick(planned, s, Instant::now());
+        }
+        let ms: Vec<u128> = starts.iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, vec![0, 1000, 2000, 3000, 6200, 7000, 8000, 9000]);
+    }
+
+    #[test]
+    fn streak_targets() {
+        assert_eq!(streak_target(Some(Streak::Up)), Some(State::Up));
+        assert_eq!(streak_target(Some(Streak::Down)), Some(State::Down));
+        assert_eq!(streak_target(None), None);
+    }
+}
