@@ -59,10 +59,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 
     let shutdown = CancellationToken::new();
     let events = EventBus::new();
-    let scheduler = Scheduler::start(store.clone(), events.clone(), shutdown.child_token())
+    let metrics = Metrics::new();
+    let scheduler = Scheduler::start(store.clone(), events.clone(), metrics.clone(), shutdown.child_token())
         .context("starting the probe scheduler")?;
     report_probe_status(&scheduler);
-    let metrics = Metrics::new();
     let push = Push::start(store.clone(), events.clone(), metrics.clone(), shutdown.child_token());
     let service = Service::start(
         store.clone(),

@@ -113,6 +113,8 @@ struct Shared {
     dns: Resolver,
     registry: Mutex<HashMap<MonitorId, Entry>>,
     metrics: Metrics,
+    /// Process-wide Prometheus metrics (probes by result, durations, state changes).
+    prom: crate::metrics::Metrics,
     /// The missing-CAP_NET_RAW warning was logged (once per engine, not per probe).
     permission_warned: AtomicBool,
 }
@@ -145,8 +147,13 @@ impl Scheduler {
     /// Starts the probe engine thread, opening the shared ICMP sockets on it.
     /// Cancelling `shutdown` stops every probe; [`Scheduler::shutdown`] also saves
     /// statistics and waits for the thread.
-    pub fn start(store: Store, events: EventBus, shutdown: CancellationToken) -> std::io::Result<Self> {
-        Self::start_with(store, events, shutdown, IcmpClients::new)
+    pub fn start(
+        store: Store,
+        events: EventBus,
+        prom: crate::metrics::Metrics,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<Self> {
+        Self::start_with(store, events, prom, shutdown, IcmpClients::new)
     }
 
     /// [`Scheduler::start`] with a chosen way to open the ICMP sockets (tests use
@@ -154,6 +161,7 @@ impl Scheduler {
     pub(crate) fn start_with(
         store: Store,
         events: EventBus,
+        prom: crate::metrics::Metrics,
         shutdown: CancellationToken,
         open_icmp: impl FnOnce() -> IcmpClients,
     ) -> std::io::Result<Self> {
@@ -173,6 +181,7 @@ impl Scheduler {
             dns: Resolver::new(),
             registry: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
+            prom,
             permission_warned: AtomicBool::new(false),
         });
         let engine_shared = shared.clone();
@@ -191,6 +200,11 @@ impl Scheduler {
                 thread: Mutex::new(Some(thread)),
             }),
         })
+    }
+
+    /// Whether the probe engine thread is still running (for `/healthz`).
+    pub fn is_alive(&self) -> bool {
+        !self.shared.stop.is_cancelled() && lock(&self.engine.thread).as_ref().is_some_and(|t| !t.is_finished())
     }
 
     /// What is available.
@@ -423,7 +437,13 @@ mod tests {
     async fn tcp_up_steady_state_writes_nothing_and_shutdown_saves_stats() {
         let store = Store::temporary().unwrap();
         let events = EventBus::new();
-        let s = Scheduler::start(store.clone(), events.clone(), CancellationToken::new()).unwrap();
+        let s = Scheduler::start(
+            store.clone(),
+            events.clone(),
+            crate::metrics::Metrics::new(),
+            CancellationToken::new(),
+        )
+        .unwrap();
         let mut sub = events.subscribe();
         let (l, port) = listener().await;
         let server = serve(l);
@@ -464,7 +484,13 @@ mod tests {
     async fn refused_goes_down_after_fails_with_the_failure_text() {
         let store = Store::temporary().unwrap();
         let events = EventBus::new();
-        let s = Scheduler::start(store.clone(), events.clone(), CancellationToken::new()).unwrap();
+        let s = Scheduler::start(
+            store.clone(),
+            events.clone(),
+            crate::metrics::Metrics::new(),
+            CancellationToken::new(),
+        )
+        .unwrap();
         let mut sub = events.subscribe();
         let (l, port) = listener().await;
         drop(l);
@@ -491,7 +517,13 @@ mod tests {
     async fn remove_and_pause_stop_probing_at_once() {
         let store = Store::temporary().unwrap();
         let events = EventBus::new();
-        let s = Scheduler::start(store.clone(), events.clone(), CancellationToken::new()).unwrap();
+        let s = Scheduler::start(
+            store.clone(),
+            events.clone(),
+            crate::metrics::Metrics::new(),
+            CancellationToken::new(),
+        )
+        .unwrap();
         let (l, port) = listener().await;
         let server = serve(l);
         let a = monitor(3, Kind::Tcp, "127.0.0.1", Some(port));
@@ -530,9 +562,13 @@ mod tests {
         let store = Store::temporary().unwrap();
         let events = EventBus::new();
         let why = format!("permission denied opening a raw ICMPv4 socket: {NO_RAW_SOCKET}");
-        let s = Scheduler::start_with(store.clone(), events.clone(), CancellationToken::new(), || {
-            IcmpClients::unavailable(&why)
-        })
+        let s = Scheduler::start_with(
+            store.clone(),
+            events.clone(),
+            crate::metrics::Metrics::new(),
+            CancellationToken::new(),
+            || IcmpClients::unavailable(&why),
+        )
         .unwrap();
         assert!(s.status().icmp_v4.is_err() && s.status().icmp_v6.is_err());
         let mut sub = events.subscribe();
@@ -560,7 +596,7 @@ mod tests {
     async fn cancelling_the_token_stops_the_engine() {
         let token = CancellationToken::new();
         let store = Store::temporary().unwrap();
-        let s = Scheduler::start(store, EventBus::new(), token.clone()).unwrap();
+        let s = Scheduler::start(store, EventBus::new(), crate::metrics::Metrics::new(), token.clone()).unwrap();
         token.cancel();
         tokio::time::timeout(WAIT, s.shutdown()).await.expect("engine ends");
         // Upserts after the stop are accepted and ignored.

@@ -234,11 +234,9 @@ impl Service {
         &self.inner.push
     }
 
-    /// Whether the probe scheduler is running (for `/healthz`). The scheduler exposes
-    /// no liveness query yet, so this is its only hook: wire `Scheduler::is_alive()`
-    /// here when it exists.
+    /// Whether the probe scheduler is running (for `/healthz`).
     pub fn scheduler_alive(&self) -> bool {
-        true
+        self.inner.scheduler.is_alive()
     }
 
     /// Base of the webhook URLs shown to users.

@@ -16,6 +16,7 @@ use crate::domain::{Kind, Monitor, Outcome, State, Transition, now_ms};
 use crate::events::{ProbeEvent, StateEvent};
 use crate::probe::icmp::IcmpPinger;
 use crate::probe::{FailKind, ProbeFailure, ProbeResult, choose_addr, tcp};
+use crate::store::Alert;
 
 /// A random instant in `[0, interval)`: when a monitor's first probe goes out.
 pub(super) fn first_phase(interval: Duration) -> Duration {
@@ -50,6 +51,23 @@ fn streak_target(kind: Option<Streak>) -> Option<State> {
         Streak::Degraded => State::Degraded,
         Streak::Down => State::Down,
     })
+}
+
+/// The outbox entry for an announced transition of a monitor that has a chat and a bot.
+fn alert_for(m: &Monitor, t: &Transition) -> Option<Alert> {
+    match (t.announce, m.chat_id, &m.bot) {
+        (true, Some(chat_id), Some(bot)) => Some(Alert {
+            monitor_id: m.id,
+            bot: bot.clone(),
+            chat_id,
+            thread_id: m.thread_id,
+            name: m.name.clone(),
+            target: m.target(),
+            kind: m.kind,
+            transition: t.clone(),
+        }),
+        _ => None,
+    }
 }
 
 /// Keeps the monitors-running gauge right however the task ends.
@@ -122,6 +140,7 @@ impl MonitorTask {
             }
             let lag = Instant::now().saturating_duration_since(planned);
             shared.metrics.lag.record(lag);
+            let started = Instant::now();
             let result = tokio::select! {
                 biased;
                 () = cancel.cancelled() => return,
@@ -130,7 +149,7 @@ impl MonitorTask {
                 // every sleeping task would carry that space (~1.3 KB each).
                 r = Box::pin(self.probe()) => r,
             };
-            if !self.handle(result) {
+            if !self.handle(result, started.elapsed()) {
                 return;
             }
             planned = next_tick(planned, interval, Instant::now());
@@ -173,7 +192,7 @@ impl MonitorTask {
 
     /// Records one result. Returns false when this task has been superseded or removed
     /// (then it wrote nothing).
-    fn handle(&mut self, result: ProbeResult) -> bool {
+    fn handle(&mut self, result: ProbeResult, took: Duration) -> bool {
         let sh = &*self.shared;
         let m = &self.monitor;
         let now = now_ms();
@@ -187,6 +206,7 @@ impl MonitorTask {
             &sh.metrics.failed
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        sh.prom.probe(result.is_ok(), took);
 
         let outcome = match &result {
             Ok(rtt) => {
@@ -236,7 +256,14 @@ impl MonitorTask {
             let counting = streak_target(h.streak_kind) != Some(h.state);
             let persist =
                 transition.is_some() || h.streak_kind != kind_before || (counting && h.streak != streak_before);
-            if persist {
+            if let Some(t) = &transition {
+                // The alert (if the chat is to be told) is written in the same transaction
+                // as the new state: a crash loses both or neither.
+                let alert = alert_for(m, t);
+                if let Err(e) = sh.store.record_transition(m.id, h, alert.as_ref()) {
+                    tracing::warn!(error = %e, "saving state change failed");
+                }
+            } else if persist {
                 if let Err(e) = sh.store.save_health(m.id, h) {
                     tracing::warn!(error = %e, "saving health failed");
                 }
@@ -255,6 +282,7 @@ impl MonitorTask {
         }
         if let Some(t) = transition {
             tracing::info!(from = %t.from, to = %t.to, reason = %t.reason, announce = t.announce, "state changed");
+            sh.prom.state_change(t.to);
             sh.events.state(StateEvent {
                 monitor_id: m.id,
                 chat_id: m.chat_id,

@@ -144,7 +144,10 @@ async fn upgrade(
             async move {
                 let _permit = permit;
                 let _tracked = tracked;
+                let metrics = params.service.metrics().clone();
+                metrics.ws_connected();
                 session::run(socket, params).await;
+                metrics.ws_disconnected();
             }
             .instrument(span)
         })
