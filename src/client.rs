@@ -132,6 +132,15 @@ pub enum ClientCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Give a push monitor a new token (its old webhook URLs stop working)
+    Rotate {
+        /// Monitor id
+        #[arg(value_parser = parse_id)]
+        id: u64,
+        /// Connection flags.
+        #[command(flatten)]
+        common: Common,
+    },
     /// Stream events as JSON lines until the server closes or Ctrl-C
     Watch {
         /// Event types: probe, state (comma-separated)
@@ -433,6 +442,11 @@ pub async fn run(
             let m = one_request(&s, "resume", json!({"id": id})).await?;
             print_monitor(out, &s, "resumed", &m, false)
         }
+        ClientCommand::Rotate { id, common } => {
+            let s = settings(top, Some(&common), &env);
+            let m = one_request(&s, "rotate", json!({"id": id})).await?;
+            print_monitor(out, &s, "rotated", &m, false)
+        }
         ClientCommand::Status { id, common } => {
             let s = settings(top, Some(&common), &env);
             let v = one_request(&s, "status", json!({"id": id})).await?;
@@ -589,6 +603,15 @@ fn print_monitor(out: &mut impl Write, s: &Settings, verb: &str, m: &Value, deta
         return print_json(out, m);
     }
     let target = str_of(m, "target");
+    if str_of(m, "kind") == "push" {
+        writeln!(out, "{verb} #{} {} (push)", id_of(m), str_of(m, "name"))?;
+        for key in ["webhook_url", "heartbeat_url"] {
+            if let Some(url) = m.get(key).and_then(Value::as_str) {
+                writeln!(out, "  {key}: {url}")?;
+            }
+        }
+        return Ok(());
+    }
     if details {
         let interval = m
             .get("interval")

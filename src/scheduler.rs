@@ -273,6 +273,20 @@ impl Scheduler {
         }
     }
 
+    /// Stops probing `id` but keeps it, and returns its live state as of now. Nothing
+    /// can change that state until the next [`Scheduler::upsert`], so a caller may
+    /// derive a new state from it (pause, resume) without racing a probe.
+    pub fn halt(&self, id: MonitorId) -> Option<(Health, ProbeStats)> {
+        let mut reg = lock(&self.shared.registry);
+        let e = reg.get_mut(&id)?;
+        if let Some(c) = e.cancel.take() {
+            c.cancel();
+        }
+        let mut live = lock(&e.live);
+        live.generation += 1;
+        Some((live.health.clone(), live.stats.clone()))
+    }
+
     /// Live health and statistics.
     pub fn live(&self, id: MonitorId) -> Option<(Health, ProbeStats)> {
         let live = lock(&self.shared.registry).get(&id).map(|e| e.live.clone())?;

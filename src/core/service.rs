@@ -553,17 +553,32 @@ impl Service {
         check_modify(caller)?;
         let _w = self.inner.writes.lock().await;
         let mut m = self.resolve(caller, sel)?;
-        let (mut health, stats) = self.live(&m)?;
+        // Halt probing first, so no probe result can land between reading the state and
+        // replacing it (it would be lost, or its verdict announced twice).
+        let halted = match m.kind {
+            Kind::Push => None,
+            _ => self.inner.scheduler.halt(m.id),
+        };
+        let (mut health, stats) = match halted {
+            Some(l) => l,
+            None => self.live(&m)?,
+        };
+        let before = (m.clone(), health.clone());
         let now = now_ms();
         let transition = if pause { health.pause(now) } else { health.resume(now) };
         m.paused = pause;
-        if let Some(t) = &transition {
-            self.inner.store.put_monitor(&m, &health).await?;
-            self.write_monitors(|all| all.insert(m.id, m.clone()));
-            self.engine_upsert(&m, &health);
-            self.publish(&m, t);
-            tracing::info!(monitor = %m.id, paused = pause, "monitor {}", if pause { "paused" } else { "resumed" });
+        let Some(t) = &transition else {
+            self.engine_upsert(&before.0, &before.1);
+            return Ok(self.view(&m, Some((health, stats))));
+        };
+        if let Err(e) = self.inner.store.put_monitor(&m, &health).await {
+            self.engine_upsert(&before.0, &before.1);
+            return Err(e.into());
         }
+        self.write_monitors(|all| all.insert(m.id, m.clone()));
+        self.engine_upsert(&m, &health);
+        self.publish(&m, t);
+        tracing::info!(monitor = %m.id, paused = pause, "monitor {}", if pause { "paused" } else { "resumed" });
         Ok(self.view(&m, Some((health, stats))))
     }
 

@@ -337,3 +337,59 @@ async fn cli_watch_prints_state_events() {
     assert_eq!(status.code(), Some(0));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn cli_push_monitor_and_token_rotation() {
+    let app = spawn_app(&[]).await;
+    let url = server(&app);
+    let added: Value = serde_json::from_str(
+        &ok(&[
+            "add",
+            "nightly",
+            "--kind",
+            "push",
+            "--heartbeat",
+            "5m",
+            "--grace",
+            "1m",
+            "--json",
+            "--server",
+            &url,
+        ])
+        .await,
+    )
+    .unwrap();
+    let webhook = added["webhook_url"]
+        .as_str()
+        .expect("push monitors show their webhook URL")
+        .to_string();
+    assert!(webhook.contains("/webhooks/"), "{added}");
+    assert_eq!(added["heartbeat_url"].as_str().unwrap(), format!("{webhook}/heartbeat"));
+    assert_eq!(
+        (added["heartbeat"].as_f64(), added["grace"].as_f64()),
+        (Some(300.0), Some(60.0))
+    );
+    let id = added["id"].to_string();
+
+    // human output names the URLs too
+    let rotated = ok(&["rotate", &id, "--server", &url]).await;
+    assert!(
+        rotated.starts_with(&format!("rotated #{id} nightly (push)")),
+        "{rotated}"
+    );
+    assert!(
+        rotated.contains("webhook_url: ") && !rotated.contains(&webhook),
+        "{rotated}"
+    );
+
+    // rotating a probe monitor is the server's validation error: exit 1, one line
+    let tcp: Value = serde_json::from_str(&ok(&["add", "127.0.0.1:1", "--json", "--server", &url]).await).unwrap();
+    let o = run(&["rotate", &tcp["id"].to_string(), "--server", &url]).await;
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.starts_with("upbot: VALIDATION_ERROR: ") && o.stderr.trim().lines().count() == 1,
+        "{}",
+        o.stderr
+    );
+    app.stop().await;
+}
