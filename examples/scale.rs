@@ -317,12 +317,13 @@ async fn inner(a: Args) {
         );
     }
 
-    // Black-hole a share of the ICMP targets with an nftables drop rule.
+    // Black-hole a share of the ICMP targets: an nftables rule drops their echo requests
+    // on arrival, so the probes time out (a drop on output would fail the send instead).
     let holed = a.icmp * a.blackhole_pct / 100;
     if holed > 0 {
         let last = target(holed - 1);
         let ok = sh(&format!(
-            "nft 'add table ip upbotbench; add chain ip upbotbench out {{ type filter hook output priority 0; policy accept; }}; add rule ip upbotbench out ip daddr {}-{last} meta l4proto icmp drop'",
+            "nft 'add table ip upbotbench; add chain ip upbotbench inp {{ type filter hook input priority 0; policy accept; }}; add rule ip upbotbench inp ip daddr {}-{last} meta l4proto icmp drop'",
             target(0)
         ));
         assert!(ok, "nft rule");

@@ -371,7 +371,7 @@ mod tests {
         )));
         assert_eq!(io.kind, FailKind::Unreachable);
         let perm = classify_error(SurgeError::IOError(std::io::Error::from_raw_os_error(libc::EPERM)));
-        assert_eq!(perm.kind, FailKind::Permission);
+        assert_eq!(perm.kind, FailKind::Unreachable);
     }
 
     #[tokio::test]

@@ -81,16 +81,17 @@ impl ProbeFailure {
         Self::new(FailKind::Other, detail)
     }
 
-    /// Classifies an I/O error from `connect`, `sendto` and friends.
+    /// Classifies an I/O error from `connect`, `sendto` and friends. (A missing
+    /// `CAP_NET_RAW` is found when the ICMP sockets are opened, not here.)
     pub fn from_io(e: &io::Error) -> Self {
         match e.raw_os_error() {
             Some(libc::ECONNREFUSED) => return Self::refused(),
             Some(libc::EHOSTUNREACH) => return Self::unreachable("host unreachable"),
             Some(libc::ENETUNREACH) => return Self::unreachable("network unreachable"),
             Some(libc::ETIMEDOUT) => return Self::timeout(),
-            Some(libc::EPERM | libc::EACCES) => {
-                return Self::permission("the local host refused to send (firewall rule?)");
-            }
+            // Refused at send time by this host (a netfilter rule): the target is not
+            // reachable from here, which is what the monitor exists to report.
+            Some(libc::EPERM | libc::EACCES) => return Self::unreachable(BLOCKED),
             _ => {}
         }
         match e.kind() {
@@ -98,12 +99,15 @@ impl ProbeFailure {
             io::ErrorKind::HostUnreachable => Self::unreachable("host unreachable"),
             io::ErrorKind::NetworkUnreachable => Self::unreachable("network unreachable"),
             io::ErrorKind::TimedOut => Self::timeout(),
-            io::ErrorKind::PermissionDenied => Self::permission(e.to_string()),
+            io::ErrorKind::PermissionDenied => Self::unreachable(BLOCKED),
             io::ErrorKind::ConnectionReset => Self::other("connection reset"),
             _ => Self::other(e.to_string()),
         }
     }
 }
+
+/// Reason for a send refused by this host's own firewall.
+const BLOCKED: &str = "blocked by a local firewall rule";
 
 impl std::fmt::Display for ProbeFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -146,8 +150,8 @@ mod tests {
         assert_eq!(os(libc::EHOSTUNREACH).kind, FailKind::Unreachable);
         assert_eq!(os(libc::ENETUNREACH).to_string(), "network unreachable");
         assert_eq!(os(libc::EHOSTUNREACH).to_string(), "host unreachable");
-        assert_eq!(os(libc::EPERM).kind, FailKind::Permission);
-        assert_eq!(os(libc::EACCES).kind, FailKind::Permission);
+        assert_eq!(os(libc::EPERM).kind, FailKind::Unreachable);
+        assert_eq!(os(libc::EACCES).to_string(), "blocked by a local firewall rule");
         assert_eq!(os(libc::ETIMEDOUT).to_string(), "timeout");
         assert_eq!(os(libc::ECONNREFUSED).to_string(), "connection refused");
         let custom = ProbeFailure::from_io(&io::Error::new(io::ErrorKind::ConnectionRefused, "x"));

@@ -3,20 +3,24 @@
 //! Trees: `meta` (schema version, id counter), `monitors` (id → [`Monitor`]),
 //! `health` (id → [`Health`], the debounce state), `stats` (id → [`ProbeStats`]),
 //! `outbox` (sequence → [`Alert`]: announcements not yet delivered), and for push
-//! monitors `push_tokens` (token → id, kept in step with `monitors` in the same
-//! transaction) and `push_seen` (id → last heartbeat or report, ms since the epoch,
+//! monitors `push_tokens` (token → id) and `push_seen` (id → last heartbeat or report, ms since the epoch,
 //! so heartbeat deadlines survive a restart).
 //! Keys are big-endian ids, values serde_json. Durability rule: sled's `insert` is not
 //! durable until a flush, so every method that backs a user-visible acknowledgement is
 //! `async` and returns only after [`Store::flush`] has completed. High-volume writes
 //! (health streaks, statistics) use the plain methods and ride on the 500 ms background
 //! flush and the final flush at shutdown.
+//!
+//! No sled transactions or batches: in sled 0.34 they take a global write lock, and a
+//! transaction waiting for it while a flush holds the read lock and waits for the log
+//! flusher (itself queued behind the writer) deadlocks the whole store (seen under
+//! 11k concurrent adds). Multi-tree updates are ordered instead so that every prefix
+//! a crash can leave is consistent: the `monitors` record is the commit point, and an
+//! open sweeps entries left without one.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Serialize, de::DeserializeOwned};
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use serde::Deserialize;
 
@@ -63,8 +67,8 @@ pub enum StoreError {
     Codec(#[from] serde_json::Error),
 }
 
-/// An announcement waiting in the outbox: written in the same transaction as the
-/// health change that caused it, removed only after the Bot API accepted it.
+/// An announcement waiting in the outbox: written just before the health change that
+/// caused it, removed only after the Bot API accepted it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     /// The monitor.
@@ -173,6 +177,10 @@ impl Store {
             dir,
         };
         store.migrate()?;
+        let swept = store.sweep_orphans()?;
+        if swept > 0 {
+            tracing::info!(swept, "removed entries left without their monitor by a crash");
+        }
         Ok(store)
     }
 
@@ -224,55 +232,67 @@ impl Store {
         Ok(MonitorId(n))
     }
 
-    /// Stores a new or changed monitor with its health, atomically, then flushes.
-    /// A push monitor's token index follows in the same transaction: a rotated token
-    /// stops resolving exactly when the new one starts.
+    /// Stores a new or changed monitor with its health, then flushes. The monitor
+    /// record is written last: it is the commit point, so a crash before the flush
+    /// leaves at most orphan entries, which [`Store::open`] sweeps away. A push
+    /// monitor's new token is indexed before the record and the old one dropped after,
+    /// so some token always resolves.
     pub async fn put_monitor(&self, m: &Monitor, h: &Health) -> Result<(), StoreError> {
-        let (mv, hv) = (enc(m)?, enc(h)?);
         let k = key(m.id);
         let token = m.push.as_ref().map(|p| p.token.clone());
-        (&self.monitors, &self.health, &self.push_tokens)
-            .transaction(|(mt, ht, tt)| {
-                let old = mt.insert(&k, mv.as_slice())?;
-                if let Some(old_token) = old.as_deref().and_then(push_token_of) {
-                    if token.as_deref() != Some(old_token.as_str()) {
-                        tt.remove(old_token.as_bytes())?;
-                    }
-                }
-                if let Some(t) = &token {
-                    tt.insert(t.as_bytes(), &k[..])?;
-                }
-                ht.insert(&k, hv.as_slice())?;
-                Ok::<_, ConflictableTransactionError<()>>(())
-            })
-            .map_err(tx_err)?;
+        self.health.insert(k, enc(h)?)?;
+        if let Some(t) = &token {
+            self.push_tokens.insert(t.as_bytes(), &k[..])?;
+        }
+        let old = self.monitors.insert(k, enc(m)?)?;
+        if let Some(old_token) = old.as_deref().and_then(push_token_of) {
+            if token.as_deref() != Some(old_token.as_str()) {
+                self.push_tokens.remove(old_token.as_bytes())?;
+            }
+        }
         self.flush().await
     }
 
-    /// Removes a monitor and everything kept about it, then flushes.
-    /// Returns the removed monitor, or `None` if there was none.
+    /// Removes a monitor and everything kept about it, then flushes. Removing the
+    /// monitor record comes first (the commit point). Returns the removed monitor, or
+    /// `None` if there was none.
     pub async fn delete_monitor(&self, id: MonitorId) -> Result<Option<Monitor>, StoreError> {
         let k = key(id);
-        let old = (
-            &self.monitors,
-            &self.health,
-            &self.stats,
-            &self.push_tokens,
-            &self.push_seen,
-        )
-            .transaction(|(mt, ht, st, tt, pt)| {
-                let old = mt.remove(&k)?;
-                if let Some(t) = old.as_deref().and_then(push_token_of) {
-                    tt.remove(t.as_bytes())?;
-                }
-                ht.remove(&k)?;
-                st.remove(&k)?;
-                pt.remove(&k)?;
-                Ok::<_, ConflictableTransactionError<()>>(old)
-            })
-            .map_err(tx_err)?;
+        let old = self.monitors.remove(k)?;
+        if let Some(t) = old.as_deref().and_then(push_token_of) {
+            self.push_tokens.remove(t.as_bytes())?;
+        }
+        self.health.remove(k)?;
+        self.stats.remove(k)?;
+        self.push_seen.remove(k)?;
         self.flush().await?;
         old.map(|v| dec(&v)).transpose()
+    }
+
+    /// Removes entries a crash left without their monitor (see [`Store::put_monitor`]).
+    fn sweep_orphans(&self) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for tree in [&self.health, &self.stats, &self.push_seen] {
+            for k in tree.iter().keys() {
+                let k = k?;
+                if !self.monitors.contains_key(&k)? {
+                    tree.remove(&k)?;
+                    removed += 1;
+                }
+            }
+        }
+        for kv in self.push_tokens.iter() {
+            let (token, id) = kv?;
+            let current = match self.monitors.get(&id)? {
+                Some(v) => push_token_of(&v),
+                None => None,
+            };
+            if current.as_deref().map(str::as_bytes) != Some(token.as_ref()) {
+                self.push_tokens.remove(&token)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// One monitor.
@@ -312,17 +332,17 @@ impl Store {
         self.stats.get(key(id))?.map(|v| dec(&v)).transpose()
     }
 
-    /// Saves a health change and, if it is to be announced, its alert, in one
-    /// transaction: a crash loses both or neither, so an alert is never lost while its
-    /// state change survives. Durable with the background flush.
+    /// Saves a health change and, if it is to be announced, its alert. The alert is
+    /// written first: a crash can then duplicate an announcement (the change is seen
+    /// again after restart) but never lose one. Durable with the background flush.
     pub fn record_transition(&self, id: MonitorId, h: &Health, alert: Option<&Alert>) -> Result<(), StoreError> {
         self.record_push(id, h, None, alert)
     }
 
     /// [`Store::record_transition`] for push monitors: also records when the monitor
-    /// last reported (`seen_ms`), in the same transaction, so the heartbeat deadline
-    /// computed after a restart matches the state. Durable with the background flush;
-    /// callers that acknowledge the report flush first.
+    /// last reported (`seen_ms`), before the health, so the heartbeat deadline computed
+    /// after a restart is never older than the state. Durable with the background
+    /// flush; callers that acknowledge the report flush first.
     pub fn record_push(
         &self,
         id: MonitorId,
@@ -330,29 +350,21 @@ impl Store {
         seen_ms: Option<u64>,
         alert: Option<&Alert>,
     ) -> Result<(), StoreError> {
-        let hv = enc(h)?;
-        let av = alert.map(enc).transpose()?;
-        let seq = match av {
-            Some(_) => Some(self.db.generate_id()?.to_be_bytes()),
-            None => None,
-        };
         let k = key(id);
-        (&self.monitors, &self.health, &self.outbox, &self.push_seen)
-            .transaction(|(mt, ht, ot, pt)| {
-                // A monitor deleted meanwhile gets neither state nor alert.
-                if mt.get(k)?.is_none() {
-                    return Ok(());
-                }
-                ht.insert(&k, hv.as_slice())?;
-                if let (Some(seq), Some(av)) = (&seq, &av) {
-                    ot.insert(seq, av.as_slice())?;
-                }
-                if let Some(ms) = seen_ms {
-                    pt.insert(&k, &ms.to_be_bytes()[..])?;
-                }
-                Ok::<_, ConflictableTransactionError<()>>(())
-            })
-            .map_err(tx_err)
+        // A monitor deleted meanwhile gets neither state nor alert (a delete racing
+        // this check leaves an orphan that the next open sweeps).
+        if !self.monitors.contains_key(k)? {
+            return Ok(());
+        }
+        if let Some(a) = alert {
+            let seq = self.db.generate_id()?;
+            self.outbox.insert(seq.to_be_bytes(), enc(a)?)?;
+        }
+        if let Some(ms) = seen_ms {
+            self.push_seen.insert(k, &ms.to_be_bytes()[..])?;
+        }
+        self.health.insert(k, enc(h)?)?;
+        Ok(())
     }
 
     /// When a push monitor last sent a heartbeat or status report, ms since the epoch.
@@ -390,11 +402,9 @@ impl Store {
 
     /// Removes delivered alerts, then flushes (so a restart does not resend them).
     pub async fn outbox_remove(&self, keys: &[u64]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
         for k in keys {
-            batch.remove(&k.to_be_bytes());
+            self.outbox.remove(k.to_be_bytes())?;
         }
-        self.outbox.apply_batch(batch)?;
         self.flush().await
     }
 
@@ -414,13 +424,6 @@ impl Store {
 /// decode has no token to unindex).
 fn push_token_of(v: &[u8]) -> Option<String> {
     dec::<Monitor>(v).ok()?.push.map(|p| p.token)
-}
-
-fn tx_err(e: TransactionError<()>) -> StoreError {
-    match e {
-        TransactionError::Storage(e) => StoreError::Sled(e),
-        TransactionError::Abort(()) => StoreError::Sled(sled::Error::Unsupported("transaction aborted".into())),
-    }
 }
 
 #[cfg(test)]
@@ -472,7 +475,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn transitions_and_outbox_are_atomic() {
+    async fn transitions_write_alert_and_state() {
         let s = Store::temporary().unwrap();
         let id = s.next_id().unwrap();
         let mut h = Health::new(0);
@@ -539,6 +542,33 @@ mod tests {
         // a late report for a deleted monitor writes nothing
         s.record_push(id, &h, Some(99), None).unwrap();
         assert_eq!(s.push_seen(id).unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn open_sweeps_what_a_crash_left_without_a_monitor() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            let id = s.next_id().unwrap();
+            s.put_monitor(&monitor(id), &Health::new(0)).await.unwrap();
+            // what a crash between the ordered writes of an add or a delete leaves
+            s.health
+                .insert(key(MonitorId(99)), enc(&Health::new(0)).unwrap())
+                .unwrap();
+            s.stats
+                .insert(key(MonitorId(99)), enc(&ProbeStats::default()).unwrap())
+                .unwrap();
+            s.push_tokens.insert(b"deadbeef", &key(MonitorId(99))[..]).unwrap();
+            s.push_tokens.insert(b"cafe", &key(id)[..]).unwrap(); // monitor has no such token
+            s.flush().await.unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert!(s.health(MonitorId(99)).unwrap().is_none());
+        assert!(s.stats(MonitorId(99)).unwrap().is_none());
+        assert!(s.push_token("deadbeef").unwrap().is_none());
+        assert!(s.push_token("cafe").unwrap().is_none());
+        assert_eq!(s.monitors().unwrap().len(), 1);
+        assert!(s.health(MonitorId(1)).unwrap().is_some());
     }
 
     #[tokio::test]
