@@ -222,17 +222,22 @@ async fn inner(a: Args) {
     let mut states = running.service.events().subscribe().state;
     // A subscriber on the probe stream too, as a WS `watch` client would be.
     let mut probes = running.service.events().subscribe().probe;
+    // It drains in batches, as a busy WS session does, rather than being woken for
+    // each of ~10k events a second.
     let probe_reader = tokio::spawn(async move {
         let mut n = 0u64;
         loop {
-            match probes.recv().await {
-                Ok(_) => n += 1,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(_) => return n,
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            loop {
+                match probes.try_recv() {
+                    Ok(_) => n += 1,
+                    Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::TryRecvError::Empty) => break,
+                    Err(_) => return n,
+                }
             }
         }
     });
-
     let t_add = Instant::now();
     let add = |target: String, kind: Kind| {
         let svc = running.service.clone();

@@ -102,6 +102,19 @@ pub struct Store {
     outbox: sled::Tree,
     push_tokens: sled::Tree,
     push_seen: sled::Tree,
+    flusher: std::sync::Arc<GroupFlush>,
+}
+
+/// Group commit: one sled flush at a time, and a caller whose writes were already
+/// covered by a flush that started after them returns without another. (Concurrent
+/// `flush_async` calls in sled 0.34 were seen to hang for good with ~10k callers.)
+#[derive(Default)]
+struct GroupFlush {
+    lock: tokio::sync::Mutex<()>,
+    /// Tickets handed out; a caller's writes all happened before it took its ticket.
+    requested: std::sync::atomic::AtomicU64,
+    /// Every ticket up to this one is durable.
+    done: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -132,7 +145,7 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let config = sled::Config::new()
             .path(dir)
-            .cache_capacity(64 << 20)
+            .cache_capacity(16 << 20)
             .flush_every_ms(Some(500));
         Self::from_config(config, dir)
     }
@@ -173,6 +186,7 @@ impl Store {
             outbox: tree("outbox")?,
             push_tokens: tree("push_tokens")?,
             push_seen: tree("push_seen")?,
+            flusher: Default::default(),
             db,
             dir,
         };
@@ -216,7 +230,21 @@ impl Store {
 
     /// Makes every earlier write durable (survives a process crash).
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        use std::sync::atomic::Ordering::SeqCst;
+        let f = &self.flusher;
+        let ticket = f.requested.fetch_add(1, SeqCst) + 1;
+        let _one_at_a_time = f.lock.lock().await;
+        if f.done.load(SeqCst) >= ticket {
+            return Ok(());
+        }
+        // Everyone who has a ticket by now wrote before this flush starts.
+        let covers = f.requested.load(SeqCst);
+        let db = self.db.clone();
+        match tokio::task::spawn_blocking(move || db.flush()).await {
+            Ok(r) => r?,
+            Err(e) => return Err(StoreError::Sled(sled::Error::ReportableBug(format!("flush task: {e}")))),
+        };
+        f.done.fetch_max(covers, SeqCst);
         Ok(())
     }
 
