@@ -1,6 +1,6 @@
 //! Wiring and lifetime: open the store, start the scheduler, the command core and the
-//! fronts, and shut them down in order (stop intake → close sessions → stop probes →
-//! final flush).
+//! fronts, and shut them down in order (stop intake: Telegram dispatchers and alert
+//! senders → close WS sessions → stop probes → final flush).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -60,9 +60,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     report_probe_status(&scheduler);
     let service = Service::start(store.clone(), scheduler.clone(), events).context("loading monitors")?;
 
-    if config.telegram_tokens.is_empty() {
-        tracing::warn!("no Telegram bot configured (set UPBOT_TELEGRAM_TOKENS); alerts go to WS subscribers only");
-    }
+    let telegram = crate::telegram::Telegram::start(&config, service.clone())
+        .await
+        .context("starting the Telegram front")?;
 
     let ws_listener = tokio::net::TcpListener::bind(config.ws_addr)
         .await
@@ -81,6 +81,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let done = tokio::spawn(async move {
         token.cancelled().await;
         tracing::info!("shutting down");
+        telegram.stop().await;
         tracker.close();
         if tokio::time::timeout(DRAIN_TIMEOUT, tracker.wait()).await.is_err() {
             tracing::warn!("some sessions did not finish within {DRAIN_TIMEOUT:?}");

@@ -8,7 +8,7 @@
 //! which the fronts subscribe to.
 //!
 //! Lower layers never import higher ones: `domain` ← `store`, `probe` ← `scheduler`
-//! ← `core` ← `ws` ← `app`.
+//! ← `core` ← `ws`, `telegram` ← `app`.
 
 pub mod app;
 pub mod client;
@@ -19,4 +19,5 @@ pub mod events;
 pub mod probe;
 pub mod scheduler;
 pub mod store;
+pub mod telegram;
 pub mod ws;

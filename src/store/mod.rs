@@ -2,7 +2,9 @@
 //!
 //! Trees: `meta` (schema version, id counter), `monitors` (id → [`Monitor`]),
 //! `health` (id → [`Health`], the debounce state), `stats` (id → [`ProbeStats`]),
-//! `outbox` (sequence → [`Alert`]: announcements not yet delivered).
+//! `outbox` (sequence → [`Alert`]: announcements not yet delivered), `bots` (username →
+//! [`StoredBot`]: bots added through the API, started again at boot), `chats` (chat id →
+//! `()`: chats allowed implicitly because the operator named them).
 //! Keys are big-endian ids, values serde_json. Durability rule: sled's `insert` is not
 //! durable until a flush, so every method that backs a user-visible acknowledgement is
 //! `async` and returns only after [`Store::flush`] has completed. High-volume writes
@@ -18,6 +20,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use serde::Deserialize;
 
 use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, Transition};
+
+use std::sync::Arc;
+use tokio::sync::watch;
 
 /// Schema version this build writes; older stores are migrated at open.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -83,6 +88,25 @@ pub struct Alert {
     pub transition: Transition,
 }
 
+/// A bot added through the API (`add` with `bot` = token), kept so it starts again at
+/// boot. `Debug` never shows the token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredBot {
+    /// The bot's username (from getMe).
+    pub username: String,
+    /// Its token.
+    pub token: String,
+}
+
+impl std::fmt::Debug for StoredBot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredBot")
+            .field("username", &self.username)
+            .field("token", &"***")
+            .finish()
+    }
+}
+
 /// Cheap-to-clone handle to the store.
 #[derive(Clone)]
 pub struct Store {
@@ -93,6 +117,10 @@ pub struct Store {
     health: sled::Tree,
     stats: sled::Tree,
     outbox: sled::Tree,
+    bots: sled::Tree,
+    chats: sled::Tree,
+    /// Bumped whenever an alert enters the outbox, so senders wake without polling.
+    outbox_signal: Arc<watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -162,6 +190,9 @@ impl Store {
             health: tree("health")?,
             stats: tree("stats")?,
             outbox: tree("outbox")?,
+            bots: tree("bots")?,
+            chats: tree("chats")?,
+            outbox_signal: Arc::new(watch::channel(0).0),
             db,
             dir,
         };
@@ -225,6 +256,25 @@ impl Store {
             .transaction(|(mt, ht)| {
                 mt.insert(&k, mv.as_slice())?;
                 ht.insert(&k, hv.as_slice())?;
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(tx_err)?;
+        self.flush().await
+    }
+
+    /// Stores several changed monitors with their health in one transaction, then
+    /// flushes once (chat-wide changes: a group migration, a bot removed from a chat).
+    pub async fn put_monitors(&self, items: &[(Monitor, Health)]) -> Result<(), StoreError> {
+        let encoded = items
+            .iter()
+            .map(|(m, h)| Ok((key(m.id), enc(m)?, enc(h)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        (&self.monitors, &self.health)
+            .transaction(|(mt, ht)| {
+                for (k, mv, hv) in &encoded {
+                    mt.insert(k, mv.as_slice())?;
+                    ht.insert(k, hv.as_slice())?;
+                }
                 Ok::<_, ConflictableTransactionError<()>>(())
             })
             .map_err(tx_err)?;
@@ -307,7 +357,17 @@ impl Store {
                 }
                 Ok::<_, ConflictableTransactionError<()>>(())
             })
-            .map_err(tx_err)
+            .map_err(tx_err)?;
+        if alert.is_some() {
+            self.outbox_signal.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        Ok(())
+    }
+
+    /// A receiver that changes whenever an alert enters the outbox (senders await it
+    /// instead of polling; `changed()` never misses a write made after `borrow_and_update`).
+    pub fn outbox_watch(&self) -> watch::Receiver<u64> {
+        self.outbox_signal.subscribe()
     }
 
     /// Pending alerts of one bot, oldest first, with their outbox keys.
@@ -342,6 +402,50 @@ impl Store {
     pub async fn outbox_update(&self, key: u64, alert: &Alert) -> Result<(), StoreError> {
         self.outbox.insert(key.to_be_bytes(), enc(alert)?)?;
         self.flush().await
+    }
+
+    /// Moves every pending alert for chat `old` to chat `new` (a group became a
+    /// supergroup), then flushes. Returns how many were moved.
+    pub async fn outbox_rechat(&self, old: i64, new: i64) -> Result<usize, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for kv in self.outbox.iter() {
+            let (k, v) = kv?;
+            let mut a: Alert = dec(&v)?;
+            if a.chat_id == old {
+                a.chat_id = new;
+                batch.insert(k, enc(&a)?);
+                n += 1;
+            }
+        }
+        self.outbox.apply_batch(batch)?;
+        self.flush().await?;
+        if n > 0 {
+            self.outbox_signal.send_modify(|c| *c = c.wrapping_add(1));
+        }
+        Ok(n)
+    }
+
+    /// Remembers a bot added through the API (so it starts again at boot), then flushes.
+    pub async fn put_bot(&self, bot: &StoredBot) -> Result<(), StoreError> {
+        self.bots.insert(bot.username.to_ascii_lowercase().as_bytes(), enc(bot)?)?;
+        self.flush().await
+    }
+
+    /// Every bot added through the API.
+    pub fn bots(&self) -> Result<Vec<StoredBot>, StoreError> {
+        self.bots.iter().values().map(|v| dec(&v?)).collect()
+    }
+
+    /// Allows a chat implicitly (the operator named it), then flushes.
+    pub async fn allow_chat(&self, chat_id: i64) -> Result<(), StoreError> {
+        self.chats.insert(chat_id.to_be_bytes(), &[])?;
+        self.flush().await
+    }
+
+    /// Whether a chat was allowed implicitly.
+    pub fn chat_allowed(&self, chat_id: i64) -> Result<bool, StoreError> {
+        Ok(self.chats.contains_key(chat_id.to_be_bytes())?)
     }
 
     /// Bytes the store takes on disk.
