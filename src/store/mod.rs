@@ -428,7 +428,8 @@ impl Store {
 
     /// Remembers a bot added through the API (so it starts again at boot), then flushes.
     pub async fn put_bot(&self, bot: &StoredBot) -> Result<(), StoreError> {
-        self.bots.insert(bot.username.to_ascii_lowercase().as_bytes(), enc(bot)?)?;
+        self.bots
+            .insert(bot.username.to_ascii_lowercase().as_bytes(), enc(bot)?)?;
         self.flush().await
     }
 

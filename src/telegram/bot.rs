@@ -8,11 +8,11 @@ use std::error::Error;
 use std::sync::Arc;
 use std::time::Duration;
 
+use teloxide::dispatching::ShutdownToken;
 use teloxide::dispatching::{Dispatcher, UpdateHandler};
 use teloxide::error_handlers::{ErrorHandler, LoggingErrorHandler};
 use teloxide::prelude::*;
 use teloxide::types::{ChatMemberKind, ChatMemberUpdated, Me};
-use teloxide::dispatching::ShutdownToken;
 
 use super::Shared;
 use super::access;
@@ -52,7 +52,10 @@ pub fn schema() -> UpdateHandler<Box<dyn Error + Send + Sync>> {
 
 /// Builds the dispatcher of one bot (panics only on a wiring bug in [`schema`], which
 /// the unit test below catches).
-pub fn dispatcher(bot: Bot, ctx: Arc<BotCtx>) -> Dispatcher<Bot, Box<dyn Error + Send + Sync>, teloxide::dispatching::DefaultKey> {
+pub fn dispatcher(
+    bot: Bot,
+    ctx: Arc<BotCtx>,
+) -> Dispatcher<Bot, Box<dyn Error + Send + Sync>, teloxide::dispatching::DefaultKey> {
     let text = format!("bot @{}: update handler failed", ctx.username);
     Dispatcher::builder(bot, schema())
         .dependencies(dptree::deps![ctx])
@@ -273,8 +276,14 @@ async fn on_my_chat_member(bot: Bot, upd: ChatMemberUpdated, me: Me, ctx: Arc<Bo
         return Ok(());
     }
     let chat = upd.chat.id.0;
-    let gone = matches!(upd.new_chat_member.kind, ChatMemberKind::Left | ChatMemberKind::Banned(_));
-    let was_out = matches!(upd.old_chat_member.kind, ChatMemberKind::Left | ChatMemberKind::Banned(_));
+    let gone = matches!(
+        upd.new_chat_member.kind,
+        ChatMemberKind::Left | ChatMemberKind::Banned(_)
+    );
+    let was_out = matches!(
+        upd.old_chat_member.kind,
+        ChatMemberKind::Left | ChatMemberKind::Banned(_)
+    );
     if gone {
         let why = format!("bot was removed from the chat by user {}", upd.from.id);
         if let Err(e) = ctx.shared.chat_gone(&ctx.username, chat, &why).await {

@@ -192,10 +192,16 @@ mod tests {
 
     #[test]
     fn actions() {
-        assert_eq!(action(Cmd::Del("7".into())).unwrap(), Action::Core(Command::Del(Selector::Id(MonitorId(7)))));
+        assert_eq!(
+            action(Cmd::Del("7".into())).unwrap(),
+            Action::Core(Command::Del(Selector::Id(MonitorId(7))))
+        );
         assert_eq!(action(Cmd::Pause(" ".into())).unwrap(), Action::Usage("pause"));
         assert!(matches!(action(Cmd::Add("".into())), Err(CoreError::Validation(_))));
-        assert!(matches!(action(Cmd::Add("x colour=red".into())), Err(CoreError::Validation(_))));
+        assert!(matches!(
+            action(Cmd::Add("x colour=red".into())),
+            Err(CoreError::Validation(_))
+        ));
         let Action::Core(Command::Add(req)) = action(Cmd::Add("db:5432 name=\"a b\"".into())).unwrap() else {
             panic!("add")
         };

@@ -131,10 +131,7 @@ pub fn alert_chunks(alerts: &[(u64, Alert)], now_ms: u64) -> Vec<Chunk> {
         let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {}", state_word(*s))).collect();
         format!("<b>{} changes</b>: {}", alerts.len(), parts.join(", "))
     });
-    let lines = alerts
-        .iter()
-        .map(|(k, a)| (alert_line(a, now_ms), vec![*k]))
-        .collect();
+    let lines = alerts.iter().map(|(k, a)| (alert_line(a, now_ms), vec![*k])).collect();
     chunk_lines(header, lines, MAX_MESSAGE)
 }
 
@@ -194,7 +191,10 @@ fn hard_split(line: &str, limit: usize) -> Vec<String> {
 /// Splits a reply into messages on line boundaries.
 pub fn split_reply(html: &str) -> Vec<String> {
     let lines = html.lines().map(|l| (l.to_string(), Vec::new())).collect();
-    chunk_lines(None, lines, MAX_MESSAGE).into_iter().map(|c| c.html).collect()
+    chunk_lines(None, lines, MAX_MESSAGE)
+        .into_iter()
+        .map(|c| c.html)
+        .collect()
 }
 
 /// Our HTML as plain text (tags dropped, entities decoded): the fallback when Telegram
@@ -302,7 +302,11 @@ fn list(monitors: &[MonitorView], style: &Style) -> String {
             style.cmd("add")
         );
     }
-    let mut out = format!("<b>{} monitor{}</b>", monitors.len(), if monitors.len() == 1 { "" } else { "s" });
+    let mut out = format!(
+        "<b>{} monitor{}</b>",
+        monitors.len(),
+        if monitors.len() == 1 { "" } else { "s" }
+    );
     for m in monitors {
         let rtt = match (m.last_rtt_ms, &m.last_error) {
             (_, Some(e)) if m.state == State::Down => esc(&truncate(e, 60)),
@@ -491,13 +495,24 @@ mod tests {
 
     #[test]
     fn alert_lines_say_state_name_target_reason() {
-        let a = alert(7, "db_1 <main> & co", "10.0.0.5:5432", State::Up, State::Down, "connection refused", None);
+        let a = alert(
+            7,
+            "db_1 <main> & co",
+            "10.0.0.5:5432",
+            State::Up,
+            State::Down,
+            "connection refused",
+            None,
+        );
         assert_eq!(
             alert_line(&a, 1_000_000),
             "🔴 <b>DOWN</b> #7 <b>db_1 &lt;main&gt; &amp; co</b> (10.0.0.5:5432): connection refused"
         );
         let a = alert(7, "db", "10.0.0.5", State::Down, State::Up, "", Some(303_000));
-        assert_eq!(alert_line(&a, 1_000_000), "🟢 <b>UP</b> #7 <b>db</b> (10.0.0.5): back after 5m 3s down");
+        assert_eq!(
+            alert_line(&a, 1_000_000),
+            "🟢 <b>UP</b> #7 <b>db</b> (10.0.0.5): back after 5m 3s down"
+        );
         let a = alert(8, "10.0.0.6", "10.0.0.6", State::Pending, State::Up, "", None);
         assert_eq!(alert_line(&a, 1_000_000), "🟢 <b>UP</b> #8 <b>10.0.0.6</b>: now UP");
         let a = alert(9, "x", "x", State::Up, State::Degraded, "slow", None);
@@ -513,7 +528,15 @@ mod tests {
             .map(|i| {
                 (
                     i,
-                    alert(i, &format!("host-{i:03}.example.com"), "192.0.2.1", State::Up, State::Down, "3 of 3 pings lost", None),
+                    alert(
+                        i,
+                        &format!("host-{i:03}.example.com"),
+                        "192.0.2.1",
+                        State::Up,
+                        State::Down,
+                        "3 of 3 pings lost",
+                        None,
+                    ),
                 )
             })
             .collect();

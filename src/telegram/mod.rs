@@ -17,9 +17,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use teloxide::dispatching::ShutdownToken;
 use teloxide::prelude::*;
 use teloxide::types::{ChatMemberKind, Me};
-use teloxide::dispatching::ShutdownToken;
 use teloxide::{ApiError, RequestError};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -57,7 +57,14 @@ impl Shared {
         if ids.is_empty() && alerts == 0 {
             return Ok(());
         }
-        tracing::warn!(bot, old_chat = old, new_chat = new, monitors = ids.len(), alerts, "group upgraded to a supergroup; monitors moved");
+        tracing::warn!(
+            bot,
+            old_chat = old,
+            new_chat = new,
+            monitors = ids.len(),
+            alerts,
+            "group upgraded to a supergroup; monitors moved"
+        );
         self.service.events().notice(NoticeEvent {
             kind: NoticeKind::ChatMigrated,
             bot: bot.to_string(),
@@ -86,7 +93,14 @@ impl Shared {
         if ids.is_empty() && keys.is_empty() {
             return Ok(());
         }
-        tracing::warn!(bot, chat, reason = why, paused = ids.len(), dropped_alerts = keys.len(), "bot can no longer post in a chat; its monitors there are paused");
+        tracing::warn!(
+            bot,
+            chat,
+            reason = why,
+            paused = ids.len(),
+            dropped_alerts = keys.len(),
+            "bot can no longer post in a chat; its monitors there are paused"
+        );
         self.service.events().notice(NoticeEvent {
             kind: NoticeKind::BotRemoved,
             bot: bot.to_string(),
@@ -204,7 +218,10 @@ impl Telegram {
 
     /// Usernames of the running bots.
     pub fn bots(&self) -> Vec<String> {
-        lock(&self.front.bots).values().map(|b| b.me.username().to_string()).collect()
+        lock(&self.front.bots)
+            .values()
+            .map(|b| b.me.username().to_string())
+            .collect()
     }
 
     /// Stops every dispatcher and alert sender (pending alerts stay in the outbox).
@@ -266,7 +283,12 @@ impl Front {
         });
         let dp = bot::dispatcher(bot.clone(), ctx);
         let shutdown = dp.shutdown_token();
-        let dispatch = tokio::spawn(bot::run_dispatcher(bot.clone(), dp, username.clone(), self.stop.clone()));
+        let dispatch = tokio::spawn(bot::run_dispatcher(
+            bot.clone(),
+            dp,
+            username.clone(),
+            self.stop.clone(),
+        ));
         let sender = Sender {
             bot: bot.clone(),
             username: username.clone(),
@@ -343,11 +365,15 @@ impl Front {
                     r
                 }
                 Err(LaunchError::InvalidToken) => {
-                    return Err(invalid("bot: Telegram rejected this bot token (getMe failed: invalid token)".into()));
+                    return Err(invalid(
+                        "bot: Telegram rejected this bot token (getMe failed: invalid token)".into(),
+                    ));
                 }
                 Err(LaunchError::NoUsername) => return Err(invalid("bot: this bot has no username".into())),
                 Err(LaunchError::Unreachable(e)) => {
-                    return Err(invalid(format!("bot: cannot check the token, the Bot API is unreachable: {e}")));
+                    return Err(invalid(format!(
+                        "bot: cannot check the token, the Bot API is unreachable: {e}"
+                    )));
                 }
             },
             Some(b) => {
@@ -367,9 +393,8 @@ impl Front {
 
 /// `123456:ABC-def…`: digits, a colon, then the secret.
 fn looks_like_token(s: &str) -> bool {
-    s.split_once(':').is_some_and(|(id, rest)| {
-        !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) && !rest.is_empty()
-    })
+    s.split_once(':')
+        .is_some_and(|(id, rest)| !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) && !rest.is_empty())
 }
 
 /// Checks that `b` can post in `chat`: in groups its own membership (getChatMember),
@@ -386,7 +411,11 @@ async fn check_can_post(b: &RunningBot, chat: i64) -> Result<(), CoreError> {
     };
     if chat > 0 {
         b.pacer.acquire(chat).await;
-        return match b.bot.send_chat_action(ChatId(chat), teloxide::types::ChatAction::Typing).await {
+        return match b
+            .bot
+            .send_chat_action(ChatId(chat), teloxide::types::ChatAction::Typing)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if matches!(outbox::classify(&e), outbox::Verdict::Retry(_)) => Err(CoreError::Validation(format!(
                 "cannot check chat {chat} with {who}: the Bot API is unreachable ({e})"

@@ -448,17 +448,28 @@ mod tests {
             classify(&RequestError::RetryAfter(Seconds::from_seconds(3))),
             Verdict::Retry(Some(Duration::from_secs(3)))
         );
-        assert_eq!(classify(&RequestError::MigrateToChatId(ChatId(-1001000000003))), Verdict::Migrated(-1001000000003));
+        assert_eq!(
+            classify(&RequestError::MigrateToChatId(ChatId(-1001000000003))),
+            Verdict::Migrated(-1001000000003)
+        );
         let api = |e: ApiError| classify(&RequestError::Api(e));
         assert!(matches!(api(ApiError::BotKickedFromSupergroup), Verdict::Gone(_)));
         assert!(matches!(api(ApiError::ChatNotFound), Verdict::Gone(_)));
         assert!(matches!(api(ApiError::BotBlocked), Verdict::Gone(_)));
         assert!(matches!(
-            api(ApiError::Unknown("Forbidden: bot was kicked from the group chat".into())),
+            api(ApiError::Unknown(
+                "Forbidden: bot was kicked from the group chat".into()
+            )),
             Verdict::Gone(_)
         ));
-        assert_eq!(api(ApiError::Unknown("Internal Server Error".into())), Verdict::Retry(None));
-        assert_eq!(api(ApiError::Unknown("Bad Request: message thread not found".into())), Verdict::ThreadGone);
+        assert_eq!(
+            api(ApiError::Unknown("Internal Server Error".into())),
+            Verdict::Retry(None)
+        );
+        assert_eq!(
+            api(ApiError::Unknown("Bad Request: message thread not found".into())),
+            Verdict::ThreadGone
+        );
         assert_eq!(api(ApiError::CantParseEntities("x".into())), Verdict::Markup);
         assert!(matches!(api(ApiError::MessageIsTooLong), Verdict::Rejected(_)));
         assert_eq!(api(ApiError::InvalidToken), Verdict::Retry(Some(BACKOFF_MAX)));

@@ -2,5 +2,7 @@
 //! One integration-test binary (zero2prod style): every module drives the real server
 //! started on port 0 by `helpers::spawn_app`.
 
+mod fake_telegram;
 mod helpers;
 mod process;
+mod telegram;
