@@ -546,6 +546,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn bots_chats_rechat_and_wakeups() {
+        let s = Store::temporary().unwrap();
+        let bot = StoredBot {
+            username: "Mon_Bot".into(),
+            token: "123:secret".into(),
+        };
+        s.put_bot(&bot).await.unwrap();
+        s.put_bot(&bot).await.unwrap();
+        assert_eq!(s.bots().unwrap(), vec![bot.clone()]);
+        assert!(!format!("{bot:?}").contains("secret"), "Debug hides the token");
+        assert!(!s.chat_allowed(-5).unwrap());
+        s.allow_chat(-5).await.unwrap();
+        assert!(s.chat_allowed(-5).unwrap());
+
+        let id = s.next_id().unwrap();
+        let mut m = monitor(id);
+        m.chat_id = Some(-5);
+        let mut h = Health::new(0);
+        s.put_monitors(&[(m.clone(), h.clone())]).await.unwrap();
+        assert_eq!(s.monitor(id).unwrap(), Some(m.clone()));
+        let mut wake = s.outbox_watch();
+        wake.borrow_and_update();
+        let t = h.observe(&crate::domain::Outcome::Down("x".into()), 1, 1, 5).unwrap();
+        let alert = Alert {
+            monitor_id: id,
+            bot: "mon_bot".into(),
+            chat_id: -5,
+            thread_id: None,
+            name: "lo".into(),
+            target: "127.0.0.1".into(),
+            kind: Kind::Ping,
+            transition: t,
+        };
+        s.record_transition(id, &h, Some(&alert)).unwrap();
+        assert!(wake.has_changed().unwrap(), "an outbox write wakes senders");
+        wake.borrow_and_update();
+        s.record_transition(id, &h, None).unwrap();
+        assert!(!wake.has_changed().unwrap(), "a silent transition does not");
+        assert_eq!(s.outbox_rechat(-5, -1001000000003).await.unwrap(), 1);
+        assert_eq!(s.outbox("mon_bot").unwrap()[0].1.chat_id, -1001000000003);
+        assert_eq!(s.outbox_rechat(-5, -1001000000003).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
     async fn reopen_keeps_data_and_ids() {
         let dir = tempfile::tempdir().unwrap();
         {

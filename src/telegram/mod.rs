@@ -128,7 +128,7 @@ struct Front {
     api_url: url::Url,
     /// Running bots by lower-case username.
     bots: Mutex<HashMap<String, Arc<RunningBot>>>,
-    /// Serialises launches, so one token added twice at once starts once.
+    /// Serialises the check-and-start step of launches.
     launching: tokio::sync::Mutex<()>,
     /// Cancelled by [`Telegram::stop`]: senders and retry loops end.
     stop: CancellationToken,
@@ -150,6 +150,8 @@ enum LaunchError {
     NoUsername,
     #[error("cannot reach the Bot API: {0}")]
     Unreachable(RequestError),
+    #[error("upbot is shutting down")]
+    Stopping,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -228,7 +230,11 @@ impl Telegram {
     pub async fn stop(self) {
         self.front.shared.service.set_bot_gateway(None);
         self.front.stop.cancel();
-        let bots: Vec<Arc<RunningBot>> = lock(&self.front.bots).drain().map(|(_, b)| b).collect();
+        // Taking the launch lock means no launch in progress can add a bot after this.
+        let bots: Vec<Arc<RunningBot>> = {
+            let _no_more_launches = self.front.launching.lock().await;
+            lock(&self.front.bots).drain().map(|(_, b)| b).collect()
+        };
         let deadline = tokio::time::Instant::now() + STOP_TIMEOUT;
         let stops = bots.iter().map(|b| {
             let finished = || lock(&b.dispatch).as_ref().is_none_or(|h| h.is_finished());
@@ -254,7 +260,6 @@ impl Front {
     /// Starts one bot: getMe, setMyCommands, dispatcher, alert sender. A token whose
     /// bot already runs returns the running one.
     async fn launch(self: &Arc<Self>, token: &str) -> Result<Arc<RunningBot>, LaunchError> {
-        let _one_at_a_time = self.launching.lock().await;
         if let Some(b) = lock(&self.bots).values().find(|b| b.bot.token() == token) {
             return Ok(b.clone());
         }
@@ -267,44 +272,55 @@ impl Front {
         let Some(username) = me.user.username.clone() else {
             return Err(LaunchError::NoUsername);
         };
-        if let Some(b) = lock(&self.bots).values().find(|b| b.me.id == me.id) {
-            // The same bot under a second token would make Telegram end each poll (409).
-            tracing::warn!(bot = %username, "this bot is already running under another token; not starting it twice");
-            return Ok(b.clone());
-        }
+        let running = {
+            // Check and start under one lock (no network inside), so one bot added twice
+            // at once starts once.
+            let _one_at_a_time = self.launching.lock().await;
+            if self.stop.is_cancelled() {
+                return Err(LaunchError::Stopping);
+            }
+            if let Some(b) = lock(&self.bots).values().find(|b| b.me.id == me.id) {
+                if b.bot.token() != token {
+                    // The same bot polled under two tokens would end each other's polls (409).
+                    tracing::warn!(bot = %username, "this bot already runs under another token; not starting it twice");
+                }
+                return Ok(b.clone());
+            }
+            let pacer = Arc::new(Pacer::default());
+            let ctx = Arc::new(BotCtx {
+                shared: self.shared.clone(),
+                username: username.clone(),
+                pacer: pacer.clone(),
+            });
+            let dp = bot::dispatcher(bot.clone(), ctx);
+            let shutdown = dp.shutdown_token();
+            let dispatch = tokio::spawn(bot::run_dispatcher(
+                bot.clone(),
+                dp,
+                username.clone(),
+                self.stop.clone(),
+            ));
+            let sender = Sender {
+                bot: bot.clone(),
+                username: username.clone(),
+                pacer: pacer.clone(),
+                shared: self.shared.clone(),
+            };
+            let sender = tokio::spawn(sender.run(self.stop.clone()));
+            let running = Arc::new(RunningBot {
+                bot: bot.clone(),
+                me,
+                pacer,
+                shutdown,
+                dispatch: Mutex::new(Some(dispatch)),
+                sender: Mutex::new(Some(sender)),
+            });
+            lock(&self.bots).insert(username.to_ascii_lowercase(), running.clone());
+            running
+        };
         if let Err(e) = bot.set_my_commands(commands::bot_commands()).await {
             tracing::warn!(bot = %username, error = %e, "setMyCommands failed; the command menu may be stale");
         }
-        let pacer = Arc::new(Pacer::default());
-        let ctx = Arc::new(BotCtx {
-            shared: self.shared.clone(),
-            username: username.clone(),
-            pacer: pacer.clone(),
-        });
-        let dp = bot::dispatcher(bot.clone(), ctx);
-        let shutdown = dp.shutdown_token();
-        let dispatch = tokio::spawn(bot::run_dispatcher(
-            bot.clone(),
-            dp,
-            username.clone(),
-            self.stop.clone(),
-        ));
-        let sender = Sender {
-            bot: bot.clone(),
-            username: username.clone(),
-            pacer: pacer.clone(),
-            shared: self.shared.clone(),
-        };
-        let sender = tokio::spawn(sender.run(self.stop.clone()));
-        let running = Arc::new(RunningBot {
-            bot,
-            me,
-            pacer,
-            shutdown,
-            dispatch: Mutex::new(Some(dispatch)),
-            sender: Mutex::new(Some(sender)),
-        });
-        lock(&self.bots).insert(username.to_ascii_lowercase(), running.clone());
         Ok(running)
     }
 
@@ -323,6 +339,7 @@ impl Front {
                     tracing::info!(bot = %b.me.username(), "Telegram bot running");
                     return;
                 }
+                Err(LaunchError::Stopping) => return,
                 Err(LaunchError::Unreachable(e)) => {
                     failures = failures.saturating_add(1);
                     tracing::warn!(error = %e, "Telegram bot still cannot start; retrying");
@@ -370,6 +387,7 @@ impl Front {
                     ));
                 }
                 Err(LaunchError::NoUsername) => return Err(invalid("bot: this bot has no username".into())),
+                Err(LaunchError::Stopping) => return Err(invalid("upbot is shutting down".into())),
                 Err(LaunchError::Unreachable(e)) => {
                     return Err(invalid(format!(
                         "bot: cannot check the token, the Bot API is unreachable: {e}"

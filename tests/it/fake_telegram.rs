@@ -167,6 +167,12 @@ fn ok(result: Value) -> Response {
 impl FakeTelegram {
     /// Starts the fake on 127.0.0.1:0.
     pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve(listener)
+    }
+
+    /// Starts the fake on a given listener (tests of a Bot API that comes back).
+    pub fn serve(listener: tokio::net::TcpListener) -> Self {
         let state = Arc::new(FakeState {
             inner: Mutex::new(Inner {
                 next_message: 1000,
@@ -177,7 +183,6 @@ impl FakeTelegram {
         let app = Router::new()
             .route("/{bot}/{method}", post(api))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

@@ -718,3 +718,45 @@ async fn stop_is_quick_with_bots_polling() {
     app.stop().await;
     assert!(t.elapsed() < Duration::from_secs(5), "stop took {:?}", t.elapsed());
 }
+
+#[tokio::test]
+async fn a_bot_that_cannot_start_at_boot_starts_when_the_api_comes_back() {
+    // A port with nothing behind it yet: connections are refused at boot.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let g = -1001000000080;
+    let t = Instant::now();
+    let app = spawn_app(&[
+        ("UPBOT_TELEGRAM_TOKENS", T1),
+        ("UPBOT_TELEGRAM_API_URL", &url),
+        ("UPBOT_ALLOWED_CHATS", &g.to_string()),
+    ])
+    .await;
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "boot is not held up: {:?}",
+        t.elapsed()
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let fake = FakeTelegram::serve(listener);
+    fake_bots(&fake);
+    // the background retry starts the bot (first retry after 5 s)
+    fake.wait_until_for(
+        Duration::from_secs(20),
+        "the bot polls",
+        &mut |calls: &[crate::fake_telegram::Call]| {
+            calls
+                .iter()
+                .any(|c| c.token == T1 && c.method == "getupdates")
+                .then_some(())
+        },
+    )
+    .await;
+    let reply = ask(&fake, T1, g, 42, "/chatid").await;
+    assert!(reply.text.contains(&g.to_string()));
+    app.stop().await;
+}
