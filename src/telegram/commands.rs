@@ -9,35 +9,29 @@ use crate::core::{AddRequest, Command, CoreError, Selector};
 
 /// The commands every bot understands. Arguments stay raw strings: the command core
 /// parses them, the same way for every front.
+///
+/// The variants' doc comments are also the descriptions shown in Telegram's command
+/// menu (`setMyCommands`), so they are written for users.
 #[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
 #[command(rename_rule = "lowercase")]
 pub enum Cmd {
-    /// `/add <target> [key=value …]`.
-    #[command(description = "watch a host or host:port — /add 192.0.2.10 interval=30s")]
+    /// watch a host or host:port — /add 192.0.2.10 interval=30s
     Add(String),
-    /// `/del <id|host>`.
-    #[command(description = "stop watching — /del 7")]
+    /// stop watching — /del 7
     Del(String),
-    /// `/list`.
-    #[command(description = "this chat's monitors")]
+    /// this chat's monitors
     List,
-    /// `/status <id>`.
-    #[command(description = "details: state, RTT, loss, uptime 24 h — /status 7")]
+    /// state, RTT, loss, uptime over 24 h — /status 7
     Status(String),
-    /// `/pause <id>`.
-    #[command(description = "stop probing without deleting — /pause 7")]
+    /// stop probing without deleting — /pause 7
     Pause(String),
-    /// `/resume <id>`.
-    #[command(description = "start probing again — /resume 7")]
+    /// start probing again — /resume 7
     Resume(String),
-    /// `/help`.
-    #[command(description = "usage")]
+    /// how to use this bot
     Help,
-    /// `/start`.
-    #[command(description = "usage")]
+    /// how to use this bot
     Start,
-    /// `/chatid`.
-    #[command(description = "this chat's id")]
+    /// this chat's id
     Chatid,
 }
 
@@ -217,5 +211,10 @@ mod tests {
         assert!(cmds.iter().all(|c| c.command.chars().all(|ch| ch.is_ascii_lowercase())));
         assert!(cmds.iter().any(|c| c.command == "add"));
         assert!(cmds.iter().any(|c| c.command == "chatid"));
+        let add = cmds.iter().find(|c| c.command == "add").unwrap();
+        assert_eq!(
+            add.description,
+            "watch a host or host:port — /add 192.0.2.10 interval=30s"
+        );
     }
 }

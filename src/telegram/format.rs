@@ -51,9 +51,19 @@ fn state_icon(s: State) -> &'static str {
     }
 }
 
-/// `5m 3s`: a duration rounded to whole seconds (at least `1s`).
+/// `5m 3s`, `2h`, `1d 3h`: a duration in its two largest units, rounded down to whole
+/// seconds (at least `1s`).
 pub fn human(d: Duration) -> String {
-    humantime::format_duration(Duration::from_secs(d.as_secs().max(1))).to_string()
+    let mut left = d.as_secs().max(1);
+    let mut parts = Vec::new();
+    for (unit, secs) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if left >= secs {
+            parts.push(format!("{}{unit}", left / secs));
+            left %= secs;
+        }
+    }
+    parts.truncate(2);
+    parts.join(" ")
 }
 
 fn utc(ms: u64) -> String {
@@ -442,7 +452,7 @@ pub fn not_allowed(chat_id: i64) -> String {
 /// Reply to an unknown command.
 pub fn unknown_command(cmd: &str, style: &Style) -> String {
     format!(
-        "Unknown command {}. Try {} {} {} {} {} {} {}",
+        "Unknown command {}. Commands: {} {} {} {} {} {}; {} explains them.",
         esc(cmd),
         style.cmd("add"),
         style.cmd("del"),
@@ -587,10 +597,70 @@ mod tests {
         );
     }
 
+    fn view(state: State, reason: &str) -> MonitorView {
+        MonitorView {
+            id: MonitorId(7),
+            kind: Kind::Tcp,
+            target: "db.lan:5432".into(),
+            host: "db.lan".into(),
+            port: Some(5432),
+            interval: 30.0,
+            timeout: 2.0,
+            fails: 3,
+            recovers: 2,
+            name: "db_main".into(),
+            chat_id: Some(-1001234567890),
+            bot: Some("mon_bot".into()),
+            state,
+            since: "1970-01-01T00:16:40.000Z".into(),
+            reason: reason.into(),
+            paused: false,
+            last_rtt_ms: Some(1.234),
+            last_error: None,
+            created: "1970-01-01T00:00:00.000Z".into(),
+        }
+    }
+
+    #[test]
+    fn status_shows_state_since_rtt_loss_uptime() {
+        let s = StatusView {
+            monitor: view(State::Down, "connection refused"),
+            stats: StatsSummary {
+                probes: 2880,
+                loss_pct: 1.25,
+                uptime_pct: 98.75,
+                rtt_min_ms: Some(0.412),
+                rtt_avg_ms: Some(1.5),
+                rtt_max_ms: Some(12.75),
+            },
+        };
+        let text = reply(
+            &Reply::Status(Box::new(s)),
+            &Style::new("mon_bot", false),
+            1_000_000 + 3_723_000,
+        );
+        assert_eq!(
+            text,
+            "🔴 #7 <b>db_main</b> (db.lan:5432) is <b>DOWN</b> since 1970-01-01 00:16:40 UTC (1h 2m)\n\
+             reason: connection refused\n\
+             tcp db.lan:5432 · every 30s · timeout 2s · fails 3 · recovers 2\n\
+             RTT min/avg/max (24 h): 0.41 / 1.50 / 12.8 ms\n\
+             loss: 1.2% · uptime (24 h): 98.75% · 2880 probes"
+        );
+        let list = reply(&Reply::List(vec![view(State::Up, "")]), &Style::new("mon_bot", true), 0);
+        assert_eq!(
+            list,
+            "<b>1 monitor</b>\n🟢 #7 <b>db_main</b> UP · tcp db.lan:5432 · every 30s · 1.23 ms"
+        );
+    }
+
     #[test]
     fn durations_are_human() {
         assert_eq!(human(Duration::from_millis(303_400)), "5m 3s");
         assert_eq!(human(Duration::from_millis(10)), "1s");
-        assert_eq!(human(Duration::from_secs(90_000)), "1day 1h");
+        assert_eq!(human(Duration::from_secs(90_000)), "1d 1h");
+        assert_eq!(human(Duration::from_secs(86_400)), "1d");
+        assert_eq!(human(Duration::from_secs(3_661)), "1h 1m");
+        assert_eq!(human(Duration::from_secs(30)), "30s");
     }
 }
