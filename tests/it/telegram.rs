@@ -266,7 +266,7 @@ async fn only_admins_change_monitors_in_groups() {
     assert!(r.starts_with("⚠️ unknown option \"colour\""), "{r}");
     let r = ask(&fake, T1, g, 51, "/frobnicate").await.text;
     assert!(
-        r.starts_with("Unknown command /frobnicate. Try /add@mon_one_bot"),
+        r.starts_with("Unknown command /frobnicate. Commands: /add@mon_one_bot"),
         "{r}"
     );
     let r = ask(&fake, T1, g, 51, &format!("/ADD\n127.0.0.1  {QUIET}")).await.text;
