@@ -60,13 +60,18 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     report_probe_status(&scheduler);
     let service = Service::start(store.clone(), scheduler.clone(), events).context("loading monitors")?;
 
+    // Before the WS API: its "listening" line tells operators (and tests) start-up is done.
     let telegram = crate::telegram::Telegram::start(&config, service.clone())
         .await
         .context("starting the Telegram front")?;
 
-    let ws_listener = tokio::net::TcpListener::bind(config.ws_addr)
-        .await
-        .with_context(|| format!("binding the WS API to {} (UPBOT_WS_ADDR)", config.ws_addr))?;
+    let ws_listener = match tokio::net::TcpListener::bind(config.ws_addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            telegram.stop().await;
+            return Err(e).with_context(|| format!("binding the WS API to {} (UPBOT_WS_ADDR)", config.ws_addr));
+        }
+    };
     let ws_addr = ws_listener.local_addr()?;
     tracing::info!(addr = %ws_addr, "WebSocket API listening");
 
