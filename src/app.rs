@@ -1,6 +1,6 @@
 //! Wiring and lifetime: open the store, start the scheduler, the command core and the
-//! fronts, and shut them down in order (stop intake → close sessions → stop probes →
-//! final flush).
+//! fronts, and shut them down in order (stop intake: Telegram dispatchers and alert
+//! senders → close WS sessions → stop probes → final flush).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -57,6 +57,18 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .context("store open task")??;
     tracing::info!(dir = %config.data_dir.display(), schema = store.schema_version()?, "store opened");
 
+    // Bound first: a port in use fails before anything starts, and the default public
+    // URL can name the real port (tests bind port 0).
+    let http_listener = tokio::net::TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("binding the HTTP receiver to {} (UPBOT_HTTP_ADDR)", config.http_addr))?;
+    let http_addr = http_listener.local_addr()?;
+    let public_url = if config.public_url == format!("http://{}", config.http_addr) {
+        format!("http://{http_addr}")
+    } else {
+        config.public_url.clone()
+    };
+
     let shutdown = CancellationToken::new();
     let events = EventBus::new();
     let metrics = Metrics::new();
@@ -70,24 +82,25 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         push.clone(),
         events,
         metrics,
-        &config.public_url,
+        &public_url,
     )
     .context("loading monitors")?;
 
-    if config.telegram_tokens.is_empty() {
-        tracing::warn!("no Telegram bot configured (set UPBOT_TELEGRAM_TOKENS); alerts go to WS subscribers only");
-    }
-
-    let ws_listener = tokio::net::TcpListener::bind(config.ws_addr)
+    // Before the WS API: its "listening" line tells operators (and tests) start-up is done.
+    let telegram = crate::telegram::Telegram::start(&config, service.clone())
         .await
-        .with_context(|| format!("binding the WS API to {} (UPBOT_WS_ADDR)", config.ws_addr))?;
+        .context("starting the Telegram front")?;
+
+    let ws_listener = match tokio::net::TcpListener::bind(config.ws_addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            telegram.stop().await;
+            return Err(e).with_context(|| format!("binding the WS API to {} (UPBOT_WS_ADDR)", config.ws_addr));
+        }
+    };
     let ws_addr = ws_listener.local_addr()?;
     tracing::info!(addr = %ws_addr, "WebSocket API listening");
-    let http_listener = tokio::net::TcpListener::bind(config.http_addr)
-        .await
-        .with_context(|| format!("binding the HTTP receiver to {} (UPBOT_HTTP_ADDR)", config.http_addr))?;
-    let http_addr = http_listener.local_addr()?;
-    tracing::info!(addr = %http_addr, public_url = %config.public_url, "HTTP receiver listening (webhooks, /healthz, /metrics)");
+    tracing::info!(addr = %http_addr, %public_url, "HTTP receiver listening (webhooks, /healthz, /metrics)");
 
     let tracker = TaskTracker::new();
     let ws = {
@@ -104,6 +117,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let done = tokio::spawn(async move {
         token.cancelled().await;
         tracing::info!("shutting down");
+        telegram.stop().await;
         tracker.close();
         if tokio::time::timeout(DRAIN_TIMEOUT, tracker.wait()).await.is_err() {
             tracing::warn!("some sessions did not finish within {DRAIN_TIMEOUT:?}");

@@ -1,6 +1,7 @@
-//! The event stream out of the scheduler: probe results and state changes.
+//! The event stream out of the scheduler: probe results and state changes, plus
+//! notices from the fronts (a bot removed from a chat, a group migrated).
 //!
-//! Two broadcast channels, so the two kinds of event get different guarantees:
+//! Separate broadcast channels, so the kinds of event get different guarantees:
 //! probe events are plentiful and a slow subscriber may lose some (its receiver
 //! reports how many, and fronts pass that on as `events_dropped`); state events are
 //! rare and sit in a channel deep enough that a subscriber which reads at all never
@@ -63,11 +64,44 @@ pub struct StateEvent {
     pub at_ms: u64,
 }
 
+/// Capacity of the notice channel: notices are rare (one per chat-wide change).
+pub const NOTICE_CAPACITY: usize = 1 << 10;
+
+/// What a [`NoticeEvent`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// The bot was kicked, blocked or the chat is gone: the chat's monitors of that
+    /// bot were paused and their pending alerts dropped.
+    BotRemoved,
+    /// A group became a supergroup: its monitors moved to `new_chat_id`.
+    ChatMigrated,
+}
+
+/// Something the operator should know that is not a monitor's state change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NoticeEvent {
+    /// What happened.
+    pub kind: NoticeKind,
+    /// Username of the bot concerned.
+    pub bot: String,
+    /// The chat concerned.
+    pub chat_id: i64,
+    /// The chat's new id (migrations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_chat_id: Option<i64>,
+    /// Monitors affected.
+    pub monitor_ids: Vec<MonitorId>,
+    /// Human-readable detail (Telegram's error text, …).
+    pub message: String,
+}
+
 /// Publisher side; cheap to clone.
 #[derive(Clone)]
 pub struct EventBus {
     probe: broadcast::Sender<Arc<ProbeEvent>>,
     state: broadcast::Sender<Arc<StateEvent>>,
+    notice: broadcast::Sender<Arc<NoticeEvent>>,
 }
 
 /// A subscriber's two receivers.
@@ -95,7 +129,18 @@ impl EventBus {
         Self {
             probe: broadcast::channel(probe).0,
             state: broadcast::channel(state).0,
+            notice: broadcast::channel(NOTICE_CAPACITY).0,
         }
+    }
+
+    /// Subscribes to notices from now on.
+    pub fn subscribe_notices(&self) -> broadcast::Receiver<Arc<NoticeEvent>> {
+        self.notice.subscribe()
+    }
+
+    /// Publishes a notice; never blocks.
+    pub fn notice(&self, ev: NoticeEvent) {
+        let _ = self.notice.send(Arc::new(ev));
     }
 
     /// Subscribes to both streams from now on.

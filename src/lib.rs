@@ -12,7 +12,7 @@
 //! [`metrics`] is a leaf every part reports into.
 //!
 //! Lower layers never import higher ones: `domain` ← `store`, `probe` ← `scheduler`
-//! and `push` ← `core` ← `ws`, `http` ← `app`.
+//! and `push` ← `core` ← `ws`, `http`, `telegram` ← `app`.
 
 pub mod app;
 pub mod client;
@@ -26,4 +26,5 @@ pub mod probe;
 pub mod push;
 pub mod scheduler;
 pub mod store;
+pub mod telegram;
 pub mod ws;

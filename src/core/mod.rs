@@ -5,8 +5,10 @@
 
 pub mod command;
 pub mod error;
+pub mod gateway;
 pub mod service;
 
 pub use command::{AddRequest, Command, Selector, parse_duration};
 pub use error::CoreError;
+pub use gateway::{BotGateway, ResolveFuture};
 pub use service::{Caller, MonitorView, Reply, Service, StatusView};

@@ -12,6 +12,7 @@ use tokio::sync::Mutex;
 
 use super::command::{AddRequest, Command, Selector};
 use super::error::{CoreError, invalid};
+use super::gateway::BotGateway;
 use crate::domain::{
     Health, Kind, Monitor, MonitorId, ProbeStats, PushSettings, State, StatsSummary, Target, Transition, now_ms,
     rfc3339,
@@ -21,6 +22,10 @@ use crate::metrics::Metrics;
 use crate::push::Push;
 use crate::scheduler::Scheduler;
 use crate::store::Store;
+
+/// The error when a chat is named but no bot can alert it (kept word for word: the WS
+/// contract's "chat_id without any bot").
+pub const NO_BOT: &str = "chat_id needs a Telegram bot, and none is running (set UPBOT_TELEGRAM_TOKENS)";
 
 /// Smallest probe interval accepted.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -157,8 +162,8 @@ struct Inner {
     public_url: String,
     /// Write-through copy of the `monitors` tree.
     monitors: RwLock<BTreeMap<MonitorId, Monitor>>,
-    /// Usernames of running bots (registered by the Telegram front).
-    bots: RwLock<Vec<String>>,
+    /// The Telegram front's view of running bots (none registered = no bot).
+    gateway: RwLock<Option<Arc<dyn BotGateway>>>,
     /// Serialises mutations so dedupe checks and writes cannot interleave.
     writes: Mutex<()>,
 }
@@ -208,7 +213,7 @@ impl Service {
                 metrics,
                 public_url: public_url.trim_end_matches('/').to_string(),
                 monitors: RwLock::new(map),
-                bots: RwLock::new(Vec::new()),
+                gateway: RwLock::new(None),
                 writes: Mutex::new(()),
             }),
         })
@@ -262,12 +267,12 @@ impl Service {
             .collect()
     }
 
-    /// Registers a running bot by username, so `add` may name it.
-    pub fn register_bot(&self, username: &str) {
-        if let Ok(mut b) = self.inner.bots.write() {
-            if !b.iter().any(|x| x.eq_ignore_ascii_case(username)) {
-                b.push(username.to_string());
-            }
+    /// Registers (or with `None` removes) the Telegram front's bot gateway, which
+    /// resolves and checks the bot of operator `add`s that name a chat.
+    pub fn set_bot_gateway(&self, gateway: Option<Arc<dyn BotGateway>>) {
+        match self.inner.gateway.write() {
+            Ok(mut g) => *g = gateway,
+            Err(p) => *p.into_inner() = gateway,
         }
     }
 
@@ -289,42 +294,33 @@ impl Service {
         }
     }
 
-    fn resolve_bot(
+    async fn resolve_bot(
         &self,
         caller: &Caller,
         chat_id: Option<i64>,
-        bot: Option<&str>,
+        bot: Option<String>,
     ) -> Result<Option<String>, CoreError> {
         if let Caller::Chat { bot, .. } = caller {
             return Ok(Some(bot.clone()));
         }
-        let bots = self.inner.bots.read().map(|b| b.clone()).unwrap_or_default();
+        let gateway = match self.inner.gateway.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
         match (chat_id, bot) {
             (None, None) => Ok(None),
             (None, Some(_)) => Err(invalid("bot needs a chat_id to alert")),
-            (Some(_), _) if bots.is_empty() => Err(invalid(
-                "chat_id needs a Telegram bot, and none is running (set UPBOT_TELEGRAM_TOKENS)",
-            )),
-            (Some(_), None) if bots.len() == 1 => Ok(bots.first().cloned()),
-            (Some(_), None) => Err(invalid(format!(
-                "several bots are running ({}); name one with bot",
-                bots.join(", ")
-            ))),
-            (Some(_), Some(b)) => {
-                let b = b.trim().trim_start_matches('@');
-                bots.iter()
-                    .find(|x| x.eq_ignore_ascii_case(b))
-                    .cloned()
-                    .map(Some)
-                    .ok_or_else(|| invalid(format!("unknown bot {b:?}; running: {}", bots.join(", "))))
-            }
+            (Some(c), bot) => match gateway {
+                None => Err(invalid(NO_BOT)),
+                Some(g) => g.resolve(bot, c).await.map(Some),
+            },
         }
     }
 
     /// Validates an add request into a monitor (id not yet assigned).
-    fn build(&self, caller: &Caller, req: AddRequest) -> Result<Monitor, CoreError> {
+    async fn build(&self, caller: &Caller, req: AddRequest) -> Result<Monitor, CoreError> {
         if req.kind == Some(Kind::Push) {
-            return self.build_push(caller, req);
+            return self.build_push(caller, req).await;
         }
         if req.heartbeat.is_some() || req.grace.is_some() || req.secret.is_some() {
             return Err(invalid("heartbeat, grace and secret are for push monitors (kind push)"));
@@ -360,7 +356,7 @@ impl Service {
             chat_id,
             thread_id,
             bot,
-        } = self.owner(caller, &req)?;
+        } = self.owner(caller, &req).await?;
         Ok(Monitor {
             id: MonitorId(0),
             kind: target.kind,
@@ -381,7 +377,7 @@ impl Service {
     }
 
     /// Who owns a new monitor: the calling chat, or the chat (and bot) an operator named.
-    fn owner(&self, caller: &Caller, req: &AddRequest) -> Result<Owner, CoreError> {
+    async fn owner(&self, caller: &Caller, req: &AddRequest) -> Result<Owner, CoreError> {
         let (chat_id, thread_id) = match caller {
             Caller::Chat { chat_id, thread_id, .. } => (Some(*chat_id), *thread_id),
             Caller::Operator => (req.chat_id, req.thread_id),
@@ -389,7 +385,8 @@ impl Service {
         if let Some(c) = chat_id {
             validate_chat_id(c)?;
         }
-        let bot = self.resolve_bot(caller, chat_id, req.bot.as_deref())?;
+        // Last: it may ask the Bot API, so every cheap check has passed first.
+        let bot = self.resolve_bot(caller, chat_id, req.bot.clone()).await?;
         Ok(Owner {
             chat_id,
             thread_id,
@@ -399,7 +396,7 @@ impl Service {
 
     /// Validates a push monitor: `target` is its name; `heartbeat` (alias `interval`)
     /// and `grace` set the deadline; probe settings do not apply.
-    fn build_push(&self, caller: &Caller, req: AddRequest) -> Result<Monitor, CoreError> {
+    async fn build_push(&self, caller: &Caller, req: AddRequest) -> Result<Monitor, CoreError> {
         if req.port.is_some() || req.timeout.is_some() || req.fails.is_some() || req.recovers.is_some() {
             return Err(invalid(
                 "push monitors take heartbeat, grace and secret; port, timeout, fails and recovers do not apply",
@@ -431,7 +428,7 @@ impl Service {
             chat_id,
             thread_id,
             bot,
-        } = self.owner(caller, &req)?;
+        } = self.owner(caller, &req).await?;
         Ok(Monitor {
             id: MonitorId(0),
             kind: Kind::Push,
@@ -498,7 +495,7 @@ impl Service {
 
     async fn add(&self, caller: &Caller, req: AddRequest) -> Result<MonitorView, CoreError> {
         check_modify(caller)?;
-        let mut m = self.build(caller, req)?;
+        let mut m = self.build(caller, req).await?;
         {
             // Dedupe and reserve under the lock; the durable write happens outside it so
             // concurrent adds share one flush instead of queueing for one each.
@@ -600,6 +597,71 @@ impl Service {
             monitor: self.view(&m, Some((health, stats))),
             stats: summary,
         })
+    }
+
+    /// Moves every monitor of chat `old` to chat `new` (Telegram upgraded a group to a
+    /// supergroup), durably. Returns the monitors moved.
+    pub async fn migrate_chat(&self, old: i64, new: i64) -> Result<Vec<MonitorId>, CoreError> {
+        validate_chat_id(new)?;
+        let _w = self.inner.writes.lock().await;
+        let moved: Vec<Monitor> = self.read_monitors(|all| {
+            all.values()
+                .filter(|m| m.chat_id == Some(old))
+                .cloned()
+                .map(|mut m| {
+                    m.chat_id = Some(new);
+                    m
+                })
+                .collect()
+        });
+        let items = moved
+            .into_iter()
+            .map(|m| self.live(&m).map(|(h, _)| (m, h)))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !items.is_empty() {
+            self.inner.store.put_monitors(&items).await?;
+        }
+        for (m, h) in &items {
+            self.write_monitors(|all| all.insert(m.id, m.clone()));
+            self.inner.scheduler.upsert(m.clone(), h.clone());
+        }
+        tracing::info!(old_chat = old, new_chat = new, monitors = items.len(), "chat migrated");
+        Ok(items.into_iter().map(|(m, _)| m.id).collect())
+    }
+
+    /// Pauses every monitor of `bot` in `chat_id`, durably (the bot can no longer post
+    /// there: kicked, blocked, chat deleted). Returns every monitor of that bot in that
+    /// chat, including ones that were paused already.
+    pub async fn pause_chat(&self, bot: &str, chat_id: i64) -> Result<Vec<MonitorId>, CoreError> {
+        let _w = self.inner.writes.lock().await;
+        let owned: Vec<Monitor> = self.read_monitors(|all| {
+            all.values()
+                .filter(|m| m.chat_id == Some(chat_id) && m.bot.as_deref().is_some_and(|b| b.eq_ignore_ascii_case(bot)))
+                .cloned()
+                .collect()
+        });
+        let ids = owned.iter().map(|m| m.id).collect();
+        let now = now_ms();
+        let mut changed = Vec::new();
+        for mut m in owned.into_iter().filter(|m| !m.paused) {
+            let (mut h, _) = self.live(&m)?;
+            let t = h.pause(now);
+            m.paused = true;
+            changed.push((m, h, t));
+        }
+        if !changed.is_empty() {
+            let items: Vec<(Monitor, Health)> = changed.iter().map(|(m, h, _)| (m.clone(), h.clone())).collect();
+            self.inner.store.put_monitors(&items).await?;
+        }
+        for (m, h, t) in changed {
+            self.write_monitors(|all| all.insert(m.id, m.clone()));
+            self.inner.scheduler.upsert(m.clone(), h);
+            if let Some(t) = t {
+                self.publish(&m, &t);
+            }
+            tracing::info!(monitor = %m.id, chat = chat_id, bot, "monitor paused: the bot can no longer post in its chat");
+        }
+        Ok(ids)
     }
 
     /// Publishes a state change of `m` on the event bus.

@@ -2,9 +2,11 @@
 //!
 //! Trees: `meta` (schema version, id counter), `monitors` (id → [`Monitor`]),
 //! `health` (id → [`Health`], the debounce state), `stats` (id → [`ProbeStats`]),
-//! `outbox` (sequence → [`Alert`]: announcements not yet delivered), and for push
-//! monitors `push_tokens` (token → id) and `push_seen` (id → last heartbeat or report, ms since the epoch,
-//! so heartbeat deadlines survive a restart).
+//! `outbox` (sequence → [`Alert`]: announcements not yet delivered), `bots` (username →
+//! [`StoredBot`]: bots added through the API, started again at boot), `chats` (chat id →
+//! `()`: chats allowed implicitly because the operator named them), and for push
+//! monitors `push_tokens` (token → id) and `push_seen` (id → last heartbeat or report,
+//! ms since the epoch, so heartbeat deadlines survive a restart).
 //! Keys are big-endian ids, values serde_json. Durability rule: sled's `insert` is not
 //! durable until a flush, so every method that backs a user-visible acknowledgement is
 //! `async` and returns only after [`Store::flush`] has completed. High-volume writes
@@ -25,6 +27,9 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde::Deserialize;
 
 use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, Transition};
+
+use std::sync::Arc;
+use tokio::sync::watch;
 
 /// Schema version this build writes; older stores are migrated at open.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -90,6 +95,25 @@ pub struct Alert {
     pub transition: Transition,
 }
 
+/// A bot added through the API (`add` with `bot` = token), kept so it starts again at
+/// boot. `Debug` never shows the token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredBot {
+    /// The bot's username (from getMe).
+    pub username: String,
+    /// Its token.
+    pub token: String,
+}
+
+impl std::fmt::Debug for StoredBot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredBot")
+            .field("username", &self.username)
+            .field("token", &"***")
+            .finish()
+    }
+}
+
 /// Cheap-to-clone handle to the store.
 #[derive(Clone)]
 pub struct Store {
@@ -103,6 +127,10 @@ pub struct Store {
     push_tokens: sled::Tree,
     push_seen: sled::Tree,
     flusher: std::sync::Arc<GroupFlush>,
+    bots: sled::Tree,
+    chats: sled::Tree,
+    /// Bumped whenever an alert enters the outbox, so senders wake without polling.
+    outbox_signal: Arc<watch::Sender<u64>>,
 }
 
 /// Group commit: one sled flush at a time, and a caller whose writes were already
@@ -187,6 +215,9 @@ impl Store {
             push_tokens: tree("push_tokens")?,
             push_seen: tree("push_seen")?,
             flusher: Default::default(),
+            bots: tree("bots")?,
+            chats: tree("chats")?,
+            outbox_signal: Arc::new(watch::channel(0).0),
             db,
             dir,
         };
@@ -277,6 +308,17 @@ impl Store {
             if token.as_deref() != Some(old_token.as_str()) {
                 self.push_tokens.remove(old_token.as_bytes())?;
             }
+        }
+        self.flush().await
+    }
+
+    /// Stores several changed monitors with their health, then flushes once
+    /// (chat-wide changes: a group migration, a bot removed from a chat). Each record is
+    /// written as by [`Store::put_monitor`], health before the monitor.
+    pub async fn put_monitors(&self, items: &[(Monitor, Health)]) -> Result<(), StoreError> {
+        for (m, h) in items {
+            self.health.insert(key(m.id), enc(h)?)?;
+            self.monitors.insert(key(m.id), enc(m)?)?;
         }
         self.flush().await
     }
@@ -392,7 +434,16 @@ impl Store {
             self.push_seen.insert(k, &ms.to_be_bytes()[..])?;
         }
         self.health.insert(k, enc(h)?)?;
+        if alert.is_some() {
+            self.outbox_signal.send_modify(|n| *n = n.wrapping_add(1));
+        }
         Ok(())
+    }
+
+    /// A receiver that changes whenever an alert enters the outbox (senders await it
+    /// instead of polling; `changed()` never misses a write made after `borrow_and_update`).
+    pub fn outbox_watch(&self) -> watch::Receiver<u64> {
+        self.outbox_signal.subscribe()
     }
 
     /// When a push monitor last sent a heartbeat or status report, ms since the epoch.
@@ -440,6 +491,51 @@ impl Store {
     pub async fn outbox_update(&self, key: u64, alert: &Alert) -> Result<(), StoreError> {
         self.outbox.insert(key.to_be_bytes(), enc(alert)?)?;
         self.flush().await
+    }
+
+    /// Moves every pending alert for chat `old` to chat `new` (a group became a
+    /// supergroup), then flushes. Returns how many were moved.
+    pub async fn outbox_rechat(&self, old: i64, new: i64) -> Result<usize, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for kv in self.outbox.iter() {
+            let (k, v) = kv?;
+            let mut a: Alert = dec(&v)?;
+            if a.chat_id == old {
+                a.chat_id = new;
+                batch.insert(k, enc(&a)?);
+                n += 1;
+            }
+        }
+        self.outbox.apply_batch(batch)?;
+        self.flush().await?;
+        if n > 0 {
+            self.outbox_signal.send_modify(|c| *c = c.wrapping_add(1));
+        }
+        Ok(n)
+    }
+
+    /// Remembers a bot added through the API (so it starts again at boot), then flushes.
+    pub async fn put_bot(&self, bot: &StoredBot) -> Result<(), StoreError> {
+        self.bots
+            .insert(bot.username.to_ascii_lowercase().as_bytes(), enc(bot)?)?;
+        self.flush().await
+    }
+
+    /// Every bot added through the API.
+    pub fn bots(&self) -> Result<Vec<StoredBot>, StoreError> {
+        self.bots.iter().values().map(|v| dec(&v?)).collect()
+    }
+
+    /// Allows a chat implicitly (the operator named it), then flushes.
+    pub async fn allow_chat(&self, chat_id: i64) -> Result<(), StoreError> {
+        self.chats.insert(chat_id.to_be_bytes(), &[])?;
+        self.flush().await
+    }
+
+    /// Whether a chat was allowed implicitly.
+    pub fn chat_allowed(&self, chat_id: i64) -> Result<bool, StoreError> {
+        Ok(self.chats.contains_key(chat_id.to_be_bytes())?)
     }
 
     /// Bytes the store takes on disk.
@@ -597,6 +693,50 @@ mod tests {
         assert!(s.push_token("cafe").unwrap().is_none());
         assert_eq!(s.monitors().unwrap().len(), 1);
         assert!(s.health(MonitorId(1)).unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn bots_chats_rechat_and_wakeups() {
+        let s = Store::temporary().unwrap();
+        let bot = StoredBot {
+            username: "Mon_Bot".into(),
+            token: "123:secret".into(),
+        };
+        s.put_bot(&bot).await.unwrap();
+        s.put_bot(&bot).await.unwrap();
+        assert_eq!(s.bots().unwrap(), vec![bot.clone()]);
+        assert!(!format!("{bot:?}").contains("secret"), "Debug hides the token");
+        assert!(!s.chat_allowed(-5).unwrap());
+        s.allow_chat(-5).await.unwrap();
+        assert!(s.chat_allowed(-5).unwrap());
+
+        let id = s.next_id().unwrap();
+        let mut m = monitor(id);
+        m.chat_id = Some(-5);
+        let mut h = Health::new(0);
+        s.put_monitors(&[(m.clone(), h.clone())]).await.unwrap();
+        assert_eq!(s.monitor(id).unwrap(), Some(m.clone()));
+        let mut wake = s.outbox_watch();
+        wake.borrow_and_update();
+        let t = h.observe(&crate::domain::Outcome::Down("x".into()), 1, 1, 5).unwrap();
+        let alert = Alert {
+            monitor_id: id,
+            bot: "mon_bot".into(),
+            chat_id: -5,
+            thread_id: None,
+            name: "lo".into(),
+            target: "127.0.0.1".into(),
+            kind: Kind::Ping,
+            transition: t,
+        };
+        s.record_transition(id, &h, Some(&alert)).unwrap();
+        assert!(wake.has_changed().unwrap(), "an outbox write wakes senders");
+        wake.borrow_and_update();
+        s.record_transition(id, &h, None).unwrap();
+        assert!(!wake.has_changed().unwrap(), "a silent transition does not");
+        assert_eq!(s.outbox_rechat(-5, -1001000000003).await.unwrap(), 1);
+        assert_eq!(s.outbox("mon_bot").unwrap()[0].1.chat_id, -1001000000003);
+        assert_eq!(s.outbox_rechat(-5, -1001000000003).await.unwrap(), 0);
     }
 
     #[tokio::test]

@@ -535,6 +535,14 @@ impl Subscription {
                 .is_none_or(|s| chat.is_some_and(|c| s.contains(&c)))
     }
 
+    /// Whether an event about `chat` (and no particular monitor) passes the chat filter
+    /// (a monitor filter alone does not exclude it).
+    pub fn matches_chat(&self, chat: Option<i64>) -> bool {
+        self.chat_ids
+            .as_ref()
+            .is_none_or(|s| chat.is_some_and(|c| s.contains(&c)))
+    }
+
     /// The `subscribed` / `unsubscribed` reply data.
     pub fn to_json(&self) -> Value {
         json!({
@@ -629,6 +637,13 @@ pub fn probe_event(ev: &ProbeEvent, now_ms: u64) -> String {
 /// "announce","down_for_ms"}`, timestamp = time of the change.
 pub fn state_event(ev: &StateEvent, now_ms: u64) -> String {
     message("state", None, ev, if ev.at_ms > 0 { ev.at_ms } else { now_ms })
+}
+
+/// `{"type":"notice","data":{"kind","bot","chat_id","new_chat_id"?,"monitor_ids","message"},…}`:
+/// something happened to a Telegram chat (a bot removed from it and its monitors
+/// paused, or a group migrated to a supergroup).
+pub fn notice_event(ev: &crate::events::NoticeEvent, now_ms: u64) -> String {
+    message("notice", None, ev, now_ms)
 }
 
 /// `{"type":"events_dropped","data":{"count":n},"timestamp":…}`: probe events lost

@@ -25,7 +25,7 @@ use super::protocol::{
 use crate::config::Secret;
 use crate::core::{Caller, Service};
 use crate::domain::now_ms;
-use crate::events::{ProbeEvent, StateEvent};
+use crate::events::{NoticeEvent, ProbeEvent, StateEvent};
 
 /// Depth of the outgoing queue (messages).
 const QUEUE: usize = 1024;
@@ -66,6 +66,9 @@ struct Session {
     sub: Subscription,
     /// Probe events this client has lost since it was last told.
     dropped: u64,
+    /// Telegram notices (bot removed from a chat, chat migrated): sent to sessions that
+    /// subscribe to state events.
+    notice_rx: Option<broadcast::Receiver<Arc<NoticeEvent>>>,
     legacy: LegacyMonitors,
 }
 
@@ -85,6 +88,7 @@ pub(super) async fn run(socket: WebSocket, p: Params) {
         tx,
         sub: Subscription::default(),
         dropped: 0,
+        notice_rx: None,
         legacy: LegacyMonitors::default(),
     };
     let mut probe_rx: ProbeRx = None;
@@ -108,6 +112,7 @@ pub(super) async fn run(socket: WebSocket, p: Params) {
                 }
             },
             ev = recv(&mut state_rx) => s.on_state(ev, &mut state_rx).await,
+            ev = recv(&mut s.notice_rx) => s.on_notice(ev).await,
             ev = recv(&mut probe_rx) => s.on_probe(ev, &mut probe_rx),
             _ = ping.tick() => {
                 let _ = s.tx.try_send(Message::Ping(Default::default()));
@@ -327,9 +332,11 @@ impl Session {
         if self.sub.wants(EventType::State) {
             if state_rx.is_none() {
                 *state_rx = Some(self.service.events().subscribe().state);
+                self.notice_rx = Some(self.service.events().subscribe_notices());
             }
         } else {
             *state_rx = None;
+            self.notice_rx = None;
         }
     }
 
@@ -394,6 +401,34 @@ impl Session {
             self.dropped = 0;
         }
         self.send(protocol::state_event(&ev, now)).await;
+        Flow::Continue
+    }
+}
+
+impl Session {
+    /// Delivers a Telegram notice (waiting for room, like state events) when the
+    /// subscription's filters match its chat or one of its monitors.
+    async fn on_notice(&mut self, ev: Result<Arc<NoticeEvent>, broadcast::error::RecvError>) -> Flow {
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(lost = n, "WS client missed notices");
+                return Flow::Continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => {
+                self.notice_rx = None;
+                return Flow::Continue;
+            }
+        };
+        let chat = Some(ev.chat_id);
+        let wanted = if ev.monitor_ids.is_empty() {
+            self.sub.matches_chat(chat)
+        } else {
+            ev.monitor_ids.iter().any(|id| self.sub.matches(*id, chat))
+        };
+        if wanted {
+            self.send(protocol::notice_event(&ev, now_ms())).await;
+        }
         Flow::Continue
     }
 }

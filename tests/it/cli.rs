@@ -247,7 +247,7 @@ async fn cli_legacy_aliases() {
     );
 
     // With a bot running, the same flags add a monitor and print only its id.
-    app.running.service.register_bot("legacy_bot");
+    crate::helpers::register_bot(&app.running.service, "legacy_bot");
     let out = ok(&[
         "add-mon",
         "--chat_id",

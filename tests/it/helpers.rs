@@ -169,3 +169,10 @@ pub fn skip_without_root(test: &str) -> bool {
     eprintln!("SKIP {test}: needs root (raw ICMP sockets, network namespaces); run as root or in CI");
     true
 }
+
+/// Lets `add` name chats through `bot` without a Telegram front (no Bot API asked).
+pub fn register_bot(service: &upbot::core::Service, username: &str) {
+    service.set_bot_gateway(Some(std::sync::Arc::new(upbot::core::gateway::StaticBots(vec![
+        username.to_string(),
+    ]))));
+}

@@ -565,7 +565,7 @@ async fn rotating_a_token_retires_the_old_urls() {
 async fn chat_push_monitor_alerts_reach_the_outbox() {
     let app = spawn_app(&[]).await;
     let service = &app.running.service;
-    service.register_bot("test_bot");
+    crate::helpers::register_bot(service, "test_bot");
     let chat = Caller::Chat {
         chat_id: 4242,
         bot: "test_bot".into(),

@@ -3,10 +3,12 @@
 //! started on port 0 by `helpers::spawn_app`.
 
 mod cli;
+mod fake_telegram;
 mod helpers;
 mod http;
 mod legacy;
 mod netns;
 mod probe;
 mod process;
+mod telegram;
 mod ws;

@@ -330,7 +330,7 @@ async fn request_ids_timestamps_and_string_ids() {
 #[tokio::test]
 async fn command_round_trip_and_chat_filter() {
     let app = spawn_app(&[]).await;
-    app.running.service.register_bot("testbot");
+    crate::helpers::register_bot(&app.running.service, "testbot");
     let mut c = app.ws().await;
     let r = c
         .request(

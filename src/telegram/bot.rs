@@ -1,0 +1,343 @@
+//! One bot: its dptree [`schema`], its dispatcher, and the handlers that turn chat
+//! messages into core commands and replies.
+//!
+//! Handlers answer quickly (the core does the work) and never fail the dispatcher:
+//! every error is logged here with the bot and chat, never with the token.
+
+use std::error::Error;
+use std::sync::Arc;
+use std::time::Duration;
+
+use teloxide::dispatching::ShutdownToken;
+use teloxide::dispatching::{Dispatcher, UpdateHandler};
+use teloxide::error_handlers::{ErrorHandler, LoggingErrorHandler};
+use teloxide::prelude::*;
+use teloxide::types::{ChatMemberKind, ChatMemberUpdated, Me};
+
+use super::Shared;
+use super::access;
+use super::commands::{self, Action, Cmd, Parsed};
+use super::format::{self, Style};
+use super::outbox::{Pacer, Verdict, classify, send_html};
+use crate::core::Caller;
+use crate::domain::now_ms;
+
+/// What handlers return; errors end up in the dispatcher's error handler.
+pub type HandlerResult = Result<(), Box<dyn Error + Send + Sync>>;
+
+/// Commands that change monitors and waited longer than this in Telegram's queue
+/// (upbot was down) are not run: the user is told to send them again.
+pub const STALE_AFTER: Duration = Duration::from_secs(600);
+
+/// Per-bot dependencies of the handlers.
+pub struct BotCtx {
+    pub(super) shared: Arc<Shared>,
+    /// This bot's username.
+    pub(super) username: String,
+    /// Shared with the bot's alert sender, so replies and alerts respect one budget.
+    pub(super) pacer: Arc<Pacer>,
+}
+
+/// The update tree every bot runs: its own membership changes, group migrations, and
+/// messages (commands).
+pub fn schema() -> UpdateHandler<Box<dyn Error + Send + Sync>> {
+    dptree::entry()
+        .branch(Update::filter_my_chat_member().endpoint(on_my_chat_member))
+        .branch(
+            Update::filter_message()
+                .branch(Message::filter_migration_to().endpoint(on_migration))
+                .branch(dptree::endpoint(on_message)),
+        )
+}
+
+/// Builds the dispatcher of one bot (panics only on a wiring bug in [`schema`], which
+/// the unit test below catches).
+pub fn dispatcher(
+    bot: Bot,
+    ctx: Arc<BotCtx>,
+) -> Dispatcher<Bot, Box<dyn Error + Send + Sync>, teloxide::dispatching::DefaultKey> {
+    let text = format!("bot @{}: update handler failed", ctx.username);
+    Dispatcher::builder(bot, schema())
+        .dependencies(dptree::deps![ctx])
+        // Chatter, other bots' commands and service messages are not ours: stay quiet.
+        .default_handler(|_| async {})
+        .error_handler(LoggingErrorHandler::with_custom_text(text))
+        .build()
+}
+
+/// Logs update-listener failures (polling) as an operator can act on them.
+pub struct ListenerErrors {
+    /// The bot's username.
+    pub username: String,
+}
+
+impl ErrorHandler<teloxide::RequestError> for ListenerErrors {
+    fn handle_error(self: Arc<Self>, error: teloxide::RequestError) -> futures_util::future::BoxFuture<'static, ()> {
+        use teloxide::{ApiError, RequestError};
+        match &error {
+            RequestError::Api(ApiError::TerminatedByOtherGetUpdates) => tracing::warn!(
+                bot = %self.username,
+                "another process is polling this bot (409 Conflict): stop the other upbot or use a different token"
+            ),
+            RequestError::Api(ApiError::InvalidToken) => {
+                tracing::error!(bot = %self.username, "Telegram rejects this bot's token (revoked?)")
+            }
+            other => tracing::warn!(bot = %self.username, error = %other, "polling Telegram failed; retrying"),
+        }
+        Box::pin(async {})
+    }
+}
+
+/// Dispatch loop of one bot, restarted with back-off when it cannot start (getMe
+/// failing); ends when the dispatcher is shut down or `stop` is cancelled meanwhile.
+pub(super) async fn run_dispatcher(
+    bot: Bot,
+    mut dp: Dispatcher<Bot, Box<dyn Error + Send + Sync>, teloxide::dispatching::DefaultKey>,
+    username: String,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let errors = Arc::new(ListenerErrors {
+        username: username.clone(),
+    });
+    let mut failures = 0u32;
+    loop {
+        let listener = teloxide::update_listeners::Polling::builder(bot.clone())
+            .timeout(super::POLL_TIMEOUT)
+            .delete_webhook()
+            .await
+            .build();
+        match dp.try_dispatch_with_listener(listener, errors.clone()).await {
+            Ok(()) => break,
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let wait = super::outbox::backoff(failures);
+                tracing::warn!(bot = %username, error = %e, retry_in = ?wait, "dispatcher could not start");
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Stops a dispatcher; `shutdown()` fails until it is running, so retry until
+/// `deadline` or until its task ended by itself.
+pub(super) async fn shutdown(token: &ShutdownToken, finished: impl Fn() -> bool, deadline: tokio::time::Instant) {
+    loop {
+        match token.shutdown() {
+            Ok(done) => {
+                let _ = tokio::time::timeout_at(deadline, done).await;
+                return;
+            }
+            Err(_) if tokio::time::Instant::now() < deadline && !finished() => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// The forum topic a message belongs to (only real topics: reply threads in ordinary
+/// groups also carry a thread id, and must not be answered "into" it).
+fn topic(msg: &Message) -> Option<i32> {
+    if msg.is_topic_message {
+        msg.thread_id.map(|t| t.0.0)
+    } else {
+        None
+    }
+}
+
+async fn on_message(bot: Bot, msg: Message, me: Me, ctx: Arc<BotCtx>) -> HandlerResult {
+    if msg.chat.is_channel() {
+        return Ok(());
+    }
+    let Some(text) = msg.text() else {
+        return Ok(());
+    };
+    let chat = msg.chat.id.0;
+    let thread = topic(&msg);
+    let private = msg.chat.is_private();
+    let style = Style::new(me.username(), private);
+    let parsed = commands::parse(text, me.username());
+    let reply = match parsed {
+        Parsed::OtherBot => None,
+        Parsed::Command(Cmd::Chatid) => Some(format::chat_id(chat, thread)),
+        _ if !ctx.shared.access.is_allowed(chat) => {
+            if ctx.shared.access.first_refusal(chat) {
+                tracing::info!(bot = %ctx.username, chat, "chat not in UPBOT_ALLOWED_CHATS; told once how to allow it");
+                Some(format::not_allowed(chat))
+            } else {
+                None
+            }
+        }
+        Parsed::Text if private => Some(format!("Send {} for the commands.", style.cmd("help"))),
+        Parsed::Text => None,
+        Parsed::Unknown(word) => Some(format::unknown_command(&word, &style)),
+        Parsed::Command(cmd) => Some(ctx.run(&bot, &msg, cmd, &style, thread).await),
+    };
+    if let Some(text) = reply {
+        ctx.reply(&bot, chat, thread, &text).await;
+    }
+    Ok(())
+}
+
+impl BotCtx {
+    /// Runs one allowed command and returns the reply text.
+    async fn run(&self, bot: &Bot, msg: &Message, cmd: Cmd, style: &Style, thread: Option<i32>) -> String {
+        let chat = msg.chat.id.0;
+        let modifies = commands::modifies(&cmd);
+        let name = commands::name(&cmd);
+        if modifies {
+            let age_s = (now_ms() / 1000) as i64 - msg.date.timestamp();
+            if age_s > STALE_AFTER.as_secs() as i64 {
+                tracing::info!(bot = %self.username, chat, command = name, age_s, "stale command ignored");
+                return format::stale(name, Duration::from_secs(age_s.unsigned_abs()));
+            }
+        }
+        let action = match commands::action(cmd) {
+            Ok(a) => a,
+            Err(e) => return format::error(&e),
+        };
+        match action {
+            Action::Help { greeting } => format::help(style, greeting),
+            Action::ChatId => format::chat_id(chat, thread),
+            Action::Usage(n) => format::usage_selector(n, style),
+            Action::Core(c) => {
+                let can_modify = modifies && access::can_modify(bot, msg).await;
+                let caller = Caller::Chat {
+                    chat_id: chat,
+                    bot: self.username.clone(),
+                    thread_id: thread,
+                    can_modify,
+                };
+                match self.shared.service.execute(&caller, c).await {
+                    Ok(r) => format::reply(&r, style, now_ms()),
+                    Err(e) => {
+                        tracing::debug!(bot = %self.username, chat, command = name, error = %e, "command refused");
+                        format::error(&e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a reply (split if long), paced, with the same fallbacks as alerts: wait
+    /// out one 429, drop a vanished topic, plain text if the markup is refused.
+    async fn reply(&self, bot: &Bot, chat: i64, thread: Option<i32>, html: &str) {
+        for part in format::split_reply(html) {
+            let mut thread = thread;
+            let mut text = part.clone();
+            let mut html_mode = true;
+            for _attempt in 0..3 {
+                let res = if html_mode {
+                    send_html(bot, &self.pacer, chat, thread, &text).await
+                } else {
+                    self.pacer.acquire(chat).await;
+                    let mut req = bot.send_message(ChatId(chat), text.clone());
+                    if let Some(t) = thread {
+                        req = req.message_thread_id(teloxide::types::ThreadId(teloxide::types::MessageId(t)));
+                    }
+                    req.await
+                };
+                let Err(e) = res else { break };
+                match classify(&e) {
+                    Verdict::Retry(Some(d)) if d <= Duration::from_secs(30) => tokio::time::sleep(d).await,
+                    Verdict::ThreadGone if thread.is_some() => thread = None,
+                    Verdict::Markup if html_mode => {
+                        html_mode = false;
+                        text = format::strip_html(&part);
+                    }
+                    Verdict::Migrated(new) => {
+                        if let Err(err) = self.shared.chat_migrated(&self.username, chat, new).await {
+                            tracing::error!(bot = %self.username, chat, error = %err, "moving a migrated chat failed");
+                        }
+                        return;
+                    }
+                    v => {
+                        tracing::warn!(bot = %self.username, chat, error = %e, verdict = ?v, "reply not delivered");
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn on_migration(msg: Message, new: ChatId, ctx: Arc<BotCtx>) -> HandlerResult {
+    if let Err(e) = ctx.shared.chat_migrated(&ctx.username, msg.chat.id.0, new.0).await {
+        tracing::error!(bot = %ctx.username, chat = msg.chat.id.0, new = new.0, error = %e, "moving a migrated chat failed");
+    }
+    Ok(())
+}
+
+async fn on_my_chat_member(bot: Bot, upd: ChatMemberUpdated, me: Me, ctx: Arc<BotCtx>) -> HandlerResult {
+    if upd.new_chat_member.user.id != me.id {
+        return Ok(());
+    }
+    let chat = upd.chat.id.0;
+    let gone = matches!(
+        upd.new_chat_member.kind,
+        ChatMemberKind::Left | ChatMemberKind::Banned(_)
+    );
+    let was_out = matches!(
+        upd.old_chat_member.kind,
+        ChatMemberKind::Left | ChatMemberKind::Banned(_)
+    );
+    if gone {
+        let why = format!("bot was removed from the chat by user {}", upd.from.id);
+        if let Err(e) = ctx.shared.chat_gone(&ctx.username, chat, &why).await {
+            tracing::error!(bot = %ctx.username, chat, error = %e, "pausing a lost chat failed");
+        }
+    } else if was_out && !upd.chat.is_private() && !upd.chat.is_channel() {
+        tracing::info!(bot = %ctx.username, chat, "bot added to a group");
+        let style = Style::new(me.username(), false);
+        let text = if ctx.shared.access.is_allowed(chat) {
+            Some(format::help(&style, true))
+        } else if ctx.shared.access.first_refusal(chat) {
+            Some(format::not_allowed(chat))
+        } else {
+            None
+        };
+        if let Some(t) = text {
+            ctx.reply(&bot, chat, None, &t).await;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AllowedChats;
+    use crate::core::Service;
+    use crate::events::EventBus;
+    use crate::scheduler::Scheduler;
+    use crate::store::Store;
+
+    /// dptree checks the handler graph against the dependencies only at build time
+    /// (it panics on a missing one): build the real schema with the real dependencies.
+    #[tokio::test]
+    async fn schema_builds_with_real_dependencies() {
+        let store = Store::temporary().unwrap();
+        let events = EventBus::new();
+        let metrics = crate::metrics::Metrics::new();
+        let scheduler = Scheduler::start(store.clone(), events.clone(), metrics.clone(), Default::default()).unwrap();
+        let push = crate::push::Push::start(store.clone(), events.clone(), metrics.clone(), Default::default());
+        let service = Service::start(store.clone(), scheduler, push, events, metrics, "http://127.0.0.1:8766").unwrap();
+        let shared = Arc::new(Shared {
+            access: super::super::access::Access::new(AllowedChats::Any, store),
+            service,
+        });
+        let ctx = Arc::new(BotCtx {
+            shared,
+            username: "mon_bot".into(),
+            pacer: Arc::new(Pacer::default()),
+        });
+        let bot = Bot::new("123456:TEST").set_api_url("http://127.0.0.1:9".parse().unwrap());
+        let mut dp = dispatcher(bot, ctx);
+        // Not started: a shutdown request is refused, which the stop path retries.
+        assert!(dp.shutdown_token().shutdown().is_err());
+        let _ = &mut dp;
+    }
+}

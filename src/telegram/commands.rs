@@ -1,0 +1,233 @@
+//! The chat commands: the [`BotCommands`] enum (routing, `setMyCommands`), the lenient
+//! parser that accepts `/ADD`, `/add\nhost` and double spaces, and the mapping of each
+//! command's arguments to a [`core::Command`](crate::core::Command).
+
+use teloxide::types::BotCommand;
+use teloxide::utils::command::{BotCommands, ParseError};
+
+use crate::core::{AddRequest, Command, CoreError, Selector};
+
+/// The commands every bot understands. Arguments stay raw strings: the command core
+/// parses them, the same way for every front.
+///
+/// The variants' doc comments are also the descriptions shown in Telegram's command
+/// menu (`setMyCommands`), so they are written for users.
+#[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
+#[command(rename_rule = "lowercase")]
+pub enum Cmd {
+    /// watch a host or host:port — /add 192.0.2.10 interval=30s
+    Add(String),
+    /// stop watching — /del 7
+    Del(String),
+    /// this chat's monitors
+    List,
+    /// state, RTT, loss, uptime over 24 h — /status 7
+    Status(String),
+    /// stop probing without deleting — /pause 7
+    Pause(String),
+    /// start probing again — /resume 7
+    Resume(String),
+    /// new webhook URLs for a push monitor — /rotate 7
+    Rotate(String),
+    /// how to use this bot
+    Help,
+    /// how to use this bot
+    Start,
+    /// this chat's id
+    Chatid,
+}
+
+/// What a message's text turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// One of ours, for this bot.
+    Command(Cmd),
+    /// Starts with `/` but is not a command we know (the `/word`, lower-cased).
+    Unknown(String),
+    /// A command addressed to another bot (`/cmd@other_bot`): not ours to answer.
+    OtherBot,
+    /// Plain text.
+    Text,
+}
+
+/// Parses a message leniently: the command word may be upper case and be followed by
+/// any whitespace (newline, several spaces); `@thisbot` is optional, `@otherbot` is
+/// someone else's.
+pub fn parse(text: &str, bot_username: &str) -> Parsed {
+    let text = text.trim_start();
+    if !text.starts_with('/') {
+        return Parsed::Text;
+    }
+    let (head, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+    let head = head.to_lowercase();
+    let (word, addressee) = match head.split_once('@') {
+        Some((w, a)) => (w, Some(a)),
+        None => (head.as_str(), None),
+    };
+    if addressee.is_some_and(|a| !a.eq_ignore_ascii_case(bot_username)) {
+        return Parsed::OtherBot;
+    }
+    match Cmd::parse(&format!("{word} {}", rest.trim()), bot_username) {
+        Ok(c) => Parsed::Command(c),
+        Err(ParseError::WrongBotName(_)) => Parsed::OtherBot,
+        Err(_) => Parsed::Unknown(word.to_string()),
+    }
+}
+
+/// The list sent with `setMyCommands`: without the leading slash the macro adds
+/// (the Bot API documents bare names), and without the `/start` duplicate of `/help`.
+pub fn bot_commands() -> Vec<BotCommand> {
+    Cmd::bot_commands()
+        .into_iter()
+        .map(|c| BotCommand::new(c.command.trim_start_matches('/'), c.description))
+        .filter(|c| c.command != "start")
+        .collect()
+}
+
+/// The command's name as typed (`/add`), for messages about it.
+pub fn name(cmd: &Cmd) -> &'static str {
+    match cmd {
+        Cmd::Add(_) => "/add",
+        Cmd::Del(_) => "/del",
+        Cmd::List => "/list",
+        Cmd::Status(_) => "/status",
+        Cmd::Pause(_) => "/pause",
+        Cmd::Resume(_) => "/resume",
+        Cmd::Rotate(_) => "/rotate",
+        Cmd::Help => "/help",
+        Cmd::Start => "/start",
+        Cmd::Chatid => "/chatid",
+    }
+}
+
+/// Whether the command changes monitors (groups: admins only).
+pub fn modifies(cmd: &Cmd) -> bool {
+    matches!(
+        cmd,
+        Cmd::Add(_) | Cmd::Del(_) | Cmd::Pause(_) | Cmd::Resume(_) | Cmd::Rotate(_)
+    )
+}
+
+/// What a chat command asks of the bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Run this through the command core.
+    Core(Command),
+    /// A command taking a monitor was sent without one: show its usage.
+    Usage(&'static str),
+    /// `/help` (`greeting`: it was `/start`).
+    Help {
+        /// Say hello first.
+        greeting: bool,
+    },
+    /// `/chatid`.
+    ChatId,
+}
+
+/// Maps a parsed command to what it does; bad arguments are the core's validation
+/// errors (with their usage text).
+pub fn action(cmd: Cmd) -> Result<Action, CoreError> {
+    let sel = |arg: &str, name: &'static str| -> Result<Action, CoreError> {
+        if arg.trim().is_empty() {
+            return Ok(Action::Usage(name));
+        }
+        Selector::parse(arg).map(|s| {
+            Action::Core(match name {
+                "del" => Command::Del(s),
+                "status" => Command::Status(s),
+                "pause" => Command::Pause(s),
+                "rotate" => Command::Rotate(s),
+                _ => Command::Resume(s),
+            })
+        })
+    };
+    match cmd {
+        Cmd::Add(args) => Ok(Action::Core(Command::Add(Box::new(AddRequest::parse_chat(&args)?)))),
+        Cmd::Del(a) => sel(&a, "del"),
+        Cmd::Status(a) => sel(&a, "status"),
+        Cmd::Pause(a) => sel(&a, "pause"),
+        Cmd::Resume(a) => sel(&a, "resume"),
+        Cmd::Rotate(a) => sel(&a, "rotate"),
+        Cmd::List => Ok(Action::Core(Command::List { chat_id: None })),
+        Cmd::Help => Ok(Action::Help { greeting: false }),
+        Cmd::Start => Ok(Action::Help { greeting: true }),
+        Cmd::Chatid => Ok(Action::ChatId),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::MonitorId;
+
+    const ME: &str = "mon_one_bot";
+
+    #[test]
+    fn lenient_forms() {
+        let add = |s: &str| Parsed::Command(Cmd::Add(s.into()));
+        assert_eq!(parse("/add 127.0.0.1", ME), add("127.0.0.1"));
+        assert_eq!(parse("/add@mon_one_bot 127.0.0.1", ME), add("127.0.0.1"));
+        assert_eq!(parse("/add@MON_ONE_BOT 127.0.0.1", ME), add("127.0.0.1"));
+        assert_eq!(parse("/ADD 127.0.0.1", ME), add("127.0.0.1"));
+        assert_eq!(parse("/add\n127.0.0.1", ME), add("127.0.0.1"));
+        assert_eq!(parse("/add   127.0.0.1  ", ME), add("127.0.0.1"));
+        assert_eq!(parse("  /add 127.0.0.1", ME), add("127.0.0.1"));
+        assert_eq!(parse("/add", ME), add(""));
+        assert_eq!(
+            parse("/add 10.0.0.1\nname=x", ME),
+            add("10.0.0.1\nname=x"),
+            "arguments keep their inner newlines"
+        );
+        assert_eq!(parse("/list extra", ME), Parsed::Command(Cmd::List));
+        assert_eq!(parse("/chatid", ME), Parsed::Command(Cmd::Chatid));
+    }
+
+    #[test]
+    fn other_bots_unknown_and_text() {
+        assert_eq!(parse("/add@other_bot 1.2.3.4", ME), Parsed::OtherBot);
+        assert_eq!(parse("/frobnicate@other_bot", ME), Parsed::OtherBot);
+        assert_eq!(parse("/frobnicate", ME), Parsed::Unknown("/frobnicate".into()));
+        assert_eq!(parse("/Frob@mon_one_bot x", ME), Parsed::Unknown("/frob".into()));
+        assert_eq!(parse("hello", ME), Parsed::Text);
+        assert_eq!(parse("", ME), Parsed::Text);
+    }
+
+    #[test]
+    fn actions() {
+        assert_eq!(
+            action(Cmd::Del("7".into())).unwrap(),
+            Action::Core(Command::Del(Selector::Id(MonitorId(7))))
+        );
+        assert_eq!(action(Cmd::Pause(" ".into())).unwrap(), Action::Usage("pause"));
+        assert!(matches!(action(Cmd::Add("".into())), Err(CoreError::Validation(_))));
+        assert!(matches!(
+            action(Cmd::Add("x colour=red".into())),
+            Err(CoreError::Validation(_))
+        ));
+        let Action::Core(Command::Add(req)) = action(Cmd::Add("db:5432 name=\"a b\"".into())).unwrap() else {
+            panic!("add")
+        };
+        assert_eq!((req.target.as_str(), req.name.as_deref()), ("db:5432", Some("a b")));
+        assert!(modifies(&Cmd::Resume(String::new())));
+        assert!(modifies(&Cmd::Rotate(String::new())));
+        assert_eq!(
+            action(Cmd::Rotate("7".into())).unwrap(),
+            Action::Core(Command::Rotate(Selector::Id(MonitorId(7))))
+        );
+        assert!(!modifies(&Cmd::List));
+    }
+
+    #[test]
+    fn set_my_commands_list_has_no_slashes() {
+        let cmds = bot_commands();
+        assert!(cmds.iter().all(|c| !c.command.starts_with('/')));
+        assert!(cmds.iter().all(|c| c.command.chars().all(|ch| ch.is_ascii_lowercase())));
+        assert!(cmds.iter().any(|c| c.command == "add"));
+        assert!(cmds.iter().any(|c| c.command == "chatid"));
+        let add = cmds.iter().find(|c| c.command == "add").unwrap();
+        assert_eq!(
+            add.description,
+            "watch a host or host:port — /add 192.0.2.10 interval=30s"
+        );
+    }
+}

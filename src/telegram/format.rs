@@ -1,0 +1,705 @@
+//! Every text the bots send: command replies and alert batches, in Telegram HTML.
+//!
+//! Pure functions (time is passed in), so each text is unit-tested. Every value a user
+//! or a probe supplied goes through [`esc`]; templates are never escaped. Messages are
+//! split on line boundaries to stay under Telegram's 4096-character limit, measured in
+//! UTF-16 code units of the raw HTML (an upper bound of what Telegram counts).
+
+use std::time::Duration;
+
+use teloxide::utils::html::escape;
+
+use crate::core::{CoreError, MonitorView, Reply, StatusView};
+use crate::domain::{Kind, State, StatsSummary};
+use crate::store::Alert;
+
+/// Telegram's limit on one message's text.
+pub const MAX_MESSAGE: usize = 4096;
+/// Longest reason shown in one alert line (probe errors can be long).
+const MAX_REASON: usize = 300;
+/// An alert older than this when sent says when it happened.
+const LATE_AFTER_MS: u64 = 60_000;
+
+/// Escapes a value for HTML parse mode (`<`, `>`, `&`).
+pub fn esc(s: &str) -> String {
+    escape(s)
+}
+
+/// Length as Telegram counts it (UTF-16 code units).
+pub fn tg_len(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+/// Upper-case state word used in alerts and replies.
+pub fn state_word(s: State) -> &'static str {
+    match s {
+        State::Pending => "PENDING",
+        State::Up => "UP",
+        State::Degraded => "DEGRADED",
+        State::Down => "DOWN",
+        State::Paused => "PAUSED",
+    }
+}
+
+fn state_icon(s: State) -> &'static str {
+    match s {
+        State::Pending => "⏳",
+        State::Up => "🟢",
+        State::Degraded => "🟡",
+        State::Down => "🔴",
+        State::Paused => "⏸",
+    }
+}
+
+/// `5m 3s`, `2h`, `1d 3h`: a duration in its two largest units, rounded down to whole
+/// seconds (at least `1s`).
+pub fn human(d: Duration) -> String {
+    let mut left = d.as_secs().max(1);
+    let mut parts = Vec::new();
+    for (unit, secs) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if left >= secs {
+            parts.push(format!("{}{unit}", left / secs));
+            left %= secs;
+        }
+    }
+    parts.truncate(2);
+    parts.join(" ")
+}
+
+fn utc(ms: u64) -> String {
+    let t = std::time::UNIX_EPOCH + Duration::from_millis(ms);
+    humantime::format_rfc3339_seconds(t)
+        .to_string()
+        .replace('T', " ")
+        .replace('Z', " UTC")
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+    t.push('…');
+    t
+}
+
+/// `<b>name</b> (target)`, or just `<b>target</b>` when the name is the target.
+fn who(name: &str, target: &str) -> String {
+    if name == target {
+        format!("<b>{}</b>", esc(name))
+    } else {
+        format!("<b>{}</b> ({})", esc(name), esc(target))
+    }
+}
+
+/// One line for one announced state change.
+pub fn alert_line(a: &Alert, now_ms: u64) -> String {
+    let t = &a.transition;
+    let detail = match t.to {
+        State::Up => match (t.from, t.down_for_ms) {
+            (_, Some(ms)) => format!("back after {} down", human(Duration::from_millis(ms))),
+            (State::Pending, None) => "now UP".to_string(),
+            _ => "recovered".to_string(),
+        },
+        _ if t.reason.is_empty() => format!("now {}", state_word(t.to)),
+        _ => truncate(&t.reason, MAX_REASON),
+    };
+    let mut line = format!(
+        "{} <b>{}</b> #{} {}: {}",
+        state_icon(t.to),
+        state_word(t.to),
+        a.monitor_id,
+        who(&a.name, &a.target),
+        esc(&detail)
+    );
+    if now_ms.saturating_sub(t.at_ms) > LATE_AFTER_MS {
+        line.push_str(&format!(" <i>(at {})</i>", utc(t.at_ms)));
+    }
+    line
+}
+
+/// One message of an alert batch and the outbox keys it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    /// HTML text, at most [`MAX_MESSAGE`] long.
+    pub html: String,
+    /// Outbox keys of the alerts in it (removed once Telegram accepted it).
+    pub keys: Vec<u64>,
+}
+
+/// Everything queued for one chat as few messages as possible: a summary line when
+/// there is more than one change, then one line per change, oldest first.
+pub fn alert_chunks(alerts: &[(u64, Alert)], now_ms: u64) -> Vec<Chunk> {
+    let header = (alerts.len() > 1).then(|| {
+        let mut counts: Vec<(State, usize)> = Vec::new();
+        for (_, a) in alerts {
+            match counts.iter_mut().find(|(s, _)| *s == a.transition.to) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((a.transition.to, 1)),
+            }
+        }
+        let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {}", state_word(*s))).collect();
+        format!("<b>{} changes</b>: {}", alerts.len(), parts.join(", "))
+    });
+    let lines = alerts.iter().map(|(k, a)| (alert_line(a, now_ms), vec![*k])).collect();
+    chunk_lines(header, lines, MAX_MESSAGE)
+}
+
+/// Packs lines into messages of at most `limit` (UTF-16 units), never splitting a line
+/// unless it alone is longer than `limit`. The header opens the first message.
+pub fn chunk_lines(header: Option<String>, lines: Vec<(String, Vec<u64>)>, limit: usize) -> Vec<Chunk> {
+    let mut out: Vec<Chunk> = Vec::new();
+    let mut cur = Chunk {
+        html: header.unwrap_or_default(),
+        keys: Vec::new(),
+    };
+    for (line, keys) in lines {
+        for piece in hard_split(&line, limit) {
+            let sep = usize::from(!cur.html.is_empty());
+            if !cur.html.is_empty() && tg_len(&cur.html) + sep + tg_len(&piece) > limit {
+                out.push(std::mem::replace(
+                    &mut cur,
+                    Chunk {
+                        html: String::new(),
+                        keys: Vec::new(),
+                    },
+                ));
+            }
+            if !cur.html.is_empty() {
+                cur.html.push('\n');
+            }
+            cur.html.push_str(&piece);
+        }
+        cur.keys.extend(keys);
+    }
+    if !cur.html.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Splits one over-long line at character boundaries (a last resort: it may cut a tag,
+/// and the sender then falls back to plain text).
+fn hard_split(line: &str, limit: usize) -> Vec<String> {
+    if tg_len(line) <= limit {
+        return vec![line.to_string()];
+    }
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in line.chars() {
+        if tg_len(&cur) + c.len_utf16() > limit {
+            out.push(std::mem::take(&mut cur));
+        }
+        cur.push(c);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Splits a reply into messages on line boundaries.
+pub fn split_reply(html: &str) -> Vec<String> {
+    let lines = html.lines().map(|l| (l.to_string(), Vec::new())).collect();
+    chunk_lines(None, lines, MAX_MESSAGE)
+        .into_iter()
+        .map(|c| c.html)
+        .collect()
+}
+
+/// Our HTML as plain text (tags dropped, entities decoded): the fallback when Telegram
+/// rejects the markup. Only our templates contain tags; user text is escaped.
+pub fn strip_html(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+}
+
+/// What a chat command looks like in this chat: `/del` in private chats, `/del@bot`
+/// in groups (privacy mode delivers only addressed commands reliably).
+#[derive(Debug, Clone)]
+pub struct Style {
+    /// `@botname` in groups, empty in private chats.
+    pub suffix: String,
+}
+
+impl Style {
+    /// The style for a chat: private chats need no `@bot`.
+    pub fn new(bot_username: &str, private: bool) -> Self {
+        Self {
+            suffix: if private {
+                String::new()
+            } else {
+                format!("@{bot_username}")
+            },
+        }
+    }
+
+    /// `/cmd` or `/cmd@bot`.
+    pub fn cmd(&self, name: &str) -> String {
+        format!("/{name}{}", self.suffix)
+    }
+}
+
+fn every(interval_s: f64) -> String {
+    human(Duration::from_secs_f64(interval_s))
+}
+
+fn kind_target(m: &MonitorView) -> String {
+    format!("{} {}", m.kind.as_str(), esc(&m.target))
+}
+
+fn ms(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Reply to a successful command.
+pub fn reply(r: &Reply, style: &Style, now_ms: u64) -> String {
+    match r {
+        Reply::Added(m) => {
+            let what = match m.kind {
+                Kind::Push => format!("push monitor {}", esc(&m.name)),
+                _ => format!("{}, every {}", kind_target(m), every(m.interval)),
+            };
+            format!(
+                "✅ Added #{} <b>{}</b>: {what}.{}\nI'll post here when it goes DOWN or comes back UP. Remove it with {} {}.",
+                m.id,
+                esc(&m.name),
+                push_urls(m),
+                style.cmd("del"),
+                m.id
+            )
+        }
+        Reply::Rotated(m) => format!(
+            "🔑 New token for #{} <b>{}</b>; the old URLs no longer work.{}",
+            m.id,
+            esc(&m.name),
+            push_urls(m)
+        ),
+        Reply::Deleted(m) => format!("🗑 Deleted #{} {}.", m.id, who(&m.name, &m.target)),
+        Reply::Paused(m) => format!(
+            "⏸ Paused #{} {}. Resume with {} {}.",
+            m.id,
+            who(&m.name, &m.target),
+            style.cmd("resume"),
+            m.id
+        ),
+        Reply::Resumed(m) => format!(
+            "▶️ Resumed #{} {}; it stays PENDING until the next checks decide.",
+            m.id,
+            who(&m.name, &m.target)
+        ),
+        Reply::List(ms) => list(ms, style),
+        Reply::Status(s) => status(s, now_ms),
+    }
+}
+
+fn list(monitors: &[MonitorView], style: &Style) -> String {
+    if monitors.is_empty() {
+        return format!(
+            "No monitors in this chat yet. Add one with {} 192.0.2.10 or {} example.com:443",
+            style.cmd("add"),
+            style.cmd("add")
+        );
+    }
+    let mut out = format!(
+        "<b>{} monitor{}</b>",
+        monitors.len(),
+        if monitors.len() == 1 { "" } else { "s" }
+    );
+    for m in monitors {
+        let rtt = match (m.last_rtt_ms, &m.last_error) {
+            (_, Some(e)) if m.state == State::Down => esc(&truncate(e, 60)),
+            (Some(r), _) => format!("{} ms", ms(r)),
+            (None, _) => "no RTT yet".into(),
+        };
+        let name = if m.name == m.target {
+            String::new()
+        } else {
+            format!("<b>{}</b> ", esc(&m.name))
+        };
+        out.push_str(&format!(
+            "\n{} #{} {name}{} · {} · every {} · {rtt}",
+            state_icon(m.state),
+            m.id,
+            state_word(m.state),
+            kind_target(m),
+            every(m.interval),
+        ));
+    }
+    out
+}
+
+/// The webhook and heartbeat URLs of a push monitor (empty for other kinds).
+fn push_urls(m: &MonitorView) -> String {
+    let mut out = String::new();
+    if let Some(u) = &m.webhook_url {
+        out.push_str(&format!("\nstatus webhook (POST): <code>{}</code>", esc(u)));
+    }
+    if let Some(u) = &m.heartbeat_url {
+        out.push_str(&format!("\nheartbeat (GET or POST): <code>{}</code>", esc(u)));
+    }
+    if let Some(h) = m.heartbeat {
+        out.push_str(&format!(
+            "\nexpected every {}, grace {}",
+            every(h),
+            every(m.grace.unwrap_or(60.0))
+        ));
+    }
+    out
+}
+
+fn status(s: &StatusView, now_ms: u64) -> String {
+    let m = &s.monitor;
+    let since_ms = humantime::parse_rfc3339(&m.since)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as u64);
+    let since = match since_ms {
+        Some(t) => format!(
+            "since {} ({})",
+            utc(t),
+            human(Duration::from_millis(now_ms.saturating_sub(t)))
+        ),
+        None => String::new(),
+    };
+    let mut out = format!(
+        "{} #{} {} is <b>{}</b> {since}",
+        state_icon(m.state),
+        m.id,
+        who(&m.name, &m.target),
+        state_word(m.state)
+    );
+    if !m.reason.is_empty() && matches!(m.state, State::Down | State::Degraded) {
+        out.push_str(&format!("\nreason: {}", esc(&truncate(&m.reason, MAX_REASON))));
+    }
+    if m.kind == Kind::Push {
+        out.push_str(&push_urls(m));
+        if let Some(t) = &m.last_heartbeat {
+            out.push_str(&format!("\nlast heartbeat: {}", esc(t)));
+        }
+        return out;
+    }
+    out.push_str(&format!(
+        "\n{} · every {} · timeout {} · fails {} · recovers {}",
+        kind_target(m),
+        every(m.interval),
+        every(m.timeout),
+        m.fails,
+        m.recovers
+    ));
+    out.push_str(&stats_lines(&s.stats));
+    out
+}
+
+fn stats_lines(st: &StatsSummary) -> String {
+    let rtt = match (st.rtt_min_ms, st.rtt_avg_ms, st.rtt_max_ms) {
+        (Some(a), Some(b), Some(c)) => format!("{} / {} / {} ms", ms(a), ms(b), ms(c)),
+        _ => "none yet".into(),
+    };
+    if st.probes == 0 {
+        return format!("\nRTT min/avg/max (24 h): {rtt}\nno probes in the last 24 h");
+    }
+    format!(
+        "\nRTT min/avg/max (24 h): {rtt}\nloss: {:.1}% · uptime (24 h): {:.2}% · {} probes",
+        st.loss_pct, st.uptime_pct, st.probes
+    )
+}
+
+/// Reply to a failed command.
+pub fn error(e: &CoreError) -> String {
+    match e {
+        CoreError::PermissionDenied(m) => format!("⛔ {}", esc(m)),
+        CoreError::Internal(_) => "⚠️ Something went wrong on the server; the operator can see it in the log.".into(),
+        other => format!("⚠️ {}", esc(&other.to_string())),
+    }
+}
+
+/// `/help` and `/start`.
+pub fn help(style: &Style, greeting: bool) -> String {
+    let c = |n: &str| style.cmd(n);
+    let mut out = String::new();
+    if greeting {
+        out.push_str("👋 I watch hosts and tell this chat when they go DOWN and come back UP.\n\n");
+    }
+    out.push_str(&format!(
+        "<b>Commands</b>\n\
+         {} &lt;host|host:port&gt; [interval=30s fails=3 recovers=2 name=… timeout=2s]: watch a host (ping) or a TCP port\n\
+         {} &lt;id|host&gt;: stop watching\n\
+         {}: this chat's monitors\n\
+         {} &lt;id&gt;: state, RTT, loss and uptime over 24 h\n\
+         {} &lt;id&gt; / {} &lt;id&gt;: stop and restart probing\n\
+         {}: this chat's id\n\
+         Examples: {} 192.0.2.10 · {} example.com:443 name=web · {} tcp db.lan 5432 interval=1m",
+        c("add"),
+        c("del"),
+        c("list"),
+        c("status"),
+        c("pause"),
+        c("resume"),
+        c("chatid"),
+        c("add"),
+        c("add"),
+        c("add"),
+    ));
+    if !style.suffix.is_empty() {
+        out.push_str("\nIn groups only admins may add, delete, pause or resume.");
+    }
+    out
+}
+
+/// `/chatid`.
+pub fn chat_id(chat_id: i64, thread: Option<i32>) -> String {
+    match thread {
+        Some(t) => format!("This chat's id is <code>{chat_id}</code> (topic <code>{t}</code>)."),
+        None => format!("This chat's id is <code>{chat_id}</code>."),
+    }
+}
+
+/// The one reply a chat outside the allow-list gets.
+pub fn not_allowed(chat_id: i64) -> String {
+    format!(
+        "🔒 This chat (id <code>{chat_id}</code>) is not allowed to use this bot, so I will not act on commands here.\n\
+         To allow it, the operator adds <code>{chat_id}</code> to UPBOT_ALLOWED_CHATS (comma-separated ids, or * for any chat) \
+         and restarts upbot, or adds a monitor for chat_id <code>{chat_id}</code> through the API."
+    )
+}
+
+/// Reply to an unknown command.
+pub fn unknown_command(cmd: &str, style: &Style) -> String {
+    format!(
+        "Unknown command {}. Commands: {} {} {} {} {} {}; {} explains them.",
+        esc(cmd),
+        style.cmd("add"),
+        style.cmd("del"),
+        style.cmd("list"),
+        style.cmd("status"),
+        style.cmd("pause"),
+        style.cmd("resume"),
+        style.cmd("help"),
+    )
+}
+
+/// Reply to a command that sat in Telegram's queue while upbot was down.
+pub fn stale(cmd: &str, age: Duration) -> String {
+    format!(
+        "⌛ Ignored {} sent {} ago while upbot was offline; send it again if you still want it.",
+        esc(cmd),
+        human(age)
+    )
+}
+
+/// Usage line of a command that takes a monitor.
+pub fn usage_selector(cmd: &str, style: &Style) -> String {
+    format!("usage: {} &lt;id&gt; (see {})", style.cmd(cmd), style.cmd("list"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{MonitorId, Transition};
+
+    fn alert(id: u64, name: &str, target: &str, from: State, to: State, reason: &str, down: Option<u64>) -> Alert {
+        Alert {
+            monitor_id: MonitorId(id),
+            bot: "mon_bot".into(),
+            chat_id: -1001234567890,
+            thread_id: None,
+            name: name.into(),
+            target: target.into(),
+            kind: Kind::Ping,
+            transition: Transition {
+                from,
+                to,
+                reason: reason.into(),
+                at_ms: 1_000_000,
+                announce: true,
+                down_for_ms: down,
+            },
+        }
+    }
+
+    #[test]
+    fn alert_lines_say_state_name_target_reason() {
+        let a = alert(
+            7,
+            "db_1 <main> & co",
+            "10.0.0.5:5432",
+            State::Up,
+            State::Down,
+            "connection refused",
+            None,
+        );
+        assert_eq!(
+            alert_line(&a, 1_000_000),
+            "🔴 <b>DOWN</b> #7 <b>db_1 &lt;main&gt; &amp; co</b> (10.0.0.5:5432): connection refused"
+        );
+        let a = alert(7, "db", "10.0.0.5", State::Down, State::Up, "", Some(303_000));
+        assert_eq!(
+            alert_line(&a, 1_000_000),
+            "🟢 <b>UP</b> #7 <b>db</b> (10.0.0.5): back after 5m 3s down"
+        );
+        let a = alert(8, "10.0.0.6", "10.0.0.6", State::Pending, State::Up, "", None);
+        assert_eq!(alert_line(&a, 1_000_000), "🟢 <b>UP</b> #8 <b>10.0.0.6</b>: now UP");
+        let a = alert(9, "x", "x", State::Up, State::Degraded, "slow", None);
+        assert!(alert_line(&a, 1_000_000).contains("<b>DEGRADED</b>"));
+        // a late delivery says when it happened
+        let a = alert(9, "x", "x", State::Up, State::Down, "timeout", None);
+        assert!(alert_line(&a, 1_000_000 + 120_000).ends_with("<i>(at 1970-01-01 00:16:40 UTC)</i>"));
+    }
+
+    #[test]
+    fn batches_fit_4096_and_keep_order_and_keys() {
+        let alerts: Vec<(u64, Alert)> = (0..600)
+            .map(|i| {
+                (
+                    i,
+                    alert(
+                        i,
+                        &format!("host-{i:03}.example.com"),
+                        "192.0.2.1",
+                        State::Up,
+                        State::Down,
+                        "3 of 3 pings lost",
+                        None,
+                    ),
+                )
+            })
+            .collect();
+        let chunks = alert_chunks(&alerts, 1_000_000);
+        assert!(chunks.len() >= 2 && chunks.len() <= 20, "{}", chunks.len());
+        assert!(chunks[0].html.starts_with("<b>600 changes</b>: 600 DOWN"));
+        let keys: Vec<u64> = chunks.iter().flat_map(|c| c.keys.clone()).collect();
+        assert_eq!(keys, (0..600).collect::<Vec<_>>());
+        for c in &chunks {
+            assert!(tg_len(&c.html) <= MAX_MESSAGE);
+            assert_eq!(c.html.lines().filter(|l| l.contains("#")).count(), c.keys.len());
+        }
+        // one alert: no header
+        let one = alert_chunks(&alerts[..1], 1_000_000);
+        assert_eq!(one.len(), 1);
+        assert!(one[0].html.starts_with("🔴"));
+    }
+
+    #[test]
+    fn over_long_lines_are_split_by_utf16_length() {
+        let line = "😀".repeat(3000); // 6000 UTF-16 units
+        let chunks = chunk_lines(None, vec![(line, vec![1])], MAX_MESSAGE);
+        assert_eq!(chunks.len(), 2);
+        assert!(chunks.iter().all(|c| tg_len(&c.html) <= MAX_MESSAGE));
+        assert_eq!(chunks[1].keys, vec![1]);
+        assert!(split_reply("").is_empty());
+        assert_eq!(split_reply("a\nb"), vec!["a\nb".to_string()]);
+    }
+
+    #[test]
+    fn strip_html_round_trips_escaped_text() {
+        let html = format!("<b>{}</b> ok", esc("a_b <c> & \"d\""));
+        assert_eq!(strip_html(&html), "a_b <c> & \"d\" ok");
+    }
+
+    #[test]
+    fn commands_carry_the_bot_name_in_groups() {
+        let g = Style::new("mon_bot", false);
+        let p = Style::new("mon_bot", true);
+        assert_eq!(g.cmd("del"), "/del@mon_bot");
+        assert_eq!(p.cmd("del"), "/del");
+        assert!(help(&g, false).contains("/add@mon_bot &lt;host|host:port&gt;"));
+        assert!(not_allowed(-1001).contains("<code>-1001</code>"));
+        assert!(not_allowed(-1001).contains("UPBOT_ALLOWED_CHATS"));
+        assert_eq!(
+            error(&CoreError::Validation("unknown option \"<x>\"".into())),
+            "⚠️ unknown option \"&lt;x&gt;\""
+        );
+    }
+
+    fn view(state: State, reason: &str) -> MonitorView {
+        MonitorView {
+            id: MonitorId(7),
+            kind: Kind::Tcp,
+            target: "db.lan:5432".into(),
+            host: "db.lan".into(),
+            port: Some(5432),
+            interval: 30.0,
+            timeout: 2.0,
+            fails: 3,
+            recovers: 2,
+            name: "db_main".into(),
+            chat_id: Some(-1001234567890),
+            bot: Some("mon_bot".into()),
+            state,
+            since: "1970-01-01T00:16:40.000Z".into(),
+            reason: reason.into(),
+            paused: false,
+            last_rtt_ms: Some(1.234),
+            last_error: None,
+            created: "1970-01-01T00:00:00.000Z".into(),
+            webhook_url: None,
+            heartbeat_url: None,
+            heartbeat: None,
+            grace: None,
+            last_heartbeat: None,
+            signed: None,
+        }
+    }
+
+    #[test]
+    fn status_shows_state_since_rtt_loss_uptime() {
+        let s = StatusView {
+            monitor: view(State::Down, "connection refused"),
+            stats: StatsSummary {
+                probes: 2880,
+                loss_pct: 1.25,
+                uptime_pct: 98.75,
+                rtt_min_ms: Some(0.412),
+                rtt_avg_ms: Some(1.5),
+                rtt_max_ms: Some(12.75),
+            },
+        };
+        let text = reply(
+            &Reply::Status(Box::new(s)),
+            &Style::new("mon_bot", false),
+            1_000_000 + 3_723_000,
+        );
+        assert_eq!(
+            text,
+            "🔴 #7 <b>db_main</b> (db.lan:5432) is <b>DOWN</b> since 1970-01-01 00:16:40 UTC (1h 2m)\n\
+             reason: connection refused\n\
+             tcp db.lan:5432 · every 30s · timeout 2s · fails 3 · recovers 2\n\
+             RTT min/avg/max (24 h): 0.41 / 1.50 / 12.8 ms\n\
+             loss: 1.2% · uptime (24 h): 98.75% · 2880 probes"
+        );
+        let list = reply(&Reply::List(vec![view(State::Up, "")]), &Style::new("mon_bot", true), 0);
+        assert_eq!(
+            list,
+            "<b>1 monitor</b>\n🟢 #7 <b>db_main</b> UP · tcp db.lan:5432 · every 30s · 1.23 ms"
+        );
+    }
+
+    #[test]
+    fn durations_are_human() {
+        assert_eq!(human(Duration::from_millis(303_400)), "5m 3s");
+        assert_eq!(human(Duration::from_millis(10)), "1s");
+        assert_eq!(human(Duration::from_secs(90_000)), "1d 1h");
+        assert_eq!(human(Duration::from_secs(86_400)), "1d");
+        assert_eq!(human(Duration::from_secs(3_661)), "1h 1m");
+        assert_eq!(human(Duration::from_secs(30)), "30s");
+    }
+}

@@ -1,0 +1,490 @@
+//! The Telegram front: every bot of the process (configured tokens, and tokens added
+//! through the API and kept in the store), each with its own dispatcher and alert
+//! sender, all sharing one command core and store.
+//!
+//! [`Telegram::start`] launches the bots and registers the [`BotGateway`] the core uses
+//! to resolve and check the bot of operator `add`s; [`Telegram::stop`] stops every
+//! dispatcher (through its `ShutdownToken`) and sender. Bots are logged by username,
+//! never by token.
+
+pub mod access;
+pub mod bot;
+pub mod commands;
+pub mod format;
+pub mod outbox;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use teloxide::dispatching::ShutdownToken;
+use teloxide::prelude::*;
+use teloxide::types::{ChatMemberKind, Me};
+use teloxide::{ApiError, RequestError};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::core::{BotGateway, CoreError, ResolveFuture, Service};
+use crate::events::{NoticeEvent, NoticeKind};
+use crate::store::StoredBot;
+use access::Access;
+use bot::BotCtx;
+use outbox::{Pacer, Sender};
+
+/// Long-poll timeout; below the HTTP client's 17 s total timeout.
+pub const POLL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long stopping waits for each dispatcher and task.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the handlers and senders of every bot share.
+pub struct Shared {
+    /// The command core.
+    pub service: Service,
+    /// Allow-list and admin rules.
+    pub access: Access,
+}
+
+impl Shared {
+    /// A group became a supergroup: move its monitors and pending alerts, keep it
+    /// allowed under its new id, and tell WS subscribers. Idempotent.
+    pub async fn chat_migrated(&self, bot: &str, old: i64, new: i64) -> Result<(), CoreError> {
+        let ids = self.service.migrate_chat(old, new).await?;
+        let alerts = self.service.store().outbox_rechat(old, new).await?;
+        if self.access.is_allowed(old) {
+            self.access.allow(new).await?;
+        }
+        if ids.is_empty() && alerts == 0 {
+            return Ok(());
+        }
+        tracing::warn!(
+            bot,
+            old_chat = old,
+            new_chat = new,
+            monitors = ids.len(),
+            alerts,
+            "group upgraded to a supergroup; monitors moved"
+        );
+        self.service.events().notice(NoticeEvent {
+            kind: NoticeKind::ChatMigrated,
+            bot: bot.to_string(),
+            chat_id: old,
+            new_chat_id: Some(new),
+            monitor_ids: ids,
+            message: format!("group {old} became supergroup {new}; {alerts} pending alerts moved"),
+        });
+        Ok(())
+    }
+
+    /// The bot can no longer post in `chat`: pause its monitors there, drop its alerts
+    /// for that chat (they cannot be delivered), and tell WS subscribers and the log.
+    pub async fn chat_gone(&self, bot: &str, chat: i64, why: &str) -> Result<(), CoreError> {
+        let ids = self.service.pause_chat(bot, chat).await?;
+        let store = self.service.store();
+        let keys: Vec<u64> = store
+            .outbox(bot)?
+            .into_iter()
+            .filter(|(_, a)| a.chat_id == chat)
+            .map(|(k, _)| k)
+            .collect();
+        if !keys.is_empty() {
+            store.outbox_remove(&keys).await?;
+        }
+        if ids.is_empty() && keys.is_empty() {
+            return Ok(());
+        }
+        tracing::warn!(
+            bot,
+            chat,
+            reason = why,
+            paused = ids.len(),
+            dropped_alerts = keys.len(),
+            "bot can no longer post in a chat; its monitors there are paused"
+        );
+        self.service.events().notice(NoticeEvent {
+            kind: NoticeKind::BotRemoved,
+            bot: bot.to_string(),
+            chat_id: chat,
+            new_chat_id: None,
+            monitor_ids: ids,
+            message: format!("{why}; monitors paused, {} pending alerts dropped", keys.len()),
+        });
+        Ok(())
+    }
+}
+
+/// One started bot.
+struct RunningBot {
+    bot: Bot,
+    me: Me,
+    pacer: Arc<Pacer>,
+    shutdown: ShutdownToken,
+    dispatch: Mutex<Option<JoinHandle<()>>>,
+    sender: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Front {
+    shared: Arc<Shared>,
+    api_url: url::Url,
+    /// Running bots by lower-case username.
+    bots: Mutex<HashMap<String, Arc<RunningBot>>>,
+    /// Serialises the check-and-start step of launches.
+    launching: tokio::sync::Mutex<()>,
+    /// Cancelled by [`Telegram::stop`]: senders and retry loops end.
+    stop: CancellationToken,
+    /// Retry loops of bots that could not start yet.
+    pending: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// Handle to the Telegram front.
+pub struct Telegram {
+    front: Arc<Front>,
+}
+
+/// Why a token could not be started.
+#[derive(Debug, thiserror::Error)]
+enum LaunchError {
+    #[error("Telegram rejected the bot token")]
+    InvalidToken,
+    #[error("the bot has no username")]
+    NoUsername,
+    #[error("cannot reach the Bot API: {0}")]
+    Unreachable(RequestError),
+    #[error("upbot is shutting down")]
+    Stopping,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl Telegram {
+    /// Starts every configured and remembered bot (a bot that cannot start is logged
+    /// and retried; it never stops the server) and registers the bot gateway.
+    pub async fn start(config: &Config, service: Service) -> anyhow::Result<Self> {
+        let api_url: url::Url = config
+            .telegram_api_url
+            .parse()
+            .map_err(|e| anyhow::anyhow!("UPBOT_TELEGRAM_API_URL: {e}"))?;
+        let store = service.store().clone();
+        let front = Arc::new(Front {
+            shared: Arc::new(Shared {
+                access: Access::new(config.allowed_chats.clone(), store.clone()),
+                service: service.clone(),
+            }),
+            api_url,
+            bots: Mutex::new(HashMap::new()),
+            launching: tokio::sync::Mutex::new(()),
+            stop: CancellationToken::new(),
+            pending: Mutex::new(Vec::new()),
+        });
+        let mut tokens: Vec<(String, &'static str)> = config
+            .telegram_tokens
+            .iter()
+            .map(|t| (t.expose().to_string(), "config"))
+            .collect();
+        for b in store.bots()? {
+            if !tokens.iter().any(|(t, _)| *t == b.token) {
+                tokens.push((b.token, "added through the API"));
+            }
+        }
+        if tokens.is_empty() {
+            tracing::warn!(
+                "no Telegram bot configured (set UPBOT_TELEGRAM_TOKENS, or add one with bot=<token> on a WS add); \
+                 alerts go to WS subscribers only"
+            );
+        }
+        let launches = tokens.into_iter().enumerate().map(|(i, (token, origin))| {
+            let front = front.clone();
+            async move {
+                match front.launch(&token).await {
+                    Ok(b) => tracing::info!(bot = %b.me.username(), origin, "Telegram bot running"),
+                    Err(LaunchError::Unreachable(e)) => {
+                        tracing::warn!(token_no = i + 1, origin, error = %e, "Telegram bot cannot start yet; retrying in the background");
+                        let retry = tokio::spawn(Front::retry_launch(Arc::downgrade(&front), token, front.stop.clone()));
+                        lock(&front.pending).push(retry);
+                    }
+                    Err(e) => tracing::error!(token_no = i + 1, origin, error = %e, "Telegram bot not started"),
+                }
+            }
+        });
+        futures_util::future::join_all(launches).await;
+        service.set_bot_gateway(Some(Arc::new(Gateway {
+            front: Arc::downgrade(&front),
+        })));
+        Ok(Self { front })
+    }
+
+    /// Usernames of the running bots.
+    pub fn bots(&self) -> Vec<String> {
+        lock(&self.front.bots)
+            .values()
+            .map(|b| b.me.username().to_string())
+            .collect()
+    }
+
+    /// Stops every dispatcher and alert sender (pending alerts stay in the outbox).
+    pub async fn stop(self) {
+        self.front.shared.service.set_bot_gateway(None);
+        self.front.stop.cancel();
+        // Taking the launch lock means no launch in progress can add a bot after this.
+        let bots: Vec<Arc<RunningBot>> = {
+            let _no_more_launches = self.front.launching.lock().await;
+            lock(&self.front.bots).drain().map(|(_, b)| b).collect()
+        };
+        let deadline = tokio::time::Instant::now() + STOP_TIMEOUT;
+        let stops = bots.iter().map(|b| {
+            let finished = || lock(&b.dispatch).as_ref().is_none_or(|h| h.is_finished());
+            bot::shutdown(&b.shutdown, finished, deadline)
+        });
+        futures_util::future::join_all(stops).await;
+        let mut handles: Vec<JoinHandle<()>> = lock(&self.front.pending).drain(..).collect();
+        for b in &bots {
+            handles.extend(lock(&b.dispatch).take());
+            handles.extend(lock(&b.sender).take());
+        }
+        for mut h in handles {
+            if tokio::time::timeout_at(deadline, &mut h).await.is_err() {
+                h.abort();
+                let _ = h.await;
+            }
+        }
+        tracing::info!(bots = bots.len(), "Telegram bots stopped");
+    }
+}
+
+impl Front {
+    /// Starts one bot: getMe, setMyCommands, dispatcher, alert sender. A token whose
+    /// bot already runs returns the running one.
+    async fn launch(self: &Arc<Self>, token: &str) -> Result<Arc<RunningBot>, LaunchError> {
+        if let Some(b) = lock(&self.bots).values().find(|b| b.bot.token() == token) {
+            return Ok(b.clone());
+        }
+        let bot = Bot::new(token).set_api_url(self.api_url.clone());
+        let me = match bot.get_me().await {
+            Ok(me) => me,
+            Err(RequestError::Api(ApiError::InvalidToken)) => return Err(LaunchError::InvalidToken),
+            Err(e) => return Err(LaunchError::Unreachable(e)),
+        };
+        let Some(username) = me.user.username.clone() else {
+            return Err(LaunchError::NoUsername);
+        };
+        let running = {
+            // Check and start under one lock (no network inside), so one bot added twice
+            // at once starts once.
+            let _one_at_a_time = self.launching.lock().await;
+            if self.stop.is_cancelled() {
+                return Err(LaunchError::Stopping);
+            }
+            if let Some(b) = lock(&self.bots).values().find(|b| b.me.id == me.id) {
+                if b.bot.token() != token {
+                    // The same bot polled under two tokens would end each other's polls (409).
+                    tracing::warn!(bot = %username, "this bot already runs under another token; not starting it twice");
+                }
+                return Ok(b.clone());
+            }
+            let pacer = Arc::new(Pacer::default());
+            let ctx = Arc::new(BotCtx {
+                shared: self.shared.clone(),
+                username: username.clone(),
+                pacer: pacer.clone(),
+            });
+            let dp = bot::dispatcher(bot.clone(), ctx);
+            let shutdown = dp.shutdown_token();
+            let dispatch = tokio::spawn(bot::run_dispatcher(
+                bot.clone(),
+                dp,
+                username.clone(),
+                self.stop.clone(),
+            ));
+            let sender = Sender {
+                bot: bot.clone(),
+                username: username.clone(),
+                pacer: pacer.clone(),
+                shared: self.shared.clone(),
+            };
+            let sender = tokio::spawn(sender.run(self.stop.clone()));
+            let running = Arc::new(RunningBot {
+                bot: bot.clone(),
+                me,
+                pacer,
+                shutdown,
+                dispatch: Mutex::new(Some(dispatch)),
+                sender: Mutex::new(Some(sender)),
+            });
+            lock(&self.bots).insert(username.to_ascii_lowercase(), running.clone());
+            running
+        };
+        if let Err(e) = bot.set_my_commands(commands::bot_commands()).await {
+            tracing::warn!(bot = %username, error = %e, "setMyCommands failed; the command menu may be stale");
+        }
+        Ok(running)
+    }
+
+    /// Keeps trying to start a bot whose first start failed for lack of the Bot API.
+    async fn retry_launch(front: Weak<Front>, token: String, stop: CancellationToken) {
+        let mut failures = 1u32;
+        loop {
+            let wait = outbox::backoff(failures).max(Duration::from_secs(5));
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+            let Some(f) = front.upgrade() else { return };
+            match f.launch(&token).await {
+                Ok(b) => {
+                    tracing::info!(bot = %b.me.username(), "Telegram bot running");
+                    return;
+                }
+                Err(LaunchError::Stopping) => return,
+                Err(LaunchError::Unreachable(e)) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(error = %e, "Telegram bot still cannot start; retrying");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "Telegram bot not started");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The core's question: which bot alerts `chat`, and can it post there?
+    async fn resolve(self: Arc<Self>, bot: Option<String>, chat: i64) -> Result<String, CoreError> {
+        let invalid = |m: String| CoreError::Validation(m);
+        let running: Vec<Arc<RunningBot>> = lock(&self.bots).values().cloned().collect();
+        let names = || {
+            let mut n: Vec<String> = running.iter().map(|b| format!("@{}", b.me.username())).collect();
+            n.sort();
+            n.join(", ")
+        };
+        let chosen = match bot.as_deref().map(str::trim) {
+            None | Some("") => match running.as_slice() {
+                [] => return Err(invalid(crate::core::service::NO_BOT.to_string())),
+                [one] => one.clone(),
+                _ => {
+                    return Err(invalid(format!(
+                        "several bots are running ({}); name one with bot",
+                        names()
+                    )));
+                }
+            },
+            Some(b) if looks_like_token(b) => match self.launch(b).await {
+                Ok(r) => {
+                    let stored = StoredBot {
+                        username: r.me.username().to_string(),
+                        token: b.to_string(),
+                    };
+                    self.shared.service.store().put_bot(&stored).await?;
+                    r
+                }
+                Err(LaunchError::InvalidToken) => {
+                    return Err(invalid(
+                        "bot: Telegram rejected this bot token (getMe failed: invalid token)".into(),
+                    ));
+                }
+                Err(LaunchError::NoUsername) => return Err(invalid("bot: this bot has no username".into())),
+                Err(LaunchError::Stopping) => return Err(invalid("upbot is shutting down".into())),
+                Err(LaunchError::Unreachable(e)) => {
+                    return Err(invalid(format!(
+                        "bot: cannot check the token, the Bot API is unreachable: {e}"
+                    )));
+                }
+            },
+            Some(b) => {
+                let name = b.trim_start_matches('@');
+                match running.iter().find(|r| r.me.username().eq_ignore_ascii_case(name)) {
+                    Some(r) => r.clone(),
+                    None if running.is_empty() => return Err(invalid(crate::core::service::NO_BOT.to_string())),
+                    None => return Err(invalid(format!("unknown bot {name:?}; running: {}", names()))),
+                }
+            }
+        };
+        check_can_post(&chosen, chat).await?;
+        self.shared.access.allow(chat).await?;
+        Ok(chosen.me.username().to_string())
+    }
+}
+
+/// `123456:ABC-def…`: digits, a colon, then the secret.
+fn looks_like_token(s: &str) -> bool {
+    s.split_once(':')
+        .is_some_and(|(id, rest)| !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) && !rest.is_empty())
+}
+
+/// Checks that `b` can post in `chat`: in groups its own membership (getChatMember),
+/// in private chats a typing indicator (fails if the user never started the bot).
+async fn check_can_post(b: &RunningBot, chat: i64) -> Result<(), CoreError> {
+    let who = format!("@{}", b.me.username());
+    let refused = |why: String| CoreError::Validation(format!("bot {who} cannot post in chat {chat}: {why}"));
+    let explain = |e: &RequestError| match outbox::classify(e) {
+        outbox::Verdict::Gone(t) if t.contains("chat not found") => {
+            "chat not found (add the bot to the group, or send it /start in a private chat)".to_string()
+        }
+        outbox::Verdict::Migrated(new) => format!("the group was upgraded; use chat_id {new}"),
+        _ => e.to_string(),
+    };
+    if chat > 0 {
+        b.pacer.acquire(chat).await;
+        return match b
+            .bot
+            .send_chat_action(ChatId(chat), teloxide::types::ChatAction::Typing)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(outbox::classify(&e), outbox::Verdict::Retry(_)) => Err(CoreError::Validation(format!(
+                "cannot check chat {chat} with {who}: the Bot API is unreachable ({e})"
+            ))),
+            Err(e) => Err(refused(explain(&e))),
+        };
+    }
+    match b.bot.get_chat_member(ChatId(chat), b.me.id).await {
+        Ok(m) => match &m.kind {
+            ChatMemberKind::Left | ChatMemberKind::Banned(_) => {
+                Err(refused("the bot is not a member (add it to the group first)".into()))
+            }
+            ChatMemberKind::Restricted(r) if !r.can_send_messages => {
+                Err(refused("the bot is not allowed to send messages there".into()))
+            }
+            _ => Ok(()),
+        },
+        Err(e) if matches!(outbox::classify(&e), outbox::Verdict::Retry(_)) => Err(CoreError::Validation(format!(
+            "cannot check chat {chat} with {who}: the Bot API is unreachable ({e})"
+        ))),
+        Err(e) => Err(refused(explain(&e))),
+    }
+}
+
+/// The [`BotGateway`] the core calls; weak, so the front can be dropped after stop.
+struct Gateway {
+    front: Weak<Front>,
+}
+
+impl BotGateway for Gateway {
+    fn resolve(&self, bot: Option<String>, chat_id: i64) -> ResolveFuture {
+        let front = self.front.upgrade();
+        Box::pin(async move {
+            match front {
+                Some(f) => f.resolve(bot, chat_id).await,
+                None => Err(CoreError::Validation(crate::core::service::NO_BOT.to_string())),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_told_from_usernames() {
+        assert!(looks_like_token("123456:ABC-def_1"));
+        assert!(!looks_like_token("mon_bot"));
+        assert!(!looks_like_token("@mon_bot"));
+        assert!(!looks_like_token("abc:def"));
+        assert!(!looks_like_token("123:"));
+    }
+}

@@ -1,0 +1,770 @@
+//! The Telegram front end to end: the real app with real teloxide bots talking to the
+//! in-process fake Bot API (`fake_telegram.rs`) through `UPBOT_TELEGRAM_API_URL`.
+//!
+//! Alerts are injected the way the scheduler writes them (`store.record_transition`
+//! with an outbox entry) for monitors added through the service. Monitors are "quiet"
+//! (24 h interval, 100 probes per verdict) so the probe scheduler never adds alerts of
+//! its own to a test.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::time::Instant;
+use upbot::core::{AddRequest, Caller, Command, CoreError, Reply, Selector};
+use upbot::domain::{MonitorId, State, Transition, now_ms};
+use upbot::events::NoticeKind;
+use upbot::store::Alert;
+
+use crate::fake_telegram::{ANONYMOUS_ADMIN, FakeTelegram, Fault, FaultReply, Sent, chat, forum, user};
+use crate::helpers::{TestApp, spawn_app, spawn_app_in};
+
+const T1: &str = "111111:AAA-one";
+const T2: &str = "222222:BBB-two";
+const T3: &str = "333333:CCC-three";
+const B1: &str = "mon_one_bot";
+const B2: &str = "mon_two_bot";
+const B3: &str = "mon_three_bot";
+/// Chat-command options that keep the probe scheduler from ever announcing anything.
+const QUIET: &str = "interval=24h fails=100 recovers=100";
+
+fn fake_bots(fake: &FakeTelegram) {
+    fake.add_bot(T1, 111111, B1);
+    fake.add_bot(T2, 222222, B2);
+    fake.add_bot(T3, 333333, B3);
+}
+
+async fn start(fake: &FakeTelegram, tokens: &[&str], allowed: &str) -> TestApp {
+    spawn_app(&[
+        ("UPBOT_TELEGRAM_TOKENS", &tokens.join(",")),
+        ("UPBOT_TELEGRAM_API_URL", &fake.url),
+        ("UPBOT_ALLOWED_CHATS", allowed),
+    ])
+    .await
+}
+
+async fn setup(tokens: &[&str], allowed: &str) -> (FakeTelegram, TestApp) {
+    let fake = FakeTelegram::start().await;
+    fake_bots(&fake);
+    let app = start(&fake, tokens, allowed).await;
+    (fake, app)
+}
+
+/// A user says `text`; returns the next message the chat receives.
+async fn ask(fake: &FakeTelegram, token: &str, chat_id: i64, from: u64, text: &str) -> Sent {
+    let before = fake.sent(chat_id).len();
+    fake.say(token, chat_id, from, text);
+    fake.wait_for_nth(chat_id, before + 1).await.swap_remove(before)
+}
+
+/// Adds a quiet monitor to `chat` as bot `bot` through the service.
+async fn add(app: &TestApp, chat_id: i64, bot: &str, target: &str, name: Option<&str>) -> MonitorId {
+    let req = AddRequest {
+        target: target.into(),
+        name: name.map(String::from),
+        interval: Some(Duration::from_secs(24 * 3600)),
+        fails: Some(100),
+        recovers: Some(100),
+        ..AddRequest::default()
+    };
+    let caller = Caller::Chat {
+        chat_id,
+        bot: bot.into(),
+        thread_id: None,
+        can_modify: true,
+    };
+    match app.running.service.execute(&caller, Command::Add(Box::new(req))).await {
+        Ok(Reply::Added(m)) => m.id,
+        other => panic!("add failed: {other:?}"),
+    }
+}
+
+/// Writes an announced transition and its alert, as the scheduler does.
+fn inject(app: &TestApp, id: MonitorId, to: State, reason: &str) {
+    let store = app.running.service.store();
+    let m = store.monitor(id).unwrap().expect("monitor exists");
+    let mut h = store.health(id).unwrap().expect("health exists");
+    let now = now_ms();
+    let t = Transition {
+        from: h.state,
+        to,
+        reason: reason.into(),
+        at_ms: now,
+        announce: true,
+        down_for_ms: (to == State::Up && h.state == State::Down).then(|| now.saturating_sub(h.since_ms)),
+    };
+    h.state = to;
+    h.since_ms = now;
+    h.reason = reason.into();
+    let alert = Alert {
+        monitor_id: id,
+        bot: m.bot.clone().expect("monitor has a bot"),
+        chat_id: m.chat_id.expect("monitor has a chat"),
+        thread_id: m.thread_id,
+        name: m.name.clone(),
+        target: m.target(),
+        kind: m.kind,
+        transition: t,
+    };
+    store.record_transition(id, &h, Some(&alert)).unwrap();
+}
+
+/// Waits (bounded) until every alert left the outbox: removal follows the Bot API's
+/// answer, so it lands a moment after the fake recorded the message.
+async fn wait_outbox_empty(app: &TestApp) {
+    let deadline = Instant::now() + crate::helpers::WAIT;
+    while app.running.service.store().outbox_len() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "outbox still holds {}",
+            app.running.service.store().outbox_len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn monitor_line_count(msgs: &[Sent], id: MonitorId) -> usize {
+    let tag = format!("#{id} ");
+    msgs.iter()
+        .flat_map(|m| m.text.lines().map(String::from).collect::<Vec<_>>())
+        .filter(|l| l.contains(&tag) && (l.contains("DOWN") || l.contains("UP")))
+        .count()
+}
+
+#[tokio::test]
+async fn two_bots_three_chats_are_isolated() {
+    let (g1, p, g2) = (-1001000000001, 4242, -1001000000002);
+    let (fake, app) = setup(&[T1, T2], &format!("{g1},{p},{g2}")).await;
+    fake.set_member(g1, 42, "administrator");
+    fake.set_member(g2, 43, "creator");
+
+    let r = ask(&fake, T1, g1, 42, &format!("/add 127.0.0.1 name=one {QUIET}")).await;
+    assert!(r.text.contains("Added #1 <b>one</b>"), "{}", r.text);
+    assert_eq!(r.token, T1, "the bot that got the command answers");
+    let r = ask(&fake, T1, p, 4242, &format!("/add 127.0.0.2 {QUIET}")).await;
+    assert!(r.text.contains("Added #2"), "{}", r.text);
+    let r = ask(&fake, T2, g2, 43, &format!("/add@{B2} 127.0.0.3 {QUIET}")).await;
+    assert!(r.text.contains("Added #3"), "{}", r.text);
+    assert_eq!(r.token, T2);
+
+    let l1 = ask(&fake, T1, g1, 42, "/list").await.text;
+    assert!(
+        l1.contains("#1 <b>one</b>") && !l1.contains("#2") && !l1.contains("#3"),
+        "{l1}"
+    );
+    let lp = ask(&fake, T1, p, 4242, "/list").await.text;
+    assert!(lp.contains("#2") && !lp.contains("#1") && !lp.contains("#3"), "{lp}");
+    let l2 = ask(&fake, T2, g2, 43, &format!("/list@{B2}")).await.text;
+    assert!(l2.contains("#3") && !l2.contains("#1") && !l2.contains("#2"), "{l2}");
+    // another chat's monitor does not exist here
+    let r = ask(&fake, T1, g1, 42, "/del 3").await.text;
+    assert!(r.contains("no monitor #3"), "{r}");
+    let r = ask(&fake, T2, g2, 43, "/status 1").await.text;
+    assert!(r.contains("no monitor #1"), "{r}");
+    // a command for another bot is ignored: the next reply is the /chatid one
+    fake.say(T1, g1, 42, &format!("/list@{B2}"));
+    let r = ask(&fake, T1, g1, 42, "/chatid").await.text;
+    assert!(r.contains(&g1.to_string()), "{r}");
+
+    for id in [1, 2, 3] {
+        inject(&app, MonitorId(id), State::Down, "3 of 3 pings lost");
+    }
+    let a1 = fake.wait_for_message(g1, |m| m.text.contains("<b>DOWN</b> #1")).await;
+    let ap = fake.wait_for_message(p, |m| m.text.contains("<b>DOWN</b> #2")).await;
+    let a2 = fake.wait_for_message(g2, |m| m.text.contains("<b>DOWN</b> #3")).await;
+    assert_eq!((a1.token.as_str(), ap.token.as_str(), a2.token.as_str()), (T1, T1, T2));
+    for (chat_id, own) in [(g1, 1), (p, 2), (g2, 3)] {
+        for m in fake.sent(chat_id) {
+            for other in [1, 2, 3].into_iter().filter(|o| *o != own) {
+                assert!(
+                    !m.text.contains(&format!("DOWN</b> #{other} ")),
+                    "chat {chat_id} saw #{other}: {}",
+                    m.text
+                );
+            }
+        }
+    }
+    // setMyCommands went out without leading slashes, once per bot
+    let cmds: Vec<_> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "setmycommands")
+        .collect();
+    assert_eq!(cmds.len(), 2);
+    assert!(cmds[0].body["commands"].as_array().unwrap().iter().all(|c| {
+        let name = c["command"].as_str().unwrap();
+        !name.starts_with('/')
+    }));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn stranger_gets_exactly_one_reply_naming_its_id() {
+    let stranger = -1009999999999;
+    let (fake, app) = setup(&[T1], "-1001000000001").await;
+    fake.set_member(stranger, 42, "administrator");
+    for text in ["/list", "/add 127.0.0.1", "hello", "/help", "/chatid"] {
+        fake.say(T1, stranger, 42, text);
+    }
+    // updates of one chat are handled in order: once /chatid is answered, all were seen
+    let all = fake.wait_for_nth(stranger, 2).await;
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(all[0].text.contains("<code>-1009999999999</code>"), "{}", all[0].text);
+    assert!(all[0].text.contains("UPBOT_ALLOWED_CHATS"), "{}", all[0].text);
+    // /chatid always answers
+    assert_eq!(all[1].text, "This chat's id is <code>-1009999999999</code>.");
+    // … and nothing happened, and the stranger is not told again
+    assert_eq!(app.running.service.monitor_count(), 0);
+    fake.say(T1, stranger, 42, "/list");
+    fake.say(T1, stranger, 42, "/chatid");
+    let all = fake.wait_for_nth(stranger, 3).await;
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(all[2].text.starts_with("This chat's id"), "{}", all[2].text);
+    eprintln!("refusal text: {}", all[0].text);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn only_admins_change_monitors_in_groups() {
+    let (g, private) = (-1001000000010, 60);
+    let (fake, app) = setup(&[T1], &format!("{g},{private}")).await;
+    fake.set_member(g, 51, "administrator");
+    fake.set_member(g, 52, "creator");
+
+    let r = ask(&fake, T1, g, 50, "/list").await.text;
+    assert!(r.starts_with("No monitors in this chat yet"), "{r}");
+    let r = ask(&fake, T1, g, 50, &format!("/add 127.0.0.1 {QUIET}")).await.text;
+    assert_eq!(r, "⛔ only group administrators may change monitors");
+    assert_eq!(app.running.service.monitor_count(), 0);
+    let r = ask(&fake, T1, g, 51, &format!("/add 127.0.0.1 {QUIET}")).await.text;
+    assert!(r.starts_with("✅ Added #1"), "{r}");
+    let r = ask(&fake, T1, g, 50, "/pause 1").await.text;
+    assert!(r.starts_with("⛔"), "{r}");
+    let r = ask(&fake, T1, g, 50, "/status 1").await.text;
+    assert!(r.contains("#1 <b>127.0.0.1</b> is <b>PENDING</b>"), "{r}");
+    // an anonymous admin posts as the group itself
+    let before = fake.sent(g).len();
+    fake.push_message(
+        T1,
+        chat(g),
+        json!({"id": ANONYMOUS_ADMIN, "is_bot": true, "first_name": "Group", "username": "GroupAnonymousBot"}),
+        "/pause 1",
+        json!({"sender_chat": chat(g)}),
+    );
+    let r = fake.wait_for_nth(g, before + 1).await.swap_remove(before).text;
+    assert!(r.starts_with("⏸ Paused #1"), "{r}");
+    let r = ask(&fake, T1, g, 52, "/resume@mon_one_bot 1").await.text;
+    assert!(r.starts_with("▶️ Resumed #1"), "{r}");
+    // in a private chat the user may change
+    let r = ask(&fake, T1, private, private as u64, &format!("/add 127.0.0.2 {QUIET}"))
+        .await
+        .text;
+    assert!(r.starts_with("✅ Added #2"), "{r}");
+    // bad arguments and unknown commands get a usage line
+    let r = ask(&fake, T1, g, 51, "/del").await.text;
+    assert_eq!(r, "usage: /del@mon_one_bot &lt;id&gt; (see /list@mon_one_bot)");
+    let r = ask(&fake, T1, g, 51, "/add 127.0.0.1 colour=red").await.text;
+    assert!(r.starts_with("⚠️ unknown option \"colour\""), "{r}");
+    let r = ask(&fake, T1, g, 51, "/frobnicate").await.text;
+    assert!(
+        r.starts_with("Unknown command /frobnicate. Commands: /add@mon_one_bot"),
+        "{r}"
+    );
+    let r = ask(&fake, T1, g, 51, &format!("/ADD\n127.0.0.1  {QUIET}")).await.text;
+    assert!(
+        r.contains("already watched as #1"),
+        "lenient parse reached the core: {r}"
+    );
+    let r = ask(&fake, T1, g, 51, "/add push nightly heartbeat=5m").await.text;
+    assert!(
+        r.starts_with("✅ Added #3 <b>nightly</b>: push monitor nightly."),
+        "{r}"
+    );
+    assert!(
+        r.contains("/webhooks/") && r.contains("/heartbeat</code>"),
+        "push replies show the URLs: {r}"
+    );
+    assert!(r.contains("expected every 5m, grace 1m"), "{r}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn html_is_escaped_in_replies_and_alerts() {
+    let g = -1001000000011;
+    let (fake, app) = setup(&[T1], &g.to_string()).await;
+    fake.set_member(g, 51, "administrator");
+    let r = ask(
+        &fake,
+        T1,
+        g,
+        51,
+        &format!("/add 127.0.0.9 name=\"db_1 <main> & co\" {QUIET}"),
+    )
+    .await;
+    assert_eq!(r.parse_mode.as_deref(), Some("HTML"));
+    assert!(r.text.contains("<b>db_1 &lt;main&gt; &amp; co</b>"), "{}", r.text);
+    let l = ask(&fake, T1, g, 51, "/list").await.text;
+    assert!(l.contains("<b>db_1 &lt;main&gt; &amp; co</b>"), "{l}");
+    inject(&app, MonitorId(1), State::Down, "<timeout> & no_route");
+    let a = fake.wait_for_message(g, |m| m.text.contains("<b>DOWN</b>")).await;
+    assert_eq!(
+        a.text,
+        "🔴 <b>DOWN</b> #1 <b>db_1 &lt;main&gt; &amp; co</b> (127.0.0.9): &lt;timeout&gt; &amp; no_route"
+    );
+    assert_eq!(a.parse_mode.as_deref(), Some("HTML"));
+    inject(&app, MonitorId(1), State::Up, "");
+    let a = fake.wait_for_message(g, |m| m.text.contains("<b>UP</b>")).await;
+    assert!(a.text.contains("back after") && a.text.contains("down"), "{}", a.text);
+    eprintln!(
+        "alert texts:\n{}",
+        fake.sent(g)
+            .iter()
+            .map(|m| m.text.clone())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn forum_topic_replies_and_alerts_stay_in_the_topic() {
+    let (f, g) = (-1001000000020, -1001000000021);
+    let (fake, app) = setup(&[T1], &format!("{f},{g}")).await;
+    fake.set_member(f, 51, "administrator");
+    let topic = json!({"message_thread_id": 77, "is_topic_message": true});
+    fake.push_message(
+        T1,
+        forum(f),
+        user(51),
+        &format!("/add 127.0.0.1 {QUIET}"),
+        topic.clone(),
+    );
+    let r = fake.wait_for_nth(f, 1).await.swap_remove(0);
+    assert!(r.text.starts_with("✅ Added #1"), "{}", r.text);
+    assert_eq!(r.thread, Some(77));
+    fake.push_message(T1, forum(f), user(51), "/chatid", topic);
+    let r = fake.wait_for_nth(f, 2).await.swap_remove(1);
+    assert_eq!(
+        r.text,
+        format!("This chat's id is <code>{f}</code> (topic <code>77</code>).")
+    );
+    assert_eq!(r.thread, Some(77));
+    inject(&app, MonitorId(1), State::Down, "timeout");
+    let a = fake.wait_for_message(f, |m| m.text.contains("<b>DOWN</b>")).await;
+    assert_eq!(
+        a.thread,
+        Some(77),
+        "the alert goes to the topic the monitor was added in"
+    );
+    // a reply thread in an ordinary group is not a topic: answer in the chat
+    fake.push_message(T1, chat(g), user(51), "/chatid", json!({"message_thread_id": 12}));
+    let r = fake.wait_for_nth(g, 1).await.swap_remove(0);
+    assert_eq!(r.thread, None);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_lose_and_duplicate_nothing() {
+    let g = -1001000000030;
+    let (fake, app) = setup(&[T1], &g.to_string()).await;
+    let mut ids = Vec::new();
+    for i in 1..=6 {
+        ids.push(add(&app, g, B1, &format!("127.0.0.{i}"), None).await);
+    }
+    fake.fault(Fault {
+        method: "sendmessage",
+        chat: Some(g),
+        times: Some(1),
+        reply: FaultReply::RetryAfter(1),
+    });
+    for id in &ids[..3] {
+        inject(&app, *id, State::Down, "connection refused");
+    }
+    let first = fake
+        .wait_for_message(g, |m| ids[..3].iter().all(|id| m.text.contains(&format!("#{id} "))))
+        .await;
+    let refused = fake
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "sendmessage" && !c.ok)
+        .expect("the 429 was hit");
+    assert!(
+        first.at.duration_since(refused.at) >= Duration::from_millis(950),
+        "retry_after was honoured"
+    );
+
+    fake.fault(Fault {
+        method: "sendmessage",
+        chat: Some(g),
+        times: Some(1),
+        reply: FaultReply::ServerError,
+    });
+    for id in &ids[3..] {
+        inject(&app, *id, State::Down, "connection refused");
+    }
+    // teloxide sleeps 10 s on any 5xx before it reports the error
+    fake.wait_for_message_within(Duration::from_secs(40), g, |m| {
+        m.text.contains(&format!("#{} ", ids[5]))
+    })
+    .await;
+    let sent = fake.sent(g);
+    for id in &ids {
+        assert_eq!(monitor_line_count(&sent, *id), 1, "#{id} exactly once in {sent:?}");
+    }
+    let failed = fake
+        .calls()
+        .iter()
+        .filter(|c| c.method == "sendmessage" && !c.ok)
+        .count();
+    assert_eq!(failed, 2, "one 429 and one 500");
+    wait_outbox_empty(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_hundred_alerts_arrive_in_a_few_paced_messages() {
+    let g = -1001000000040;
+    let (fake, app) = setup(&[T1], &g.to_string()).await;
+    let mut ids = Vec::new();
+    for i in 1..=200u32 {
+        let name = format!("web-{i:03}.example.com");
+        ids.push(
+            add(
+                &app,
+                g,
+                B1,
+                &format!("127.0.{}.{}", 1 + i / 250, 1 + i % 250),
+                Some(&name),
+            )
+            .await,
+        );
+    }
+    let t0 = Instant::now();
+    for id in &ids {
+        inject(&app, *id, State::Down, "3 of 3 pings lost");
+    }
+    let sent = fake
+        .wait_until("all 200 alerts", |calls| {
+            let s = crate::fake_telegram::sent_from(calls, g);
+            ids.iter().all(|id| monitor_line_count(&s, *id) >= 1).then_some(s)
+        })
+        .await;
+    let took = sent.last().unwrap().at.duration_since(t0);
+    let lens: Vec<usize> = sent.iter().map(|m| m.text.encode_utf16().count()).collect();
+    eprintln!("200 alerts -> {} messages in {took:?}; lengths {lens:?}", sent.len());
+    assert!(sent.len() <= 10, "{} messages", sent.len());
+    assert!(lens.iter().all(|l| *l <= 4096), "{lens:?}");
+    for w in sent.windows(2) {
+        let gap = w[1].at.duration_since(w[0].at);
+        assert!(gap >= Duration::from_secs(1), "messages to one chat {gap:?} apart");
+    }
+    for id in &ids {
+        assert_eq!(monitor_line_count(&sent, *id), 1, "#{id}");
+    }
+    assert!(
+        sent[0].text.starts_with("<b>"),
+        "a summary line opens the batch: {}",
+        sent[0].text
+    );
+    wait_outbox_empty(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn restart_resends_pending_alerts_and_nothing_already_sent() {
+    let g = -1001000000050;
+    let fake = FakeTelegram::start().await;
+    fake_bots(&fake);
+    let app = start(&fake, &[T1], &g.to_string()).await;
+    let a = add(&app, g, B1, "127.0.0.1", Some("alpha")).await;
+    let b = add(&app, g, B1, "127.0.0.2", Some("beta")).await;
+    inject(&app, a, State::Down, "timeout");
+    fake.wait_for_message(g, |m| m.text.contains("alpha")).await;
+    // Telegram now refuses to take more for a minute; beta's alert stays queued
+    fake.fault(Fault {
+        method: "sendmessage",
+        chat: Some(g),
+        times: None,
+        reply: FaultReply::RetryAfter(60),
+    });
+    inject(&app, b, State::Down, "timeout");
+    fake.wait_until("a refused send of beta", |calls| {
+        calls
+            .iter()
+            .any(|c| !c.ok && c.method == "sendmessage" && c.body["text"].as_str().unwrap_or("").contains("beta"))
+            .then_some(())
+    })
+    .await;
+    assert_eq!(app.running.service.store().outbox_len(), 1);
+    let dir = app.stop().await;
+    let delivered_before = fake.sent(g).len();
+
+    fake.clear_faults();
+    let app = spawn_app_in(
+        dir,
+        &[
+            ("UPBOT_TELEGRAM_TOKENS", T1),
+            ("UPBOT_TELEGRAM_API_URL", &fake.url),
+            ("UPBOT_ALLOWED_CHATS", &g.to_string()),
+        ],
+    )
+    .await;
+    fake.wait_for_message(g, |m| m.text.contains("beta")).await;
+    let sent = fake.sent(g);
+    assert_eq!(sent.len(), delivered_before + 1, "{sent:?}");
+    assert_eq!(monitor_line_count(&sent, a), 1, "alpha was not sent again");
+    assert_eq!(monitor_line_count(&sent, b), 1);
+    wait_outbox_empty(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn group_migration_moves_monitors_and_resends() {
+    let (old, new) = (-123456789, -1001000000003);
+    let (old2, new2) = (-223456789, -1001000000004);
+    let (fake, app) = setup(&[T1], &format!("{old},{old2}")).await;
+    let mut notices = app.running.service.events().subscribe_notices();
+    let a = add(&app, old, B1, "127.0.0.1", None).await;
+    fake.fault(Fault {
+        method: "sendmessage",
+        chat: Some(old),
+        times: None,
+        reply: FaultReply::Migrate(new),
+    });
+    inject(&app, a, State::Down, "timeout");
+    let m = fake.wait_for_message(new, |m| m.text.contains("<b>DOWN</b>")).await;
+    assert_eq!(m.token, T1);
+    let n = tokio::time::timeout(Duration::from_secs(5), notices.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (n.kind, n.chat_id, n.new_chat_id),
+        (NoticeKind::ChatMigrated, old, Some(new))
+    );
+    assert_eq!(n.monitor_ids, vec![a]);
+    let Reply::List(l) = app
+        .running
+        .service
+        .execute(&Caller::Operator, Command::List { chat_id: Some(new) })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(l.iter().map(|m| m.id).collect::<Vec<_>>(), vec![a]);
+    // the new id is allowed too (it was not in UPBOT_ALLOWED_CHATS)
+    let r = ask(&fake, T1, new, 42, "/list").await.text;
+    assert!(r.contains(&format!("#{a}")), "{r}");
+
+    // the same through the service message Telegram posts in the old group
+    let b = add(&app, old2, B1, "127.0.0.2", None).await;
+    fake.push_update(
+        T1,
+        json!({"message": {"message_id": 9, "date": 0, "chat": chat(old2), "from": user(42), "migrate_to_chat_id": new2}}),
+    );
+    let n = tokio::time::timeout(Duration::from_secs(10), notices.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (n.chat_id, n.new_chat_id, n.monitor_ids.clone()),
+        (old2, Some(new2), vec![b])
+    );
+    let st = app.running.service.store().monitor(b).unwrap().unwrap();
+    assert_eq!(st.chat_id, Some(new2));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn removed_bot_pauses_the_chat_and_tells_subscribers() {
+    let (g, g2) = (-1001000000060, -1001000000061);
+    let (fake, app) = setup(&[T1], &format!("{g},{g2}")).await;
+    let mut notices = app.running.service.events().subscribe_notices();
+    let a = add(&app, g, B1, "127.0.0.1", None).await;
+    let b = add(&app, g, B1, "127.0.0.2", None).await;
+    fake.fault(Fault {
+        method: "sendmessage",
+        chat: Some(g),
+        times: None,
+        reply: FaultReply::Kicked,
+    });
+    inject(&app, a, State::Down, "timeout");
+    let n = tokio::time::timeout(Duration::from_secs(10), notices.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((n.kind, n.bot.as_str(), n.chat_id), (NoticeKind::BotRemoved, B1, g));
+    assert_eq!(n.monitor_ids, vec![a, b]);
+    assert!(n.message.contains("kicked"), "{}", n.message);
+    for id in [a, b] {
+        let Reply::Status(s) = app
+            .running
+            .service
+            .execute(&Caller::Operator, Command::Status(Selector::Id(id)))
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert!(s.monitor.paused, "#{id} paused");
+    }
+    wait_outbox_empty(&app).await; // undeliverable alerts are dropped
+
+    // the same when Telegram tells us through my_chat_member
+    let c = add(&app, g2, B1, "127.0.0.3", None).await;
+    let me = json!({"id": 111111, "is_bot": true, "first_name": "M", "username": B1});
+    fake.push_update(
+        T1,
+        json!({"my_chat_member": {"chat": chat(g2), "from": user(42), "date": 0,
+            "old_chat_member": {"user": me, "status": "member"},
+            "new_chat_member": {"user": me, "status": "kicked", "until_date": 0}}}),
+    );
+    let n = tokio::time::timeout(Duration::from_secs(10), notices.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (n.kind, n.chat_id, n.monitor_ids.clone()),
+        (NoticeKind::BotRemoved, g2, vec![c])
+    );
+    assert!(app.running.service.store().monitor(c).unwrap().unwrap().paused);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn api_add_with_a_bot_token_is_validated_started_and_remembered() {
+    let (g, outside, gone, private) = (-1001000000070, -1001000000071, -1001000000072, 777);
+    let fake = FakeTelegram::start().await;
+    fake_bots(&fake);
+    let app = start(&fake, &[], "").await;
+    let service = app.running.service.clone();
+    let req = |chat: i64, bot: Option<&str>| {
+        Command::Add(Box::new(AddRequest {
+            target: "127.0.0.1".into(),
+            chat_id: Some(chat),
+            bot: bot.map(String::from),
+            interval: Some(Duration::from_secs(24 * 3600)),
+            fails: Some(100),
+            recovers: Some(100),
+            ..AddRequest::default()
+        }))
+    };
+    let err = |r: Result<Reply, CoreError>| match r {
+        Err(e) => {
+            assert_eq!(e.code(), "VALIDATION_ERROR", "{e}");
+            e.to_string()
+        }
+        Ok(r) => panic!("expected an error, got {r:?}"),
+    };
+    let e = err(service.execute(&Caller::Operator, req(g, None)).await);
+    assert!(
+        e.starts_with("chat_id needs a Telegram bot, and none is running"),
+        "{e}"
+    );
+    let e = err(service.execute(&Caller::Operator, req(g, Some("999:nope"))).await);
+    assert!(e.contains("rejected this bot token"), "{e}");
+    assert!(!e.contains("999:nope"), "the token is never echoed: {e}");
+
+    let Reply::Added(m) = service.execute(&Caller::Operator, req(g, Some(T3))).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!((m.bot.as_deref(), m.chat_id), (Some(B3), Some(g)));
+    fake.wait_until("the new bot polls", |calls| {
+        calls
+            .iter()
+            .any(|c| c.token == T3 && c.method == "getupdates")
+            .then_some(())
+    })
+    .await;
+    // by username, now that it runs; and the checks of the chat
+    fake.set_member(outside, 333333, "left");
+    let e = err(service
+        .execute(&Caller::Operator, req(outside, Some("@mon_three_bot")))
+        .await);
+    assert!(e.contains("not a member"), "{e}");
+    fake.remove_chat(gone);
+    let e = err(service.execute(&Caller::Operator, req(gone, Some(B3))).await);
+    assert!(e.contains("chat not found"), "{e}");
+    let Reply::Added(_) = service.execute(&Caller::Operator, req(private, None)).await.unwrap() else {
+        panic!()
+    };
+    // the chat named through the API is allowed implicitly
+    let r = ask(&fake, T3, g, 42, &format!("/list@{B3}")).await.text;
+    assert!(r.contains(&format!("#{}", m.id)), "{r}");
+
+    // after a restart the bot runs again from the store and alerts its chat
+    drop(service);
+    let dir = app.stop().await;
+    let restarted = Instant::now();
+    let app = spawn_app_in(
+        dir,
+        &[("UPBOT_TELEGRAM_API_URL", &fake.url), ("UPBOT_ALLOWED_CHATS", "")],
+    )
+    .await;
+    fake.wait_until("the remembered bot polls again", |calls| {
+        calls
+            .iter()
+            .any(|c| c.token == T3 && c.method == "getupdates" && c.at > restarted)
+            .then_some(())
+    })
+    .await;
+    inject(&app, m.id, State::Down, "timeout");
+    let a = fake.wait_for_message(g, |s| s.text.contains("<b>DOWN</b>")).await;
+    assert_eq!(a.token, T3);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn stop_is_quick_with_bots_polling() {
+    let (fake, app) = setup(&[T1, T2], "*").await;
+    fake.wait_until("both bots poll", |calls| {
+        let polls = |t: &str| calls.iter().any(|c| c.token == t && c.method == "getupdates");
+        (polls(T1) && polls(T2)).then_some(())
+    })
+    .await;
+    let t = Instant::now();
+    app.stop().await;
+    assert!(t.elapsed() < Duration::from_secs(5), "stop took {:?}", t.elapsed());
+}
+
+#[tokio::test]
+async fn a_bot_that_cannot_start_at_boot_starts_when_the_api_comes_back() {
+    // A port with nothing behind it yet: connections are refused at boot.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let g = -1001000000080;
+    let t = Instant::now();
+    let app = spawn_app(&[
+        ("UPBOT_TELEGRAM_TOKENS", T1),
+        ("UPBOT_TELEGRAM_API_URL", &url),
+        ("UPBOT_ALLOWED_CHATS", &g.to_string()),
+    ])
+    .await;
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "boot is not held up: {:?}",
+        t.elapsed()
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let fake = FakeTelegram::serve(listener);
+    fake_bots(&fake);
+    // the background retry starts the bot (first retry after 5 s)
+    fake.wait_until_for(
+        Duration::from_secs(20),
+        "the bot polls",
+        &mut |calls: &[crate::fake_telegram::Call]| {
+            calls
+                .iter()
+                .any(|c| c.token == T1 && c.method == "getupdates")
+                .then_some(())
+        },
+    )
+    .await;
+    let reply = ask(&fake, T1, g, 42, "/chatid").await;
+    assert!(reply.text.contains(&g.to_string()));
+    app.stop().await;
+}
