@@ -768,3 +768,114 @@ async fn a_bot_that_cannot_start_at_boot_starts_when_the_api_comes_back() {
     assert!(reply.text.contains(&g.to_string()));
     app.stop().await;
 }
+
+/// The whole path: real ICMP and TCP probes to a network-namespace host, the debounce,
+/// the outbox and the real bot. Link down → exactly one DOWN per monitor, link up →
+/// exactly one UP, all in the owning chat, through the owning bot, and nothing anywhere
+/// else.
+#[tokio::test]
+async fn netns_host_down_and_up_alerts_the_owning_chat_once_each_way() {
+    if crate::helpers::skip_without_root("netns_host_down_and_up_alerts_the_owning_chat_once_each_way") {
+        return;
+    }
+    const G1: i64 = -1001000000201;
+    const G2: i64 = -1001000000202;
+    let host = crate::netns::TestHost::new();
+    let _listener = host.listen(18090);
+    let (fake, app) = setup(&[T1, T2], "*").await;
+    let mut states = app.running.service.events().subscribe().state;
+    let caller = Caller::Chat {
+        chat_id: G1,
+        bot: B1.into(),
+        thread_id: None,
+        can_modify: true,
+    };
+    let mut ids = Vec::new();
+    for target in [host.addr().to_string(), format!("{}:18090", host.addr())] {
+        let req = AddRequest {
+            target,
+            interval: Some(Duration::from_secs(1)),
+            timeout: Some(Duration::from_millis(500)),
+            fails: Some(3),
+            recovers: Some(2),
+            ..AddRequest::default()
+        };
+        match app.running.service.execute(&caller, Command::Add(Box::new(req))).await {
+            Ok(Reply::Added(m)) => ids.push(m.id),
+            other => panic!("add failed: {other:?}"),
+        }
+    }
+    // A monitor of the other chat, on a target that never changes.
+    add(&app, G2, B2, "127.0.0.1", None).await;
+
+    // Collects state changes of our two monitors until each reached `to`.
+    async fn until_all(
+        states: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<upbot::events::StateEvent>>,
+        ids: &[MonitorId],
+        to: State,
+    ) -> Vec<(MonitorId, State, State, String)> {
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while ids
+            .iter()
+            .any(|id| !seen.iter().any(|(i, _, t, _)| i == id && *t == to))
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let ev = tokio::time::timeout(left, states.recv())
+                .await
+                .expect("state changes in time")
+                .unwrap();
+            if ids.contains(&ev.monitor_id) {
+                seen.push((ev.monitor_id, ev.from, ev.to, ev.reason.clone()));
+            }
+        }
+        seen
+    }
+
+    assert_eq!(until_all(&mut states, &ids, State::Up).await.len(), 2, "first verdicts");
+    fake.wait_until("both first verdicts in G1", |calls| {
+        let n: usize = crate::fake_telegram::sent_from(calls, G1)
+            .iter()
+            .map(|s| s.text.matches("now UP").count())
+            .sum();
+        (n == 2).then_some(())
+    })
+    .await;
+
+    host.set_link(false);
+    let downs = until_all(&mut states, &ids, State::Down).await;
+    assert_eq!(downs.len(), 2, "exactly one change per monitor: {downs:?}");
+    assert!(downs.iter().any(|(_, _, _, r)| r == "3 of 3 pings lost"), "{downs:?}");
+    fake.wait_until("both DOWN alerts in G1", |calls| {
+        let n: usize = crate::fake_telegram::sent_from(calls, G1)
+            .iter()
+            .map(|s| s.text.matches("<b>DOWN</b>").count())
+            .sum();
+        (n == 2).then_some(())
+    })
+    .await;
+
+    host.set_link(true);
+    let ups = until_all(&mut states, &ids, State::Up).await;
+    assert_eq!(ups.len(), 2, "exactly one change per monitor: {ups:?}");
+    let sent = fake
+        .wait_until("both recoveries in G1", |calls| {
+            let sent = crate::fake_telegram::sent_from(calls, G1);
+            let n: usize = sent.iter().map(|s| s.text.matches("back after").count()).sum();
+            (n == 2).then_some(sent)
+        })
+        .await;
+    let all: String = sent.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join("\n");
+    assert_eq!(all.matches("<b>DOWN</b>").count(), 2, "{all}");
+    assert_eq!(
+        all.matches("<b>UP</b>").count(),
+        4,
+        "two first verdicts, two recoveries: {all}"
+    );
+    assert!(sent.iter().all(|s| s.token == T1), "only the owning bot speaks in G1");
+    assert!(
+        fake.sent(G2).iter().all(|s| !s.text.contains(&host.addr().to_string())),
+        "the other chat hears nothing about this host"
+    );
+    app.stop().await;
+}
