@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::domain::{MonitorId, State};
+use crate::domain::{Monitor, MonitorId, State, Transition};
 
 /// Capacity of the probe channel: a few seconds of 10k probes/s.
 pub const PROBE_CAPACITY: usize = 1 << 15;
@@ -94,6 +94,24 @@ pub struct NoticeEvent {
     pub monitor_ids: Vec<MonitorId>,
     /// Human-readable detail (Telegram's error text, …).
     pub message: String,
+}
+
+impl StateEvent {
+    /// The event for transition `t` of monitor `m`.
+    pub fn new(m: &Monitor, t: &Transition) -> Self {
+        Self {
+            monitor_id: m.id,
+            chat_id: m.chat_id,
+            name: m.name.clone(),
+            target: m.target(),
+            from: t.from,
+            to: t.to,
+            reason: t.reason.clone(),
+            announce: t.announce,
+            down_for_ms: t.down_for_ms,
+            at_ms: t.at_ms,
+        }
+    }
 }
 
 /// Publisher side; cheap to clone.

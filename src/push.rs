@@ -300,18 +300,7 @@ impl Push {
     fn announce(&self, m: &Monitor, t: &Transition) {
         tracing::info!(monitor = %m.id, from = %t.from, to = %t.to, reason = %t.reason, "push monitor changed state");
         self.inner.metrics.state_change(t.to);
-        self.inner.events.state(StateEvent {
-            monitor_id: m.id,
-            chat_id: m.chat_id,
-            name: m.name.clone(),
-            target: m.target(),
-            from: t.from,
-            to: t.to,
-            reason: t.reason.clone(),
-            announce: t.announce,
-            down_for_ms: t.down_for_ms,
-            at_ms: t.at_ms,
-        });
+        self.inner.events.state(StateEvent::new(m, t));
     }
 
     /// Recomputes `id`'s deadline and (re)queues it, waking the timer if it moved

@@ -438,6 +438,17 @@ mod tests {
         (l, port)
     }
 
+    /// A scheduler on `store` and `events`, with its own metrics and stop token.
+    fn engine(store: &Store, events: &EventBus) -> Scheduler {
+        Scheduler::start(
+            store.clone(),
+            events.clone(),
+            crate::metrics::Metrics::new(),
+            CancellationToken::new(),
+        )
+        .unwrap()
+    }
+
     /// Accepts and drops connections so the backlog never fills.
     fn serve(l: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
@@ -451,13 +462,7 @@ mod tests {
     async fn tcp_up_steady_state_writes_nothing_and_shutdown_saves_stats() {
         let store = Store::temporary().unwrap();
         let events = EventBus::new();
-        let s = Scheduler::start(
-            store.clone(),
-            events.clone(),
-            crate::metrics::Metrics::new(),
-            CancellationToken::new(),
-        )
-        .unwrap();
+        let s = engine(&store, &events);
         let mut sub = events.subscribe();
         let (l, port) = listener().await;
         let server = serve(l);
@@ -498,13 +503,7 @@ mod tests {
     async fn refused_goes_down_after_fails_with_the_failure_text() {
         let store = Store::temporary().unwrap();
         let events = EventBus::new();
-        let s = Scheduler::start(
-            store.clone(),
-            events.clone(),
-            crate::metrics::Metrics::new(),
-            CancellationToken::new(),
-        )
-        .unwrap();
+        let s = engine(&store, &events);
         let mut sub = events.subscribe();
         let (l, port) = listener().await;
         drop(l);
@@ -531,13 +530,7 @@ mod tests {
     async fn remove_and_pause_stop_probing_at_once() {
         let store = Store::temporary().unwrap();
         let events = EventBus::new();
-        let s = Scheduler::start(
-            store.clone(),
-            events.clone(),
-            crate::metrics::Metrics::new(),
-            CancellationToken::new(),
-        )
-        .unwrap();
+        let s = engine(&store, &events);
         let (l, port) = listener().await;
         let server = serve(l);
         let a = monitor(3, Kind::Tcp, "127.0.0.1", Some(port));

@@ -664,20 +664,11 @@ impl Service {
         Ok(ids)
     }
 
-    /// Publishes a state change of `m` on the event bus.
+    /// Publishes a state change of `m` (pause, resume, a chat-wide pause) on the event
+    /// bus and counts it; the engines publish their own verdicts.
     pub fn publish(&self, m: &Monitor, t: &Transition) {
-        self.inner.events.state(StateEvent {
-            monitor_id: m.id,
-            chat_id: m.chat_id,
-            name: m.name.clone(),
-            target: m.target(),
-            from: t.from,
-            to: t.to,
-            reason: t.reason.clone(),
-            announce: t.announce,
-            down_for_ms: t.down_for_ms,
-            at_ms: t.at_ms,
-        });
+        self.inner.metrics.state_change(t.to);
+        self.inner.events.state(StateEvent::new(m, t));
     }
 
     fn read_monitors<T>(&self, f: impl FnOnce(&BTreeMap<MonitorId, Monitor>) -> T) -> T {

@@ -283,18 +283,7 @@ impl MonitorTask {
         if let Some(t) = transition {
             tracing::info!(from = %t.from, to = %t.to, reason = %t.reason, announce = t.announce, "state changed");
             sh.prom.state_change(t.to);
-            sh.events.state(StateEvent {
-                monitor_id: m.id,
-                chat_id: m.chat_id,
-                name: m.name.clone(),
-                target: m.target(),
-                from: t.from,
-                to: t.to,
-                reason: t.reason,
-                announce: t.announce,
-                down_for_ms: t.down_for_ms,
-                at_ms: t.at_ms,
-            });
+            sh.events.state(StateEvent::new(m, &t));
         }
         true
     }
