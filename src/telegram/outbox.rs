@@ -363,9 +363,18 @@ impl Sender {
                 }
                 req.await
             };
+            let metrics = self.shared.service.metrics();
             let verdict = match res {
-                Ok(_) => None,
-                Err(e) => Some(classify(&e)),
+                Ok(_) => {
+                    for _ in &chunk.keys {
+                        metrics.alert_sent();
+                    }
+                    None
+                }
+                Err(e) => {
+                    metrics.alert_failed();
+                    Some(classify(&e))
+                }
             };
             match verdict {
                 None => {

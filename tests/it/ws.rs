@@ -701,3 +701,40 @@ async fn message_over_the_hard_cap_ends_only_that_connection() {
     assert_usable(&mut other).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn telegram_notices_reach_state_subscribers_through_the_chat_filter() {
+    use upbot::events::{NoticeEvent, NoticeKind};
+    const MINE: i64 = -1001000000301;
+    let app = spawn_app(&[]).await;
+    let mut c = app.ws().await;
+    let r = c
+        .request(
+            "subscribe",
+            json!({"event_types": ["state"], "filters": {"chat_ids": [MINE]}}),
+        )
+        .await;
+    assert_eq!(r["type"], "subscribed", "{r}");
+    let notice = |chat_id: i64| NoticeEvent {
+        kind: NoticeKind::BotRemoved,
+        bot: "mon_bot".into(),
+        chat_id,
+        new_chat_id: None,
+        monitor_ids: vec![MonitorId(4)],
+        message: "Forbidden: bot was kicked from the supergroup chat".into(),
+    };
+    let events = app.running.service.events();
+    events.notice(notice(-1001000000999)); // another chat: filtered out
+    events.notice(notice(MINE));
+    // The first notice would arrive first if the filter let it through.
+    let v = c.recv().await;
+    assert_eq!(
+        (v["type"].as_str(), v["data"]["chat_id"].as_i64()),
+        (Some("notice"), Some(MINE)),
+        "{v}"
+    );
+    assert_eq!(v["data"]["kind"], "bot_removed");
+    assert_eq!(v["data"]["monitor_ids"], json!([4]));
+    assert!(v["timestamp"].is_string());
+    app.stop().await;
+}
