@@ -277,7 +277,7 @@ impl Push {
             };
             e.seen_ms = Some(now);
             let t = e.health.observe(&outcome, 1, 1, now);
-            let alert = t.as_ref().and_then(|t| alert_for(&e.monitor, t));
+            let alert = t.as_ref().and_then(|t| Alert::for_transition(&e.monitor, t));
             // Written under the lock so the store sees reports in the order memory did.
             self.inner.store.record_push(id, &e.health, Some(now), alert.as_ref())?;
             if let Some(t) = &t {
@@ -365,7 +365,7 @@ impl Push {
         let Some(t) = e.health.observe(&Outcome::Down(reason), 1, 1, now) else {
             return;
         };
-        let alert = alert_for(&e.monitor, &t);
+        let alert = Alert::for_transition(&e.monitor, &t);
         if let Err(err) = self.inner.store.record_push(id, &e.health, None, alert.as_ref()) {
             tracing::error!(monitor = %id, error = %err, "saving a heartbeat timeout failed");
         }
@@ -388,28 +388,6 @@ fn deadline_ms(m: &Monitor, h: &Health, seen_ms: Option<u64>) -> Option<(u64, u6
     }
     let window = u64::try_from((period + p.grace).as_millis()).unwrap_or(u64::MAX);
     Some((base.saturating_add(window), base))
-}
-
-/// The outbox entry a transition needs: announced ones of monitors owned by a chat.
-fn alert_for(m: &Monitor, t: &Transition) -> Option<Alert> {
-    if !t.announce {
-        return None;
-    }
-    let chat_id = m.chat_id?;
-    let Some(bot) = m.bot.clone() else {
-        tracing::warn!(monitor = %m.id, "monitor has a chat but no bot; alert not queued");
-        return None;
-    };
-    Some(Alert {
-        monitor_id: m.id,
-        bot,
-        chat_id,
-        thread_id: m.thread_id,
-        name: m.name.clone(),
-        target: m.target(),
-        kind: m.kind,
-        transition: t.clone(),
-    })
 }
 
 #[cfg(test)]

@@ -53,23 +53,6 @@ fn streak_target(kind: Option<Streak>) -> Option<State> {
     })
 }
 
-/// The outbox entry for an announced transition of a monitor that has a chat and a bot.
-fn alert_for(m: &Monitor, t: &Transition) -> Option<Alert> {
-    match (t.announce, m.chat_id, &m.bot) {
-        (true, Some(chat_id), Some(bot)) => Some(Alert {
-            monitor_id: m.id,
-            bot: bot.clone(),
-            chat_id,
-            thread_id: m.thread_id,
-            name: m.name.clone(),
-            target: m.target(),
-            kind: m.kind,
-            transition: t.clone(),
-        }),
-        _ => None,
-    }
-}
-
 /// Keeps the monitors-running gauge right however the task ends.
 struct RunningGuard<'a>(&'a std::sync::atomic::AtomicU64);
 
@@ -259,7 +242,7 @@ impl MonitorTask {
             if let Some(t) = &transition {
                 // The alert (if the chat is to be told) is written in the same transaction
                 // as the new state: a crash loses both or neither.
-                let alert = alert_for(m, t);
+                let alert = Alert::for_transition(m, t);
                 if let Err(e) = sh.store.record_transition(m.id, h, alert.as_ref()) {
                     tracing::warn!(error = %e, "saving state change failed");
                 }

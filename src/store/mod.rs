@@ -114,6 +114,31 @@ impl std::fmt::Debug for StoredBot {
     }
 }
 
+impl Alert {
+    /// The outbox entry transition `t` of `m` needs: announced changes of monitors owned
+    /// by a chat (and so by a bot); `None` for everything else.
+    pub fn for_transition(m: &Monitor, t: &Transition) -> Option<Self> {
+        if !t.announce {
+            return None;
+        }
+        let chat_id = m.chat_id?;
+        let Some(bot) = m.bot.clone() else {
+            tracing::warn!(monitor = %m.id, "monitor has a chat but no bot; alert not queued");
+            return None;
+        };
+        Some(Self {
+            monitor_id: m.id,
+            bot,
+            chat_id,
+            thread_id: m.thread_id,
+            name: m.name.clone(),
+            target: m.target(),
+            kind: m.kind,
+            transition: t.clone(),
+        })
+    }
+}
+
 /// Cheap-to-clone handle to the store.
 #[derive(Clone)]
 pub struct Store {
