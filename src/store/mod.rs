@@ -601,6 +601,13 @@ mod tests {
         }
     }
 
+    /// The alert the scheduler would queue for transition `t` of monitor `id` in `chat`.
+    fn owned_alert(id: MonitorId, chat: i64, t: &Transition) -> Alert {
+        let mut m = monitor(id);
+        (m.chat_id, m.bot) = (Some(chat), Some("mon_bot".into()));
+        Alert::for_transition(&m, t).expect("announced transition of an owned monitor")
+    }
+
     #[tokio::test]
     async fn crud_round_trip() {
         let s = Store::temporary().unwrap();
@@ -632,16 +639,7 @@ mod tests {
         let t = h
             .observe(&crate::domain::Outcome::Down("timeout".into()), 1, 1, 5)
             .unwrap();
-        let alert = Alert {
-            monitor_id: id,
-            bot: "mon_bot".into(),
-            chat_id: -100123,
-            thread_id: None,
-            name: "lo".into(),
-            target: "127.0.0.1".into(),
-            kind: Kind::Ping,
-            transition: t,
-        };
+        let alert = owned_alert(id, -100123, &t);
         s.record_transition(id, &h, Some(&alert)).unwrap();
         s.record_transition(id, &h, Some(&alert)).unwrap();
         assert_eq!(s.health(id).unwrap().unwrap().state, State::Down);
@@ -744,16 +742,7 @@ mod tests {
         let mut wake = s.outbox_watch();
         wake.borrow_and_update();
         let t = h.observe(&crate::domain::Outcome::Down("x".into()), 1, 1, 5).unwrap();
-        let alert = Alert {
-            monitor_id: id,
-            bot: "mon_bot".into(),
-            chat_id: -5,
-            thread_id: None,
-            name: "lo".into(),
-            target: "127.0.0.1".into(),
-            kind: Kind::Ping,
-            transition: t,
-        };
+        let alert = owned_alert(id, -5, &t);
         s.record_transition(id, &h, Some(&alert)).unwrap();
         assert!(wake.has_changed().unwrap(), "an outbox write wakes senders");
         wake.borrow_and_update();

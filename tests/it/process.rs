@@ -36,6 +36,15 @@ fn command(dir: &std::path::Path, env: &[(&str, &str)]) -> Command {
     cmd
 }
 
+/// A data dir and port 0 for both listeners (the tests read the real ports from the log).
+fn port0_env(data: &std::path::Path) -> [(&str, &str); 3] {
+    [
+        ("UPBOT_DATA_DIR", data.to_str().expect("utf-8 temp path")),
+        ("UPBOT_WS_ADDR", "127.0.0.1:0"),
+        ("UPBOT_HTTP_ADDR", "127.0.0.1:0"),
+    ]
+}
+
 impl Server {
     fn spawn(dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
         let mut child = command(dir, env).spawn().expect("spawn upbot");
@@ -138,11 +147,7 @@ async fn bad_config_names_the_variable_and_exits_nonzero() {
 async fn data_dir_held_by_another_upbot_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let env = [
-        ("UPBOT_DATA_DIR", data.to_str().unwrap()),
-        ("UPBOT_WS_ADDR", "127.0.0.1:0"),
-        ("UPBOT_HTTP_ADDR", "127.0.0.1:0"),
-    ];
+    let env = port0_env(&data);
     let mut first = Server::spawn(dir.path(), &env);
     first.ws_url().await;
     let out = command(dir.path(), &env).output().await.unwrap();
@@ -187,11 +192,7 @@ async fn sigterm_closes_ws_sessions_with_a_close_frame() {
 async fn kill_9_right_after_acknowledged_adds_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let env = [
-        ("UPBOT_DATA_DIR", data.to_str().unwrap()),
-        ("UPBOT_WS_ADDR", "127.0.0.1:0"),
-        ("UPBOT_HTTP_ADDR", "127.0.0.1:0"),
-    ];
+    let env = port0_env(&data);
     let mut s = Server::spawn(dir.path(), &env);
     let url = s.ws_url().await;
     let mut c = WsClient::connect(&url).await;
