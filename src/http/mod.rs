@@ -315,6 +315,9 @@ struct Health {
     store: &'static str,
     scheduler: &'static str,
     push: &'static str,
+    /// Why the store is failing (writes refused until the disk works again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    store_error: Option<String>,
     monitors: usize,
     uptime_s: u64,
     version: &'static str,
@@ -323,13 +326,12 @@ struct Health {
 /// `GET /healthz`: 200 when the store answers a read and the engines run.
 async fn healthz(State(st): State<AppState>) -> Response {
     let service = &st.service;
-    let store_ok = match service.store().schema_version() {
-        Ok(_) => true,
-        Err(e) => {
-            tracing::error!(error = %e, "health check: store read failed");
-            false
-        }
-    };
+    let store_error = service
+        .store()
+        .write_health()
+        .and_then(|()| service.store().schema_version().map(drop).map_err(|e| e.to_string()))
+        .err();
+    let store_ok = store_error.is_none();
     let push_ok = service.push().alive();
     let scheduler_ok = service.scheduler_alive();
     let running = !st.shutdown.is_cancelled();
@@ -346,6 +348,7 @@ async fn healthz(State(st): State<AppState>) -> Response {
         store: word(store_ok),
         scheduler: word(scheduler_ok),
         push: word(push_ok),
+        store_error,
         monitors: service.monitor_count(),
         uptime_s: st.started.elapsed().as_secs(),
         version: env!("CARGO_PKG_VERSION"),
