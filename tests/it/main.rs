@@ -10,5 +10,6 @@ mod legacy;
 mod netns;
 mod probe;
 mod process;
+mod store;
 mod telegram;
 mod ws;
