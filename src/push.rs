@@ -47,6 +47,9 @@ pub const MAX_MESSAGE: usize = 500;
 /// How soon a heartbeat timeout whose DOWN could not be stored is tried again.
 pub const EXPIRE_RETRY: Duration = Duration::from_secs(1);
 
+/// How long a report waits for a halted monitor to be handed back ([`Push::halt`]).
+const HALT_WAIT: Duration = Duration::from_secs(5);
+
 /// How long shutdown waits for timeouts being stored.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -99,6 +102,8 @@ struct Entry {
     generation: u64,
     /// One report or timeout of this monitor at a time; kept across upserts.
     gate: Arc<tokio::sync::Mutex<()>>,
+    /// [`Push::halt`]ed: reports wait for the next upsert, no deadline runs.
+    halted: bool,
 }
 
 #[derive(Default)]
@@ -121,6 +126,8 @@ struct Inner {
     generations: std::sync::atomic::AtomicU64,
     /// Heartbeat timeouts being stored.
     expiries: TaskTracker,
+    /// Woken by every upsert and remove (reports waiting on a halted monitor).
+    handed_back: Notify,
 }
 
 /// Handle to the push engine; cheap to clone.
@@ -184,6 +191,7 @@ impl Push {
                 task: Mutex::new(None),
                 generations: std::sync::atomic::AtomicU64::new(0),
                 expiries: TaskTracker::new(),
+                handed_back: Notify::new(),
             }),
         };
         let timer = push.clone();
@@ -246,11 +254,7 @@ impl Push {
             gate = Some(old.gate);
         }
         reg.tokens.insert(key, id);
-        let generation = self
-            .inner
-            .generations
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            + 1;
+        let generation = self.next_generation();
         reg.entries.insert(
             id,
             Entry {
@@ -260,9 +264,38 @@ impl Push {
                 deadline: None,
                 generation,
                 gate: gate.unwrap_or_default(),
+                halted: false,
             },
         );
         self.schedule(&mut reg, id);
+        drop(reg);
+        self.inner.handed_back.notify_waiters();
+    }
+
+    /// Stops acting on `id` and returns its live state: until the next
+    /// [`Push::upsert`] (or [`Push::remove`]) nothing changes it. A report or timeout
+    /// whose write the store has not reached yet is not stored; reports that arrive
+    /// meanwhile wait (up to [`HALT_WAIT`]) and then apply to what the upsert set; the
+    /// heartbeat deadline is dropped (the upsert computes it again). So a caller may
+    /// derive a new state (pause, a chat move) without racing a report.
+    pub fn halt(&self, id: MonitorId) -> Option<Health> {
+        let generation = self.next_generation();
+        let mut reg = lock(&self.inner.reg);
+        let e = reg.entries.get_mut(&id)?;
+        e.generation = generation;
+        e.halted = true;
+        let health = e.health.clone();
+        if let Some((at, _)) = e.deadline.take() {
+            reg.deadlines.remove(&(at, id));
+        }
+        Some(health)
+    }
+
+    fn next_generation(&self) -> u64 {
+        self.inner
+            .generations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1
     }
 
     /// Stops tracking a monitor; its token stops resolving at once.
@@ -276,6 +309,8 @@ impl Push {
                 reg.tokens.remove(&digest(&p.token));
             }
         }
+        drop(reg);
+        self.inner.handed_back.notify_waiters();
     }
 
     /// The monitor a webhook token names, if any. Costs one SHA-256 and one hash-map
@@ -313,36 +348,47 @@ impl Push {
             .map(|e| e.gate.clone())
             .ok_or(PushError::NotFound)?;
         let _turn = gate.lock().await;
-        // Superseded means the monitor was changed (rotated, edited) between reading its
-        // state and storing the report: read it again.
+        // Superseded means the monitor was changed (rotated, edited, halted) between
+        // reading its state and storing the report: read it again.
         for _ in 0..3 {
             let now = now_ms();
-            let (change, t, generation, monitor) = {
+            let step = {
                 let reg = lock(&self.inner.reg);
                 let e = reg.entries.get(&id).ok_or(PushError::NotFound)?;
-                if e.monitor.paused || e.health.state == State::Paused {
+                if e.halted {
+                    // Registered before the lock is released: no upsert is missed.
+                    Err(self.inner.handed_back.notified())
+                } else if e.monitor.paused || e.health.state == State::Paused {
                     return Ok(Ack {
                         id,
                         name: e.monitor.name.clone(),
                         state: State::Paused,
                         last_seen_ms: e.seen_ms,
                     });
+                } else {
+                    let outcome = match &signal {
+                        Signal::Heartbeat | Signal::Up => Outcome::Up,
+                        Signal::Degraded(m) => Outcome::Degraded(clean_message(m.clone(), "reported degraded")),
+                        Signal::Down(m) => Outcome::Down(clean_message(m.clone(), "reported down")),
+                    };
+                    let mut health = e.health.clone();
+                    let t = health.observe(&outcome, 1, 1, now);
+                    let alert = t.as_ref().and_then(|t| Alert::for_transition(&e.monitor, t));
+                    let change = Change {
+                        id,
+                        health,
+                        seen_ms: Some(now),
+                        alert,
+                    };
+                    Ok((change, t, e.generation, e.monitor.clone()))
                 }
-                let outcome = match &signal {
-                    Signal::Heartbeat | Signal::Up => Outcome::Up,
-                    Signal::Degraded(m) => Outcome::Degraded(clean_message(m.clone(), "reported degraded")),
-                    Signal::Down(m) => Outcome::Down(clean_message(m.clone(), "reported down")),
-                };
-                let mut health = e.health.clone();
-                let t = health.observe(&outcome, 1, 1, now);
-                let alert = t.as_ref().and_then(|t| Alert::for_transition(&e.monitor, t));
-                let change = Change {
-                    id,
-                    health,
-                    seen_ms: Some(now),
-                    alert,
-                };
-                (change, t, e.generation, e.monitor.clone())
+            };
+            let (change, t, generation, monitor) = match step {
+                Ok(s) => s,
+                Err(handed_back) => {
+                    let _ = tokio::time::timeout(HALT_WAIT, handed_back).await;
+                    continue;
+                }
             };
             let health = change.health.clone();
             match self.inner.store.commit(change, self.owns(id, generation)).await? {
@@ -369,7 +415,7 @@ impl Push {
             }
         }
         Err(PushError::Store(StoreError::Failing(
-            "the monitor changed three times while the report was being stored; send it again".into(),
+            "the monitor was being changed while the report arrived; send it again".into(),
         )))
     }
 
@@ -642,6 +688,32 @@ mod tests {
         assert_eq!(push.live(m.id).unwrap().state, State::Down);
         let queued = store.outbox("mon_bot").unwrap();
         assert_eq!(queued.len(), 1, "{queued:?}");
+        push.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_halted_monitor_takes_no_report_until_it_is_handed_back() {
+        let (store, events, push, m) = engine_with(None, 60).await;
+        let mut sub = events.subscribe();
+        let h = push.halt(m.id).unwrap();
+        assert_eq!(h.state, State::Pending);
+        let p2 = push.clone();
+        let mut report = tokio::spawn(async move { p2.report(m.id, Signal::Down(None)).await });
+        let early = tokio::time::timeout(Duration::from_millis(300), &mut report).await;
+        assert!(early.is_err(), "a report waits while the monitor is halted: {early:?}");
+        // The caller derives the paused state from what halt returned, stores it and
+        // hands the monitor back; the waiting report then meets a paused monitor.
+        let mut paused = m.clone();
+        paused.paused = true;
+        let mut ph = h;
+        ph.pause(now_ms());
+        store.put_monitor(&paused, &ph).await.unwrap();
+        push.upsert(paused, ph);
+        let ack = report.await.unwrap().unwrap();
+        assert_eq!(ack.state, State::Paused);
+        assert!(sub.state.try_recv().is_err(), "nothing announced");
+        assert_eq!(store.health(m.id).unwrap().unwrap().state, State::Paused);
+        assert_eq!(store.outbox_len(), 0);
         push.shutdown().await;
     }
 }

@@ -65,6 +65,8 @@ pub(super) struct Writer {
     tx: mpsc::Sender<Msg>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     later: Arc<AtomicUsize>,
+    /// Background writes dropped because the backlog was full (logged now and then).
+    dropped: AtomicUsize,
 }
 
 impl Drop for Writer {
@@ -102,6 +104,7 @@ impl Writer {
             tx,
             thread: Mutex::new(Some(thread)),
             later,
+            dropped: AtomicUsize::new(0),
         })
     }
 
@@ -128,13 +131,15 @@ impl Store {
         f: impl FnOnce(&Store) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
         let (tx, rx) = oneshot::channel();
+        // What the job logs belongs to its caller's span (the monitor, the request).
+        let span = tracing::Span::current();
         let run: Run = Box::new(move |store| match store {
             Err(e) => {
                 let _ = tx.send(Err(e));
                 None
             }
             Ok(s) => {
-                let r = f(s);
+                let r = span.in_scope(|| f(s));
                 Some(Box::new(move |flushed: Result<(), StoreError>| {
                     let _ = tx.send(r.and_then(|v| flushed.map(|()| v)));
                 }))
@@ -157,10 +162,14 @@ impl Store {
         let Ok(w) = self.writer() else { return };
         if w.later.fetch_add(1, Ordering::AcqRel) >= MAX_LATER {
             w.later.fetch_sub(1, Ordering::AcqRel);
-            tracing::warn!(what, "store writer backlog full; write dropped");
+            if w.dropped.fetch_add(1, Ordering::Relaxed) % 10_000 == 0 {
+                tracing::warn!(what, "store writer backlog full; background writes dropped");
+            }
             return;
         }
+        let span = tracing::Span::current();
         let run: Run = Box::new(move |store| {
+            let _entered = span.enter();
             match store.and_then(f) {
                 Ok(()) => {}
                 // Refusals while failed are expected and already logged once by the store.
