@@ -504,14 +504,21 @@ mod tests {
         server.abort();
     }
 
-    #[tokio::test]
-    async fn refused_goes_down_after_fails_with_the_failure_text() {
+    /// A scheduler on a fresh store, a subscription to its events, and a local port
+    /// nothing listens on.
+    async fn refusing() -> (Store, Scheduler, Subscription, u16) {
         let store = Store::temporary().unwrap();
         let events = EventBus::new();
         let s = engine(&store, &events);
-        let mut sub = events.subscribe();
+        let sub = events.subscribe();
         let (l, port) = listener().await;
         drop(l);
+        (store, s, sub, port)
+    }
+
+    #[tokio::test]
+    async fn refused_goes_down_after_fails_with_the_failure_text() {
+        let (store, s, mut sub, port) = refusing().await;
         let m = monitor(2, Kind::Tcp, "127.0.0.1", Some(port));
         add(&s, &store, &m).await;
         let ev = tokio::time::timeout(WAIT, sub.state.recv()).await.unwrap().unwrap();
@@ -619,12 +626,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_verdict_that_cannot_be_stored_is_held_back_and_stored_once_the_disk_works() {
-        let store = Store::temporary().unwrap();
-        let events = EventBus::new();
-        let s = engine(&store, &events);
-        let mut sub = events.subscribe();
-        let (l, port) = listener().await;
-        drop(l);
+        let (store, s, mut sub, port) = refusing().await;
         let mut m = monitor(8, Kind::Tcp, "127.0.0.1", Some(port));
         (m.chat_id, m.bot) = (Some(-5), Some("mon_bot".into()));
         add(&s, &store, &m).await;

@@ -73,12 +73,7 @@ pub(super) fn read(dir: &Path) -> Result<Option<Manifest>, String> {
 pub(super) fn write(dir: &Path, m: &Manifest) -> io::Result<()> {
     let tmp = dir.join(format!("{FILE}.tmp"));
     let bytes = serde_json::to_vec(m).map_err(io::Error::other)?;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
+    let mut f = create_private(&tmp)?;
     f.write_all(&bytes)?;
     f.sync_all()?;
     fs::rename(&tmp, dir.join(FILE))?;
@@ -89,12 +84,7 @@ pub(super) fn write(dir: &Path, m: &Manifest) -> io::Result<()> {
 pub(super) fn space_check(dir: &Path, bytes: usize) -> io::Result<()> {
     let path = dir.join(".write-check");
     let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&path)?;
+        let mut f = create_private(&path)?;
         let chunk = vec![0u8; 64 * 1024];
         let mut left = bytes;
         while left > 0 {
@@ -106,6 +96,16 @@ pub(super) fn space_check(dir: &Path, bytes: usize) -> io::Result<()> {
     })();
     let _ = fs::remove_file(&path);
     result
+}
+
+/// Creates (or empties) a file only its owner can read.
+fn create_private(path: &Path) -> io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
 }
 
 /// Creates the data dir (0700) if it is missing; warns when an existing one, or a file

@@ -1099,14 +1099,19 @@ mod tests {
         assert_eq!(s.outbox_rechat(-5, -1001000000003).await.unwrap(), 0);
     }
 
-    #[tokio::test]
-    async fn reopen_keeps_data_and_ids() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let s = Store::open(dir.path()).unwrap();
+    /// Creates a store in `dir` with monitors 1..=n, and closes it.
+    async fn stored(dir: &Path, n: usize) {
+        let s = Store::open(dir).unwrap();
+        for _ in 0..n {
             let id = s.next_id().unwrap();
             s.put_monitor(&monitor(id), &Health::new(0)).await.unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn reopen_keeps_data_and_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        stored(dir.path(), 1).await;
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.monitors().unwrap().len(), 1);
         assert_eq!(s.next_id().unwrap(), MonitorId(2));
@@ -1222,14 +1227,12 @@ mod tests {
     #[tokio::test]
     async fn a_store_that_lost_monitors_is_refused_until_accepted_as_found() {
         let dir = tempfile::tempdir().unwrap();
-        {
-            let s = Store::open(dir.path()).unwrap();
-            for _ in 0..5 {
-                let id = s.next_id().unwrap();
-                s.put_monitor(&monitor(id), &Health::new(0)).await.unwrap();
-            }
-            s.delete_monitor(MonitorId(5)).await.unwrap();
-        }
+        stored(dir.path(), 5).await;
+        Store::open(dir.path())
+            .unwrap()
+            .delete_monitor(MonitorId(5))
+            .await
+            .unwrap();
         // What a damaged `db` does: sled opens it, but records are missing.
         {
             let db = sled::open(dir.path()).unwrap();
@@ -1255,11 +1258,7 @@ mod tests {
     #[tokio::test]
     async fn an_id_counter_that_went_back_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        {
-            let s = Store::open(dir.path()).unwrap();
-            let id = s.next_id().unwrap();
-            s.put_monitor(&monitor(id), &Health::new(0)).await.unwrap();
-        }
+        stored(dir.path(), 1).await;
         {
             let db = sled::open(dir.path()).unwrap();
             db.open_tree("meta").unwrap().remove(KEY_NEXT_ID).unwrap();
