@@ -598,6 +598,7 @@ mod tests {
             paused: false,
             created_ms: 1,
             push: None,
+            chat_added: false,
         }
     }
 
@@ -667,6 +668,7 @@ mod tests {
             heartbeat: Some(Duration::from_secs(60)),
             grace: Duration::from_secs(60),
             secret: None,
+            sign_heartbeats: false,
         });
         let h = Health::new(0);
         s.put_monitor(&m, &h).await.unwrap();

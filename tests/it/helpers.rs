@@ -27,6 +27,9 @@ pub fn test_config(data_dir: &std::path::Path, extra: &[(&str, &str)]) -> Config
         ("UPBOT_DATA_DIR", data_dir.to_str().expect("utf-8 temp path")),
         ("UPBOT_WS_ADDR", "127.0.0.1:0"),
         ("UPBOT_HTTP_ADDR", "127.0.0.1:0"),
+        // Tests probe only loopback, also from chats; chat-safety tests set the
+        // default policy back explicitly.
+        ("UPBOT_CHAT_TARGETS", "0.0.0.0/0,::/0"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
