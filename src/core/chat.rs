@@ -106,3 +106,146 @@ impl Service {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio_util::sync::CancellationToken;
+
+    use crate::core::{AddRequest, Caller, Command, Reply, Service};
+    use crate::domain::{Kind, State};
+    use crate::events::EventBus;
+    use crate::probe::icmp::IcmpClients;
+    use crate::push::{Push, Signal};
+    use crate::scheduler::Scheduler;
+    use crate::store::Store;
+
+    fn service(icmp: impl FnOnce() -> IcmpClients) -> Service {
+        let store = Store::temporary().unwrap();
+        let events = EventBus::new();
+        let metrics = crate::metrics::Metrics::new();
+        let stop = CancellationToken::new();
+        let scheduler =
+            Scheduler::start_with(store.clone(), events.clone(), metrics.clone(), stop.clone(), icmp).unwrap();
+        let push = Push::start(store.clone(), events.clone(), metrics.clone(), stop);
+        Service::start(store, scheduler, push, events, metrics, "http://127.0.0.1:8766").unwrap()
+    }
+
+    fn chat(id: i64) -> Caller {
+        Caller::Chat {
+            chat_id: id,
+            bot: "b".into(),
+            thread_id: None,
+            can_modify: true,
+        }
+    }
+
+    async fn add(s: &Service, caller: &Caller, req: AddRequest) -> crate::core::MonitorView {
+        match s.execute(caller, Command::Add(Box::new(req))).await.unwrap() {
+            Reply::Added(v) => v,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_report_waits_while_its_monitor_is_halted_and_lands_on_the_moved_monitor() {
+        let s = service(IcmpClients::new);
+        let req = AddRequest {
+            target: "nightly".into(),
+            kind: Some(Kind::Push),
+            ..AddRequest::default()
+        };
+        let v = add(&s, &chat(-42), req).await;
+        let push = s.push().clone();
+        let halted = push.halt(v.id).unwrap();
+        assert_eq!(halted.state, State::Pending);
+        let reporter = push.clone();
+        let report = tokio::spawn(async move { reporter.report(v.id, Signal::Down(None)).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!report.is_finished(), "a report must not change a halted monitor");
+        // What a migration does: write the moved monitor, hand it back.
+        let mut m = push
+            .lookup(&v.webhook_url.unwrap().rsplit('/').next().unwrap().to_string())
+            .unwrap();
+        m.chat_id = Some(-1001000000042);
+        push.upsert(m, halted);
+        let ack = tokio::time::timeout(Duration::from_secs(5), report)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(ack.state, State::Down);
+        let alerts = s.store().outbox("b").unwrap();
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].1.chat_id, -1001000000042, "the alert goes to the new chat");
+    }
+
+    #[tokio::test]
+    async fn migrating_a_chat_moves_probed_and_push_monitors_in_their_engines() {
+        let s = service(IcmpClients::new);
+        let tcp = add(
+            &s,
+            &chat(-43),
+            AddRequest {
+                target: "192.0.2.1:9".into(),
+                interval: Some(Duration::from_secs(3600)),
+                ..AddRequest::default()
+            },
+        )
+        .await;
+        let p = add(
+            &s,
+            &chat(-43),
+            AddRequest {
+                target: "job".into(),
+                kind: Some(Kind::Push),
+                ..AddRequest::default()
+            },
+        )
+        .await;
+        let moved = s.migrate_chat(-43, -1001000000043).await.unwrap();
+        assert_eq!(moved, vec![tcp.id, p.id]);
+        let e = s.engines();
+        assert_eq!(e.scheduler.monitor(tcp.id).unwrap().chat_id, Some(-1001000000043));
+        let token = p.webhook_url.unwrap().rsplit('/').next().unwrap().to_string();
+        assert_eq!(e.push.lookup(&token).unwrap().chat_id, Some(-1001000000043));
+        // Pausing the chat pauses both in their engines.
+        let paused = s.pause_chat("b", -1001000000043).await.unwrap();
+        assert_eq!(paused.len(), 2);
+        assert_eq!(e.push.live(p.id).unwrap().state, State::Paused);
+        assert_eq!(e.scheduler.live(tcp.id).unwrap().0.state, State::Paused);
+    }
+
+    #[tokio::test]
+    async fn the_add_reply_warns_when_icmp_is_unavailable() {
+        let s = service(|| IcmpClients::unavailable("permission denied opening a raw ICMP socket"));
+        let v = add(
+            &s,
+            &Caller::Operator,
+            AddRequest {
+                target: "192.0.2.7".into(),
+                ..AddRequest::default()
+            },
+        )
+        .await;
+        assert_eq!(v.warnings.len(), 1, "{v:?}");
+        assert!(
+            v.warnings[0].starts_with("ICMP is unavailable on this server"),
+            "{:?}",
+            v.warnings
+        );
+        let text = crate::telegram::format::reply(&Reply::Added(v), &crate::telegram::format::Style::new("b", true), 0);
+        assert!(text.contains("⚠️ ICMP is unavailable"), "{text}");
+        let tcp = add(
+            &s,
+            &Caller::Operator,
+            AddRequest {
+                target: "192.0.2.7:22".into(),
+                ..AddRequest::default()
+            },
+        )
+        .await;
+        assert!(tcp.warnings.is_empty(), "tcp needs no ICMP");
+    }
+}

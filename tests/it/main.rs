@@ -10,5 +10,6 @@ mod legacy;
 mod netns;
 mod probe;
 mod process;
+mod surface;
 mod telegram;
 mod ws;
