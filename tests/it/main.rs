@@ -4,6 +4,7 @@
 
 mod cli;
 mod fake_telegram;
+mod fuzz;
 mod helpers;
 mod http;
 mod legacy;
