@@ -152,6 +152,24 @@ impl WsClient {
     }
 }
 
+/// Opens a WS connection with extra handshake headers; `Err(status)` when refused.
+pub async fn connect_with(url: &str, headers: &[(&'static str, &str)]) -> Result<WsClient, u16> {
+    use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::HeaderValue};
+    let mut req = url.into_client_request().expect("a WS URL");
+    for (k, v) in headers {
+        req.headers_mut()
+            .insert(*k, HeaderValue::from_str(v).expect("a header value"));
+    }
+    match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
+        .await
+        .expect("handshake in time")
+    {
+        Ok((ws, _)) => Ok(WsClient { ws }),
+        Err(tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+        Err(e) => panic!("unexpected handshake error {e}"),
+    }
+}
+
 fn rand_id() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(1);

@@ -18,7 +18,7 @@ use upbot::domain::{Kind, MonitorId, State};
 use upbot::push::Signal;
 
 use crate::fake_telegram::{FakeTelegram, chat, user};
-use crate::helpers::{TestApp, WAIT, WsClient, spawn_app, spawn_app_in};
+use crate::helpers::{TestApp, WAIT, WsClient, connect_with, spawn_app, spawn_app_in};
 
 const T1: &str = "111111:AAA-one";
 const B1: &str = "mon_one_bot";
@@ -370,23 +370,6 @@ async fn legacy_probes_behind_a_resolver_that_never_answers_do_not_hold_up_ackno
         upbot::core::service::MAX_LOOKUPS_IN_FLIGHT
     );
     app.stop().await;
-}
-
-/// Opens a WS connection with headers; `Err(status)` when refused.
-async fn connect_with(url: &str, headers: &[(&'static str, &str)]) -> Result<WsClient, u16> {
-    use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::HeaderValue};
-    let mut req = url.into_client_request().unwrap();
-    for (k, v) in headers {
-        req.headers_mut().insert(*k, HeaderValue::from_str(v).unwrap());
-    }
-    match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
-        .await
-        .unwrap()
-    {
-        Ok((ws, _)) => Ok(WsClient { ws }),
-        Err(tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
-        Err(e) => panic!("unexpected handshake error {e}"),
-    }
 }
 
 #[tokio::test]
