@@ -165,9 +165,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!report.is_finished(), "a report must not change a halted monitor");
         // What a migration does: write the moved monitor, hand it back.
-        let mut m = push
-            .lookup(&v.webhook_url.unwrap().rsplit('/').next().unwrap().to_string())
-            .unwrap();
+        let mut m = push.lookup(v.webhook_url.unwrap().rsplit('/').next().unwrap()).unwrap();
         m.chat_id = Some(-1001000000042);
         push.upsert(m, halted);
         let ack = tokio::time::timeout(Duration::from_secs(5), report)
