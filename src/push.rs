@@ -120,14 +120,14 @@ struct Inner {
     reg: Mutex<Registry>,
     /// Wakes the timer task when a deadline earlier than the one it sleeps on appears.
     wake: Notify,
+    /// Wakes reports waiting for a halted monitor (upsert and remove end a halt).
+    unhalted: Notify,
     stop: CancellationToken,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Source of entry generations.
     generations: std::sync::atomic::AtomicU64,
     /// Heartbeat timeouts being stored.
     expiries: TaskTracker,
-    /// Woken by every upsert and remove (reports waiting on a halted monitor).
-    handed_back: Notify,
 }
 
 /// Handle to the push engine; cheap to clone.
@@ -151,9 +151,10 @@ pub fn new_token() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
 
-/// "6m", "1h 5m", "2s": whole seconds, as people say it.
+/// "6m", "1h 5m", "2s": whole seconds, in the one duration format
+/// ([`crate::domain::duration::human`]).
 pub fn human(d: Duration) -> String {
-    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+    crate::domain::duration::human(Duration::from_secs(d.as_secs()))
 }
 
 /// Trims a report message to [`MAX_MESSAGE`] characters with no control characters, so
@@ -187,11 +188,11 @@ impl Push {
                 metrics,
                 reg: Mutex::new(Registry::default()),
                 wake: Notify::new(),
+                unhalted: Notify::new(),
                 stop: shutdown,
                 task: Mutex::new(None),
                 generations: std::sync::atomic::AtomicU64::new(0),
                 expiries: TaskTracker::new(),
-                handed_back: Notify::new(),
             }),
         };
         let timer = push.clone();
@@ -269,7 +270,7 @@ impl Push {
         );
         self.schedule(&mut reg, id);
         drop(reg);
-        self.inner.handed_back.notify_waiters();
+        self.inner.unhalted.notify_waiters();
     }
 
     /// Stops acting on `id` and returns its live state: until the next
@@ -310,7 +311,7 @@ impl Push {
             }
         }
         drop(reg);
-        self.inner.handed_back.notify_waiters();
+        self.inner.unhalted.notify_waiters();
     }
 
     /// The monitor a webhook token names, if any. Costs one SHA-256 and one hash-map
@@ -357,7 +358,7 @@ impl Push {
                 let e = reg.entries.get(&id).ok_or(PushError::NotFound)?;
                 if e.halted {
                     // Registered before the lock is released: no upsert is missed.
-                    Err(self.inner.handed_back.notified())
+                    Err(self.inner.unhalted.notified())
                 } else if e.monitor.paused || e.health.state == State::Paused {
                     return Ok(Ack {
                         id,
@@ -385,8 +386,8 @@ impl Push {
             };
             let (change, t, generation, monitor) = match step {
                 Ok(s) => s,
-                Err(handed_back) => {
-                    let _ = tokio::time::timeout(HALT_WAIT, handed_back).await;
+                Err(unhalted) => {
+                    let _ = tokio::time::timeout(HALT_WAIT, unhalted).await;
                     continue;
                 }
             };
@@ -442,7 +443,12 @@ impl Push {
     fn schedule(&self, reg: &mut Registry, id: MonitorId) {
         let Some(e) = reg.entries.get_mut(&id) else { return };
         let old = e.deadline.take();
-        let new = deadline_ms(&e.monitor, &e.health, e.seen_ms).map(|(due_ms, base_ms)| {
+        let due = if e.halted {
+            None
+        } else {
+            deadline_ms(&e.monitor, &e.health, e.seen_ms)
+        };
+        let new = due.map(|(due_ms, base_ms)| {
             let left = Duration::from_millis(due_ms.saturating_sub(now_ms()));
             (Instant::now() + left, base_ms)
         });
@@ -595,7 +601,9 @@ mod tests {
                 heartbeat: heartbeat.map(Duration::from_secs),
                 grace: Duration::from_secs(60),
                 secret: None,
+                sign_heartbeats: false,
             }),
+            chat_added: false,
         }
     }
 
@@ -623,7 +631,7 @@ mod tests {
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
         assert_eq!(human(Duration::from_millis(360_400)), "6m");
-        assert_eq!(human(Duration::from_secs(3_905)), "1h 5m 5s");
+        assert_eq!(human(Duration::from_secs(3_905)), "1h 5m");
         assert_eq!(clean_message(None, "reported down"), "reported down");
         assert_eq!(clean_message(Some(" disk\nfull ".into()), "x"), "disk full");
         let long = clean_message(Some("a".repeat(2000)), "x");
