@@ -146,7 +146,8 @@ impl MonitorTask {
                 tokio::select! {
                     biased;
                     () = cancel.cancelled() => return,
-                    current = self.commit(health, t) => if !current { return },
+                    // Boxed like the probe: only monitors changing state need this space.
+                    current = Box::pin(self.commit(health, t)) => if !current { return },
                 }
             }
             planned = next_tick(planned, interval, Instant::now());
