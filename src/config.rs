@@ -44,20 +44,36 @@ pub enum ConfigError {
     },
 }
 
-/// A secret string whose `Debug`/`Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+/// A secret string (bot token, WS token) whose `Debug` never shows it: it is kept in a
+/// [`secrecy::SecretString`], which redacts `Debug` and wipes the memory on drop, so a
+/// future `tracing::debug!(?config)` cannot leak one.
+#[derive(Clone)]
+pub struct Secret(secrecy::SecretString);
 
 impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(secrecy::SecretString::from(s.into()))
+    }
+
     /// The secret itself; call only where it is needed (HTTP header, Bot API URL).
     pub fn expose(&self) -> &str {
-        &self.0
+        secrecy::ExposeSecret::expose_secret(&self.0)
     }
 }
 
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for Secret {}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
+        // secrecy's own Debug, which names the type and never the value.
+        self.0.fmt(f)
     }
 }
 
@@ -182,7 +198,7 @@ impl Config {
                     format!("token #{} is not a bot token (expected 123456:ABC…)", tokens.len() + 1),
                 ));
             }
-            let s = Secret(t);
+            let s = Secret::new(t);
             if !tokens.contains(&s) {
                 tokens.push(s);
             }
@@ -222,7 +238,7 @@ impl Config {
         let ws_token = get("UPBOT_WS_TOKEN")
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
-            .map(Secret);
+            .map(Secret::new);
         let ws_origins = list(&get("UPBOT_WS_ORIGINS").unwrap_or_default());
         for o in &ws_origins {
             if o != "null" && !(o.starts_with("http://") || o.starts_with("https://")) {
@@ -390,6 +406,25 @@ mod tests {
             }
         }
         assert!(!format!("{:?}", with(&[("UPBOT_WS_TOKEN", "hunter2")]).unwrap()).contains("hunter2"));
+    }
+
+    #[test]
+    fn debug_never_shows_tokens() {
+        let c = with(&[
+            (
+                "UPBOT_TELEGRAM_TOKENS",
+                "123456:AAbbCCddEEff-secret_one,654321:ZZyy-secret_two",
+            ),
+            ("UPBOT_WS_TOKEN", "ws-hunter2-token"),
+        ])
+        .unwrap();
+        assert_eq!(c.telegram_tokens[0].expose(), "123456:AAbbCCddEEff-secret_one");
+        for text in [format!("{c:?}"), format!("{c:#?}")] {
+            for leak in ["secret_one", "secret_two", "123456", "hunter2"] {
+                assert!(!text.contains(leak), "{leak} in {text}");
+            }
+            assert!(text.contains("REDACTED"), "{text}");
+        }
     }
 
     #[test]

@@ -416,6 +416,7 @@ mod tests {
                 heartbeat: heartbeat.map(Duration::from_secs),
                 grace: Duration::from_secs(60),
                 secret: None,
+                sign_heartbeats: false,
             }),
         }
     }

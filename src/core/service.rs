@@ -449,6 +449,7 @@ impl Service {
                 heartbeat,
                 grace,
                 secret,
+                sign_heartbeats: false,
             }),
         })
     }

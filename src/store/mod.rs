@@ -667,6 +667,7 @@ mod tests {
             heartbeat: Some(Duration::from_secs(60)),
             grace: Duration::from_secs(60),
             secret: None,
+            sign_heartbeats: false,
         });
         let h = Health::new(0);
         s.put_monitor(&m, &h).await.unwrap();
