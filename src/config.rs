@@ -21,6 +21,8 @@ pub const VARS: &[&str] = &[
     "UPBOT_WS_IDLE_TIMEOUT",
     "UPBOT_HTTP_ADDR",
     "UPBOT_PUBLIC_URL",
+    "UPBOT_HTTP_MAX_CONNECTIONS",
+    "UPBOT_HTTP_HEADER_TIMEOUT",
 ];
 
 /// A configuration problem; always names the variable (or file) at fault.
@@ -113,6 +115,12 @@ pub struct Config {
     pub http_addr: SocketAddr,
     /// `UPBOT_PUBLIC_URL`: base of webhook URLs shown to users, no trailing slash.
     pub public_url: String,
+    /// `UPBOT_HTTP_MAX_CONNECTIONS`: connections the HTTP receiver serves at once
+    /// (`None`: 1024, or a quarter of the open-file limit when that is smaller).
+    pub http_max_connections: Option<usize>,
+    /// `UPBOT_HTTP_HEADER_TIMEOUT`: time an HTTP connection has to send a request head,
+    /// after opening or after its previous answer (also the keep-alive idle timeout).
+    pub http_header_timeout: Duration,
 }
 
 impl Default for Config {
@@ -289,6 +297,25 @@ impl Config {
                 format!("invalid value {public_url:?}: expected an http(s):// URL"),
             ));
         }
+        let http_max_connections = match get("UPBOT_HTTP_MAX_CONNECTIONS") {
+            None => None,
+            Some(_) => match number("UPBOT_HTTP_MAX_CONNECTIONS", 0, 1_000_000)? {
+                0 => return Err(bad("UPBOT_HTTP_MAX_CONNECTIONS", "must be at least 1")),
+                n => Some(n as usize),
+            },
+        };
+        let http_header_timeout = match get("UPBOT_HTTP_HEADER_TIMEOUT") {
+            None => crate::http::server::Limits::DEFAULT_HEADER_TIMEOUT,
+            Some(v) => crate::core::parse_duration(&v)
+                .ok()
+                .filter(|d| (Duration::from_millis(100)..=Duration::from_secs(3600)).contains(d))
+                .ok_or_else(|| {
+                    bad(
+                        "UPBOT_HTTP_HEADER_TIMEOUT",
+                        format!("invalid value {v:?}: expected a duration from 100ms to 1h, e.g. 10s"),
+                    )
+                })?,
+        };
         Ok(Self {
             data_dir,
             telegram_tokens: tokens,
@@ -302,6 +329,8 @@ impl Config {
             ws_idle_timeout,
             http_addr,
             public_url,
+            http_max_connections,
+            http_header_timeout,
         })
     }
 }
@@ -396,6 +425,8 @@ mod tests {
             ("UPBOT_WS_ORIGINS", "evil"),
             ("UPBOT_WS_IDLE_TIMEOUT", "0s"),
             ("UPBOT_WS_MAX_CONNECTIONS", "0"),
+            ("UPBOT_HTTP_MAX_CONNECTIONS", "0"),
+            ("UPBOT_HTTP_HEADER_TIMEOUT", "0s"),
             ("UPBOT_PUBLIC_URL", "example.com"),
             ("UPBOT_TELEGRAM_TOKENS", "supersecretjunk"),
         ] {
