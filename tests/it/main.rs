@@ -8,6 +8,7 @@ mod helpers;
 mod http;
 mod legacy;
 mod netns;
+mod ops;
 mod probe;
 mod process;
 mod telegram;
