@@ -167,3 +167,93 @@ async fn healthcheck_fails_when_nothing_answers() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("upbot healthcheck: 127.0.0.1:"), "{err}");
 }
+
+/// A repository file's text.
+fn repo_file(path: &str) -> String {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// `KEY=VALUE` lines as systemd's EnvironmentFile= reads them (comments and blank
+/// lines skipped).
+fn env_file(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn env_example_installed_beside_the_systemd_unit_keeps_the_store_in_place() {
+    let unit = repo_file("deploy/upbot.service");
+    let setting = |key: &str| -> Vec<String> {
+        unit.lines()
+            .filter_map(|l| l.trim().strip_prefix(key)?.strip_prefix('='))
+            .map(str::to_string)
+            .collect()
+    };
+    let workdir = setting("WorkingDirectory").pop().expect("WorkingDirectory=");
+    // systemd: Environment= first, then EnvironmentFile= (the installed .env.example)
+    // overrides, as the unit's install comment says to install it.
+    let mut env: std::collections::HashMap<String, String> = setting("Environment")
+        .iter()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert!(
+        setting("EnvironmentFile")
+            .iter()
+            .any(|f| f.ends_with("/etc/upbot/upbot.env")),
+        "{unit}"
+    );
+    let unit_dir = env
+        .get("UPBOT_DATA_DIR")
+        .cloned()
+        .expect("the unit sets UPBOT_DATA_DIR");
+    assert!(
+        unit_dir.starts_with('/'),
+        "the unit's store path is absolute: {unit_dir}"
+    );
+    env.extend(env_file(&repo_file(".env.example")));
+    // as Config::load reads the environment: empty values count as unset
+    let config = upbot::config::Config::from_lookup(|k| env.get(k).filter(|v| !v.trim().is_empty()).cloned())
+        .expect(".env.example is a valid configuration");
+    let store = std::path::Path::new(&workdir).join(&config.data_dir);
+    assert_eq!(store, std::path::Path::new(&unit_dir), "the store moved");
+}
+
+#[test]
+fn containerfile_has_no_file_capability_a_healthcheck_and_a_stripped_binary() {
+    let cf = repo_file("deploy/Containerfile");
+    let instructions: Vec<&str> = cf.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
+    let text = instructions.join("\n");
+    assert!(
+        !text.contains("setcap") && !text.contains("libcap"),
+        "no file capability:\n{text}"
+    );
+    let hc = text
+        .split("HEALTHCHECK")
+        .nth(1)
+        .expect("a HEALTHCHECK instruction")
+        .split("\nSTOPSIGNAL")
+        .next()
+        .unwrap_or_default();
+    assert!(
+        hc.contains(r#"CMD ["/usr/local/bin/upbot", "healthcheck"]"#),
+        "exec form, no shell: {hc}"
+    );
+    assert!(text.contains("cargo build --profile dist --locked"), "{text}");
+    assert!(
+        text.contains("COPY --from=build /src/target/dist/upbot /usr/local/bin/upbot"),
+        "{text}"
+    );
+    assert!(text.contains("USER upbot"), "{text}");
+    let cargo = repo_file("Cargo.toml");
+    let dist = cargo.split("[profile.dist]").nth(1).expect("a dist profile");
+    assert!(
+        dist.contains("strip = true") && dist.contains("debug = false"),
+        "{dist}"
+    );
+}
