@@ -35,6 +35,14 @@ fn push_req(name: &str) -> AddRequest {
     }
 }
 
+/// A push monitor with `secret`.
+fn signed_req(name: &str, secret: &str) -> AddRequest {
+    AddRequest {
+        secret: Some(secret.into()),
+        ..push_req(name)
+    }
+}
+
 async fn add(app: &TestApp, caller: &Caller, req: AddRequest) -> Result<MonitorView, CoreError> {
     match app.running.service.execute(caller, Command::Add(Box::new(req))).await? {
         Reply::Added(v) => Ok(v),
@@ -281,14 +289,7 @@ async fn flooding_one_token_gets_429_with_retry_after() {
 async fn signatures_simple_and_standard_webhooks() {
     let app = spawn_app(&[]).await;
     let secret = "s3cret-for-tests";
-    let (v, hook, beat) = add_push(
-        &app,
-        AddRequest {
-            secret: Some(secret.into()),
-            ..push_req("signed")
-        },
-    )
-    .await;
+    let (v, hook, beat) = add_push(&app, signed_req("signed", secret)).await;
     assert_eq!(v.signed, Some(true));
     let body = r#"{"status": "up", "message":"signed"}"#;
     let good = hmac_hex(secret.as_bytes(), body.as_bytes());
@@ -359,14 +360,7 @@ async fn signatures_simple_and_standard_webhooks() {
     // whsec_ secrets: Standard Webhooks uses the base64-decoded key
     let key = [7u8; 32];
     let whsec = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(key));
-    let (_, hook2, _) = add_push(
-        &app,
-        AddRequest {
-            secret: Some(whsec.clone()),
-            ..push_req("standard")
-        },
-    )
-    .await;
+    let (_, hook2, _) = add_push(&app, signed_req("standard", &whsec)).await;
     let body2 = br#"{"status":"degraded","message":"slow"}"#;
     let mut rb = post(&hook2, &body2[..]);
     for (k, val) in standard(&key, "msg_a", unix_now(), body2) {
@@ -750,14 +744,7 @@ fn with_headers(mut rb: reqwest::RequestBuilder, hdrs: &[(&'static str, String)]
 async fn heartbeats_are_unsigned_unless_the_monitor_asks() {
     let app = spawn_app(&[]).await;
     let secret = "hb-secret";
-    let (v, _, beat) = add_push(
-        &app,
-        AddRequest {
-            secret: Some(secret.into()),
-            ..push_req("signed-reports")
-        },
-    )
-    .await;
+    let (v, _, beat) = add_push(&app, signed_req("signed-reports", secret)).await;
     // the seeds' sender: a plain fetch, GET or POST, no signature
     let (code, b) = send(reqwest::Client::new().get(&beat)).await;
     assert_eq!((code, b["monitor"]["status"].as_str()), (200, Some("up")), "{b}");
@@ -859,14 +846,7 @@ async fn standard_webhooks_whsec_secrets_as_the_official_libraries_use_them() {
         "whsec_{}",
         base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 24]>())
     );
-    let (v, hook, beat) = add_push(
-        &app,
-        AddRequest {
-            secret: Some(whsec.clone()),
-            ..push_req("svix-style")
-        },
-    )
-    .await;
+    let (v, hook, beat) = add_push(&app, signed_req("svix-style", &whsec)).await;
     let body = br#"{"status":"down","message":"queue stuck"}"#;
     let hdrs = sign_like_standardwebhooks(&whsec, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", unix_now(), body);
     let (code, b) = send(with_headers(post(&hook, &body[..]), &hdrs)).await;
@@ -877,14 +857,7 @@ async fn standard_webhooks_whsec_secrets_as_the_official_libraries_use_them() {
     let (code, b) = send(with_headers(reqwest::Client::new().get(&beat), &hdrs)).await;
     assert_eq!((code, b["monitor"]["status"].as_str()), (200, Some("up")), "{b}");
     // raw (non-whsec_) secrets keep their UTF-8 bytes as the key
-    let (_, raw_hook, _) = add_push(
-        &app,
-        AddRequest {
-            secret: Some("plain-raw-secret".into()),
-            ..push_req("raw")
-        },
-    )
-    .await;
+    let (_, raw_hook, _) = add_push(&app, signed_req("raw", "plain-raw-secret")).await;
     let hdrs = standard(b"plain-raw-secret", "msg_raw", unix_now(), body);
     let (code, b) = send(with_headers(post(&raw_hook, &body[..]), &hdrs)).await;
     assert_eq!(code, 200, "{b}");
@@ -895,14 +868,7 @@ async fn standard_webhooks_whsec_secrets_as_the_official_libraries_use_them() {
 async fn a_replayed_webhook_id_is_refused_after_a_restart() {
     let app = spawn_app(&[]).await;
     let secret = "replay-secret";
-    let (_, hook, _) = add_push(
-        &app,
-        AddRequest {
-            secret: Some(secret.into()),
-            ..push_req("replayed")
-        },
-    )
-    .await;
+    let (_, hook, _) = add_push(&app, signed_req("replayed", secret)).await;
     let body = br#"{"status":"up"}"#;
     let hdrs = standard(secret.as_bytes(), "msg_once", unix_now(), body);
     let (code, b) = send(with_headers(post(&hook, &body[..]), &hdrs)).await;
