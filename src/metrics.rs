@@ -446,7 +446,7 @@ mod tests {
             id: MonitorId(id),
             name,
             kind: Kind::Tcp,
-            chat_id: Some(-100_42),
+            chat_id: Some(-10042),
             state,
         };
         let monitors = [
