@@ -154,7 +154,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 
 /// Runs until `signal` resolves, then shuts down in order.
 pub async fn run(config: Config, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let running = start(config).await?;
+    tokio::pin!(signal);
+    // The signal future is polled first, so its handlers are installed before start
+    // logs "listening": a SIGTERM right after that line must shut down in order, not
+    // meet the default action and kill the process. One during start ends it there.
+    let running = tokio::select! {
+        biased;
+        () = &mut signal => return Ok(()),
+        r = start(config) => r?,
+    };
     tokio::select! {
         () = signal => {}
         () = running.shutdown.cancelled() => {}
