@@ -86,6 +86,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         &public_url,
     )
     .context("loading monitors")?;
+    service.set_chat_safety(crate::core::ChatSafety::from_config(&config));
 
     // Before the WS API: its "listening" line tells operators (and tests) start-up is done.
     let telegram = crate::telegram::Telegram::start(&config, service.clone())
@@ -154,15 +155,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 
 /// Runs until `signal` resolves, then shuts down in order.
 pub async fn run(config: Config, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
-    tokio::pin!(signal);
-    // The signal future is polled first, so its handlers are installed before start
-    // logs "listening": a SIGTERM right after that line must shut down in order, not
-    // meet the default action and kill the process. One during start ends it there.
-    let running = tokio::select! {
-        biased;
-        () = &mut signal => return Ok(()),
-        r = start(config) => r?,
-    };
+    let running = start(config).await?;
     tokio::select! {
         () = signal => {}
         () = running.shutdown.cancelled() => {}

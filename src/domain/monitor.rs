@@ -132,6 +132,10 @@ pub struct Monitor {
     /// Push-only settings.
     #[serde(default)]
     pub push: Option<PushSettings>,
+    /// Added from a Telegram chat: every probe checks the resolved address against
+    /// `UPBOT_CHAT_TARGETS` (the operator's monitors are not limited).
+    #[serde(default)]
+    pub chat_added: bool,
 }
 
 impl Monitor {
@@ -211,6 +215,7 @@ mod tests {
                 secret: Some("whsec_c2VjcmV0LWtleS1ieXRlcw==".into()),
                 sign_heartbeats: true,
             }),
+            chat_added: true,
         };
         for text in [format!("{m:?}"), format!("{m:#?}")] {
             assert!(!text.contains("tok3n"), "{text}");

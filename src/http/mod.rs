@@ -26,7 +26,6 @@ pub mod healthcheck;
 pub mod limits;
 pub mod server;
 pub mod signature;
-mod strict_json;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -350,8 +349,12 @@ fn status_signal(status: &str, message: Option<String>) -> Result<Signal, String
 
 fn parse_report(body: &[u8]) -> Result<Signal, String> {
     const SHAPE: &str = r#"expected {"status":"up"|"down"|"degraded","message":"…","metadata":{…}}"#;
-    strict_json::check(body).map_err(|e| format!("invalid JSON body ({e}); {SHAPE}"))?;
-    let r: Report = serde_json::from_slice(body).map_err(|e| format!("invalid JSON body ({e}); {SHAPE}"))?;
+    let bad = |e: String| format!("invalid JSON body ({e}); {SHAPE}");
+    let text = std::str::from_utf8(body).map_err(|_| bad("not UTF-8".into()))?;
+    // The WS front's parser: it refuses a key repeated at any depth, which serde_json
+    // alone would let the last one win.
+    let value = crate::ws::protocol::parse_json(text).map_err(bad)?;
+    let r: Report = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
     let _ = r.metadata;
     status_signal(&r.status, r.message)
 }

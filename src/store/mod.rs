@@ -600,6 +600,7 @@ mod tests {
             paused: false,
             created_ms: 1,
             push: None,
+            chat_added: false,
         }
     }
 

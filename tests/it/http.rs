@@ -722,17 +722,6 @@ async fn healthz_and_metrics() {
     app.stop().await;
 }
 
-/// Test-only path to a monitor with `sign_heartbeats` (the `add` option is the command
-/// core's): the stored record and the push engine's copy are updated together.
-async fn require_signed_heartbeats(app: &TestApp, id: MonitorId) {
-    let store = app.running.service.store();
-    let mut m = store.monitor(id).unwrap().expect("stored monitor");
-    m.push.as_mut().expect("a push monitor").sign_heartbeats = true;
-    let h = app.running.service.push().live(id).expect("tracked by the push engine");
-    store.put_monitor(&m, &h).await.unwrap();
-    app.running.service.push().upsert(m, h);
-}
-
 fn with_headers(mut rb: reqwest::RequestBuilder, hdrs: &[(&'static str, String)]) -> reqwest::RequestBuilder {
     for (k, v) in hdrs {
         rb = rb.header(*k, v);
@@ -756,24 +745,29 @@ async fn heartbeats_are_unsigned_unless_the_monitor_asks() {
     let (code, b) = send(reqwest::Client::new().get(&down)).await;
     assert_eq!(code, 401, "{b}");
     assert_eq!(status(&app, v.id).await.state, State::Up);
-    let (code, b) = send(
-        reqwest::Client::new()
-            .get(&down)
-            .header("X-Webhook-Signature", hmac_hex(secret.as_bytes(), b"")),
-    )
-    .await;
+    let signed_get = reqwest::Client::new()
+        .get(&down)
+        .header("X-Webhook-Signature", hmac_hex(secret.as_bytes(), b""));
+    let (code, b) = send(signed_get).await;
     assert_eq!((code, b["monitor"]["status"].as_str()), (200, Some("down")), "{b}");
 
-    // sign_heartbeats: now the plain heartbeat needs the signature too
-    require_signed_heartbeats(&app, v.id).await;
+    // sign_heartbeats=true: the plain heartbeat needs the signature too
+    let (w, _, beat) = add_push(
+        &app,
+        AddRequest {
+            sign_heartbeats: Some(true),
+            ..signed_req("signed-beats", secret)
+        },
+    )
+    .await;
     for rb in [reqwest::Client::new().get(&beat), post(&beat, "")] {
         let (code, b) = send(rb).await;
         assert_eq!(code, 401, "{b}");
         assert!(b["error"].as_str().unwrap().contains("signature"), "{b}");
     }
     assert_eq!(
-        status(&app, v.id).await.state,
-        State::Down,
+        status(&app, w.id).await.state,
+        State::Pending,
         "refused beats change nothing"
     );
     let signed = standard(secret.as_bytes(), "hb_1", unix_now(), b"");
@@ -846,13 +840,19 @@ async fn standard_webhooks_whsec_secrets_as_the_official_libraries_use_them() {
         "whsec_{}",
         base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 24]>())
     );
-    let (v, hook, beat) = add_push(&app, signed_req("svix-style", &whsec)).await;
+    let (_, hook, beat) = add_push(
+        &app,
+        AddRequest {
+            sign_heartbeats: Some(true),
+            ..signed_req("svix-style", &whsec)
+        },
+    )
+    .await;
     let body = br#"{"status":"down","message":"queue stuck"}"#;
     let hdrs = sign_like_standardwebhooks(&whsec, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", unix_now(), body);
     let (code, b) = send(with_headers(post(&hook, &body[..]), &hdrs)).await;
     assert_eq!((code, b["monitor"]["status"].as_str()), (200, Some("down")), "{b}");
     // signed heartbeats with the same key
-    require_signed_heartbeats(&app, v.id).await;
     let hdrs = sign_like_standardwebhooks(&whsec, "msg_beat", unix_now(), b"");
     let (code, b) = send(with_headers(reqwest::Client::new().get(&beat), &hdrs)).await;
     assert_eq!((code, b["monitor"]["status"].as_str()), (200, Some("up")), "{b}");

@@ -4,6 +4,7 @@
 
 mod cli;
 mod fake_telegram;
+mod fuzz;
 mod helpers;
 mod http;
 mod legacy;
@@ -11,5 +12,6 @@ mod netns;
 mod ops;
 mod probe;
 mod process;
+mod surface;
 mod telegram;
 mod ws;
