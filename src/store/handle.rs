@@ -329,6 +329,12 @@ impl DbRef {
         self.core.note(db.generate_id())
     }
 
+    /// A tree of the live database, for an operation [`TreeRef`] does not offer. Hold
+    /// it for one call only: a reopen waits for every handle of the old database.
+    pub(super) fn open_tree(&self, name: &str) -> sled::Result<sled::Tree> {
+        self.core.current()?.open_tree(name)
+    }
+
     /// Bytes on disk.
     pub(super) fn size_on_disk(&self) -> sled::Result<u64> {
         self.core.current()?.size_on_disk()

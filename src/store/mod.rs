@@ -52,6 +52,8 @@ use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, Transition};
 pub use self::integrity::FILE as INTEGRITY_FILE;
 pub use self::writer::RECOVER_EVERY;
 
+mod replay;
+
 /// Schema version this build writes; older stores are migrated at open.
 pub const SCHEMA_VERSION: u32 = 1;
 

@@ -181,10 +181,7 @@ async fn a_full_disk_holds_the_down_back_and_it_is_sent_once_when_space_is_back(
     let (code, body) = healthz(running.http_addr).await;
     assert_eq!((code, body["store"].as_str()), (503, Some("failing")), "{body}");
     assert!(
-        body["store_error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("No space left"),
+        body["reason"].as_str().unwrap_or_default().contains("No space left"),
         "{body}"
     );
 
