@@ -152,7 +152,7 @@ impl Store {
             run,
         })?;
         rx.await
-            .map_err(|_| StoreError::Failing("the store writer has stopped".into()))?
+            .map_err(|_| StoreError::Failing("the store writer dropped this write (see the log)".into()))?
     }
 
     /// Queues `f` on the writer thread without waiting (durable with sled's background
@@ -261,7 +261,15 @@ impl Thread {
                 (job.run)(Err(StoreError::from(e)));
                 continue;
             }
-            if let Some(finish) = (job.run)(Ok(&self.store)) {
+            // A panicking job (a bug, or sled on a damaged page) must not take the
+            // writer, and with it every later write, down: its caller sees an error.
+            let store = &self.store;
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || (job.run)(Ok(store))));
+            let Ok(finished) = ran else {
+                tracing::error!("a store write panicked; its caller gets an error");
+                continue;
+            };
+            if let Some(finish) = finished {
                 if job.durable {
                     waiting.push(finish);
                 } else {
