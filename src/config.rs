@@ -97,6 +97,9 @@ pub struct Config {
     pub http_addr: SocketAddr,
     /// `UPBOT_PUBLIC_URL`: base of webhook URLs shown to users, no trailing slash.
     pub public_url: String,
+    /// Whether the bots keep to Telegram's rate limits. Always on when loaded from the
+    /// environment; only benchmarks against a fake Bot API turn it off in code.
+    pub telegram_pacing: bool,
 }
 
 impl Default for Config {
@@ -286,6 +289,7 @@ impl Config {
             ws_idle_timeout,
             http_addr,
             public_url,
+            telegram_pacing: true,
         })
     }
 }

@@ -48,6 +48,11 @@ struct CodeLabels {
     code: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
 struct Inner {
     registry: Registry,
     monitors: Family<MonitorLabels, Gauge>,
@@ -61,6 +66,7 @@ struct Inner {
     alerts_queued: Gauge,
     ws_connections: Gauge,
     webhooks: Family<CodeLabels, Counter>,
+    telegram_updates: Family<OutcomeLabels, Counter>,
     /// Scrapes set the scrape-time gauges and then encode; serialising them keeps one
     /// scrape from encoding another's half-written figures.
     scrape: std::sync::Mutex<()>,
@@ -95,6 +101,7 @@ impl Metrics {
         let (alerts_sent, alerts_failed) = (Counter::default(), Counter::default());
         let (alerts_queued, ws_connections) = (Gauge::default(), Gauge::default());
         let webhooks = Family::<CodeLabels, Counter>::default();
+        let telegram_updates = Family::<OutcomeLabels, Counter>::default();
         registry.register("monitors", "Monitors by kind and state", monitors.clone());
         registry.register("probes", "Probes run, by result (ok or fail)", probes.clone());
         registry.register_with_unit(
@@ -129,6 +136,11 @@ impl Metrics {
             "Requests to /webhooks, by HTTP status code",
             webhooks.clone(),
         );
+        registry.register(
+            "telegram_updates",
+            "Telegram messages handled, by outcome (command, answered, refused_told, refused_quiet, ignored)",
+            telegram_updates.clone(),
+        );
         // Series that exist from the start read as 0 instead of "no data" (and a family
         // with no series would not be listed at all).
         let probes_ok = probes.get_or_create(&ResultLabels { result: "ok" }).clone();
@@ -149,6 +161,7 @@ impl Metrics {
                 alerts_queued,
                 ws_connections,
                 webhooks,
+                telegram_updates,
                 scrape: std::sync::Mutex::new(()),
             }),
         }
@@ -197,6 +210,14 @@ impl Metrics {
     /// A request to `/webhooks/…` was answered with `status`.
     pub fn webhook(&self, status: u16) {
         self.inner.webhooks.get_or_create(&CodeLabels { code: status }).inc();
+    }
+
+    /// A Telegram message was handled with this outcome.
+    pub fn telegram_update(&self, outcome: &'static str) {
+        self.inner
+            .telegram_updates
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     /// Renders every metric in the OpenMetrics text format (which Prometheus scrapes),

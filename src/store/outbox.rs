@@ -72,6 +72,14 @@ impl Index {
     }
 }
 
+/// The two fields of an [`Alert`] the index files it under (decoding only these keeps
+/// the index build at open cheap).
+#[derive(serde::Deserialize)]
+struct Filing {
+    bot: String,
+    chat_id: i64,
+}
+
 /// The outbox's tree, its index and the wake-up signal for senders.
 pub(super) struct Outbox {
     db: sled::Db,
@@ -83,7 +91,9 @@ pub(super) struct Outbox {
 
 impl std::fmt::Debug for Outbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Outbox").field("len", &self.index().slots.len()).finish()
+        f.debug_struct("Outbox")
+            .field("len", &self.index().slots.len())
+            .finish()
     }
 }
 
@@ -99,8 +109,8 @@ impl Outbox {
                 tracing::error!(key = ?k, "outbox row with a malformed key; ignored");
                 continue;
             };
-            match dec::<Alert>(&v) {
-                Ok(a) => index.file(seq, &a.bot, a.chat_id),
+            match dec::<Filing>(&v) {
+                Ok(f) => index.file(seq, &f.bot, f.chat_id),
                 Err(e) => tracing::error!(seq, error = %e, "outbox row does not decode; it cannot be sent"),
             }
         }
@@ -312,6 +322,9 @@ mod tests {
         let rows = s.outbox_for_chat("mon_bot", -100).unwrap();
         assert_eq!(rows.iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec![kept]);
         assert_eq!(rows[0].1, alert("mon_bot", -100, 2));
-        assert!(s.outbox_push(&alert("mon_bot", 42, 4)).unwrap() > kept, "sequences keep growing");
+        assert!(
+            s.outbox_push(&alert("mon_bot", 42, 4)).unwrap() > kept,
+            "sequences keep growing"
+        );
     }
 }
