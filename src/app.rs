@@ -85,6 +85,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         &public_url,
     )
     .context("loading monitors")?;
+    service.set_chat_safety(crate::core::ChatSafety::from_config(&config));
 
     // Before the WS API: its "listening" line tells operators (and tests) start-up is done.
     let telegram = crate::telegram::Telegram::start(&config, service.clone())

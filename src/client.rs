@@ -8,12 +8,15 @@ use std::io::Write;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::core::cmd::{self, AddRequest, ById, ListRequest};
 
 /// Server used when neither `--server` nor `UPBOT_SERVER` is given.
 pub const DEFAULT_SERVER: &str = "ws://127.0.0.1:8765";
@@ -22,184 +25,81 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for a reply.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Flags every client subcommand takes (also accepted before the subcommand).
+/// The connection flags: global, so they are accepted before or after the subcommand.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct Common {
-    /// WebSocket API URL [env: UPBOT_SERVER] [default: ws://127.0.0.1:8765]
-    #[arg(long, value_name = "URL")]
+    /// WebSocket API URL; http:// is read as ws:// [env: UPBOT_SERVER] [default: ws://127.0.0.1:8765]
+    #[arg(long, global = true, value_name = "URL", visible_alias = "server_address")]
     pub server: Option<String>,
-    /// API token, sent as `Authorization: Bearer` [env: UPBOT_WS_TOKEN]
-    #[arg(long, value_name = "TOKEN")]
+    /// API token, sent as `Authorization: Bearer` [env: UPBOT_WS_TOKEN]; for add-mon, the bot token
+    #[arg(long, global = true, value_name = "TOKEN")]
     pub token: Option<String>,
     /// Print raw JSON (`list --json` prints an array of monitors)
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub json: bool,
 }
 
-/// `add` arguments.
-#[derive(clap::Args, Debug, Clone)]
-pub struct AddArgs {
-    /// host or IP (ping), host:port, [v6]:port or tcp://host:port (tcp)
-    pub target: String,
-    /// ping, tcp or push
-    #[arg(long)]
-    pub kind: Option<String>,
-    /// TCP port
-    #[arg(long)]
-    pub port: Option<u16>,
-    /// Probe interval, e.g. 30s, 5m
-    #[arg(long)]
-    pub interval: Option<String>,
-    /// Failed probes before DOWN
-    #[arg(long)]
-    pub fails: Option<u32>,
-    /// Good probes before UP
-    #[arg(long)]
-    pub recovers: Option<u32>,
-    /// Probe timeout, e.g. 2s
-    #[arg(long)]
-    pub timeout: Option<String>,
-    /// Display name
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Telegram chat to alert
-    #[arg(long = "chat-id", allow_negative_numbers = true, value_name = "ID")]
-    pub chat_id: Option<i64>,
-    /// Bot (username or token) that alerts the chat
-    #[arg(long)]
-    pub bot: Option<String>,
-    /// Push: expected heartbeat period, e.g. 5m
-    #[arg(long)]
-    pub heartbeat: Option<String>,
-    /// Push: grace after the heartbeat period, e.g. 1m
-    #[arg(long)]
-    pub grace: Option<String>,
-    /// Push: HMAC secret for signed webhooks
-    #[arg(long)]
-    pub secret: Option<String>,
-    /// Connection flags.
-    #[command(flatten)]
-    pub common: Common,
-}
-
-/// The client subcommands.
+/// The client subcommands: the core's commands with their one input type each (the
+/// same types the WS API reads; see [`crate::core::cmd`]), plus `watch` and the legacy
+/// aliases.
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum ClientCommand {
-    /// Add a monitor
-    Add(AddArgs),
-    /// Delete a monitor
-    Del {
-        /// Monitor id
-        #[arg(value_parser = parse_id)]
-        id: u64,
-        /// Connection flags.
-        #[command(flatten)]
-        common: Common,
-    },
-    /// List monitors
-    List {
-        /// Only this chat's monitors
-        #[arg(long = "chat-id", allow_negative_numbers = true, value_name = "ID")]
-        chat_id: Option<i64>,
-        /// Connection flags.
-        #[command(flatten)]
-        common: Common,
-    },
-    /// Show one monitor with its 24 h figures
-    Status {
-        /// Monitor id
-        #[arg(value_parser = parse_id)]
-        id: u64,
-        /// Connection flags.
-        #[command(flatten)]
-        common: Common,
-    },
-    /// Stop probing a monitor without deleting it
-    Pause {
-        /// Monitor id
-        #[arg(value_parser = parse_id)]
-        id: u64,
-        /// Connection flags.
-        #[command(flatten)]
-        common: Common,
-    },
-    /// Start probing a paused monitor again
-    Resume {
-        /// Monitor id
-        #[arg(value_parser = parse_id)]
-        id: u64,
-        /// Connection flags.
-        #[command(flatten)]
-        common: Common,
-    },
-    /// Give a push monitor a new token (its old webhook URLs stop working)
-    Rotate {
-        /// Monitor id
-        #[arg(value_parser = parse_id)]
-        id: u64,
-        /// Connection flags.
-        #[command(flatten)]
-        common: Common,
-    },
+    #[command(about = cmd::add::SPEC.about, long_about = None)]
+    /// The core's `add` (help from its definition).
+    Add(AddRequest),
+    #[command(about = cmd::remove::SPEC.about, long_about = None)]
+    /// The core's `del` (help from its definition).
+    Del(ById),
+    #[command(about = "list monitors", long_about = None)]
+    /// The core's `list` (help from its definition).
+    List(ListRequest),
+    #[command(about = cmd::status::SPEC.about, long_about = None)]
+    /// The core's `status` (help from its definition).
+    Status(ById),
+    #[command(about = cmd::pause::PAUSE.about, long_about = None)]
+    /// The core's `pause` (help from its definition).
+    Pause(ById),
+    #[command(about = cmd::pause::RESUME.about, long_about = None)]
+    /// The core's `resume` (help from its definition).
+    Resume(ById),
+    #[command(about = cmd::rotate::SPEC.about, long_about = None)]
+    /// The core's `rotate` (help from its definition).
+    Rotate(ById),
     /// Stream events as JSON lines until the server closes or Ctrl-C
     Watch {
         /// Event types: probe, state (comma-separated)
         #[arg(long, value_delimiter = ',', default_value = "probe,state", value_parser = ["probe", "state"])]
         types: Vec<String>,
         /// Only this monitor (repeatable)
-        #[arg(long = "monitor", value_parser = parse_id, value_name = "ID")]
+        #[arg(long = "monitor", value_parser = cmd::args::monitor_id, value_name = "ID")]
         monitors: Vec<u64>,
         /// Only monitors of this chat (repeatable)
         #[arg(long = "chat", allow_negative_numbers = true, value_name = "ID")]
         chats: Vec<i64>,
-        /// Connection flags.
-        #[command(flatten)]
-        common: Common,
     },
-    /// Legacy: add a monitor that alerts a chat through a bot; prints its id
+    /// Legacy: add a monitor that alerts a chat through the bot given with --token; prints its id
     #[command(name = "add-mon")]
     AddMon {
         /// Telegram chat to alert
         #[arg(long = "chat_id", allow_negative_numbers = true, value_name = "ID")]
         chat_id: i64,
-        /// Bot token (or username) that alerts the chat
-        #[arg(long = "token", value_name = "TOKEN")]
-        bot: String,
         /// Host to monitor
         #[arg(long = "ip_address", value_name = "HOST")]
         ip_address: String,
         /// ping or tcp
         #[arg(long = "mon_type", value_parser = ["ping", "tcp"])]
         mon_type: Option<String>,
-        /// WebSocket API URL
-        #[arg(long = "server_address", value_name = "URL")]
-        server_address: Option<String>,
     },
     /// Legacy: delete a monitor
     #[command(name = "del-mon")]
     DelMon {
         /// Monitor id
-        #[arg(long, value_parser = parse_id)]
+        #[arg(long, value_parser = cmd::args::monitor_id)]
         id: u64,
-        /// WebSocket API URL
-        #[arg(long = "server_address", value_name = "URL")]
-        server_address: Option<String>,
     },
     /// Legacy: list monitors
     #[command(name = "list-mon")]
-    ListMon {
-        /// WebSocket API URL
-        #[arg(long = "server_address", value_name = "URL")]
-        server_address: Option<String>,
-    },
-}
-
-/// Parses a monitor id: `7` or `#7`.
-fn parse_id(s: &str) -> Result<u64, String> {
-    s.trim()
-        .trim_start_matches('#')
-        .parse()
-        .map_err(|_| format!("{s:?} is not a monitor id (a whole number such as 7)"))
+    ListMon,
 }
 
 /// Why a client command failed; [`ClientError::exit_code`] gives the process status.
@@ -246,17 +146,18 @@ pub struct Settings {
     pub json: bool,
 }
 
-/// Merges flags given after the subcommand (`sub`, winning), before it (`top`), the
-/// environment (`UPBOT_SERVER`, `UPBOT_WS_TOKEN` via `env`) and the defaults.
-pub fn settings(top: &Common, sub: Option<&Common>, env: impl Fn(&str) -> Option<String>) -> Settings {
+/// Merges the flags, the environment (`UPBOT_SERVER`, `UPBOT_WS_TOKEN` via `env`) and
+/// the defaults.
+pub fn settings(flags: &Common, env: impl Fn(&str) -> Option<String>) -> Settings {
     let env = |k: &str| env(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let pick = |f: fn(&Common) -> Option<String>| sub.and_then(f).or_else(|| f(top));
     Settings {
-        server: pick(|c| c.server.clone())
+        server: flags
+            .server
+            .clone()
             .or_else(|| env("UPBOT_SERVER"))
             .unwrap_or_else(|| DEFAULT_SERVER.to_string()),
-        token: pick(|c| c.token.clone()).or_else(|| env("UPBOT_WS_TOKEN")),
-        json: top.json || sub.is_some_and(|c| c.json),
+        token: flags.token.clone().or_else(|| env("UPBOT_WS_TOKEN")),
+        json: flags.json,
     }
 }
 
@@ -409,47 +310,25 @@ fn one_line(s: &str) -> String {
 /// Runs one client command, writing its output to `out`.
 pub async fn run(
     cmd: ClientCommand,
-    top: &Common,
+    flags: &Common,
     env: impl Fn(&str) -> Option<String>,
     out: &mut impl Write,
 ) -> Result<(), ClientError> {
-    let legacy = |addr: &Option<String>| {
-        let mut s = settings(top, None, &env);
-        if let Some(a) = addr {
-            s.server = a.clone();
-        }
-        s
-    };
+    let s = settings(flags, &env);
     match cmd {
         ClientCommand::Add(a) => {
-            let s = settings(top, Some(&a.common), &env);
-            let data = add_data(&a);
-            let m = one_request(&s, "add", data).await?;
+            let m = one_request(&s, "add", data(&a)).await?;
+            for w in m.get("warnings").and_then(Value::as_array).into_iter().flatten() {
+                eprintln!("upbot: warning: {}", w.as_str().unwrap_or_default());
+            }
             print_monitor(out, &s, "added", &m, true)
         }
-        ClientCommand::Del { id, common } => {
-            let s = settings(top, Some(&common), &env);
-            let m = one_request(&s, "del", json!({"id": id})).await?;
-            print_monitor(out, &s, "deleted", &m, false)
-        }
-        ClientCommand::Pause { id, common } => {
-            let s = settings(top, Some(&common), &env);
-            let m = one_request(&s, "pause", json!({"id": id})).await?;
-            print_monitor(out, &s, "paused", &m, false)
-        }
-        ClientCommand::Resume { id, common } => {
-            let s = settings(top, Some(&common), &env);
-            let m = one_request(&s, "resume", json!({"id": id})).await?;
-            print_monitor(out, &s, "resumed", &m, false)
-        }
-        ClientCommand::Rotate { id, common } => {
-            let s = settings(top, Some(&common), &env);
-            let m = one_request(&s, "rotate", json!({"id": id})).await?;
-            print_monitor(out, &s, "rotated", &m, false)
-        }
-        ClientCommand::Status { id, common } => {
-            let s = settings(top, Some(&common), &env);
-            let v = one_request(&s, "status", json!({"id": id})).await?;
+        ClientCommand::Del(id) => by_id(out, &s, "del", "deleted", id).await,
+        ClientCommand::Pause(id) => by_id(out, &s, "pause", "paused", id).await,
+        ClientCommand::Resume(id) => by_id(out, &s, "resume", "resumed", id).await,
+        ClientCommand::Rotate(id) => by_id(out, &s, "rotate", "rotated", id).await,
+        ClientCommand::Status(id) => {
+            let v = one_request(&s, "status", data(&id)).await?;
             if s.json {
                 print_json(out, &v)
             } else {
@@ -457,72 +336,61 @@ pub async fn run(
                 Ok(())
             }
         }
-        ClientCommand::List { chat_id, common } => {
-            let s = settings(top, Some(&common), &env);
-            let data = chat_id.map_or_else(|| json!({}), |c| json!({"chat_id": c}));
-            let v = one_request(&s, "list", data).await?;
+        ClientCommand::List(l) => {
+            let v = one_request(&s, "list", data(&l)).await?;
             print_list(out, &s, &v)
         }
-        ClientCommand::Watch {
-            types,
-            monitors,
-            chats,
-            common,
-        } => {
-            let s = settings(top, Some(&common), &env);
-            watch(&s, types, monitors, chats, out).await
-        }
+        ClientCommand::Watch { types, monitors, chats } => watch(&s, types, monitors, chats, out).await,
         ClientCommand::AddMon {
             chat_id,
-            bot,
             ip_address,
             mon_type,
-            server_address,
         } => {
-            let s = legacy(&server_address);
-            let mut data = json!({"target": ip_address, "chat_id": chat_id, "bot": bot});
-            if let Some(k) = mon_type {
-                data["kind"] = json!(k);
-            }
-            let m = one_request(&s, "add", data).await?;
+            // The old tool's --token named the bot; the API token then comes from the
+            // environment only.
+            let bot = flags
+                .token
+                .clone()
+                .ok_or_else(|| ClientError::Usage("add-mon needs --token (the bot token or username)".into()))?;
+            let s = Settings {
+                token: env("UPBOT_WS_TOKEN").filter(|t| !t.trim().is_empty()),
+                ..s
+            };
+            let req = AddRequest {
+                target: ip_address,
+                kind: mon_type.as_deref().and_then(crate::domain::Kind::parse),
+                chat_id: Some(chat_id),
+                bot: Some(bot),
+                ..AddRequest::default()
+            };
+            let m = one_request(&s, "add", data(&req)).await?;
             writeln!(out, "{}", m.get("id").unwrap_or(&Value::Null))?;
             Ok(())
         }
-        ClientCommand::DelMon { id, server_address } => {
-            let s = legacy(&server_address);
-            let m = one_request(&s, "del", json!({"id": id})).await?;
-            print_monitor(out, &s, "deleted", &m, false)
-        }
-        ClientCommand::ListMon { server_address } => {
-            let s = legacy(&server_address);
+        ClientCommand::DelMon { id } => by_id(out, &s, "del", "deleted", ById { id }).await,
+        ClientCommand::ListMon => {
             let v = one_request(&s, "list", json!({})).await?;
             print_list(out, &s, &v)
         }
     }
 }
 
-/// The `add` request data: only the fields given.
-pub fn add_data(a: &AddArgs) -> Value {
-    let mut m = Map::new();
-    m.insert("target".into(), json!(a.target));
-    let mut put = |k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            m.insert(k.into(), v);
+/// A command input as the WS request `data`: the fields given (unset ones are left
+/// out rather than sent as `null`).
+pub fn data(input: &impl Serialize) -> Value {
+    match serde_json::to_value(input) {
+        Ok(Value::Object(mut m)) => {
+            m.retain(|_, v| !v.is_null());
+            Value::Object(m)
         }
-    };
-    put("kind", a.kind.as_ref().map(|v| json!(v)));
-    put("port", a.port.map(|v| json!(v)));
-    put("interval", a.interval.as_ref().map(|v| json!(v)));
-    put("fails", a.fails.map(|v| json!(v)));
-    put("recovers", a.recovers.map(|v| json!(v)));
-    put("timeout", a.timeout.as_ref().map(|v| json!(v)));
-    put("name", a.name.as_ref().map(|v| json!(v)));
-    put("chat_id", a.chat_id.map(|v| json!(v)));
-    put("bot", a.bot.as_ref().map(|v| json!(v)));
-    put("heartbeat", a.heartbeat.as_ref().map(|v| json!(v)));
-    put("grace", a.grace.as_ref().map(|v| json!(v)));
-    put("secret", a.secret.as_ref().map(|v| json!(v)));
-    Value::Object(m)
+        Ok(other) => other,
+        Err(_) => json!({}),
+    }
+}
+
+async fn by_id(out: &mut impl Write, s: &Settings, ty: &str, verb: &str, id: ById) -> Result<(), ClientError> {
+    let m = one_request(s, ty, data(&id)).await?;
+    print_monitor(out, s, verb, &m, false)
 }
 
 async fn one_request(s: &Settings, ty: &str, data: Value) -> Result<Value, ClientError> {
@@ -581,17 +449,9 @@ fn id_of(v: &Value) -> String {
     v.get("id").map(|i| i.to_string()).unwrap_or_else(|| "?".into())
 }
 
-/// `5` → `5s`, `300` → `5m`, `1.5` → `1.5s`.
+/// `5` → `5s`, `300` → `5m`, `1.5` → `1.5s`: the one duration format.
 pub fn fmt_secs(secs: f64) -> String {
-    if secs.fract() != 0.0 || secs <= 0.0 {
-        return format!("{secs}s");
-    }
-    let s = secs as u64;
-    match s {
-        s if s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
+    crate::domain::duration::human_secs(secs)
 }
 
 fn fmt_ms(v: Option<f64>) -> String {
@@ -708,13 +568,8 @@ mod tests {
 
     #[test]
     fn settings_merge() {
-        let top = Common {
+        let flags = Common {
             server: Some("ws://top".into()),
-            token: None,
-            json: false,
-        };
-        let sub = Common {
-            server: None,
             token: Some("t".into()),
             json: true,
         };
@@ -723,7 +578,7 @@ mod tests {
             "UPBOT_WS_TOKEN" => Some("envtok".to_string()),
             _ => None,
         };
-        let s = settings(&top, Some(&sub), env);
+        let s = settings(&flags, env);
         assert_eq!(
             s,
             Settings {
@@ -732,9 +587,9 @@ mod tests {
                 json: true
             }
         );
-        let s = settings(&Common::default(), None, env);
+        let s = settings(&Common::default(), env);
         assert_eq!((s.server.as_str(), s.token.as_deref()), ("ws://env", Some("envtok")));
-        let s = settings(&Common::default(), None, |_| Some(" ".into()));
+        let s = settings(&Common::default(), |_| Some(" ".into()));
         assert_eq!((s.server.as_str(), s.token), (DEFAULT_SERVER, None));
     }
 
@@ -746,10 +601,11 @@ mod tests {
         assert_eq!(fmt_secs(5.0), "5s");
         assert_eq!(fmt_secs(300.0), "5m");
         assert_eq!(fmt_secs(7200.0), "2h");
-        assert_eq!(fmt_secs(90.0), "90s");
+        assert_eq!(fmt_secs(90.0), "1m 30s");
+        assert_eq!(server_url("http://0.0.0.0:8500"), "ws://0.0.0.0:8500");
         assert_eq!(fmt_secs(1.5), "1.5s");
-        assert_eq!(parse_id("#7"), Ok(7));
-        assert!(parse_id("x").is_err());
+        assert_eq!(cmd::args::monitor_id("#7"), Ok(7));
+        assert!(cmd::args::monitor_id("x").is_err());
     }
 
     #[test]
@@ -766,26 +622,62 @@ mod tests {
 
     #[test]
     fn add_data_has_only_given_fields() {
-        let a = AddArgs {
-            target: "db:5432".into(),
-            kind: None,
-            port: None,
-            interval: Some("30s".into()),
-            fails: Some(5),
-            recovers: None,
-            timeout: None,
-            name: None,
-            chat_id: Some(-100),
-            bot: None,
-            heartbeat: None,
-            grace: None,
-            secret: None,
-            common: Common::default(),
-        };
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            common: Common,
+            #[command(subcommand)]
+            cmd: ClientCommand,
+        }
+        let t = T::parse_from([
+            "upbot",
+            "--server",
+            "ws://x",
+            "add",
+            "db:5432",
+            "--interval",
+            "30s",
+            "--fails",
+            "5",
+            "--chat-id",
+            "-100",
+            "--json",
+        ]);
+        let ClientCommand::Add(a) = t.cmd else { panic!() };
         assert_eq!(
-            add_data(&a),
-            json!({"target": "db:5432", "interval": "30s", "fails": 5, "chat_id": -100})
+            data(&a),
+            json!({"target": "db:5432", "interval": 30.0, "fails": 5, "chat_id": -100})
         );
+        assert_eq!((t.common.server.as_deref(), t.common.json), (Some("ws://x"), true));
+        // what the CLI sends, the server reads back into the same request
+        let back: AddRequest = cmd::args::from_json(data(&a)).unwrap();
+        assert_eq!(back, a);
+        let t = T::parse_from(["upbot", "list-mon", "--server_address=http://0.0.0.0:8500"]);
+        assert_eq!(t.common.server.as_deref(), Some("http://0.0.0.0:8500"));
+        let t = T::parse_from([
+            "upbot",
+            "add-mon",
+            "--chat_id",
+            "-5",
+            "--token",
+            "1:a",
+            "--ip_address",
+            "h",
+        ]);
+        assert_eq!(t.common.token.as_deref(), Some("1:a"));
+        let t = T::parse_from([
+            "upbot",
+            "add",
+            "n",
+            "--kind",
+            "push",
+            "--secret",
+            "s",
+            "--sign-heartbeats",
+        ]);
+        let ClientCommand::Add(a) = t.cmd else { panic!() };
+        assert_eq!(a.sign_heartbeats, Some(true));
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub const VARS: &[&str] = &[
     "UPBOT_WS_IDLE_TIMEOUT",
     "UPBOT_HTTP_ADDR",
     "UPBOT_PUBLIC_URL",
+    "UPBOT_CHAT_TARGETS",
+    "UPBOT_CHAT_MAX_MONITORS",
+    "UPBOT_WS_AUTH_TIMEOUT",
 ];
 
 /// A configuration problem; always names the variable (or file) at fault.
@@ -97,6 +100,13 @@ pub struct Config {
     pub http_addr: SocketAddr,
     /// `UPBOT_PUBLIC_URL`: base of webhook URLs shown to users, no trailing slash.
     pub public_url: String,
+    /// `UPBOT_CHAT_TARGETS`: addresses chat-added monitors may probe.
+    pub chat_targets: crate::domain::TargetPolicy,
+    /// `UPBOT_CHAT_MAX_MONITORS`: monitors per chat.
+    pub chat_max_monitors: usize,
+    /// `UPBOT_WS_AUTH_TIMEOUT`: with `UPBOT_WS_TOKEN` set, how long a connection may
+    /// stay unauthenticated before it is closed.
+    pub ws_auth_timeout: Duration,
     /// Whether the bots keep to Telegram's rate limits. Always on when loaded from the
     /// environment; only benchmarks against a fake Bot API turn it off in code.
     pub telegram_pacing: bool,
@@ -254,13 +264,34 @@ impl Config {
         }
         let ws_idle_timeout = match get("UPBOT_WS_IDLE_TIMEOUT") {
             None => Duration::from_secs(120),
-            Some(v) => crate::core::parse_duration(&v)
+            Some(v) => crate::domain::duration::parse(&v)
                 .ok()
                 .filter(|d| *d >= Duration::from_secs(1))
                 .ok_or_else(|| {
                     bad(
                         "UPBOT_WS_IDLE_TIMEOUT",
                         format!("invalid value {v:?}: expected a duration of at least 1s, e.g. 120s"),
+                    )
+                })?,
+        };
+        let chat_targets = match get("UPBOT_CHAT_TARGETS") {
+            None => crate::domain::TargetPolicy::default(),
+            Some(v) => crate::domain::TargetPolicy::parse(&v).map_err(|e| bad("UPBOT_CHAT_TARGETS", e))?,
+        };
+        let chat_max_monitors = number(
+            "UPBOT_CHAT_MAX_MONITORS",
+            crate::core::service::DEFAULT_CHAT_MAX_MONITORS as u64,
+            1_000_000,
+        )? as usize;
+        let ws_auth_timeout = match get("UPBOT_WS_AUTH_TIMEOUT") {
+            None => Duration::from_secs(5),
+            Some(v) => crate::domain::duration::parse(&v)
+                .ok()
+                .filter(|d| *d >= Duration::from_millis(100))
+                .ok_or_else(|| {
+                    bad(
+                        "UPBOT_WS_AUTH_TIMEOUT",
+                        format!("invalid value {v:?}: expected a duration of at least 100ms, e.g. 5s"),
                     )
                 })?,
         };
@@ -289,6 +320,9 @@ impl Config {
             ws_idle_timeout,
             http_addr,
             public_url,
+            chat_targets,
+            chat_max_monitors,
+            ws_auth_timeout,
             telegram_pacing: true,
         })
     }
@@ -348,6 +382,23 @@ mod tests {
         assert_eq!(c.ws_rate, 1000);
         assert!(c.telegram_tokens.is_empty());
         assert_eq!(c.allowed_chats, AllowedChats::List(vec![]));
+        assert_eq!(c.chat_targets.to_string(), crate::domain::policy::DEFAULT_CHAT_TARGETS);
+        assert_eq!(c.chat_max_monitors, 200);
+        assert_eq!(c.ws_auth_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn chat_safety_values() {
+        let c = with(&[
+            ("UPBOT_CHAT_TARGETS", "!10.0.0.5, 10.0.0.0/8"),
+            ("UPBOT_CHAT_MAX_MONITORS", "3"),
+            ("UPBOT_WS_AUTH_TIMEOUT", "1s"),
+        ])
+        .unwrap();
+        assert!(!c.chat_targets.allows("10.0.0.5".parse().unwrap()));
+        assert!(c.chat_targets.allows("10.9.0.5".parse().unwrap()));
+        assert_eq!(c.chat_max_monitors, 3);
+        assert_eq!(c.ws_auth_timeout, Duration::from_secs(1));
     }
 
     #[test]
@@ -386,6 +437,9 @@ mod tests {
             ("UPBOT_WS_MAX_CONNECTIONS", "0"),
             ("UPBOT_PUBLIC_URL", "example.com"),
             ("UPBOT_TELEGRAM_TOKENS", "supersecretjunk"),
+            ("UPBOT_CHAT_TARGETS", "10.0.0.0/33"),
+            ("UPBOT_CHAT_MAX_MONITORS", "many"),
+            ("UPBOT_WS_AUTH_TIMEOUT", "0s"),
         ] {
             let e = with(&[(var, val)]).unwrap_err().to_string();
             assert!(e.starts_with(var), "{var}={val}: {e}");

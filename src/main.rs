@@ -70,7 +70,11 @@ fn serve(config_path: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(upbot::app::run(config, upbot::app::shutdown_signal())) {
+    let run = async {
+        let signal = early_signal().map_err(|e| anyhow::anyhow!("cannot watch for signals: {e}"))?;
+        upbot::app::run(config, signal).await
+    };
+    match rt.block_on(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -78,6 +82,26 @@ fn serve(config_path: Option<PathBuf>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// SIGTERM or SIGINT, registered now, before anything starts: a signal that arrives while
+/// the server is starting must stop it in order, not kill it (the default action).
+#[cfg(unix)]
+fn early_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn early_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(upbot::app::shutdown_signal())
 }
 
 fn init_tracing() {

@@ -80,6 +80,8 @@ struct Entry {
     seen_ms: Option<u64>,
     /// The queued deadline, with the time it counts from (for the DOWN reason).
     deadline: Option<(Instant, u64)>,
+    /// [`Push::halt`]ed: no deadline, and reports wait until the next upsert.
+    halted: bool,
 }
 
 #[derive(Default)]
@@ -96,6 +98,8 @@ struct Inner {
     reg: Mutex<Registry>,
     /// Wakes the timer task when a deadline earlier than the one it sleeps on appears.
     wake: Notify,
+    /// Wakes reports waiting for a halted monitor (upsert and remove end a halt).
+    unhalted: Notify,
     stop: CancellationToken,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -121,9 +125,10 @@ pub fn new_token() -> String {
     hex::encode(rand::random::<[u8; 32]>())
 }
 
-/// "6m", "1h 5m", "2s": whole seconds, as people say it.
+/// "6m", "1h 5m", "2s": whole seconds, in the one duration format
+/// ([`crate::domain::duration::human`]).
 pub fn human(d: Duration) -> String {
-    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+    crate::domain::duration::human(Duration::from_secs(d.as_secs()))
 }
 
 /// Trims a report message to [`MAX_MESSAGE`] characters with no control characters, so
@@ -157,6 +162,7 @@ impl Push {
                 metrics,
                 reg: Mutex::new(Registry::default()),
                 wake: Notify::new(),
+                unhalted: Notify::new(),
                 stop: shutdown,
                 task: Mutex::new(None),
             }),
@@ -218,9 +224,11 @@ impl Push {
                 health,
                 seen_ms,
                 deadline: None,
+                halted: false,
             },
         );
         self.schedule(&mut reg, id);
+        self.inner.unhalted.notify_waiters();
     }
 
     /// Stops tracking a monitor; its token stops resolving at once.
@@ -234,6 +242,22 @@ impl Push {
                 reg.tokens.remove(&digest(&p.token));
             }
         }
+        drop(reg);
+        self.inner.unhalted.notify_waiters();
+    }
+
+    /// Holds `id`'s state still until the next [`Push::upsert`] or [`Push::remove`]:
+    /// its deadline is dropped and reports wait. Returns the state as of now, so the
+    /// command core can derive a new one (pause, chat migration) without racing a report.
+    pub fn halt(&self, id: MonitorId) -> Option<Health> {
+        let mut reg = lock(&self.inner.reg);
+        let e = reg.entries.get_mut(&id)?;
+        e.halted = true;
+        let health = e.health.clone();
+        if let Some((at, _)) = e.deadline.take() {
+            reg.deadlines.remove(&(at, id));
+        }
+        Some(health)
     }
 
     /// The monitor a webhook token names, if any. Costs one SHA-256 and one hash-map
@@ -258,17 +282,32 @@ impl Push {
     /// Applies a heartbeat or status report, persists it (flushed) and publishes any
     /// state change. A paused monitor accepts the report but nothing changes.
     pub async fn report(&self, id: MonitorId, signal: Signal) -> Result<Ack, PushError> {
+        loop {
+            // Registered before the try, so the upsert that ends a halt is not missed.
+            let unhalted = self.inner.unhalted.notified();
+            match self.report_unless_halted(id, signal.clone()).await? {
+                Some(ack) => return Ok(ack),
+                None => unhalted.await,
+            }
+        }
+    }
+
+    /// [`Push::report`], or `None` without doing anything while the monitor is halted.
+    async fn report_unless_halted(&self, id: MonitorId, signal: Signal) -> Result<Option<Ack>, PushError> {
         let now = now_ms();
         let ack = {
             let mut reg = lock(&self.inner.reg);
             let e = reg.entries.get_mut(&id).ok_or(PushError::NotFound)?;
+            if e.halted {
+                return Ok(None);
+            }
             if e.monitor.paused || e.health.state == State::Paused {
-                return Ok(Ack {
+                return Ok(Some(Ack {
                     id,
                     name: e.monitor.name.clone(),
                     state: State::Paused,
                     last_seen_ms: e.seen_ms,
-                });
+                }));
             }
             let outcome = match signal {
                 Signal::Heartbeat | Signal::Up => Outcome::Up,
@@ -293,7 +332,7 @@ impl Push {
             ack
         };
         self.inner.store.flush().await?;
-        Ok(ack)
+        Ok(Some(ack))
     }
 
     /// Publishes a transition and counts it.
@@ -308,7 +347,12 @@ impl Push {
     fn schedule(&self, reg: &mut Registry, id: MonitorId) {
         let Some(e) = reg.entries.get_mut(&id) else { return };
         let old = e.deadline.take();
-        let new = deadline_ms(&e.monitor, &e.health, e.seen_ms).map(|(due_ms, base_ms)| {
+        let due = if e.halted {
+            None
+        } else {
+            deadline_ms(&e.monitor, &e.health, e.seen_ms)
+        };
+        let new = due.map(|(due_ms, base_ms)| {
             let left = Duration::from_millis(due_ms.saturating_sub(now_ms()));
             (Instant::now() + left, base_ms)
         });
@@ -416,7 +460,9 @@ mod tests {
                 heartbeat: heartbeat.map(Duration::from_secs),
                 grace: Duration::from_secs(60),
                 secret: None,
+                sign_heartbeats: false,
             }),
+            chat_added: false,
         }
     }
 
@@ -444,7 +490,7 @@ mod tests {
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
         assert_eq!(human(Duration::from_millis(360_400)), "6m");
-        assert_eq!(human(Duration::from_secs(3_905)), "1h 5m 5s");
+        assert_eq!(human(Duration::from_secs(3_905)), "1h 5m");
         assert_eq!(clean_message(None, "reported down"), "reported down");
         assert_eq!(clean_message(Some(" disk\nfull ".into()), "x"), "disk full");
         let long = clean_message(Some("a".repeat(2000)), "x");

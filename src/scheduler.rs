@@ -117,6 +117,8 @@ struct Shared {
     prom: crate::metrics::Metrics,
     /// The missing-CAP_NET_RAW warning was logged (once per engine, not per probe).
     permission_warned: AtomicBool,
+    /// `UPBOT_CHAT_TARGETS`, checked at every probe of a chat-added monitor.
+    chat_targets: std::sync::OnceLock<crate::domain::TargetPolicy>,
 }
 
 /// Cancels the engine when the last handle goes away, so a forgotten scheduler does
@@ -183,6 +185,7 @@ impl Scheduler {
             metrics: Metrics::default(),
             prom,
             permission_warned: AtomicBool::new(false),
+            chat_targets: std::sync::OnceLock::new(),
         });
         let engine_shared = shared.clone();
         let thread = std::thread::Builder::new().name("probe-engine".into()).spawn(move || {
@@ -205,6 +208,12 @@ impl Scheduler {
     /// Whether the probe engine thread is still running (for `/healthz`).
     pub fn is_alive(&self) -> bool {
         !self.shared.stop.is_cancelled() && lock(&self.engine.thread).as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Sets the policy every probe of a chat-added monitor checks its address against
+    /// (once; the default is interface.md's). See [`crate::domain::policy`].
+    pub fn set_chat_targets(&self, policy: crate::domain::TargetPolicy) {
+        let _ = self.shared.chat_targets.set(policy);
     }
 
     /// What is available.
@@ -409,6 +418,7 @@ mod tests {
             paused: false,
             created_ms: now_ms(),
             push: None,
+            chat_added: false,
         }
     }
 

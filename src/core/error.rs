@@ -1,5 +1,62 @@
-//! The one error type of the command core. Each front maps it to its own form:
-//! a WS error code, a chat reply, an HTTP status.
+//! The one error type of the command core and its one code mapping ([`ErrorCode`]).
+//! Every front renders it: the WS API sends the code and the message, the CLI prints
+//! them on one line, a chat gets the message, the HTTP receiver a status.
+//!
+//! Policy: the message of every variant but [`CoreError::Internal`] is for the user and
+//! says what to do; an internal error's cause goes to the log, never to the user.
+
+/// The error codes of the WS API (interface.md, "Errors"); the first four belong to the
+/// transport (a message that is no request at all), the rest to commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// Not JSON, not an object, no `type`, duplicate keys, binary frame, too large.
+    InvalidMessageFormat,
+    /// A `type` the server does not know.
+    UnknownMessageType,
+    /// A token is configured and this connection has not presented it.
+    AuthenticationRequired,
+    /// More messages (or failed token attempts) than allowed.
+    RateLimitExceeded,
+    /// Bad arguments (missing or mistyped field, bad value, a limit reached).
+    ValidationError,
+    /// No such monitor.
+    NotFound,
+    /// The same target is already watched.
+    AlreadyExists,
+    /// Wrong token, or an operation the caller may not do.
+    PermissionDenied,
+    /// Our fault (store failure…).
+    InternalError,
+}
+
+impl ErrorCode {
+    /// The wire form (`INVALID_MESSAGE_FORMAT`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidMessageFormat => "INVALID_MESSAGE_FORMAT",
+            ErrorCode::UnknownMessageType => "UNKNOWN_MESSAGE_TYPE",
+            ErrorCode::AuthenticationRequired => "AUTHENTICATION_REQUIRED",
+            ErrorCode::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
+            ErrorCode::ValidationError => "VALIDATION_ERROR",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::AlreadyExists => "ALREADY_EXISTS",
+            ErrorCode::PermissionDenied => "PERMISSION_DENIED",
+            ErrorCode::InternalError => "INTERNAL_ERROR",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 /// What went wrong with a command, in terms a user can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,14 +79,14 @@ pub enum CoreError {
 }
 
 impl CoreError {
-    /// The WS API error code (interface.md).
-    pub fn code(&self) -> &'static str {
+    /// The one mapping from an error to its code.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            CoreError::Validation(_) => "VALIDATION_ERROR",
-            CoreError::NotFound(_) => "NOT_FOUND",
-            CoreError::AlreadyExists(_) => "ALREADY_EXISTS",
-            CoreError::PermissionDenied(_) => "PERMISSION_DENIED",
-            CoreError::Internal(_) => "INTERNAL_ERROR",
+            CoreError::Validation(_) => ErrorCode::ValidationError,
+            CoreError::NotFound(_) => ErrorCode::NotFound,
+            CoreError::AlreadyExists(_) => ErrorCode::AlreadyExists,
+            CoreError::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            CoreError::Internal(_) => ErrorCode::InternalError,
         }
     }
 }
@@ -44,4 +101,23 @@ impl From<crate::store::StoreError> for CoreError {
 /// Shorthand for a validation error.
 pub(crate) fn invalid(msg: impl Into<String>) -> CoreError {
     CoreError::Validation(msg.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes() {
+        for (e, code) in [
+            (CoreError::Validation("v".into()), "VALIDATION_ERROR"),
+            (CoreError::NotFound("n".into()), "NOT_FOUND"),
+            (CoreError::AlreadyExists("a".into()), "ALREADY_EXISTS"),
+            (CoreError::PermissionDenied("p".into()), "PERMISSION_DENIED"),
+            (CoreError::Internal("disk full".into()), "INTERNAL_ERROR"),
+        ] {
+            assert_eq!(e.code(), code);
+            assert_eq!(e.code().to_string(), code);
+        }
+    }
 }

@@ -1,14 +1,27 @@
 //! The command core: every front (Telegram, WebSocket, CLI via WS, HTTP) turns its
-//! input into a [`Command`], runs it through the one [`Service`], and maps the
-//! [`Reply`] or [`CoreError`] back to its own syntax. Validation, ownership rules and
-//! durability (reply only after flush) live here once.
+//! input into a [`Command`], runs it through the one [`Service`], and renders the
+//! [`Reply`] or [`CoreError`] in its own syntax.
+//!
+//! Where things are, one hop each:
+//! - a command's input, help, validation and run: [`cmd`] (one file per command);
+//! - the door, the cache of monitors, ids and limits: [`service`];
+//! - what fronts show: [`view`];
+//! - the errors and their codes: [`error`];
+//! - the engines behind one trait (probe scheduler, push engine): [`engine`];
+//! - whole-chat operations (migration, a removed bot): `chat.rs`;
+//! - Telegram bots as the core needs them: [`gateway`].
 
-pub mod command;
+mod chat;
+pub mod cmd;
+pub mod engine;
 pub mod error;
 pub mod gateway;
 pub mod service;
+pub mod view;
 
-pub use command::{AddRequest, Command, Selector, parse_duration};
-pub use error::CoreError;
+pub use cmd::{AddRequest, ById, Command, ListRequest, SPECS, Selector, Spec, parse_duration};
+pub use engine::{Engine, Engines};
+pub use error::{CoreError, ErrorCode};
 pub use gateway::{BotGateway, ResolveFuture};
-pub use service::{Caller, MonitorView, Reply, Service, StatusView};
+pub use service::{Caller, ChatSafety, Service};
+pub use view::{MonitorView, Reply, StatusView};

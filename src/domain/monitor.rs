@@ -64,6 +64,9 @@ pub struct PushSettings {
     /// Optional HMAC secret for signed webhook bodies.
     #[serde(default)]
     pub secret: Option<String>,
+    /// Heartbeats must be signed too (opt-in; the seeds' senders are plain fetches).
+    #[serde(default)]
+    pub sign_heartbeats: bool,
 }
 
 /// One monitor as stored. Live state (health, statistics) is kept separately.
@@ -108,6 +111,10 @@ pub struct Monitor {
     /// Push-only settings.
     #[serde(default)]
     pub push: Option<PushSettings>,
+    /// Added from a Telegram chat: every probe checks the resolved address against
+    /// `UPBOT_CHAT_TARGETS` (the operator's monitors are not limited).
+    #[serde(default)]
+    pub chat_added: bool,
 }
 
 impl Monitor {

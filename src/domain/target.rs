@@ -37,6 +37,10 @@ pub enum TargetError {
     /// Unknown scheme prefix such as `http://`.
     #[error("unsupported scheme {0:?}: use a host, host:port or tcp://host:port")]
     BadScheme(String),
+    /// An address that names no single host: unspecified (`0.0.0.0`, `::`), broadcast
+    /// or multicast.
+    #[error("{0} is not a host address (unspecified, broadcast or multicast)")]
+    NotUnicast(String),
 }
 
 impl Target {
@@ -124,8 +128,12 @@ fn split_host_port(s: &str) -> Result<(String, Option<u16>), TargetError> {
 }
 
 fn validate_host(host: &str) -> Result<(), TargetError> {
-    if host.parse::<IpAddr>().is_ok() {
-        return Ok(());
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return if is_unicast(ip) {
+            Ok(())
+        } else {
+            Err(TargetError::NotUnicast(host.to_string()))
+        };
     }
     let bad = || TargetError::BadHost(host.to_string());
     let name = host.strip_suffix('.').unwrap_or(host);
@@ -147,6 +155,15 @@ fn validate_host(host: &str) -> Result<(), TargetError> {
         return Err(bad());
     }
     Ok(())
+}
+
+/// Whether `ip` names one host: not unspecified, not broadcast, not multicast (probing
+/// those either hits the local machine in disguise or sprays a network).
+pub fn is_unicast(ip: IpAddr) -> bool {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => !(v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast()),
+        IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast()),
+    }
 }
 
 #[cfg(test)]
@@ -182,6 +199,13 @@ mod tests {
             "[::1",
             "-x.com",
             "[::1]x",
+            "0.0.0.0",
+            "::",
+            "[::]:80",
+            "255.255.255.255",
+            "224.0.0.1",
+            "ff02::1",
+            "::ffff:0.0.0.0",
         ];
         for input in bad {
             assert!(Target::parse(input, None, None).is_err(), "{input} should fail");

@@ -8,6 +8,11 @@
 //! fails, the last good addresses keep being served for up to [`STALE_MAX`] (RFC 8767
 //! "serve stale"), so one resolver hiccup does not fail every probe for a whole
 //! negative TTL. IP literals never touch the cache.
+//!
+//! A [`Resolver::bounded`] cache runs at most N lookups at once, each in a task that
+//! holds its slot until the lookup really ends (a timed-out `getaddrinfo` keeps its
+//! blocking thread): names that input can choose (legacy WS monitors, `/add`) can then
+//! never fill a thread pool with hung lookups.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -48,6 +53,8 @@ pub struct Resolver {
 struct Inner {
     cache: Mutex<HashMap<String, Slot>>,
     lookup: LookupFn,
+    /// Lookups allowed in flight (`None`: no bound).
+    slots: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 struct Slot {
@@ -96,6 +103,24 @@ impl Resolver {
             inner: Arc::new(Inner {
                 cache: Mutex::new(HashMap::new()),
                 lookup: Arc::new(lookup),
+                slots: None,
+            }),
+        }
+    }
+
+    /// A cache in front of the system resolver that runs at most `max` lookups at once.
+    pub fn bounded(max: usize) -> Self {
+        Self::new().with_bound(max)
+    }
+
+    /// This cache's lookup, run at most `max` at a time (waiting for a slot counts
+    /// toward [`LOOKUP_TIMEOUT`]). Call before the first lookup: it starts a new cache.
+    pub fn with_bound(self, max: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                cache: Mutex::new(HashMap::new()),
+                lookup: self.inner.lookup.clone(),
+                slots: Some(Arc::new(tokio::sync::Semaphore::new(max.max(1)))),
             }),
         }
     }
@@ -167,8 +192,30 @@ impl Inner {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// One lookup, in a slot when the cache is bounded.
+    async fn run_lookup(&self, key: String) -> io::Result<Vec<IpAddr>> {
+        let Some(slots) = &self.slots else {
+            return (self.lookup)(key).await;
+        };
+        let permit = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| io::Error::other("resolver closed"))?;
+        let lookup = (self.lookup)(key);
+        // Its own task holds the slot until the lookup ends, even after the caller's
+        // timeout gave up on it.
+        tokio::spawn(async move {
+            let r = lookup.await;
+            drop(permit);
+            r
+        })
+        .await
+        .map_err(|e| io::Error::other(e.to_string()))?
+    }
+
     async fn lookup_answer(&self, key: String, previous: Option<Answer>) -> Answer {
-        let got = tokio::time::timeout(LOOKUP_TIMEOUT, (self.lookup)(key.clone())).await;
+        let got = tokio::time::timeout(LOOKUP_TIMEOUT, self.run_lookup(key.clone())).await;
         let now = Instant::now();
         let why = match got {
             Ok(Ok(list)) if !list.is_empty() => {
@@ -344,6 +391,30 @@ mod tests {
         }
         let e = r.resolve("flaky").await.unwrap_err();
         assert_eq!(e.to_string(), "dns: temporary failure in name resolution");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bounded_lookups_never_exceed_the_bound_even_when_they_hang() {
+        use std::sync::atomic::AtomicUsize;
+        let started = Arc::new(AtomicUsize::new(0));
+        let s = started.clone();
+        // A resolver that never answers.
+        let r = Resolver::with_lookup(move |_| {
+            s.fetch_add(1, Ordering::SeqCst);
+            Box::pin(std::future::pending())
+        })
+        .with_bound(4);
+        let names: Vec<String> = (0..20).map(|i| format!("h{i}.nx.invalid")).collect();
+        let all = futures_util::future::join_all(names.iter().map(|n| r.resolve(n))).await;
+        assert!(
+            all.iter()
+                .all(|a| a.as_ref().unwrap_err().to_string() == "dns: lookup timed out")
+        );
+        assert_eq!(
+            started.load(Ordering::SeqCst),
+            4,
+            "only the slots' worth of lookups ever started"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::{LiveRef, Shared, lock};
 use crate::domain::state::Streak;
 use crate::domain::target::DEFAULT_TCP_PORT;
-use crate::domain::{Kind, Monitor, Outcome, State, Transition, now_ms};
+use crate::domain::{Kind, Monitor, Outcome, State, TargetPolicy, Transition, now_ms};
 use crate::events::{ProbeEvent, StateEvent};
 use crate::probe::icmp::IcmpPinger;
 use crate::probe::{FailKind, ProbeFailure, ProbeResult, choose_addr, tcp};
@@ -162,6 +162,16 @@ impl MonitorTask {
         if self.addr != Some(addr) {
             tracing::debug!(%addr, "probing address");
             self.addr = Some(addr);
+        }
+        if self.monitor.chat_added {
+            let policy = self
+                .shared
+                .chat_targets
+                .get()
+                .unwrap_or_else(|| TargetPolicy::default_ref());
+            if let Some(why) = policy.refusal(addr) {
+                return Err(ProbeFailure::other(why));
+            }
         }
         match self.monitor.kind {
             Kind::Ping => self.pinger.probe(icmp, addr, timeout).await,

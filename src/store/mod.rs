@@ -533,6 +533,7 @@ mod tests {
             paused: false,
             created_ms: 1,
             push: None,
+            chat_added: false,
         }
     }
 
@@ -602,6 +603,7 @@ mod tests {
             heartbeat: Some(Duration::from_secs(60)),
             grace: Duration::from_secs(60),
             secret: None,
+            sign_heartbeats: false,
         });
         let h = Health::new(0);
         s.put_monitor(&m, &h).await.unwrap();

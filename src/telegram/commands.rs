@@ -1,17 +1,19 @@
-//! The chat commands: the [`BotCommands`] enum (routing, `setMyCommands`), the lenient
-//! parser that accepts `/ADD`, `/add\nhost` and double spaces, and the mapping of each
-//! command's arguments to a [`core::Command`](crate::core::Command).
+//! The chat commands: the [`BotCommands`] enum (routing), the lenient parser that
+//! accepts `/ADD`, `/add\nhost` and double spaces, and the mapping of each command's
+//! arguments to a [`core::Command`](crate::core::Command). The command menu
+//! (`setMyCommands`) and `/help` come from the core's one definition of each command
+//! ([`crate::core::SPECS`]).
 
 use teloxide::types::BotCommand;
 use teloxide::utils::command::{BotCommands, ParseError};
 
-use crate::core::{AddRequest, Command, CoreError, Selector};
+use crate::core::{AddRequest, Command, CoreError, SPECS, Selector};
+
+/// The menu lines of the commands only the chat has.
+const CHAT_ONLY: &[(&str, &str)] = &[("help", "how to use this bot"), ("chatid", "this chat's id")];
 
 /// The commands every bot understands. Arguments stay raw strings: the command core
-/// parses them, the same way for every front.
-///
-/// The variants' doc comments are also the descriptions shown in Telegram's command
-/// menu (`setMyCommands`), so they are written for users.
+/// parses them, the same way for every front. (The menu texts come from the core.)
 #[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
 #[command(rename_rule = "lowercase")]
 pub enum Cmd {
@@ -74,13 +76,13 @@ pub fn parse(text: &str, bot_username: &str) -> Parsed {
     }
 }
 
-/// The list sent with `setMyCommands`: without the leading slash the macro adds
-/// (the Bot API documents bare names), and without the `/start` duplicate of `/help`.
+/// The list sent with `setMyCommands`: bare names (as the Bot API documents them),
+/// the core's commands with their menu lines, then `/help` and `/chatid`.
 pub fn bot_commands() -> Vec<BotCommand> {
-    Cmd::bot_commands()
-        .into_iter()
-        .map(|c| BotCommand::new(c.command.trim_start_matches('/'), c.description))
-        .filter(|c| c.command != "start")
+    SPECS
+        .iter()
+        .map(|s| BotCommand::new(s.name, s.menu()))
+        .chain(CHAT_ONLY.iter().map(|(n, d)| BotCommand::new(*n, *d)))
         .collect()
 }
 
@@ -100,12 +102,10 @@ pub fn name(cmd: &Cmd) -> &'static str {
     }
 }
 
-/// Whether the command changes monitors (groups: admins only).
+/// Whether the command changes monitors (groups: admins only), as the core defines it.
 pub fn modifies(cmd: &Cmd) -> bool {
-    matches!(
-        cmd,
-        Cmd::Add(_) | Cmd::Del(_) | Cmd::Pause(_) | Cmd::Resume(_) | Cmd::Rotate(_)
-    )
+    let name = name(cmd).trim_start_matches('/');
+    SPECS.iter().any(|s| s.name == name && s.modifies)
 }
 
 /// What a chat command asks of the bot.

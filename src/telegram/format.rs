@@ -49,19 +49,11 @@ fn state_icon(s: State) -> &'static str {
     }
 }
 
-/// `5m 3s`, `2h`, `1d 3h`: a duration in its two largest units, rounded down to whole
-/// seconds (at least `1s`).
+/// `5m 3s`, `2h`, `1d 3h`: the one duration format
+/// ([`crate::domain::duration::human`]) of a span rounded down to whole seconds (at
+/// least `1s`), for "how long ago" texts.
 pub fn human(d: Duration) -> String {
-    let mut left = d.as_secs().max(1);
-    let mut parts = Vec::new();
-    for (unit, secs) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        if left >= secs {
-            parts.push(format!("{}{unit}", left / secs));
-            left %= secs;
-        }
-    }
-    parts.truncate(2);
-    parts.join(" ")
+    crate::domain::duration::human(Duration::from_secs(d.as_secs().max(1)))
 }
 
 fn utc(ms: u64) -> String {
@@ -258,8 +250,9 @@ impl Style {
     }
 }
 
+/// A configured interval or timeout, exactly (`30s`, `1.5s`, `500ms`).
 fn every(interval_s: f64) -> String {
-    human(Duration::from_secs_f64(interval_s))
+    crate::domain::duration::human_secs(interval_s)
 }
 
 fn kind_target(m: &MonitorView) -> String {
@@ -284,14 +277,18 @@ pub fn reply(r: &Reply, style: &Style, now_ms: u64) -> String {
                 Kind::Push => format!("push monitor {}", esc(&m.name)),
                 _ => format!("{}, every {}", kind_target(m), every(m.interval)),
             };
-            format!(
+            let mut text = format!(
                 "✅ Added #{} <b>{}</b>: {what}.{}\nI'll post here when it goes DOWN or comes back UP. Remove it with {} {}.",
                 m.id,
                 esc(&m.name),
                 push_urls(m),
                 style.cmd("del"),
                 m.id
-            )
+            );
+            for w in &m.warnings {
+                text.push_str(&format!("\n⚠️ {}", esc(w)));
+            }
+            text
         }
         Reply::Rotated(m) => format!(
             "🔑 New token for #{} <b>{}</b>; the old URLs no longer work.{}",
@@ -438,29 +435,32 @@ pub fn error(e: &CoreError) -> String {
     }
 }
 
-/// `/help` and `/start`.
+/// `/help` and `/start`: one line per command of the core ([`crate::core::SPECS`]),
+/// the options `/add` takes (read from its input type), and examples.
 pub fn help(style: &Style, greeting: bool) -> String {
     let c = |n: &str| style.cmd(n);
     let mut out = String::new();
     if greeting {
         out.push_str("👋 I watch hosts and tell this chat when they go DOWN and come back UP.\n\n");
     }
+    out.push_str("<b>Commands</b>");
+    for spec in crate::core::SPECS {
+        let args = if spec.args.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", esc(spec.args))
+        };
+        out.push_str(&format!("\n{}{args}: {}", c(spec.name), esc(spec.about)));
+    }
+    out.push_str(&format!("\n{}: this chat's id", c("chatid")));
     out.push_str(&format!(
-        "<b>Commands</b>\n\
-         {} &lt;host|host:port&gt; [interval=30s fails=3 recovers=2 name=… timeout=2s]: watch a host (ping) or a TCP port\n\
-         {} &lt;id|host&gt;: stop watching\n\
-         {}: this chat's monitors\n\
-         {} &lt;id&gt;: state, RTT, loss and uptime over 24 h\n\
-         {} &lt;id&gt; / {} &lt;id&gt;: stop and restart probing\n\
-         {}: this chat's id\n\
-         Examples: {} 192.0.2.10 · {} example.com:443 name=web · {} tcp db.lan 5432 interval=1m",
+        "\n{} options: {}",
         c("add"),
-        c("del"),
-        c("list"),
-        c("status"),
-        c("pause"),
-        c("resume"),
-        c("chatid"),
+        crate::core::AddRequest::chat_keys().join(", ")
+    ));
+    out.push_str(&format!(
+        "\nExamples: {} 192.0.2.10 · {} example.com:443 name=web · {} tcp db.lan 5432 interval=1m · {} push nightly heartbeat=1d",
+        c("add"),
         c("add"),
         c("add"),
         c("add"),
@@ -632,7 +632,11 @@ mod tests {
         let p = Style::new("mon_bot", true);
         assert_eq!(g.cmd("del"), "/del@mon_bot");
         assert_eq!(p.cmd("del"), "/del");
-        assert!(help(&g, false).contains("/add@mon_bot &lt;host|host:port&gt;"));
+        let h = help(&g, false);
+        assert!(h.contains("/add@mon_bot &lt;host|host:port&gt;"), "{h}");
+        assert!(h.contains("/rotate@mon_bot &lt;id&gt;: new webhook URLs"), "{h}");
+        assert!(h.contains("options: kind, port, interval"), "{h}");
+        assert!(h.contains("sign_heartbeats"), "{h}");
         assert!(not_allowed(-1001).contains("<code>-1001</code>"));
         assert!(not_allowed(-1001).contains("UPBOT_ALLOWED_CHATS"));
         assert_eq!(
@@ -668,6 +672,8 @@ mod tests {
             grace: None,
             last_heartbeat: None,
             signed: None,
+            sign_heartbeats: None,
+            warnings: Vec::new(),
         }
     }
 

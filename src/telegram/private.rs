@@ -134,6 +134,8 @@ mod tests {
             grace: Some(60.0),
             last_heartbeat: None,
             signed: Some(false),
+            sign_heartbeats: Some(false),
+            warnings: Vec::new(),
         }
     }
 

@@ -5,10 +5,19 @@
 //! stored, cancelled when it ends. The texts (Portuguese, without some accents) are the
 //! old tool's, exactly.
 //!
-//! Our one addition: an `interval` that is not a number of seconds between 0.1 and
-//! 86400 (a number or a numeric string) gets `{"error":"intervalo invalido"}`.
+//! Checks go through the probe layer like every other probe: the service's DNS cache
+//! (bounded lookups in flight, so a resolver that never answers cannot pile up
+//! threads) and the TCP probe of [`crate::probe::tcp`].
+//!
+//! Our additions, limits that keep one client from turning the server into a scanner
+//! or a thread sink: an `interval` that is not a number of seconds between 1 and 86400
+//! (a number or a numeric string) gets `{"error":"intervalo invalido"}`; past
+//! [`MAX_PER_CONNECTION`] monitors on one connection or [`MAX_TOTAL`] on the server,
+//! `{"error":"limite de monitores atingido"}`.
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::Message;
@@ -25,6 +34,10 @@ pub const MAX_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_PORT: u16 = 443;
 /// Most legacy monitors one connection may run (protects the server from a runaway client).
 pub const MAX_PER_CONNECTION: usize = 256;
+/// Most legacy monitors all connections together may run.
+pub const MAX_TOTAL: usize = 1024;
+/// Shortest interval accepted, seconds.
+pub const MIN_INTERVAL_SECS: f64 = 1.0;
 
 /// Reply to `monitor` without a host.
 pub const NO_HOST: &str = r#"{"error":"nenhum host fornecido"}"#;
@@ -32,7 +45,8 @@ pub const NO_HOST: &str = r#"{"error":"nenhum host fornecido"}"#;
 pub const INVALID_COMMAND: &str = r#"{"error":"comando invalido"}"#;
 /// Reply to a bad `interval` (our addition).
 pub const BAD_INTERVAL: &str = r#"{"error":"intervalo invalido"}"#;
-/// Reply when a connection already runs [`MAX_PER_CONNECTION`] monitors (our addition).
+/// Reply when a connection already runs [`MAX_PER_CONNECTION`] monitors, or the server
+/// [`MAX_TOTAL`] (our addition).
 pub const TOO_MANY: &str = r#"{"error":"limite de monitores atingido"}"#;
 
 /// A parsed legacy message.
@@ -65,7 +79,7 @@ pub fn parse(obj: &Map<String, Value>) -> LegacyCommand {
         Some(_) => None,
     };
     match secs {
-        Some(s) if (0.1..=86_400.0).contains(&s) => LegacyCommand::Monitor {
+        Some(s) if (MIN_INTERVAL_SECS..=86_400.0).contains(&s) => LegacyCommand::Monitor {
             host,
             interval: Duration::from_secs_f64(s),
         },
@@ -130,22 +144,32 @@ pub fn connect_target(host: &str) -> (String, u16) {
     }
 }
 
-/// One TCP connect (name resolution included) bounded by `timeout`.
-pub async fn tcp_check(host: &str, port: u16, timeout: Duration) -> bool {
-    matches!(
-        tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host, port))).await,
-        Ok(Ok(_))
-    )
-}
-
 /// The legacy monitors of one connection; dropping it cancels them all.
-#[derive(Default)]
 pub struct LegacyMonitors {
+    service: crate::core::Service,
     hosts: HashSet<String>,
     tasks: JoinSet<()>,
+    /// Legacy monitors of every connection (shared with the others).
+    total: Arc<AtomicUsize>,
+}
+
+impl Drop for LegacyMonitors {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
 }
 
 impl LegacyMonitors {
+    /// No monitors yet; checks run through `service`'s probe layer, and count in `total`.
+    pub fn new(service: crate::core::Service, total: Arc<AtomicUsize>) -> Self {
+        Self {
+            service,
+            hosts: HashSet::new(),
+            tasks: JoinSet::new(),
+            total,
+        }
+    }
+
     /// Handles one legacy message; returns the immediate reply. Started monitors send
     /// their results on `out` (and stop when it closes).
     pub fn handle(&mut self, obj: &Map<String, Value>, out: &mpsc::Sender<Message>) -> String {
@@ -159,9 +183,16 @@ impl LegacyMonitors {
         if self.hosts.len() >= MAX_PER_CONNECTION {
             return TOO_MANY.to_string();
         }
+        let reserved = self
+            .total
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < MAX_TOTAL).then_some(n + 1));
+        if reserved.is_err() {
+            return TOO_MANY.to_string();
+        }
         self.hosts.insert(host.clone());
         let reply = started(&host);
         let out = out.clone();
+        let service = self.service.clone();
         self.tasks.spawn(async move {
             let (addr, port) = connect_target(&host);
             let timeout = interval.min(MAX_CHECK_TIMEOUT);
@@ -170,7 +201,7 @@ impl LegacyMonitors {
             loop {
                 // The first tick fires at once: the first result follows the info line.
                 tick.tick().await;
-                let ok = tcp_check(&addr, port, timeout).await;
+                let ok = service.tcp_check(&addr, port, timeout).await.is_ok();
                 tracing::debug!(host = %host, port, ok, "legacy tcp check");
                 if out.send(Message::Text(result(&host, ok).into())).await.is_err() {
                     break;
@@ -193,6 +224,7 @@ impl LegacyMonitors {
     /// Cancels every monitor.
     pub fn shutdown(&mut self) {
         self.tasks.abort_all();
+        self.total.fetch_sub(self.hosts.len(), Ordering::SeqCst);
         self.hosts.clear();
     }
 }
@@ -235,10 +267,10 @@ mod tests {
             }
         );
         assert_eq!(
-            m(json!({"cmd": "monitor", "host": "h", "interval": 0.5})),
+            m(json!({"cmd": "monitor", "host": "h", "interval": 1.5})),
             LegacyCommand::Monitor {
                 host: "h".into(),
-                interval: Duration::from_millis(500)
+                interval: Duration::from_millis(1500)
             }
         );
         assert_eq!(m(json!({"cmd": "monitor"})), LegacyCommand::Reply(NO_HOST));
@@ -246,7 +278,15 @@ mod tests {
         assert_eq!(m(json!({"cmd": "monitor", "host": 5})), LegacyCommand::Reply(NO_HOST));
         assert_eq!(m(json!({"cmd": "stop"})), LegacyCommand::Reply(INVALID_COMMAND));
         assert_eq!(m(json!({"cmd": 1})), LegacyCommand::Reply(INVALID_COMMAND));
-        for bad in [json!(0), json!(-1), json!("x"), json!(1e9), json!([5])] {
+        for bad in [
+            json!(0),
+            json!(0.5),
+            json!("0.9"),
+            json!(-1),
+            json!("x"),
+            json!(1e9),
+            json!([5]),
+        ] {
             assert_eq!(
                 m(json!({"cmd": "monitor", "host": "h", "interval": bad})),
                 LegacyCommand::Reply(BAD_INTERVAL),

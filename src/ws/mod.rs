@@ -4,21 +4,34 @@
 //!
 //! Handshake policy (why: browsers let any web page open `ws://localhost`, and DNS
 //! rebinding lets a page's own host name point at 127.0.0.1):
-//! - `Host` must be a loopback name (`localhost`, `127.x.y.z`, `[::1]`, with or without a
-//!   port or a trailing dot) or the exact IP the server is bound to, else 403;
+//! - exactly one `Host` header, naming a loopback name (`localhost`, `127.x.y.z`,
+//!   `[::1]`, with or without a port or a trailing dot), the unspecified address (the
+//!   old client's documented `--server_address=http://0.0.0.0:8500` sends `Host:
+//!   0.0.0.0:8500`, which only reaches this machine) or the exact IP the server is bound
+//!   to, else 403;
 //! - `Origin`, when present, must be listed in `UPBOT_WS_ORIGINS`, else 403;
 //! - with `UPBOT_WS_TOKEN` set, a wrong `Authorization: Bearer` is 401; no header is
-//!   accepted, but the session then answers only `ping` and `auth` until authenticated;
-//! - at most `UPBOT_WS_MAX_CONNECTIONS` sessions at once, else 503.
+//!   accepted, but the session then answers only `ping` and `auth`, and is closed if it
+//!   has not authenticated within `UPBOT_WS_AUTH_TIMEOUT`. Failed token attempts are
+//!   throttled per peer address ([`AuthGuard`]: past the burst, 429 or
+//!   `RATE_LIMIT_EXCEEDED` until the quota refills, even for the right token);
+//! - at most `UPBOT_WS_MAX_CONNECTIONS` sessions at once, else 503; unauthenticated
+//!   sessions may hold only a quarter of them, so clients without the token cannot take
+//!   every slot from those with it.
 
 pub mod legacy;
 pub mod protocol;
 mod session;
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use axum::Router;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
@@ -40,6 +53,11 @@ use crate::core::Service;
 /// answered with an error instead.
 pub const MAX_WIRE_MESSAGE: usize = 4 << 20;
 
+/// Failed token attempts one peer address may make in a burst before it must wait.
+pub const AUTH_FAILURE_BURST: u32 = 5;
+/// How fast that allowance refills (attempts per minute).
+pub const AUTH_FAILURES_PER_MINUTE: u32 = 5;
+
 /// Everything the upgrade handler needs, shared by all connections.
 struct Shared {
     policy: Policy,
@@ -47,9 +65,69 @@ struct Shared {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     conns: Arc<Semaphore>,
+    /// Slots unauthenticated sessions may hold (a part of `conns`).
+    unauthed: Arc<Semaphore>,
     rate: u32,
     idle: Duration,
+    auth_timeout: Duration,
     next_session: AtomicU64,
+    /// Open sessions (`client_info`'s `client_count`).
+    clients: Arc<AtomicUsize>,
+    /// When the API started serving (`client_info`'s `uptime_seconds`).
+    started: tokio::time::Instant,
+    /// Legacy monitors of every connection (the 1,024 cap).
+    legacy_total: Arc<AtomicUsize>,
+    guard: Arc<AuthGuard>,
+}
+
+/// Throttles failed token attempts (bearer header or `auth` message) per peer address
+/// with a GCRA quota: a burst of [`AUTH_FAILURE_BURST`] failures, refilled at
+/// [`AUTH_FAILURES_PER_MINUTE`]. Past it the address is refused, right token or not,
+/// until the quota allows another try: guessing a token becomes hopeless.
+pub struct AuthGuard {
+    failures: DefaultKeyedRateLimiter<IpAddr>,
+    blocked: Mutex<HashMap<IpAddr, tokio::time::Instant>>,
+}
+
+impl Default for AuthGuard {
+    fn default() -> Self {
+        let per_minute = NonZeroU32::new(AUTH_FAILURES_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(AUTH_FAILURE_BURST).unwrap_or(NonZeroU32::MIN);
+        Self {
+            failures: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
+            blocked: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl AuthGuard {
+    /// `Err(wait)` while `ip` must not try a token.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+        let mut blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = tokio::time::Instant::now();
+        match blocked.get(&ip) {
+            Some(until) if *until > now => Err(*until - now),
+            Some(_) => {
+                blocked.remove(&ip);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed attempt of `ip`; past the quota, blocks it for as long as the
+    /// quota needs to allow one more.
+    pub fn failed(&self, ip: IpAddr) {
+        if let Err(not_until) = self.failures.check_key(&ip) {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            tracing::warn!(peer = %ip, wait = ?wait, "too many failed WS token attempts; refusing this address for a while");
+            let mut blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
+            let now = tokio::time::Instant::now();
+            blocked.retain(|_, until| *until > now);
+            blocked.insert(ip, now + wait.max(Duration::from_secs(1)));
+        }
+        self.failures.retain_recent();
+    }
 }
 
 /// Serves the WS API on `listener` until `shutdown` is cancelled. Sessions are tracked
@@ -75,9 +153,15 @@ pub async fn serve(
         shutdown: shutdown.clone(),
         tracker,
         conns: Arc::new(Semaphore::new(config.ws_max_connections)),
+        unauthed: Arc::new(Semaphore::new((config.ws_max_connections / 4).max(1))),
         rate: config.ws_rate,
         idle: config.ws_idle_timeout,
+        auth_timeout: config.ws_auth_timeout,
         next_session: AtomicU64::new(1),
+        clients: Arc::new(AtomicUsize::new(0)),
+        started: tokio::time::Instant::now(),
+        legacy_total: Arc::new(AtomicUsize::new(0)),
+        guard: Arc::new(AuthGuard::default()),
     });
     let app = Router::new()
         .route("/", get(upgrade))
@@ -94,9 +178,22 @@ async fn upgrade(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    if st.policy.token.is_some() && headers.contains_key(header::AUTHORIZATION) {
+        if let Err(wait) = st.guard.check(peer.ip()) {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, wait.as_secs().max(1).to_string())],
+                "too many failed token attempts from this address; wait and try again\n",
+            )
+                .into_response();
+        }
+    }
     let authed = match st.policy.check(&headers) {
         Ok(a) => a,
         Err(rej) => {
+            if rej == Rejection::Token {
+                st.guard.failed(peer.ip());
+            }
             tracing::warn!(
                 peer = %peer,
                 host = ?headers.get(header::HOST),
@@ -118,6 +215,23 @@ async fn upgrade(
     if st.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down\n").into_response();
     }
+    // An unauthenticated session takes one of its own slots first, so those can never
+    // hold every connection slot.
+    let unauth_permit = if authed {
+        None
+    } else {
+        match st.unauthed.clone().try_acquire_owned() {
+            Ok(p) => Some(p),
+            Err(_) => {
+                tracing::warn!(peer = %peer, "WS connection refused: every unauthenticated slot is taken");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many unauthenticated connections; connect with Authorization: Bearer <token>\n",
+                )
+                    .into_response();
+            }
+        }
+    };
     let Ok(permit) = st.conns.clone().try_acquire_owned() else {
         tracing::warn!(peer = %peer, "WS connection refused: UPBOT_WS_MAX_CONNECTIONS reached");
         return (
@@ -133,9 +247,16 @@ async fn upgrade(
         service: st.service.clone(),
         token: st.policy.token.clone(),
         authed,
+        unauth_permit,
+        auth_timeout: st.auth_timeout,
+        peer: peer.ip(),
+        guard: st.guard.clone(),
         rate: st.rate,
         idle: st.idle,
         shutdown: st.shutdown.clone(),
+        clients: st.clients.clone(),
+        started: st.started,
+        legacy_total: st.legacy_total.clone(),
     };
     ws.max_message_size(MAX_WIRE_MESSAGE)
         .max_frame_size(MAX_WIRE_MESSAGE)
@@ -145,8 +266,11 @@ async fn upgrade(
                 let _permit = permit;
                 let _tracked = tracked;
                 let metrics = params.service.metrics().clone();
+                let clients = params.clients.clone();
                 metrics.ws_connected();
+                clients.fetch_add(1, Ordering::Relaxed);
                 session::run(socket, params).await;
+                clients.fetch_sub(1, Ordering::Relaxed);
                 metrics.ws_disconnected();
             }
             .instrument(span)
@@ -157,6 +281,7 @@ async fn upgrade(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rejection {
     Host,
+    HostTwice,
     Origin,
     Token,
 }
@@ -165,6 +290,7 @@ impl Rejection {
     fn text(self) -> &'static str {
         match self {
             Rejection::Host => "Host is not a loopback name (DNS rebinding protection)",
+            Rejection::HostTwice => "more than one Host header",
             Rejection::Origin => "Origin is not listed in UPBOT_WS_ORIGINS",
             Rejection::Token => "wrong bearer token (UPBOT_WS_TOKEN)",
         }
@@ -178,7 +304,7 @@ impl IntoResponse for Rejection {
             Rejection::Token => {
                 (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
             }
-            Rejection::Host | Rejection::Origin => (StatusCode::FORBIDDEN, body).into_response(),
+            Rejection::Host | Rejection::HostTwice | Rejection::Origin => (StatusCode::FORBIDDEN, body).into_response(),
         }
     }
 }
@@ -194,6 +320,10 @@ impl Policy {
     /// Checks the upgrade request's headers; `Ok(true)` when a correct bearer token came
     /// with it (or none is configured).
     fn check(&self, headers: &HeaderMap) -> Result<bool, Rejection> {
+        // Two Host headers could be read differently by a proxy in front and by us.
+        if headers.get_all(header::HOST).iter().nth(1).is_some() {
+            return Err(Rejection::HostTwice);
+        }
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         if !host.is_some_and(|h| host_allowed(h, self.bound_ip)) {
             return Err(Rejection::Host);
@@ -228,8 +358,9 @@ pub(crate) fn token_matches(given: &str, expected: &str) -> bool {
     given.as_bytes().ct_eq(expected.as_bytes()).into()
 }
 
-/// Whether a `Host` header names this server: a loopback name or address (with or
-/// without port, trailing dot allowed) or the exact IP it is bound to.
+/// Whether a `Host` header names this server: a loopback name or address, the
+/// unspecified address (`0.0.0.0`, `[::]`: connecting there reaches only this machine),
+/// with or without port, trailing dot allowed, or the exact IP it is bound to.
 pub fn host_allowed(host: &str, bound: IpAddr) -> bool {
     let host = host.trim();
     let name = if let Some(inner) = host.strip_prefix('[') {
@@ -252,7 +383,7 @@ pub fn host_allowed(host: &str, bound: IpAddr) -> bool {
         return true;
     }
     match name.parse::<IpAddr>() {
-        Ok(ip) => ip.is_loopback() || ip == bound,
+        Ok(ip) => ip.is_loopback() || ip.is_unspecified() || ip == bound,
         Err(_) => false,
     }
 }
@@ -279,6 +410,9 @@ mod tests {
             "127.9.8.7:1",
             "[::1]",
             "[::1]:8765",
+            "0.0.0.0",
+            "0.0.0.0:8500",
+            "[::]:8500",
         ] {
             assert!(host_allowed(ok, lo), "{ok}");
         }
@@ -295,7 +429,7 @@ mod tests {
             "localhost:",
             "localhost:abc",
             "[fe80::1]:80",
-            "0.0.0.0",
+            "255.255.255.255",
         ] {
             assert!(!host_allowed(bad, lo), "{bad}");
         }
@@ -322,6 +456,9 @@ mod tests {
         assert_eq!(p.check(&headers(&[("host", "127.0.0.1:1")])), Ok(true));
         assert_eq!(p.check(&headers(&[])), Err(Rejection::Host));
         assert_eq!(p.check(&headers(&[("host", "evil.com")])), Err(Rejection::Host));
+        let mut twice = headers(&[("host", "localhost")]);
+        twice.append("host", HeaderValue::from_static("evil.com"));
+        assert_eq!(p.check(&twice), Err(Rejection::HostTwice));
         assert_eq!(
             p.check(&headers(&[("host", "localhost"), ("origin", "https://evil.com")])),
             Err(Rejection::Origin)
@@ -368,6 +505,24 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn failed_token_attempts_are_throttled_per_address() {
+        let g = AuthGuard::default();
+        let (a, b): (IpAddr, IpAddr) = ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
+        for _ in 0..AUTH_FAILURE_BURST {
+            assert!(g.check(a).is_ok());
+            g.failed(a);
+        }
+        assert!(g.check(a).is_ok(), "the burst itself is allowed");
+        g.failed(a);
+        let wait = g.check(a).unwrap_err();
+        assert!(
+            wait > Duration::from_secs(1) && wait <= Duration::from_secs(60),
+            "{wait:?}"
+        );
+        assert!(g.check(b).is_ok(), "other addresses are not affected");
     }
 
     #[test]

@@ -7,60 +7,22 @@
 //! `request_id` is echoed exactly as given (string or number) and omitted when absent.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use serde::Serialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::core::{AddRequest, Command, CoreError, Reply, Selector, parse_duration};
-use crate::domain::{Kind, MonitorId, rfc3339};
+pub use crate::core::ErrorCode;
+use crate::core::cmd::args;
+use crate::core::{Command, CoreError, Reply, SPECS};
+use crate::domain::{MonitorId, rfc3339};
 use crate::events::{ProbeEvent, StateEvent};
 
 /// Largest text message the API accepts (interface.md: "over 1 MiB are refused").
 pub const MAX_TEXT: usize = 1 << 20;
 
-/// Largest duration accepted as a number of seconds (keeps `Duration` arithmetic sane).
-const MAX_SECONDS: f64 = 1e9;
-
-/// The error codes of the API (interface.md, "Errors").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    /// Not JSON, not an object, no `type`, binary frame, too large.
-    InvalidMessageFormat,
-    /// A `type` the server does not know.
-    UnknownMessageType,
-    /// Bad `data` (missing or mistyped field, bad value).
-    ValidationError,
-    /// No such monitor.
-    NotFound,
-    /// The same target is already watched.
-    AlreadyExists,
-    /// A token is configured and this connection has not presented it.
-    AuthenticationRequired,
-    /// Wrong token, or an operation the caller may not do.
-    PermissionDenied,
-    /// More messages per second than `UPBOT_WS_RATE`.
-    RateLimitExceeded,
-    /// Our fault (store failure…).
-    InternalError,
-}
-
-impl ErrorCode {
-    /// The wire form (`INVALID_MESSAGE_FORMAT`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidMessageFormat => "INVALID_MESSAGE_FORMAT",
-            ErrorCode::UnknownMessageType => "UNKNOWN_MESSAGE_TYPE",
-            ErrorCode::ValidationError => "VALIDATION_ERROR",
-            ErrorCode::NotFound => "NOT_FOUND",
-            ErrorCode::AlreadyExists => "ALREADY_EXISTS",
-            ErrorCode::AuthenticationRequired => "AUTHENTICATION_REQUIRED",
-            ErrorCode::PermissionDenied => "PERMISSION_DENIED",
-            ErrorCode::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
-            ErrorCode::InternalError => "INTERNAL_ERROR",
-        }
-    }
-}
+/// Message types of the WS API that are not core commands.
+pub const WS_TYPES: &[&str] = &["subscribe", "unsubscribe", "ping", "auth", "client_info"];
 
 /// An error to send back: code plus a message a user can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,17 +51,10 @@ impl WsError {
     }
 }
 
+/// The core's one code mapping ([`CoreError::code`]), nothing added here.
 impl From<CoreError> for WsError {
     fn from(e: CoreError) -> Self {
-        let code = match &e {
-            CoreError::Validation(_) => ErrorCode::ValidationError,
-            CoreError::NotFound(_) => ErrorCode::NotFound,
-            CoreError::AlreadyExists(_) => ErrorCode::AlreadyExists,
-            CoreError::PermissionDenied(_) => ErrorCode::PermissionDenied,
-            CoreError::Internal(_) => ErrorCode::InternalError,
-        };
-        debug_assert_eq!(code.as_str(), e.code());
-        Self::new(code, e.to_string())
+        Self::new(e.code(), e.to_string())
     }
 }
 
@@ -132,14 +87,99 @@ pub enum Incoming {
     Envelope(Envelope),
 }
 
+/// A JSON value read like `serde_json::Value`, except that an object with a repeated
+/// key is refused: "last one wins" would let two parts of a system read two different
+/// requests from one message.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Strict::deserialize(d).map(|s| s.0)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            if out.contains_key(&k) {
+                return Err(de::Error::custom(format!("duplicate key {k:?}")));
+            }
+            let Strict(v) = map.next_value()?;
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Parses one text frame as JSON, refusing repeated keys at any depth.
+pub fn parse_json(text: &str) -> Result<Value, String> {
+    match serde_json::from_str::<Strict>(text) {
+        Ok(Strict(v)) => Ok(v),
+        Err(e) if e.is_data() => Err(format!("message refused: {e}")),
+        Err(e) => Err(format!("message is not valid JSON: {e}")),
+    }
+}
+
 /// Classifies one text frame. Size is checked by the caller (it has the raw length).
 pub fn classify(text: &str) -> Result<Incoming, Rejected> {
     let reject = |request_id, msg: String| Rejected {
         request_id,
         error: WsError::format(msg),
     };
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| reject(None, format!("message is not valid JSON: {e}")))?;
+    let value = parse_json(text).map_err(|e| reject(None, e))?;
     let Value::Object(mut obj) = value else {
         return Err(reject(
             None,
@@ -172,7 +212,8 @@ pub fn allowed_unauthenticated(ty: &str) -> bool {
 }
 
 /// Event streams a connection can subscribe to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum EventType {
     /// Every probe result.
     Probe,
@@ -204,7 +245,7 @@ pub struct SubscribeRequest {
 /// A parsed envelope request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    /// A command for the core (`add`, `del`, `list`, `status`, `pause`, `resume`).
+    /// A command for the core (`add`, `del`, `list`, `status`, `pause`, `resume`, `rotate`).
     Command(Command),
     /// `subscribe`.
     Subscribe(SubscribeRequest),
@@ -214,283 +255,116 @@ pub enum Request {
     Ping,
     /// `auth` with the token.
     Auth(String),
+    /// `client_info`: a dashboard says what it is; answered with `connection_status`.
+    ClientInfo,
 }
 
-const ADD_FIELDS: &[&str] = &[
-    "target",
-    "kind",
-    "port",
-    "interval",
-    "fails",
-    "recovers",
-    "timeout",
-    "name",
-    "chat_id",
-    "thread_id",
-    "bot",
-    "heartbeat",
-    "grace",
-    "secret",
-];
+/// `subscribe` data.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct SubscribeData {
+    /// `"state"` or `["probe","state"]`.
+    event_types: Option<Value>,
+    filters: Option<Filters>,
+}
 
-/// Parses an envelope's `type` and `data` into a request.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct Filters {
+    monitor_ids: Option<Vec<Num<u64>>>,
+    chat_ids: Option<Vec<Num<i64>>>,
+}
+
+/// One number of a filter list (a number or a numeric string).
+#[derive(Deserialize)]
+struct Num<T: TryFrom<u64> + TryFrom<i64> + std::str::FromStr>(#[serde(with = "args::num")] T);
+
+/// `unsubscribe` data.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct UnsubscribeData {
+    event_types: Option<Value>,
+}
+
+/// `auth` data.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthData {
+    token: String,
+}
+
+/// The `data` of a non-command request as `T` (absent = empty object).
+fn data_as<T: serde::de::DeserializeOwned>(ty: &str, data: Option<&Value>) -> Result<T, WsError> {
+    let v = match data {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(v @ Value::Object(_)) => v.clone(),
+        Some(_) => return Err(WsError::validation(format!("{ty}: data must be a JSON object"))),
+    };
+    args::from_json(v).map_err(|e| WsError::validation(format!("{ty}: {e}")))
+}
+
+fn event_types(v: Option<Value>) -> Result<BTreeSet<EventType>, WsError> {
+    let one = |v: Value| {
+        serde_json::from_value::<EventType>(v.clone()).map_err(|_| {
+            WsError::validation(format!(
+                "event_types: unknown event type {v}; use \"probe\" and/or \"state\""
+            ))
+        })
+    };
+    match v {
+        None | Some(Value::Null) => Ok([EventType::Probe, EventType::State].into()),
+        // A single string is accepted for convenience.
+        Some(v @ Value::String(_)) => Ok([one(v)?].into()),
+        Some(Value::Array(a)) => a.into_iter().map(one).collect(),
+        Some(_) => Err(WsError::validation("event_types must be an array")),
+    }
+}
+
+/// Parses an envelope's `type` and `data` into a request: core commands through their
+/// one definition ([`Command::from_json`]), the socket's own types here.
 pub fn parse_request(env: &Envelope) -> Result<Request, WsError> {
     let ty = env.ty.as_str();
+    if let Some(cmd) = Command::from_json(ty, env.data.clone()) {
+        return cmd.map(Request::Command).map_err(WsError::from);
+    }
     let data = env.data.as_ref();
     match ty {
         "ping" => Ok(Request::Ping),
-        "add" => {
-            let f = Fields::new(ty, data, ADD_FIELDS)?;
-            let kind =
-                match f.string("kind")? {
-                    None => None,
-                    Some(k) => Some(Kind::parse(&k).ok_or_else(|| {
-                        WsError::validation(format!("kind: unknown kind {k:?}; use ping, tcp or push"))
-                    })?),
-                };
-            let req = AddRequest {
-                target: f
-                    .string("target")?
-                    .ok_or_else(|| WsError::validation("target is required (a host, host:port or tcp://host:port)"))?,
-                kind,
-                port: f.port("port")?,
-                interval: f.duration("interval")?,
-                fails: f.count("fails")?,
-                recovers: f.count("recovers")?,
-                timeout: f.duration("timeout")?,
-                name: f.string("name")?,
-                chat_id: f.chat_id("chat_id")?,
-                thread_id: f.thread_id("thread_id")?,
-                bot: f.string("bot")?,
-                heartbeat: f.duration("heartbeat")?,
-                grace: f.duration("grace")?,
-                secret: f.string("secret")?,
-            };
-            Ok(Request::Command(Command::Add(Box::new(req))))
-        }
-        "del" | "status" | "pause" | "resume" | "rotate" => {
-            let f = Fields::new(ty, data, &["id"])?;
-            let id = f.id("id")?.ok_or_else(|| {
-                WsError::validation(format!("id is required: {{\"type\":\"{ty}\",\"data\":{{\"id\":7}}}}"))
-            })?;
-            let sel = Selector::Id(id);
-            Ok(Request::Command(match ty {
-                "del" => Command::Del(sel),
-                "status" => Command::Status(sel),
-                "pause" => Command::Pause(sel),
-                "rotate" => Command::Rotate(sel),
-                _ => Command::Resume(sel),
-            }))
-        }
-        "list" => {
-            let f = Fields::new(ty, data, &["chat_id"])?;
-            Ok(Request::Command(Command::List {
-                chat_id: f.chat_id("chat_id")?,
-            }))
-        }
+        "client_info" => Ok(Request::ClientInfo),
         "subscribe" => {
-            let f = Fields::new(ty, data, &["event_types", "filters"])?;
-            let event_types = f
-                .event_types()?
-                .unwrap_or_else(|| [EventType::Probe, EventType::State].into());
-            let (monitor_ids, chat_ids) = match f.get("filters") {
-                None => (None, None),
-                Some(v) => {
-                    let ff = Fields::new("filters", Some(v), &["monitor_ids", "chat_ids"])?;
-                    let monitor_ids = ff
-                        .list("monitor_ids", |v| ff_id(v, "monitor_ids"))?
-                        .map(|v| v.into_iter().collect::<BTreeSet<_>>());
-                    let chat_ids = ff
-                        .list("chat_ids", |v| number_i64(v, "chat_ids"))?
-                        .map(|v| v.into_iter().collect::<BTreeSet<_>>());
-                    // An empty list is read as "no filter": it is what UIs send for "all".
-                    (
-                        monitor_ids.filter(|s| !s.is_empty()),
-                        chat_ids.filter(|s| !s.is_empty()),
-                    )
-                }
-            };
+            let d: SubscribeData = data_as(ty, data)?;
+            let filters = d.filters.unwrap_or_default();
+            // An empty list is read as "no filter": it is what UIs send for "all".
+            let monitor_ids = filters
+                .monitor_ids
+                .map(|v| v.into_iter().map(|n| MonitorId(n.0)).collect::<BTreeSet<_>>())
+                .filter(|s| !s.is_empty());
+            let chat_ids = filters
+                .chat_ids
+                .map(|v| v.into_iter().map(|n| n.0).collect::<BTreeSet<_>>())
+                .filter(|s| !s.is_empty());
             Ok(Request::Subscribe(SubscribeRequest {
-                event_types,
+                event_types: event_types(d.event_types)?,
                 monitor_ids,
                 chat_ids,
             }))
         }
         "unsubscribe" => {
-            let f = Fields::new(ty, data, &["event_types"])?;
-            Ok(Request::Unsubscribe(
-                f.event_types()?
-                    .unwrap_or_else(|| [EventType::Probe, EventType::State].into()),
-            ))
+            let d: UnsubscribeData = data_as(ty, data)?;
+            Ok(Request::Unsubscribe(event_types(d.event_types)?))
         }
         "auth" => {
-            let f = Fields::new(ty, data, &["token"])?;
-            let token = f.string("token")?.ok_or_else(|| {
-                WsError::validation("token is required: {\"type\":\"auth\",\"data\":{\"token\":\"…\"}}")
-            })?;
-            Ok(Request::Auth(token))
+            let d: AuthData = data_as(ty, data)?;
+            Ok(Request::Auth(d.token))
         }
-        other => Err(WsError::new(
-            ErrorCode::UnknownMessageType,
-            format!(
-                "unknown message type {other:?}; known: add, del, list, status, pause, resume, subscribe, unsubscribe, ping, auth"
-            ),
-        )),
-    }
-}
-
-/// The `data` object of one request, with typed, field-naming accessors.
-struct Fields<'a> {
-    map: Option<&'a Map<String, Value>>,
-}
-
-impl<'a> Fields<'a> {
-    /// Checks that `data` is an object (or absent) holding only `allowed` keys.
-    fn new(ty: &str, data: Option<&'a Value>, allowed: &[&str]) -> Result<Self, WsError> {
-        let map = match data {
-            None | Some(Value::Null) => None,
-            Some(Value::Object(m)) => Some(m),
-            Some(_) => {
-                return Err(WsError::validation(format!("{ty}: data must be a JSON object")));
-            }
-        };
-        if let Some(m) = map {
-            if let Some(k) = m.keys().find(|k| !allowed.contains(&k.as_str())) {
-                return Err(WsError::validation(format!(
-                    "{ty}: unknown field {k:?}; known: {}",
-                    allowed.join(", ")
-                )));
-            }
-        }
-        Ok(Self { map })
-    }
-
-    /// A field's value; `null` counts as absent.
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map.and_then(|m| m.get(key)).filter(|v| !v.is_null())
-    }
-
-    fn string(&self, key: &str) -> Result<Option<String>, WsError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(WsError::validation(format!("{key} must be a string"))),
+        other => {
+            let known: Vec<&str> = SPECS.iter().map(|s| s.name).chain(WS_TYPES.iter().copied()).collect();
+            Err(WsError::new(
+                ErrorCode::UnknownMessageType,
+                format!("unknown message type {other:?}; known: {}", known.join(", ")),
+            ))
         }
     }
-
-    fn unsigned(&self, key: &str, max: u64, what: &str) -> Result<Option<u64>, WsError> {
-        let Some(v) = self.get(key) else { return Ok(None) };
-        let n = match v {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.trim().parse::<u64>().ok(),
-            _ => None,
-        };
-        match n {
-            Some(n) if n <= max => Ok(Some(n)),
-            _ => Err(WsError::validation(format!(
-                "{key} must be {what} (a JSON number or numeric string), got {v}"
-            ))),
-        }
-    }
-
-    fn id(&self, key: &str) -> Result<Option<MonitorId>, WsError> {
-        Ok(self.unsigned(key, u64::MAX, "a monitor id")?.map(MonitorId))
-    }
-
-    fn port(&self, key: &str) -> Result<Option<u16>, WsError> {
-        match self.unsigned(key, u64::from(u16::MAX), "a port 1-65535")? {
-            Some(0) => Err(WsError::validation("port must be a port 1-65535, got 0")),
-            Some(p) => Ok(u16::try_from(p).ok()),
-            None => Ok(None),
-        }
-    }
-
-    fn count(&self, key: &str) -> Result<Option<u32>, WsError> {
-        Ok(self
-            .unsigned(key, u64::from(u32::MAX), "a whole number")?
-            .and_then(|n| u32::try_from(n).ok()))
-    }
-
-    fn chat_id(&self, key: &str) -> Result<Option<i64>, WsError> {
-        self.get(key).map(|v| number_i64(v, key)).transpose()
-    }
-
-    fn thread_id(&self, key: &str) -> Result<Option<i32>, WsError> {
-        match self.chat_id(key)? {
-            None => Ok(None),
-            Some(n) => i32::try_from(n)
-                .ok()
-                .filter(|n| *n > 0)
-                .map(Some)
-                .ok_or_else(|| WsError::validation(format!("{key} must be a forum topic id, got {n}"))),
-        }
-    }
-
-    fn duration(&self, key: &str) -> Result<Option<Duration>, WsError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Number(n)) => match n.as_f64() {
-                Some(s) if (0.0..=MAX_SECONDS).contains(&s) => Ok(Some(Duration::from_secs_f64(s))),
-                _ => Err(WsError::validation(format!(
-                    "{key} must be a number of seconds between 0 and {MAX_SECONDS}, got {n}"
-                ))),
-            },
-            Some(Value::String(s)) => parse_duration(s)
-                .map(Some)
-                .map_err(|e| WsError::validation(format!("{key}: {e}"))),
-            Some(_) => Err(WsError::validation(format!(
-                "{key} must be a number of seconds or a duration string like \"30s\""
-            ))),
-        }
-    }
-
-    fn list<T>(&self, key: &str, item: impl Fn(&Value) -> Result<T, WsError>) -> Result<Option<Vec<T>>, WsError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Array(a)) => a.iter().map(item).collect::<Result<Vec<_>, _>>().map(Some),
-            Some(_) => Err(WsError::validation(format!("{key} must be an array"))),
-        }
-    }
-
-    fn event_types(&self) -> Result<Option<BTreeSet<EventType>>, WsError> {
-        let one = |v: &Value| match v.as_str() {
-            Some("probe") => Ok(EventType::Probe),
-            Some("state") => Ok(EventType::State),
-            _ => Err(WsError::validation(format!(
-                "event_types: unknown event type {v}; use \"probe\" and/or \"state\""
-            ))),
-        };
-        match self.get("event_types") {
-            // A single string is accepted for convenience.
-            Some(v @ Value::String(_)) => Ok(Some([one(v)?].into())),
-            _ => Ok(self
-                .list("event_types", one)?
-                .map(|v| v.into_iter().collect::<BTreeSet<_>>())),
-        }
-    }
-}
-
-fn ff_id(v: &Value, key: &str) -> Result<MonitorId, WsError> {
-    let n = match v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse::<u64>().ok(),
-        _ => None,
-    };
-    n.map(MonitorId)
-        .ok_or_else(|| WsError::validation(format!("{key} must hold monitor ids, got {v}")))
-}
-
-fn number_i64(v: &Value, key: &str) -> Result<i64, WsError> {
-    let n = match v {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse::<i64>().ok(),
-        _ => None,
-    };
-    n.ok_or_else(|| {
-        WsError::validation(format!(
-            "{key} must be a chat id (a JSON number or numeric string), got {v}"
-        ))
-    })
 }
 
 /// What a connection is subscribed to.
@@ -628,6 +502,21 @@ pub fn authenticated_data() -> Value {
     json!({ "authenticated": true })
 }
 
+/// The `connection_status` data answering `client_info` (the seed dashboards' opening
+/// handshake): `{"status","server_version","server_time","client_count",
+/// "uptime_seconds","features"}`; `features` names every message type served.
+pub fn connection_status_data(client_count: usize, uptime: std::time::Duration, now_ms: u64) -> Value {
+    let features: Vec<&str> = SPECS.iter().map(|s| s.name).chain(WS_TYPES.iter().copied()).collect();
+    json!({
+        "status": "connected",
+        "server_version": env!("CARGO_PKG_VERSION"),
+        "server_time": rfc3339(now_ms),
+        "client_count": client_count,
+        "uptime_seconds": uptime.as_secs(),
+        "features": features,
+    })
+}
+
 /// A `probe` event: data `{"monitor_id","ok","rtt_ms","error"}`, timestamp = probe time.
 pub fn probe_event(ev: &ProbeEvent, now_ms: u64) -> String {
     message("probe", None, ev, if ev.at_ms > 0 { ev.at_ms } else { now_ms })
@@ -666,13 +555,6 @@ mod tests {
 
     fn parse(text: &str) -> Result<Request, WsError> {
         parse_request(&env(text))
-    }
-
-    fn add(data: Value) -> Result<AddRequest, WsError> {
-        match parse(&json!({"type": "add", "data": data}).to_string())? {
-            Request::Command(Command::Add(r)) => Ok(*r),
-            other => panic!("{other:?}"),
-        }
     }
 
     fn err_code(r: Result<impl std::fmt::Debug, WsError>) -> (ErrorCode, String) {
@@ -718,112 +600,66 @@ mod tests {
     }
 
     #[test]
-    fn add_fields_map_to_the_request() {
-        let r = add(json!({
-            "target": "db", "kind": "tcp", "port": "5432", "interval": "30s", "fails": 5,
-            "recovers": "1", "timeout": 1.5, "name": "main", "chat_id": "-100", "bot": "b",
-            "heartbeat": 60, "grace": "1m", "secret": "s", "thread_id": 3
-        }))
-        .unwrap();
-        assert_eq!(r.target, "db");
-        assert_eq!(r.kind, Some(Kind::Tcp));
-        assert_eq!(r.port, Some(5432));
-        assert_eq!(r.interval, Some(Duration::from_secs(30)));
-        assert_eq!((r.fails, r.recovers), (Some(5), Some(1)));
-        assert_eq!(r.timeout, Some(Duration::from_millis(1500)));
-        assert_eq!(r.name.as_deref(), Some("main"));
-        assert_eq!(r.chat_id, Some(-100));
-        assert_eq!(r.thread_id, Some(3));
-        assert_eq!(r.bot.as_deref(), Some("b"));
-        assert_eq!(r.heartbeat, Some(Duration::from_secs(60)));
-        assert_eq!(r.grace, Some(Duration::from_secs(60)));
-        assert_eq!(r.secret.as_deref(), Some("s"));
-        // null is the same as absent
-        let r = add(json!({"target": "x", "port": null, "name": null})).unwrap();
-        assert_eq!((r.port, r.name), (None, None));
-    }
-
-    #[test]
-    fn add_errors_name_the_field() {
-        for (data, needle) in [
-            (json!({}), "target is required"),
-            (json!({"target": 5}), "target must be a string"),
-            (json!({"target": "x", "colour": "red"}), "unknown field \"colour\""),
-            (
-                json!({"target": "x", "interval": "forever"}),
-                "interval: invalid duration",
-            ),
-            (
-                json!({"target": "x", "interval": -1}),
-                "interval must be a number of seconds",
-            ),
-            (
-                json!({"target": "x", "interval": true}),
-                "interval must be a number of seconds",
-            ),
-            (json!({"target": "x", "port": 70000}), "port must be a port 1-65535"),
-            (json!({"target": "x", "port": 0}), "port must be a port 1-65535"),
-            (json!({"target": "x", "port": "http"}), "port must be"),
-            (json!({"target": "x", "fails": -1}), "fails must be a whole number"),
-            (json!({"target": "x", "fails": 1.5}), "fails must be a whole number"),
-            (json!({"target": "x", "chat_id": "abc"}), "chat_id must be a chat id"),
-            (json!({"target": "x", "kind": "http"}), "kind: unknown kind"),
-            (json!({"target": "x", "thread_id": -1}), "thread_id must be"),
-            (json!("x"), "data must be a JSON object"),
+    fn duplicate_keys_are_refused_at_any_depth() {
+        for text in [
+            r#"{"type":"ping","type":"add"}"#,
+            r#"{"type":"add","data":{"target":"a","target":"b"}}"#,
+            r#"{"type":"subscribe","data":{"filters":{"chat_ids":[1],"chat_ids":[2]}}}"#,
+            r#"{"cmd":"monitor","host":"a","host":"b"}"#,
         ] {
-            let (code, msg) = err_code(add(data.clone()));
-            assert_eq!(code, ErrorCode::ValidationError, "{data}");
-            assert!(msg.contains(needle), "{data}: {msg}");
+            let r = classify(text).unwrap_err();
+            assert_eq!(r.error.code, ErrorCode::InvalidMessageFormat, "{text}");
+            assert!(r.error.message.contains("duplicate key"), "{}", r.error.message);
         }
+        // the same key in different objects is fine
+        assert!(classify(r#"{"type":"add","data":{"type":"tcp","target":"a"}}"#).is_ok());
     }
 
     #[test]
-    fn id_commands() {
-        for (ty, want) in [
-            ("del", Command::Del(Selector::Id(MonitorId(7)))),
-            ("status", Command::Status(Selector::Id(MonitorId(7)))),
-            ("pause", Command::Pause(Selector::Id(MonitorId(7)))),
-            ("resume", Command::Resume(Selector::Id(MonitorId(7)))),
-            ("rotate", Command::Rotate(Selector::Id(MonitorId(7)))),
-        ] {
-            for id in [json!(7), json!("7"), json!(" 7 ")] {
-                let got = parse(&json!({"type": ty, "data": {"id": id}}).to_string()).unwrap();
-                assert_eq!(got, Request::Command(want.clone()));
-            }
-            for data in [
-                json!({}),
-                json!({"id": "db"}),
-                json!({"id": -1}),
-                json!({"id": 1, "x": 2}),
-            ] {
-                let (code, _) = err_code(parse(&json!({"type": ty, "data": data}).to_string()));
-                assert_eq!(code, ErrorCode::ValidationError, "{ty} {data}");
-            }
-        }
-    }
-
-    #[test]
-    fn list_and_unknown_types() {
+    fn commands_go_through_the_core_definition() {
+        let r = parse(r#"{"type":"add","data":{"target":"db","port":"5432","interval":"30s"}}"#).unwrap();
+        let Request::Command(Command::Add(a)) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!((a.target.as_str(), a.port), ("db", Some(5432)));
+        let (code, msg) = err_code(parse(r#"{"type":"add","data":{"target":"x","colour":"red"}}"#));
+        assert_eq!(code, ErrorCode::ValidationError);
+        assert!(msg.contains("colour"), "{msg}");
         assert_eq!(
-            parse("{\"type\":\"list\"}").unwrap(),
-            Request::Command(Command::List { chat_id: None })
+            parse(r#"{"type":"del","data":{"id":"7"}}"#).unwrap(),
+            Request::Command(Command::Del(crate::core::Selector::Id(MonitorId(7))))
         );
         assert_eq!(
-            parse("{\"type\":\"list\",\"data\":{\"chat_id\":\"-42\"}}").unwrap(),
+            parse(r#"{"type":"list","data":{"chat_id":"-42"}}"#).unwrap(),
             Request::Command(Command::List { chat_id: Some(-42) })
         );
+    }
+
+    #[test]
+    fn socket_types_and_unknown_types() {
         assert_eq!(parse("{\"type\":\"ping\",\"data\":[1]}").unwrap(), Request::Ping);
+        assert_eq!(
+            parse(r#"{"type":"client_info","data":{"client":"dashboard","version":"1.2"}}"#).unwrap(),
+            Request::ClientInfo
+        );
         assert_eq!(
             parse("{\"type\":\"auth\",\"data\":{\"token\":\"t\"}}").unwrap(),
             Request::Auth("t".into())
         );
         assert_eq!(err_code(parse("{\"type\":\"auth\"}")).0, ErrorCode::ValidationError);
-        assert_eq!(
-            err_code(parse("{\"type\":\"launch\"}")).0,
-            ErrorCode::UnknownMessageType
-        );
+        let (code, msg) = err_code(parse("{\"type\":\"launch\"}"));
+        assert_eq!(code, ErrorCode::UnknownMessageType);
+        assert!(msg.contains("add, del, list") && msg.contains("client_info"), "{msg}");
         assert!(allowed_unauthenticated("ping") && allowed_unauthenticated("auth"));
         assert!(!allowed_unauthenticated("list"));
+        let v = connection_status_data(3, std::time::Duration::from_secs(61), 0);
+        assert_eq!(v["status"], "connected");
+        assert_eq!(
+            (v["client_count"].as_u64(), v["uptime_seconds"].as_u64()),
+            (Some(3), Some(61))
+        );
+        assert!(v["server_version"].is_string() && v["server_time"].is_string());
+        assert!(v["features"].as_array().unwrap().iter().any(|f| f == "subscribe"));
     }
 
     #[test]
@@ -880,20 +716,20 @@ mod tests {
     }
 
     #[test]
-    fn core_errors_map_to_codes() {
-        for (e, code) in [
-            (CoreError::Validation("v".into()), "VALIDATION_ERROR"),
-            (CoreError::NotFound("n".into()), "NOT_FOUND"),
-            (CoreError::AlreadyExists("a".into()), "ALREADY_EXISTS"),
-            (CoreError::PermissionDenied("p".into()), "PERMISSION_DENIED"),
-            (CoreError::Internal("disk full".into()), "INTERNAL_ERROR"),
+    fn core_errors_render_with_the_core_code() {
+        for e in [
+            CoreError::Validation("v".into()),
+            CoreError::NotFound("n".into()),
+            CoreError::AlreadyExists("a".into()),
+            CoreError::PermissionDenied("p".into()),
+            CoreError::Internal("disk full".into()),
         ] {
             let w = WsError::from(e.clone());
-            assert_eq!(w.code.as_str(), code);
+            assert_eq!(w.code, e.code());
             assert_eq!(w.message, e.to_string());
             let v: Value = serde_json::from_str(&error_message(Some(&json!("r")), &w, 0)).unwrap();
             assert_eq!(v["type"], "error");
-            assert_eq!(v["data"]["code"], code);
+            assert_eq!(v["data"]["code"], e.code().as_str());
             assert_eq!(v["request_id"], "r");
         }
     }

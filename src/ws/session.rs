@@ -3,9 +3,14 @@
 //! events. A single writer task owns the socket's sending half and is fed by a bounded
 //! queue: replies and state events wait for room, probe events are dropped (and counted,
 //! then reported as `events_dropped`) when the client does not keep up.
+//!
+//! Why a session holds streams rather than asking the service: events are pushed to it
+//! as they happen (the bus is a broadcast), which no request/reply call can express.
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -13,7 +18,7 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::Value;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, broadcast, mpsc};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite;
 use tokio_util::sync::CancellationToken;
@@ -41,9 +46,17 @@ pub(super) struct Params {
     pub(super) service: Service,
     pub(super) token: Option<Secret>,
     pub(super) authed: bool,
+    /// Held while unauthenticated (one of the few slots such sessions may take).
+    pub(super) unauth_permit: Option<OwnedSemaphorePermit>,
+    pub(super) auth_timeout: Duration,
+    pub(super) peer: IpAddr,
+    pub(super) guard: Arc<super::AuthGuard>,
     pub(super) rate: u32,
     pub(super) idle: Duration,
     pub(super) shutdown: CancellationToken,
+    pub(super) clients: Arc<AtomicUsize>,
+    pub(super) started: Instant,
+    pub(super) legacy_total: Arc<AtomicUsize>,
 }
 
 /// What to do after handling something.
@@ -60,6 +73,11 @@ struct Session {
     service: Service,
     token: Option<Secret>,
     authed: bool,
+    unauth_permit: Option<OwnedSemaphorePermit>,
+    peer: IpAddr,
+    guard: Arc<super::AuthGuard>,
+    clients: Arc<AtomicUsize>,
+    started: Instant,
     limiter: Option<DefaultDirectRateLimiter>,
     shutdown: CancellationToken,
     tx: mpsc::Sender<Message>,
@@ -79,17 +97,24 @@ pub(super) async fn run(socket: WebSocket, p: Params) {
     let (tx, rx) = mpsc::channel(QUEUE);
     let writer = tokio::spawn(write_loop(sink, rx));
     let shutdown = p.shutdown.clone();
+    let auth_deadline = Instant::now() + p.auth_timeout;
+    let legacy = LegacyMonitors::new(p.service.clone(), p.legacy_total);
     let mut s = Session {
         service: p.service,
         token: p.token,
         authed: p.authed,
+        unauth_permit: p.unauth_permit,
+        peer: p.peer,
+        guard: p.guard,
+        clients: p.clients,
+        started: p.started,
         limiter: NonZeroU32::new(p.rate).map(|r| RateLimiter::direct(Quota::per_second(r))),
         shutdown: p.shutdown,
         tx,
         sub: Subscription::default(),
         dropped: 0,
         notice_rx: None,
-        legacy: LegacyMonitors::default(),
+        legacy,
     };
     let mut probe_rx: ProbeRx = None;
     let mut state_rx: StateRx = None;
@@ -102,6 +127,11 @@ pub(super) async fn run(socket: WebSocket, p: Params) {
             biased;
             () = shutdown.cancelled() => Flow::End(Some((1001, "server shutting down"))),
             () = tokio::time::sleep_until(last_in + p.idle) => Flow::End(Some((1000, "idle timeout"))),
+            // Only while a token is required and not yet given.
+            () = tokio::time::sleep_until(auth_deadline), if !s.authed => {
+                tracing::info!("WS session closed: not authenticated in time");
+                Flow::End(Some((1008, "authentication timeout")))
+            }
             () = s.tx.closed() => Flow::End(None),
             frame = stream.next() => match frame {
                 None => Flow::End(None),
@@ -300,22 +330,52 @@ impl Session {
                 self.reply("unsubscribed", rid, self.sub.to_json()).await;
             }
             Request::Ping => self.reply("pong", rid, protocol::pong_data(now_ms())).await,
-            Request::Auth(token) => match &self.token {
-                Some(expected) if !super::token_matches(&token, expected.expose()) => {
-                    tracing::warn!("WS auth message with a wrong token");
-                    let err = WsError::new(ErrorCode::PermissionDenied, "wrong token (UPBOT_WS_TOKEN)");
-                    self.error(rid, &err).await;
-                }
-                _ => {
-                    if !self.authed {
-                        tracing::info!("WS session authenticated by message");
-                    }
-                    self.authed = true;
-                    self.reply("authenticated", rid, protocol::authenticated_data()).await;
-                }
-            },
+            Request::ClientInfo => {
+                let data = protocol::connection_status_data(
+                    self.clients.load(Ordering::Relaxed),
+                    self.started.elapsed(),
+                    now_ms(),
+                );
+                self.reply("connection_status", rid, data).await;
+            }
+            Request::Auth(token) => self.auth(rid, &token).await,
         }
         Flow::Continue
+    }
+
+    /// Checks an `auth` message's token, throttled per peer address like the bearer
+    /// header.
+    async fn auth(&mut self, rid: Option<&Value>, token: &str) {
+        let Some(expected) = &self.token else {
+            self.authed = true;
+            self.reply("authenticated", rid, protocol::authenticated_data()).await;
+            return;
+        };
+        if let Err(wait) = self.guard.check(self.peer) {
+            let err = WsError::new(
+                ErrorCode::RateLimitExceeded,
+                format!(
+                    "too many failed token attempts from this address; try again in {}",
+                    crate::domain::duration::human(Duration::from_secs(wait.as_secs().max(1)))
+                ),
+            );
+            self.error(rid, &err).await;
+            return;
+        }
+        if !super::token_matches(token, expected.expose()) {
+            tracing::warn!("WS auth message with a wrong token");
+            self.guard.failed(self.peer);
+            let err = WsError::new(ErrorCode::PermissionDenied, "wrong token (UPBOT_WS_TOKEN)");
+            self.error(rid, &err).await;
+            return;
+        }
+        if !self.authed {
+            tracing::info!("WS session authenticated by message");
+        }
+        self.authed = true;
+        // Now an authenticated session: give back the unauthenticated slot.
+        self.unauth_permit = None;
+        self.reply("authenticated", rid, protocol::authenticated_data()).await;
     }
 
     /// Holds exactly the bus receivers the subscription needs (an unneeded probe receiver

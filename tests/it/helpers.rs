@@ -27,6 +27,9 @@ pub fn test_config(data_dir: &std::path::Path, extra: &[(&str, &str)]) -> Config
         ("UPBOT_DATA_DIR", data_dir.to_str().expect("utf-8 temp path")),
         ("UPBOT_WS_ADDR", "127.0.0.1:0"),
         ("UPBOT_HTTP_ADDR", "127.0.0.1:0"),
+        // Tests probe only loopback, also from chats; chat-safety tests set the
+        // default policy back explicitly.
+        ("UPBOT_CHAT_TARGETS", "0.0.0.0/0,::/0"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -146,6 +149,24 @@ impl WsClient {
         let rid = format!("r{}", rand_id());
         self.send(json!({"type": ty, "request_id": rid, "data": data})).await;
         self.recv_until(|v| v["request_id"] == rid).await
+    }
+}
+
+/// Opens a WS connection with extra handshake headers; `Err(status)` when refused.
+pub async fn connect_with(url: &str, headers: &[(&'static str, &str)]) -> Result<WsClient, u16> {
+    use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::HeaderValue};
+    let mut req = url.into_client_request().expect("a WS URL");
+    for (k, v) in headers {
+        req.headers_mut()
+            .insert(*k, HeaderValue::from_str(v).expect("a header value"));
+    }
+    match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
+        .await
+        .expect("handshake in time")
+    {
+        Ok((ws, _)) => Ok(WsClient { ws }),
+        Err(tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+        Err(e) => panic!("unexpected handshake error {e}"),
     }
 }
 

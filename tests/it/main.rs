@@ -4,11 +4,13 @@
 
 mod cli;
 mod fake_telegram;
+mod fuzz;
 mod helpers;
 mod http;
 mod legacy;
 mod netns;
 mod probe;
 mod process;
+mod surface;
 mod telegram;
 mod ws;

@@ -9,30 +9,12 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{self, Message};
 use upbot::domain::{MonitorId, State};
 use upbot::events::{ProbeEvent, StateEvent};
 
-use crate::helpers::{WAIT, WsClient, spawn_app};
-
-/// Opens a WS connection with extra handshake headers; `Err(status)` when refused.
-async fn connect_with(url: &str, headers: &[(&'static str, &str)]) -> Result<WsClient, u16> {
-    let mut req = url.into_client_request().unwrap();
-    for (k, v) in headers {
-        req.headers_mut().insert(*k, HeaderValue::from_str(v).unwrap());
-    }
-    match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
-        .await
-        .expect("handshake in time")
-    {
-        Ok((ws, _)) => Ok(WsClient { ws }),
-        Err(tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
-        Err(e) => panic!("unexpected handshake error {e}"),
-    }
-}
+use crate::helpers::{WAIT, WsClient, connect_with, spawn_app};
 
 /// Sends `ping` and expects the `pong` for it: proves the connection still works.
 async fn assert_usable(c: &mut WsClient) {

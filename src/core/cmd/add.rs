@@ -1,0 +1,597 @@
+//! `add`: create a monitor. The one definition of its input ([`AddRequest`]: WS
+//! `data`, chat `key=value` words, CLI flags, and the field list of `/help`), its
+//! defaults and limits, its validation and its run.
+//!
+//! Adding a field: add it to [`AddRequest`] (doc comment = its help; serde and clap
+//! attributes = its forms), check it in [`AddRequest::validate`], and carry it into the
+//! monitor there. Every front then takes it.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::Spec;
+use super::args;
+use crate::core::error::{CoreError, invalid};
+use crate::core::service::{Caller, MonitorView, Service, validate_chat_id};
+use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, PushSettings, Target, now_ms};
+
+/// Help and menu text.
+pub const SPEC: Spec = Spec {
+    name: "add",
+    args: "<host|host:port> [interval=30s fails=3 recovers=2 name=… timeout=2s]",
+    about: "watch a host or host:port",
+    example: "192.0.2.10 interval=30s",
+    modifies: true,
+};
+
+/// Smallest probe interval accepted.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Largest probe interval accepted.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// Smallest probe timeout accepted.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(100);
+/// Largest `fails` / `recovers`.
+pub const MAX_COUNT: u32 = 100;
+/// Longest monitor name.
+pub const MAX_NAME: usize = 64;
+/// Shortest push heartbeat period (short periods are for tests and fast jobs).
+pub const MIN_HEARTBEAT: Duration = Duration::from_secs(1);
+/// Longest push heartbeat period or grace.
+pub const MAX_HEARTBEAT: Duration = Duration::from_secs(90 * 24 * 3600);
+/// Longest push signing secret.
+pub const MAX_SECRET: usize = 256;
+
+/// Fields only the operator sets: a chat's monitors belong to that chat and its bot.
+pub const OPERATOR_ONLY: &[&str] = &["chat_id", "thread_id", "bot"];
+
+/// Everything `add` accepts; unset fields take the documented defaults. `null` and a
+/// missing field are the same; unknown and repeated fields are refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
+#[serde(default, deny_unknown_fields)]
+pub struct AddRequest {
+    /// host or IP (ping), host:port, [v6]:port or tcp://host:port (tcp); a push monitor's name
+    pub target: String,
+    /// ping, tcp or push (default: from the target)
+    #[arg(long, value_parser = args::kind)]
+    #[serde(with = "args::opt_kind")]
+    pub kind: Option<Kind>,
+    /// TCP port (default 443)
+    #[arg(long)]
+    #[serde(with = "args::opt_num")]
+    pub port: Option<u16>,
+    /// probe interval, e.g. 30s, 5m (default 5s)
+    #[arg(long, value_parser = args::duration)]
+    #[serde(with = "args::opt_duration")]
+    pub interval: Option<Duration>,
+    /// failed probes before DOWN (default 3)
+    #[arg(long)]
+    #[serde(with = "args::opt_num")]
+    pub fails: Option<u32>,
+    /// good probes before UP (default 2)
+    #[arg(long)]
+    #[serde(with = "args::opt_num")]
+    pub recovers: Option<u32>,
+    /// probe timeout, e.g. 2s (default 2s, never longer than the interval)
+    #[arg(long, value_parser = args::duration)]
+    #[serde(with = "args::opt_duration")]
+    pub timeout: Option<Duration>,
+    /// display name (default: the target)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Telegram chat to alert (operator only)
+    #[arg(long, allow_negative_numbers = true, value_name = "ID")]
+    #[serde(with = "args::opt_num")]
+    pub chat_id: Option<i64>,
+    /// forum topic of that chat (operator only)
+    #[arg(long, value_name = "ID")]
+    #[serde(with = "args::opt_num")]
+    pub thread_id: Option<i32>,
+    /// bot (username or token) that alerts the chat (operator only)
+    #[arg(long)]
+    pub bot: Option<String>,
+    /// push: expected heartbeat period, e.g. 5m
+    #[arg(long, value_parser = args::duration)]
+    #[serde(with = "args::opt_duration")]
+    pub heartbeat: Option<Duration>,
+    /// push: grace after the heartbeat period, e.g. 1m (default 60s)
+    #[arg(long, value_parser = args::duration)]
+    #[serde(with = "args::opt_duration")]
+    pub grace: Option<Duration>,
+    /// push: HMAC secret requests must be signed with
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// push: heartbeats must be signed too (default false)
+    #[arg(long, value_parser = args::flag, num_args = 0..=1, default_missing_value = "true")]
+    #[serde(with = "args::opt_flag")]
+    pub sign_heartbeats: Option<bool>,
+}
+
+impl AddRequest {
+    /// Every field name (the WS `data` keys, the chat keys).
+    pub fn fields() -> &'static [&'static str] {
+        args::field_names::<Self>()
+    }
+
+    /// The `key=value` options a chat may give (every field but the target and the
+    /// operator-only ones).
+    pub fn chat_keys() -> Vec<&'static str> {
+        Self::fields()
+            .iter()
+            .copied()
+            .filter(|f| *f != "target" && !OPERATOR_ONLY.contains(f))
+            .collect()
+    }
+
+    /// Parses the chat form: `<target> [key=value …]`, `tcp <host> [port] [key=value …]`
+    /// or `push <name> [key=value …]` into the same type the WS API reads. A value may
+    /// be quoted to hold spaces (`name="db primary"`).
+    pub fn parse_chat(text: &str) -> Result<Self, CoreError> {
+        let usage = || invalid(format!("usage: /add {}", SPEC.args));
+        let known = Self::chat_keys();
+        let mut map = Map::new();
+        let put = |map: &mut Map<String, Value>, k: &str, v: String| {
+            if map.insert(k.to_string(), Value::String(v)).is_some() {
+                return Err(invalid(format!("{k} is given twice")));
+            }
+            Ok(())
+        };
+        let mut positional = Vec::new();
+        for w in split_words(text)? {
+            match w.split_once('=') {
+                Some((k, v)) if !k.is_empty() && !k.contains(':') && !k.contains('/') => {
+                    let k = k.to_ascii_lowercase();
+                    let k = if k == "type" { "kind".to_string() } else { k };
+                    if !known.contains(&k.as_str()) {
+                        return Err(invalid(format!("unknown option {k:?}; known: {}", known.join(", "))));
+                    }
+                    put(&mut map, &k, v.to_string())?;
+                }
+                _ => positional.push(w),
+            }
+        }
+        let mut pos = positional.into_iter();
+        let first = pos.next().ok_or_else(usage)?;
+        match Kind::parse(&first) {
+            Some(k) if pos.len() > 0 || k == Kind::Push => {
+                put(&mut map, "kind", k.as_str().to_string())?;
+                let target = pos
+                    .next()
+                    .ok_or_else(|| invalid(format!("usage: /add {} <host> …", k.as_str())))?;
+                put(&mut map, "target", target)?;
+                if let Some(p) = pos.next() {
+                    if k != Kind::Tcp {
+                        return Err(invalid(format!("unexpected argument {p:?}")));
+                    }
+                    put(&mut map, "port", p)?;
+                }
+            }
+            _ => put(&mut map, "target", first)?,
+        }
+        if let Some(extra) = pos.next() {
+            return Err(invalid(format!("unexpected argument {extra:?}; options are key=value")));
+        }
+        args::from_json(Value::Object(map)).map_err(invalid)
+    }
+
+    /// The one validation: checks every field against its limits and builds the
+    /// monitor with its defaults (no id, owner or push token yet).
+    pub fn validate(&self) -> Result<Monitor, CoreError> {
+        if self.target.trim().is_empty() {
+            return Err(invalid("target is required (a host, host:port or tcp://host:port)"));
+        }
+        if let Some(c) = self.chat_id {
+            validate_chat_id(c)?;
+        }
+        if self.thread_id.is_some_and(|t| t <= 0) {
+            return Err(invalid("thread_id must be a forum topic id (a positive number)"));
+        }
+        if self.port == Some(0) {
+            return Err(invalid("port must be a port 1-65535, got 0"));
+        }
+        if self.kind == Some(Kind::Push) {
+            return self.validate_push();
+        }
+        if self.heartbeat.is_some() || self.grace.is_some() || self.secret.is_some() || self.sign_heartbeats.is_some() {
+            return Err(invalid(
+                "heartbeat, grace, secret and sign_heartbeats are for push monitors (kind push)",
+            ));
+        }
+        let target = Target::parse(&self.target, self.kind, self.port).map_err(|e| invalid(e.to_string()))?;
+        let interval = self.interval.unwrap_or(Monitor::DEFAULT_INTERVAL);
+        if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
+            return Err(invalid(format!(
+                "interval must be between 1s and 24h, got {}",
+                crate::domain::duration::human(interval)
+            )));
+        }
+        let timeout = match self.timeout {
+            Some(t) if t > interval => return Err(invalid("timeout must not be longer than the interval")),
+            Some(t) if t < MIN_TIMEOUT => return Err(invalid("timeout must be at least 100ms")),
+            Some(t) => t,
+            None => Monitor::DEFAULT_TIMEOUT.min(interval),
+        };
+        let count = |name: &str, v: Option<u32>, default: u32| match v {
+            None => Ok(default),
+            Some(n) if (1..=MAX_COUNT).contains(&n) => Ok(n),
+            Some(n) => Err(invalid(format!("{name} must be between 1 and {MAX_COUNT}, got {n}"))),
+        };
+        let name = match &self.name {
+            Some(n) => validate_name(n)?,
+            None => target.display(),
+        };
+        Ok(Monitor {
+            fails: count("fails", self.fails, Monitor::DEFAULT_FAILS)?,
+            recovers: count("recovers", self.recovers, Monitor::DEFAULT_RECOVERS)?,
+            ..draft(target.kind, target.host, target.port, interval, timeout, name, None)
+        })
+    }
+
+    /// Push monitors: `target` is their name; `heartbeat` (alias `interval`) and
+    /// `grace` set the deadline; probe settings do not apply.
+    fn validate_push(&self) -> Result<Monitor, CoreError> {
+        if self.port.is_some() || self.timeout.is_some() || self.fails.is_some() || self.recovers.is_some() {
+            return Err(invalid(
+                "push monitors take heartbeat, grace, secret and sign_heartbeats; port, timeout, fails and recovers do not apply",
+            ));
+        }
+        let host = validate_name(&self.target).map_err(|e| invalid(format!("push monitors need a name: {e}")))?;
+        let name = match &self.name {
+            Some(n) => validate_name(n)?,
+            None => host.clone(),
+        };
+        let heartbeat = self.heartbeat.or(self.interval);
+        if let Some(h) = heartbeat {
+            if !(MIN_HEARTBEAT..=MAX_HEARTBEAT).contains(&h) {
+                return Err(invalid(format!(
+                    "heartbeat must be between 1s and 90 days, got {}",
+                    crate::domain::duration::human(h)
+                )));
+            }
+        }
+        let grace = self.grace.unwrap_or(Monitor::DEFAULT_GRACE);
+        if !(Duration::from_secs(1)..=MAX_HEARTBEAT).contains(&grace) {
+            return Err(invalid(format!(
+                "grace must be between 1s and 90 days, got {}",
+                crate::domain::duration::human(grace)
+            )));
+        }
+        let secret = self.secret.as_deref().map(validate_secret).transpose()?;
+        let sign_heartbeats = self.sign_heartbeats.unwrap_or(false);
+        if sign_heartbeats && secret.is_none() {
+            return Err(invalid("sign_heartbeats=true needs a secret to sign with"));
+        }
+        let settings = PushSettings {
+            token: String::new(),
+            heartbeat,
+            grace,
+            secret,
+            sign_heartbeats,
+        };
+        let interval = heartbeat.unwrap_or(Duration::ZERO);
+        Ok(Monitor {
+            fails: 1,
+            recovers: 1,
+            ..draft(Kind::Push, host, None, interval, Duration::ZERO, name, Some(settings))
+        })
+    }
+}
+
+/// A monitor with everything the request decides; id, owner and token come later.
+fn draft(
+    kind: Kind,
+    host: String,
+    port: Option<u16>,
+    interval: Duration,
+    timeout: Duration,
+    name: String,
+    push: Option<PushSettings>,
+) -> Monitor {
+    Monitor {
+        id: MonitorId(0),
+        kind,
+        host,
+        port,
+        interval,
+        timeout,
+        fails: Monitor::DEFAULT_FAILS,
+        recovers: Monitor::DEFAULT_RECOVERS,
+        name,
+        chat_id: None,
+        thread_id: None,
+        bot: None,
+        paused: false,
+        created_ms: now_ms(),
+        push,
+        chat_added: false,
+    }
+}
+
+/// Runs `add`: validate, own, check the chat's limits, reserve an id, write (flushed),
+/// then start it.
+pub(crate) async fn run(svc: &Service, caller: &Caller, req: AddRequest) -> Result<MonitorView, CoreError> {
+    svc.check_modify(caller)?;
+    let mut m = req.validate()?;
+    match caller {
+        Caller::Chat { chat_id, thread_id, .. } => {
+            if let Some(f) = OPERATOR_ONLY.iter().find(|f| match **f {
+                "chat_id" => req.chat_id.is_some(),
+                "thread_id" => req.thread_id.is_some(),
+                _ => req.bot.is_some(),
+            }) {
+                return Err(invalid(format!("{f} is set by the chat itself")));
+            }
+            m.chat_id = Some(*chat_id);
+            m.thread_id = *thread_id;
+            m.chat_added = true;
+        }
+        Caller::Operator => {
+            m.chat_id = req.chat_id;
+            m.thread_id = req.thread_id;
+        }
+    }
+    if m.chat_added && m.kind != Kind::Push {
+        svc.check_chat_target(&m.host).await?;
+    }
+    // Last of the checks: it may ask the Bot API.
+    m.bot = svc.resolve_bot(caller, m.chat_id, req.bot.clone()).await?;
+    if let Some(p) = m.push.as_mut() {
+        p.token = svc.fresh_token();
+    }
+    let m = svc.reserve(caller, m).await?;
+    let health = Health::new(now_ms());
+    if let Err(e) = svc.store().put_monitor(&m, &health).await {
+        svc.abandon(&m).await;
+        return Err(e.into());
+    }
+    svc.commit(&m, &health).await;
+    tracing::info!(monitor = %m.id, target = %m.target(), chat = ?m.chat_id, "monitor added");
+    let mut view = svc.view(&m, Some((health, ProbeStats::default())));
+    view.warnings = svc.add_warnings(&m);
+    Ok(view)
+}
+
+/// A monitor (or push) name: trimmed, non-empty, short, printable.
+fn validate_name(n: &str) -> Result<String, CoreError> {
+    let n = n.trim();
+    if n.is_empty() {
+        return Err(invalid("name must not be empty"));
+    }
+    if n.chars().count() > MAX_NAME {
+        return Err(invalid(format!("name is longer than {MAX_NAME} characters")));
+    }
+    if n.chars().any(char::is_control) {
+        return Err(invalid("name must not contain control characters"));
+    }
+    Ok(n.to_string())
+}
+
+/// A push signing secret: printable, no spaces, at most [`MAX_SECRET`] characters;
+/// a `whsec_` secret must carry a base64 key (Standard Webhooks).
+fn validate_secret(s: &str) -> Result<String, CoreError> {
+    use base64::Engine as _;
+    if s.is_empty() || s.len() > MAX_SECRET || s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(invalid(format!(
+            "secret must be 1 to {MAX_SECRET} printable characters without spaces"
+        )));
+    }
+    if let Some(b64) = s.strip_prefix("whsec_") {
+        match base64::engine::general_purpose::STANDARD.decode(b64) {
+            Ok(k) if !k.is_empty() => {}
+            _ => {
+                return Err(invalid(
+                    "a secret starting with whsec_ must continue with base64 (Standard Webhooks)",
+                ));
+            }
+        }
+    }
+    Ok(s.to_string())
+}
+
+/// Splits on whitespace, honouring "double" or 'single' quotes (for `name="db primary"`).
+fn split_words(s: &str) -> Result<Vec<String>, CoreError> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut in_word = false;
+    for c in s.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => cur.push(c),
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                in_word = true;
+            }
+            None if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            None => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(invalid("unbalanced quote"));
+    }
+    if in_word {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ws(data: Value) -> Result<AddRequest, CoreError> {
+        match super::super::Command::from_json("add", Some(data)).unwrap()? {
+            super::super::Command::Add(r) => Ok(*r),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ws_fields_in_every_accepted_form() {
+        let r = ws(json!({
+            "target": "db", "kind": "TCP", "port": "5432", "interval": "30s", "fails": 5,
+            "recovers": "1", "timeout": 1.5, "name": "main", "chat_id": "-100", "bot": "b",
+            "heartbeat": 60, "grace": "1m", "secret": "s", "thread_id": 3, "sign_heartbeats": "yes"
+        }))
+        .unwrap();
+        assert_eq!(r.target, "db");
+        assert_eq!(r.kind, Some(Kind::Tcp));
+        assert_eq!(r.port, Some(5432));
+        assert_eq!(r.interval, Some(Duration::from_secs(30)));
+        assert_eq!((r.fails, r.recovers), (Some(5), Some(1)));
+        assert_eq!(r.timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(r.name.as_deref(), Some("main"));
+        assert_eq!(r.chat_id, Some(-100));
+        assert_eq!(r.thread_id, Some(3));
+        assert_eq!(r.bot.as_deref(), Some("b"));
+        assert_eq!(r.heartbeat, Some(Duration::from_secs(60)));
+        assert_eq!(r.grace, Some(Duration::from_secs(60)));
+        assert_eq!(r.secret.as_deref(), Some("s"));
+        assert_eq!(r.sign_heartbeats, Some(true));
+        // null is the same as absent; durations as numbers and numeric strings
+        let r = ws(json!({"target": "x", "port": null, "name": null, "interval": "0.5", "timeout": 2})).unwrap();
+        assert_eq!((r.port, r.name), (None, None));
+        assert_eq!(r.interval, Some(Duration::from_millis(500)));
+        assert_eq!(r.timeout, Some(Duration::from_secs(2)));
+        assert_eq!(
+            ws(json!({"target": "x", "kind": "icmp"})).unwrap().kind,
+            Some(Kind::Ping)
+        );
+    }
+
+    #[test]
+    fn ws_errors_name_the_field() {
+        for (data, needle) in [
+            (json!({"target": 5}), "target: "),
+            (json!({"target": "x", "colour": "red"}), "unknown field `colour`"),
+            (
+                json!({"target": "x", "interval": "forever"}),
+                "interval: invalid duration",
+            ),
+            (
+                json!({"target": "x", "interval": -1}),
+                "interval: must be a number of seconds",
+            ),
+            (json!({"target": "x", "interval": true}), "interval: invalid type"),
+            (json!({"target": "x", "port": 70000}), "port: 70000 is out of range"),
+            (json!({"target": "x", "port": "http"}), "port: invalid value"),
+            (json!({"target": "x", "fails": -1}), "fails: -1 is out of range"),
+            (json!({"target": "x", "fails": 1.5}), "fails: invalid type"),
+            (json!({"target": "x", "chat_id": "abc"}), "chat_id: invalid value"),
+            (json!({"target": "x", "kind": "http"}), "kind: unknown kind"),
+            (json!({"target": "x", "sign_heartbeats": "maybe"}), "sign_heartbeats: "),
+            (json!("x"), "data must be a JSON object"),
+        ] {
+            let e = ws(data.clone()).unwrap_err();
+            assert_eq!(e.code(), "VALIDATION_ERROR", "{data}");
+            assert!(e.to_string().contains(needle), "{data}: {e}");
+        }
+    }
+
+    #[test]
+    fn validation_limits() {
+        let v = |data: Value| ws(data).unwrap().validate();
+        for (data, needle) in [
+            (json!({}), "target is required"),
+            (json!({"target": "x", "port": 0}), "port must be"),
+            (json!({"target": "x", "thread_id": -1}), "thread_id must be"),
+            (json!({"target": "x", "interval": "0.5"}), "interval must be between"),
+            (json!({"target": "x", "timeout": "10s"}), "timeout must not be longer"),
+            (json!({"target": "x", "fails": 0}), "fails must be between"),
+            (json!({"target": "x", "heartbeat": 5}), "for push monitors"),
+            (json!({"target": "n", "kind": "push", "fails": 2}), "do not apply"),
+            (
+                json!({"target": "n", "kind": "push", "sign_heartbeats": true}),
+                "needs a secret",
+            ),
+            (json!({"target": "n", "kind": "push", "secret": "whsec_!!"}), "base64"),
+            (json!({"target": "0.0.0.0"}), "not a host address"),
+            (json!({"target": "x", "chat_id": 0}), "not a valid Telegram chat id"),
+        ] {
+            let e = v(data.clone()).unwrap_err();
+            assert!(e.to_string().contains(needle), "{data}: {e}");
+        }
+        let m = v(json!({"target": "db:5432", "interval": 30})).unwrap();
+        assert_eq!((m.kind, m.port, m.fails, m.recovers), (Kind::Tcp, Some(5432), 3, 2));
+        assert_eq!(
+            (m.interval, m.timeout),
+            (Duration::from_secs(30), Duration::from_secs(2))
+        );
+        let m = v(json!({"target": "n", "kind": "push", "heartbeat": "5m", "secret": "s", "sign_heartbeats": true}))
+            .unwrap();
+        let p = m.push.unwrap();
+        assert_eq!(
+            (p.heartbeat, p.grace, p.sign_heartbeats),
+            (Some(Duration::from_secs(300)), Duration::from_secs(60), true)
+        );
+    }
+
+    #[test]
+    fn chat_forms_read_into_the_same_type() {
+        let r = AddRequest::parse_chat("10.0.0.1").unwrap();
+        assert_eq!((r.target.as_str(), r.kind), ("10.0.0.1", None));
+        let r = AddRequest::parse_chat("db:5432 interval=30s fails=5 recovers=1 name=\"main db\" timeout=1").unwrap();
+        assert_eq!(r.target, "db:5432");
+        assert_eq!(r.interval, Some(Duration::from_secs(30)));
+        assert_eq!((r.fails, r.recovers), (Some(5), Some(1)));
+        assert_eq!(r.name.as_deref(), Some("main db"));
+        assert_eq!(r.timeout, Some(Duration::from_secs(1)));
+        let r = AddRequest::parse_chat("tcp db 5432").unwrap();
+        assert_eq!((r.kind, r.target.as_str(), r.port), (Some(Kind::Tcp), "db", Some(5432)));
+        let r = AddRequest::parse_chat("push nightly heartbeat=5m grace=1m secret=s sign_heartbeats=true").unwrap();
+        assert_eq!((r.kind, r.target.as_str()), (Some(Kind::Push), "nightly"));
+        assert_eq!(r.grace, Some(Duration::from_secs(60)));
+        assert_eq!(r.sign_heartbeats, Some(true));
+        assert_eq!(AddRequest::parse_chat("x TYPE=tcp").unwrap().kind, Some(Kind::Tcp));
+        // a host literally named "tcp" is still a ping target
+        assert_eq!(AddRequest::parse_chat("tcp").unwrap().kind, None);
+    }
+
+    #[test]
+    fn chat_errors() {
+        for (s, needle) in [
+            ("", "usage: /add"),
+            ("   ", "usage: /add"),
+            ("x fails=abc", "fails: "),
+            ("x colour=red", "unknown option \"colour\"; known: kind, port, interval"),
+            ("x chat_id=5", "unknown option \"chat_id\""),
+            ("x y", "unexpected argument"),
+            ("x name=\"open", "unbalanced quote"),
+            ("tcp db notaport", "port: "),
+            ("x interval=forever", "interval: "),
+            ("x fails=1 fails=2", "fails is given twice"),
+            ("tcp db kind=ping", "kind is given twice"),
+        ] {
+            let e = AddRequest::parse_chat(s).unwrap_err();
+            assert!(e.to_string().contains(needle), "{s:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn one_field_list_for_every_front() {
+        let fields = AddRequest::fields();
+        assert_eq!(fields.first(), Some(&"target"));
+        assert!(fields.contains(&"sign_heartbeats"));
+        let chat = AddRequest::chat_keys();
+        assert!(!chat.contains(&"bot") && !chat.contains(&"target") && chat.contains(&"grace"));
+        // The CLI flags come from the same struct.
+        let cmd = <AddRequest as clap::Args>::augment_args(clap::Command::new("add"));
+        let longs: Vec<String> = cmd
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(|l| l.replace('-', "_")))
+            .collect();
+        for f in fields.iter().filter(|f| **f != "target") {
+            assert!(longs.iter().any(|l| l == f), "no CLI flag for {f}");
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The value forms command inputs accept, once for every front: serde helpers
+//! (`#[serde(with = …)]`) for the WS JSON and the chat's `key=value` words, and clap
+//! value parsers for the CLI.
+//!
+//! - numbers (ids, ports, counts, chat ids): a JSON number or a numeric string (`7`,
+//!   `"7"`); never a fraction;
+//! - durations: a number of seconds (`30`, `0.5`) or a string (`"30"`, `"30s"`, `"5m"`);
+//! - kinds: `ping` (or `icmp`), `tcp`, `push`, any case;
+//! - flags: `true`/`false` (also `yes`/`no`, `on`/`off`, `1`/`0` as strings);
+//! - `null` is the same as leaving a field out.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::domain::{Kind, duration};
+
+/// `Option<T>` of a whole number: a JSON number or a numeric string.
+pub mod opt_num {
+    use super::*;
+
+    /// Serialises as a plain number (or `null`).
+    pub fn serialize<S: Serializer, T: Serialize>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    /// Reads a number or a numeric string.
+    pub fn deserialize<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: TryFrom<u64> + TryFrom<i64> + FromStr,
+    {
+        d.deserialize_any(NumVisitor::<T>(PhantomData))
+    }
+}
+
+/// A required whole number (monitor ids): a JSON number or a numeric string.
+pub mod num {
+    use super::*;
+
+    /// Serialises as a plain number.
+    pub fn serialize<S: Serializer, T: Serialize>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    /// Reads a number or a numeric string; `null` is refused.
+    pub fn deserialize<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: TryFrom<u64> + TryFrom<i64> + FromStr,
+    {
+        d.deserialize_any(NumVisitor::<T>(PhantomData))?
+            .ok_or_else(|| de::Error::custom("a whole number is required, got null"))
+    }
+}
+
+struct NumVisitor<T>(PhantomData<T>);
+
+impl<'de, T> Visitor<'de> for NumVisitor<T>
+where
+    T: TryFrom<u64> + TryFrom<i64> + FromStr,
+{
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a whole number (a JSON number or a numeric string)")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        T::try_from(v)
+            .map(Some)
+            .map_err(|_| E::custom(format!("{v} is out of range")))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        T::try_from(v)
+            .map(Some)
+            .map_err(|_| E::custom(format!("{v} is out of range")))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        v.trim()
+            .parse::<T>()
+            .map(Some)
+            .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+    }
+}
+
+/// `Option<Duration>`: seconds as a number, or a duration string.
+pub mod opt_duration {
+    use super::*;
+
+    /// Serialises as a number of seconds (what every reader accepts).
+    pub fn serialize<S: Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        v.map(|d| d.as_secs_f64()).serialize(s)
+    }
+
+    /// Reads `30`, `0.5`, `"30"`, `"30s"`, `"5m"`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        d.deserialize_any(DurationVisitor)
+    }
+}
+
+struct DurationVisitor;
+
+impl<'de> Visitor<'de> for DurationVisitor {
+    type Value = Option<Duration>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number of seconds or a duration string like \"30s\" or \"5m\"")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        duration::from_secs(v).map(Some).ok_or_else(|| {
+            E::custom(format!(
+                "must be a number of seconds between 0 and {}, got {v}",
+                duration::MAX_SECONDS
+            ))
+        })
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        self.visit_f64(v as f64)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        self.visit_f64(v as f64)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        duration::parse(v).map(Some).map_err(E::custom)
+    }
+}
+
+/// `Option<Kind>`: `ping`, `icmp`, `tcp`, `push`.
+pub mod opt_kind {
+    use super::*;
+
+    /// Serialises as the wire name.
+    pub fn serialize<S: Serializer>(v: &Option<Kind>, s: S) -> Result<S::Ok, S::Error> {
+        v.map(Kind::as_str).serialize(s)
+    }
+
+    /// Reads a kind name, any case.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Kind>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(s) => kind(&s).map(Some).map_err(de::Error::custom),
+        }
+    }
+}
+
+/// `Option<bool>`: a JSON bool, or `true`/`false`/`yes`/`no`/`on`/`off`/`1`/`0`.
+pub mod opt_flag {
+    use super::*;
+
+    /// Serialises as a JSON bool.
+    pub fn serialize<S: Serializer>(v: &Option<bool>, s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    /// Reads a bool or its word.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Bool(bool),
+            Word(String),
+        }
+        match Option::<Form>::deserialize(d).map_err(|_| de::Error::custom("must be true or false"))? {
+            None => Ok(None),
+            Some(Form::Bool(b)) => Ok(Some(b)),
+            Some(Form::Word(w)) => flag(&w).map(Some).map_err(de::Error::custom),
+        }
+    }
+}
+
+/// Clap value parser and chat reader of durations.
+pub fn duration(s: &str) -> Result<Duration, String> {
+    duration::parse(s)
+}
+
+/// Clap value parser of kinds.
+pub fn kind(s: &str) -> Result<Kind, String> {
+    Kind::parse(s).ok_or_else(|| format!("unknown kind {s:?}; use ping, tcp or push"))
+}
+
+/// Clap value parser of flags.
+pub fn flag(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => Err(format!("{s:?} is not true or false")),
+    }
+}
+
+/// Clap value parser of monitor ids: `7` or `#7`.
+pub fn monitor_id(s: &str) -> Result<u64, String> {
+    s.trim()
+        .trim_start_matches('#')
+        .parse()
+        .map_err(|_| format!("{s:?} is not a monitor id (a whole number such as 7)"))
+}
+
+/// The field names a command input type accepts, read from its serde derive (so the
+/// lists in help texts and "unknown option" errors can never disagree with it).
+pub fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(FieldNames(&mut fields));
+    fields
+}
+
+/// A deserializer that only records the field list a struct asks for.
+struct FieldNames<'a>(&'a mut &'static [&'static str]);
+
+impl<'de> Deserializer<'de> for FieldNames<'_> {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _v: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("not a struct"))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _v: V,
+    ) -> Result<V::Value, Self::Error> {
+        *self.0 = fields;
+        Err(de::Error::custom("fields recorded"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+    }
+}
+
+/// Deserialises a command input from JSON, naming the field at fault in the error
+/// (`fails: invalid value …`).
+pub fn from_json<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if path == "." || path.is_empty() {
+            inner
+        } else {
+            format!("{path}: {inner}")
+        }
+    })
+}

@@ -1,0 +1,261 @@
+//! The command set, one file per command (mini-redis `src/cmd/*.rs`): each owns its
+//! input type (serde for the WS API and chat `key=value` words, clap for the CLI), its
+//! help text ([`Spec`]), its validation and its run against the [`Service`].
+//!
+//! Where a command goes, in one hop:
+//! - WS `{"type":"add","data":{…}}` → [`Command::from_json`] → `add.rs`;
+//! - chat `/add …` → `telegram::commands::action` → [`AddRequest::parse_chat`] → `add.rs`;
+//! - CLI `upbot add …` → clap parses [`AddRequest`] → sent as the WS `add` above;
+//! - the Telegram command menu and `/help` are rendered from [`SPECS`].
+
+pub mod add;
+pub mod args;
+pub mod list;
+pub mod pause;
+pub mod remove;
+pub mod rotate;
+pub mod status;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use add::AddRequest;
+pub use list::ListRequest;
+
+use super::error::{CoreError, invalid};
+use super::service::{Caller, Reply, Service};
+use crate::domain::MonitorId;
+
+/// What a command is, for help texts and menus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spec {
+    /// The name on every front (`add`: WS `type`, chat `/add`, CLI `upbot add`).
+    pub name: &'static str,
+    /// Its chat arguments, plain text (`<id>`).
+    pub args: &'static str,
+    /// What it does, for people (the CLI's `--help`, the chat menu and `/help`).
+    pub about: &'static str,
+    /// A short chat example of its arguments (`7`), shown in the command menu.
+    pub example: &'static str,
+    /// Whether it changes monitors (groups: admins only).
+    pub modifies: bool,
+}
+
+impl Spec {
+    /// The command menu line: `stop watching — /del 7`.
+    pub fn menu(&self) -> String {
+        if self.example.is_empty() {
+            self.about.to_string()
+        } else {
+            format!("{} — /{} {}", self.about, self.name, self.example)
+        }
+    }
+}
+
+/// Every command of the core, in menu order.
+pub const SPECS: &[Spec] = &[
+    add::SPEC,
+    remove::SPEC,
+    list::SPEC,
+    status::SPEC,
+    pause::PAUSE,
+    pause::RESUME,
+    rotate::SPEC,
+];
+
+/// Which monitor a command is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// By id (`/del 7`).
+    Id(MonitorId),
+    /// By host or target, when unique among the caller's monitors (`/del db`).
+    Host(String),
+}
+
+impl Selector {
+    /// Parses `7` (or `#7`) as an id, anything else as a host.
+    pub fn parse(s: &str) -> Result<Self, CoreError> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(invalid("a monitor id is required"));
+        }
+        let digits = s.strip_prefix('#').unwrap_or(s);
+        match digits.parse::<u64>() {
+            Ok(n) => Ok(Selector::Id(MonitorId(n))),
+            Err(_) if digits.chars().all(|c| c.is_ascii_digit()) => Err(invalid(format!("invalid id {s:?}"))),
+            Err(_) => Ok(Selector::Host(s.to_string())),
+        }
+    }
+}
+
+/// The input of the commands about one monitor (`del`, `status`, `pause`, `resume`,
+/// `rotate`): `{"id": 7}` on the WS API, `upbot del 7` on the CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct ById {
+    /// Monitor id (7 or #7)
+    #[arg(value_parser = args::monitor_id)]
+    #[serde(with = "args::num")]
+    pub id: u64,
+}
+
+impl ById {
+    fn selector(self) -> Selector {
+        Selector::Id(MonitorId(self.id))
+    }
+}
+
+/// A request to the command core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Create a monitor.
+    Add(Box<AddRequest>),
+    /// Remove a monitor.
+    Del(Selector),
+    /// List monitors (optionally of one chat; chat callers always see only theirs).
+    List {
+        /// Chat filter for operator callers.
+        chat_id: Option<i64>,
+    },
+    /// Details of one monitor.
+    Status(Selector),
+    /// Stop probing without deleting.
+    Pause(Selector),
+    /// Start probing again.
+    Resume(Selector),
+    /// Give a push monitor a new token (its old webhook URLs stop working).
+    Rotate(Selector),
+}
+
+impl Command {
+    /// The command a WS message `type` names, with its `data` deserialised into the
+    /// command's input type (unknown fields, duplicate fields and bad values are
+    /// validation errors naming the field); `None` when `ty` is not a command.
+    pub fn from_json(ty: &str, data: Option<Value>) -> Option<Result<Command, CoreError>> {
+        if !SPECS.iter().any(|s| s.name == ty) {
+            return None;
+        }
+        let data = match data {
+            None | Some(Value::Null) => Value::Object(Default::default()),
+            Some(v @ Value::Object(_)) => v,
+            Some(_) => return Some(Err(invalid(format!("{ty}: data must be a JSON object")))),
+        };
+        let by_id = |data: Value| args::from_json::<ById>(data).map(ById::selector);
+        let cmd = match ty {
+            "add" => args::from_json::<AddRequest>(data).map(|r| Command::Add(Box::new(r))),
+            "del" => by_id(data).map(Command::Del),
+            "status" => by_id(data).map(Command::Status),
+            "pause" => by_id(data).map(Command::Pause),
+            "resume" => by_id(data).map(Command::Resume),
+            "rotate" => by_id(data).map(Command::Rotate),
+            "list" => args::from_json::<ListRequest>(data).map(|l| Command::List { chat_id: l.chat_id }),
+            _ => return None,
+        };
+        Some(cmd.map_err(|e| invalid(format!("{ty}: {e}"))))
+    }
+
+    /// The command's name (`add`, `del`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Add(_) => add::SPEC.name,
+            Command::Del(_) => remove::SPEC.name,
+            Command::List { .. } => list::SPEC.name,
+            Command::Status(_) => status::SPEC.name,
+            Command::Pause(_) => pause::PAUSE.name,
+            Command::Resume(_) => pause::RESUME.name,
+            Command::Rotate(_) => rotate::SPEC.name,
+        }
+    }
+
+    /// Runs the command for `caller` (the one dispatch point).
+    pub(crate) async fn run(self, svc: &Service, caller: &Caller) -> Result<Reply, CoreError> {
+        match self {
+            Command::Add(req) => add::run(svc, caller, *req).await.map(Reply::Added),
+            Command::Del(sel) => remove::run(svc, caller, &sel).await.map(Reply::Deleted),
+            Command::List { chat_id } => Ok(Reply::List(list::run(svc, caller, chat_id))),
+            Command::Status(sel) => status::run(svc, caller, &sel).map(|s| Reply::Status(Box::new(s))),
+            Command::Pause(sel) => pause::run(svc, caller, &sel, true).await.map(Reply::Paused),
+            Command::Resume(sel) => pause::run(svc, caller, &sel, false).await.map(Reply::Resumed),
+            Command::Rotate(sel) => rotate::run(svc, caller, &sel).await.map(Reply::Rotated),
+        }
+    }
+}
+
+/// Parses a duration as users write it (kept for callers of the old core API; the one
+/// parser is [`crate::domain::duration::parse`]).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, CoreError> {
+    crate::domain::duration::parse(s).map_err(invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ws(ty: &str, data: Value) -> Result<Command, CoreError> {
+        Command::from_json(ty, Some(data)).expect("a command type")
+    }
+
+    #[test]
+    fn selectors() {
+        assert_eq!(Selector::parse("7").unwrap(), Selector::Id(MonitorId(7)));
+        assert_eq!(Selector::parse("#7").unwrap(), Selector::Id(MonitorId(7)));
+        assert_eq!(Selector::parse("db.lan").unwrap(), Selector::Host("db.lan".into()));
+        assert!(Selector::parse("").is_err());
+        assert!(Selector::parse("99999999999999999999999").is_err());
+    }
+
+    #[test]
+    fn id_commands_take_numbers_and_numeric_strings_only() {
+        for (ty, want) in [
+            ("del", Command::Del(Selector::Id(MonitorId(7)))),
+            ("status", Command::Status(Selector::Id(MonitorId(7)))),
+            ("pause", Command::Pause(Selector::Id(MonitorId(7)))),
+            ("resume", Command::Resume(Selector::Id(MonitorId(7)))),
+            ("rotate", Command::Rotate(Selector::Id(MonitorId(7)))),
+        ] {
+            for id in [json!(7), json!("7"), json!(" 7 ")] {
+                assert_eq!(ws(ty, json!({"id": id})).unwrap(), want);
+            }
+            for data in [
+                json!({}),
+                json!({"id": "db"}),
+                json!({"id": -1}),
+                json!({"id": 1.5}),
+                json!({"id": null}),
+                json!({"id": 1, "x": 2}),
+                json!([1]),
+            ] {
+                let e = ws(ty, data.clone()).unwrap_err();
+                assert_eq!(e.code(), "VALIDATION_ERROR", "{ty} {data}");
+                assert!(e.to_string().starts_with(&format!("{ty}: ")), "{e}");
+            }
+        }
+        assert!(Command::from_json("launch", None).is_none());
+    }
+
+    #[test]
+    fn list_filter() {
+        assert_eq!(ws("list", json!({})).unwrap(), Command::List { chat_id: None });
+        assert_eq!(
+            Command::from_json("list", None).unwrap().unwrap(),
+            Command::List { chat_id: None }
+        );
+        assert_eq!(
+            ws("list", json!({"chat_id": "-42"})).unwrap(),
+            Command::List { chat_id: Some(-42) }
+        );
+        assert!(ws("list", json!({"chat_id": "abc"})).is_err());
+    }
+
+    #[test]
+    fn menu_lines() {
+        assert_eq!(
+            add::SPEC.menu(),
+            "watch a host or host:port — /add 192.0.2.10 interval=30s"
+        );
+        assert_eq!(list::SPEC.menu(), "this chat's monitors");
+        let names: Vec<&str> = SPECS.iter().map(|s| s.name).collect();
+        assert_eq!(names, ["add", "del", "list", "status", "pause", "resume", "rotate"]);
+    }
+}

@@ -1,0 +1,151 @@
+//! What the fronts show: the monitor object ([`MonitorView`], the WS API's "monitor
+//! object", the rows of `/list` and `upbot list`), the `status` details and the
+//! [`Reply`] of every command. Built from a stored monitor plus its live state; no
+//! front builds its own.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, StatsSummary, rfc3339};
+
+/// A monitor as every front shows it (the WS "monitor object").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MonitorView {
+    /// Id.
+    pub id: MonitorId,
+    /// `ping`, `tcp` or `push`.
+    pub kind: Kind,
+    /// `host`, `host:port` or `[v6]:port`.
+    pub target: String,
+    /// Host (or push name).
+    pub host: String,
+    /// TCP port.
+    pub port: Option<u16>,
+    /// Probe interval, seconds.
+    pub interval: f64,
+    /// Probe timeout, seconds.
+    pub timeout: f64,
+    /// Failures before DOWN.
+    pub fails: u32,
+    /// Successes before UP.
+    pub recovers: u32,
+    /// Name.
+    pub name: String,
+    /// Owning chat.
+    pub chat_id: Option<i64>,
+    /// Owning bot's username.
+    pub bot: Option<String>,
+    /// Current state.
+    pub state: crate::domain::State,
+    /// Since when (RFC 3339).
+    pub since: String,
+    /// Why it is in this state.
+    pub reason: String,
+    /// Whether probing is paused.
+    pub paused: bool,
+    /// Last successful RTT, ms.
+    pub last_rtt_ms: Option<f64>,
+    /// Last probe error.
+    pub last_error: Option<String>,
+    /// Creation time (RFC 3339).
+    pub created: String,
+    /// Push: where the monitored service posts status reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Push: where it sends plain heartbeats (GET or POST).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat_url: Option<String>,
+    /// Push: expected seconds between heartbeats (none: status reports only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<f64>,
+    /// Push: extra seconds after `heartbeat` before DOWN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grace: Option<f64>,
+    /// Push: last heartbeat or status report (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_heartbeat: Option<String>,
+    /// Push: whether requests must be signed with the monitor's secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed: Option<bool>,
+    /// Push: whether heartbeats must be signed too (`sign_heartbeats`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sign_heartbeats: Option<bool>,
+    /// What the caller should know about the monitor as it was just added (e.g. ICMP
+    /// is unavailable on this server, so a ping monitor stays pending).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// `status` reply: the monitor plus 24 h figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusView {
+    /// The monitor.
+    #[serde(flatten)]
+    pub monitor: MonitorView,
+    /// Figures over the last 24 h.
+    pub stats: StatsSummary,
+}
+
+/// What a command returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// Monitor created (durable).
+    Added(MonitorView),
+    /// Monitor removed (durable).
+    Deleted(MonitorView),
+    /// Monitors visible to the caller.
+    List(Vec<MonitorView>),
+    /// Details.
+    Status(Box<StatusView>),
+    /// Paused (durable).
+    Paused(MonitorView),
+    /// Resumed (durable).
+    Resumed(MonitorView),
+    /// Push token replaced (durable); the view carries the new URLs.
+    Rotated(MonitorView),
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_millis() as f64 / 1000.0
+}
+
+/// Builds the monitor object of `m` in state `(h, s)`; `public_url` is the base of push
+/// URLs, `last_seen_ms` a push monitor's last heartbeat.
+pub(crate) fn monitor_view(
+    m: &Monitor,
+    (h, s): (Health, ProbeStats),
+    public_url: &str,
+    last_seen_ms: Option<u64>,
+) -> MonitorView {
+    let push = m.push.as_ref();
+    MonitorView {
+        id: m.id,
+        kind: m.kind,
+        target: m.target(),
+        host: m.host.clone(),
+        port: m.port,
+        interval: secs(m.interval),
+        timeout: secs(m.timeout),
+        fails: m.fails,
+        recovers: m.recovers,
+        name: m.name.clone(),
+        chat_id: m.chat_id,
+        bot: m.bot.clone(),
+        state: h.state,
+        since: rfc3339(h.since_ms),
+        reason: h.reason,
+        paused: m.paused,
+        last_rtt_ms: s.last_rtt_us.map(|us| us as f64 / 1000.0),
+        last_error: s.last_error,
+        created: rfc3339(m.created_ms),
+        webhook_url: push.map(|p| format!("{public_url}/webhooks/{}", p.token)),
+        heartbeat_url: push.map(|p| format!("{public_url}/webhooks/{}/heartbeat", p.token)),
+        heartbeat: push.and_then(|p| p.heartbeat).map(secs),
+        grace: push.filter(|p| p.heartbeat.is_some()).map(|p| secs(p.grace)),
+        last_heartbeat: last_seen_ms.map(rfc3339),
+        signed: push.map(|p| p.secret.is_some()),
+        sign_heartbeats: push.map(|p| p.sign_heartbeats),
+        warnings: Vec::new(),
+    }
+}
