@@ -78,6 +78,16 @@ async fn add(app: &TestApp, chat_id: i64, bot: &str, target: &str, name: Option<
     }
 }
 
+/// Adds `n` quiet monitors named `web-001.example.com` … to `g` (bot B1).
+async fn add_web_hosts(app: &TestApp, g: i64, n: u32) -> Vec<MonitorId> {
+    let mut ids = Vec::new();
+    for i in 1..=n {
+        let target = format!("127.0.{}.{}", 1 + i / 250, 1 + i % 250);
+        ids.push(add(app, g, B1, &target, Some(&format!("web-{i:03}.example.com"))).await);
+    }
+    ids
+}
+
 /// Writes an announced transition and its alert, as the scheduler does; returns when
 /// the change happened (ms since the epoch).
 fn inject(app: &TestApp, id: MonitorId, to: State, reason: &str) -> u64 {
@@ -458,20 +468,7 @@ async fn rate_limits_and_server_errors_lose_and_duplicate_nothing() {
 async fn two_hundred_alerts_arrive_in_a_few_paced_messages() {
     let g = -1001000000040;
     let (fake, app) = setup(&[T1], &g.to_string()).await;
-    let mut ids = Vec::new();
-    for i in 1..=200u32 {
-        let name = format!("web-{i:03}.example.com");
-        ids.push(
-            add(
-                &app,
-                g,
-                B1,
-                &format!("127.0.{}.{}", 1 + i / 250, 1 + i % 250),
-                Some(&name),
-            )
-            .await,
-        );
-    }
+    let ids = add_web_hosts(&app, g, 200).await;
     let t0 = Instant::now();
     for id in &ids {
         inject(&app, *id, State::Down, "3 of 3 pings lost");
@@ -993,11 +990,7 @@ async fn down_alert_through_two_429s_and_a_500_arrives_within_9s() {
 async fn replies_go_first_while_alerts_are_paced() {
     let g = -1001000000091;
     let (fake, app) = setup(&[T1], &g.to_string()).await;
-    let mut ids = Vec::new();
-    for i in 1..=20u32 {
-        let name = format!("web-{i:03}.example.com");
-        ids.push(add(&app, g, B1, &format!("127.0.1.{i}"), Some(&name)).await);
-    }
+    let ids = add_web_hosts(&app, g, 20).await;
     // ~1,200 alerts: about 30 messages, more than a minute's budget
     for round in 0..60 {
         let to = if round % 2 == 0 { State::Down } else { State::Up };
