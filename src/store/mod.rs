@@ -33,6 +33,8 @@ use std::sync::Arc;
 
 pub mod outbox;
 
+mod replay;
+
 /// Schema version this build writes; older stores are migrated at open.
 pub const SCHEMA_VERSION: u32 = 1;
 

@@ -211,7 +211,11 @@ async fn two_bots_three_chats_are_isolated() {
 
 /// How many Telegram messages the app handled with `outcome` (from /metrics).
 fn updates(app: &TestApp, outcome: &str) -> u64 {
-    let text = app.running.service.metrics().render(&[], 0);
+    let text = app
+        .running
+        .service
+        .metrics()
+        .render(&[], 0, upbot::metrics::Format::Text004);
     let series = format!("upbot_telegram_updates_total{{outcome=\"{outcome}\"}} ");
     text.lines()
         .find_map(|l| l.strip_prefix(&series))
