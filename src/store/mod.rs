@@ -238,7 +238,7 @@ impl Store {
             monitors: tree("monitors")?,
             health: tree("health")?,
             stats: tree("stats")?,
-            outbox: Arc::new(outbox::Outbox::open(&db)?),
+            outbox: Arc::new(outbox::Outbox::new(db.clone(), tree("outbox")?)?),
             push_tokens: tree("push_tokens")?,
             push_seen: tree("push_seen")?,
             flusher: Default::default(),
@@ -459,6 +459,9 @@ impl Store {
             self.push_seen.insert(k, &ms.to_be_bytes()[..])?;
         }
         self.health.insert(k, enc(h)?)?;
+        if alert.is_some() {
+            self.outbox_notify();
+        }
         Ok(())
     }
 

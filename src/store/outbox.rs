@@ -12,8 +12,11 @@
 //! - [`Store::outbox_len`] (`/metrics`) is a counter read, not a scan.
 //!
 //! Every write to the tree goes through here ([`Store::outbox_push`] is what
-//! `record_transition`/`record_push` call), so the index cannot miss a row. An index
-//! lost in a crash is nothing: the rows are the truth and the next open rebuilds it.
+//! `record_transition`/`record_push` call, and [`Store::outbox_notify`] wakes the
+//! senders once the alert is written), so the index cannot miss a row. The rows are the
+//! truth: the index is built from them at open ([`Outbox::reindex`], to be called again
+//! whenever the database is opened anew), and a row that vanished under it (a write
+//! lost with a failed flush) is dropped from it the first time a sender looks.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -98,12 +101,23 @@ impl std::fmt::Debug for Outbox {
 }
 
 impl Outbox {
-    /// Opens the `outbox` tree of `db` and indexes every row (one pass at open).
+    /// The outbox over `rows` (the `outbox` tree of `db`), indexed.
+    pub(super) fn new(db: sled::Db, rows: sled::Tree) -> Result<Self, StoreError> {
+        let ob = Self {
+            db,
+            rows,
+            index: Mutex::new(Index::default()),
+            signal: watch::channel(0).0,
+        };
+        ob.reindex()?;
+        Ok(ob)
+    }
+
+    /// Builds the index from the rows (one pass; only `bot` and `chat_id` are decoded).
     /// A row that does not decode cannot be delivered: it is logged and left alone.
-    pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
-        let rows = db.open_tree("outbox")?;
+    pub(super) fn reindex(&self) -> Result<(), StoreError> {
         let mut index = Index::default();
-        for kv in rows.iter() {
+        for kv in self.rows.iter() {
             let (k, v) = kv?;
             let Ok(seq) = <[u8; 8]>::try_from(k.as_ref()).map(u64::from_be_bytes) else {
                 tracing::error!(key = ?k, "outbox row with a malformed key; ignored");
@@ -114,12 +128,8 @@ impl Outbox {
                 Err(e) => tracing::error!(seq, error = %e, "outbox row does not decode; it cannot be sent"),
             }
         }
-        Ok(Self {
-            db: db.clone(),
-            rows,
-            index: Mutex::new(index),
-            signal: watch::channel(0).0,
-        })
+        *self.index() = index;
+        Ok(())
     }
 
     fn index(&self) -> MutexGuard<'_, Index> {
@@ -133,9 +143,12 @@ impl Outbox {
     fn rows_of(&self, seqs: Vec<u64>) -> Result<Vec<(u64, Alert)>, StoreError> {
         let mut out = Vec::with_capacity(seqs.len());
         for seq in seqs {
-            // Removed since the index was read (delivered meanwhile): skip it.
-            if let Some(v) = self.rows.get(seq.to_be_bytes())? {
-                out.push((seq, dec(&v)?));
+            match self.rows.get(seq.to_be_bytes())? {
+                Some(v) => out.push((seq, dec(&v)?)),
+                // Delivered meanwhile (then already unfiled), or lost with a failed flush.
+                None => {
+                    self.index().unfile(seq);
+                }
             }
         }
         Ok(out)
@@ -145,13 +158,18 @@ impl Outbox {
 impl Store {
     /// Queues an alert (not flushed: `record_transition` writes it with the health
     /// change that caused it, and both ride on the same flush). Returns its sequence.
+    /// Senders are not woken: call [`Store::outbox_notify`] once the alert is written.
     pub fn outbox_push(&self, alert: &Alert) -> Result<u64, StoreError> {
         let ob = &self.outbox;
         let seq = ob.db.generate_id()?;
         ob.rows.insert(seq.to_be_bytes(), enc(alert)?)?;
         ob.index().file(seq, &alert.bot, alert.chat_id);
-        ob.wake();
         Ok(seq)
+    }
+
+    /// Wakes the senders: alerts were queued.
+    pub fn outbox_notify(&self) {
+        self.outbox.wake();
     }
 
     /// Pending alerts of one bot, oldest first, with their sequence numbers.
@@ -304,6 +322,22 @@ mod tests {
         assert_eq!(s.outbox_drop_chat("mon_bot", -200).await.unwrap(), 1);
         assert_eq!(s.outbox_chats("mon_bot"), vec![-1001000000003]);
         assert_eq!(s.outbox_len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_row_lost_under_the_index_leaves_it() {
+        let s = Store::temporary().unwrap();
+        let seq = s.outbox_push(&alert("mon_bot", -100, 1)).unwrap();
+        // what a write lost with a failed flush looks like once the database is back
+        s.outbox.rows.remove(seq.to_be_bytes()).unwrap();
+        assert_eq!(s.outbox_len(), 1, "the index does not know yet");
+        assert!(s.outbox_for_chat("mon_bot", -100).unwrap().is_empty());
+        assert_eq!(s.outbox_len(), 0, "looking dropped it");
+        assert!(s.outbox_chats("mon_bot").is_empty());
+        // a full rebuild gives the same
+        s.outbox_push(&alert("mon_bot", 42, 2)).unwrap();
+        s.outbox.reindex().unwrap();
+        assert_eq!(s.outbox_chats("mon_bot"), vec![42]);
     }
 
     #[tokio::test]
