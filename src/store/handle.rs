@@ -280,11 +280,6 @@ impl TreeRef {
         self.iter_of(|t| t.iter())
     }
 
-    /// Records in the tree (0 when the database is unavailable).
-    pub(super) fn len(&self) -> usize {
-        self.tree().map_or(0, |t| t.len())
-    }
-
     pub(super) fn insert<K: AsRef<[u8]>, V: Into<IVec>>(&self, key: K, value: V) -> sled::Result<Option<IVec>> {
         let t = self.writable()?;
         self.core.note(t.insert(key, value))
@@ -293,11 +288,6 @@ impl TreeRef {
     pub(super) fn remove<K: AsRef<[u8]>>(&self, key: K) -> sled::Result<Option<IVec>> {
         let t = self.writable()?;
         self.core.note(t.remove(key))
-    }
-
-    pub(super) fn apply_batch(&self, batch: sled::Batch) -> sled::Result<()> {
-        let t = self.writable()?;
-        self.core.note(t.apply_batch(batch))
     }
 
     pub(super) fn update_and_fetch<K, V, F>(&self, key: K, f: F) -> sled::Result<Option<IVec>>

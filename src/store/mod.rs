@@ -2,7 +2,8 @@
 //!
 //! Trees: `meta` (schema version, id counter), `monitors` (id → [`Monitor`]),
 //! `health` (id → [`Health`], the debounce state), `stats` (id → [`ProbeStats`]),
-//! `outbox` (sequence → [`Alert`]: announcements not yet delivered), `bots` (username →
+//! `outbox` (sequence → [`Alert`]: announcements not yet delivered; see [`outbox`] for
+//! its index by bot and chat), `bots` (username →
 //! [`StoredBot`]: bots added through the API, started again at boot), `chats` (chat id →
 //! `()`: chats allowed implicitly because the operator named them), and for push
 //! monitors `push_tokens` (token → id) and `push_seen` (id → last heartbeat or report,
@@ -42,7 +43,6 @@ use std::sync::atomic::Ordering;
 
 use serde::Deserialize;
 use serde::{Serialize, de::DeserializeOwned};
-use tokio::sync::watch;
 
 use self::handle::{Core, DbRef, TreeRef};
 use self::integrity::Manifest;
@@ -51,6 +51,8 @@ use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, Transition};
 
 pub use self::integrity::FILE as INTEGRITY_FILE;
 pub use self::writer::RECOVER_EVERY;
+
+pub mod outbox;
 
 mod replay;
 
@@ -217,13 +219,11 @@ pub struct Store {
     monitors: TreeRef,
     health: TreeRef,
     stats: TreeRef,
-    outbox: TreeRef,
+    outbox: Arc<outbox::Outbox>,
     push_tokens: TreeRef,
     push_seen: TreeRef,
     bots: TreeRef,
     chats: TreeRef,
-    /// Bumped whenever an alert enters the outbox, so senders wake without polling.
-    outbox_signal: Arc<watch::Sender<u64>>,
     /// The live database and the failure state, shared by every handle.
     core: Arc<Core>,
     /// The writer thread; `None` only in the writer's own handle.
@@ -314,30 +314,30 @@ impl Store {
         Self::start(Core::new(PathBuf::from("<temporary>"), false, db))
     }
 
-    /// Handles on `core`'s database, without a writer.
-    fn handles(core: Arc<Core>) -> Self {
+    /// Handles on `core`'s database, without a writer (indexing the outbox).
+    fn handles(core: Arc<Core>) -> Result<Self, StoreError> {
         let tree = |name| TreeRef::new(&core, name);
-        Self {
+        let outbox = outbox::Outbox::new(DbRef::new(&core), TreeRef::private(&core, "outbox"))?;
+        Ok(Self {
             db: DbRef::new(&core),
             dir: core.dir.clone(),
             meta: tree("meta"),
             monitors: tree("monitors"),
             health: tree("health"),
             stats: tree("stats"),
-            outbox: TreeRef::private(&core, "outbox"),
+            outbox: Arc::new(outbox),
             push_tokens: tree("push_tokens"),
             push_seen: tree("push_seen"),
             bots: tree("bots"),
             chats: tree("chats"),
-            outbox_signal: Arc::new(watch::channel(0).0),
             core,
             writer: None,
-        }
+        })
     }
 
     /// Checks and migrates the freshly opened database, then starts the writer.
     fn start(core: Core) -> Result<Self, StoreError> {
-        let mut store = Self::handles(Arc::new(core));
+        let mut store = Self::handles(Arc::new(core))?;
         let manifest = store.verify(true)?;
         let swept = store.sweep_orphans()?;
         if swept > 0 {
@@ -725,7 +725,7 @@ impl Store {
             .await?;
         // Only now: a sender must never read an alert that may still vanish.
         if alert && done == Committed::Written {
-            self.outbox_signal.send_modify(|n| *n = n.wrapping_add(1));
+            self.outbox_notify();
         }
         Ok(done)
     }
@@ -736,7 +736,7 @@ impl Store {
     pub fn record_transition(&self, id: MonitorId, h: &Health, alert: Option<&Alert>) -> Result<(), StoreError> {
         self.write_transition(id, h, None, alert)?;
         if alert.is_some() {
-            self.outbox_signal.send_modify(|n| *n = n.wrapping_add(1));
+            self.outbox_notify();
         }
         Ok(())
     }
@@ -760,20 +760,13 @@ impl Store {
             return Ok(());
         }
         if let Some(a) = alert {
-            let seq = self.db.generate_id()?;
-            self.outbox.insert(seq.to_be_bytes(), enc(a)?)?;
+            self.outbox_push(a)?;
         }
         if let Some(ms) = seen_ms {
             self.push_seen.insert(k, &ms.to_be_bytes()[..])?;
         }
         self.health.insert(k, enc(h)?)?;
         Ok(())
-    }
-
-    /// A receiver that changes whenever an alert enters the outbox (senders await it
-    /// instead of polling; `changed()` never misses a write made after `borrow_and_update`).
-    pub fn outbox_watch(&self) -> watch::Receiver<u64> {
-        self.outbox_signal.subscribe()
     }
 
     /// When a push monitor last sent a heartbeat or status report, ms since the epoch.
@@ -789,60 +782,6 @@ impl Store {
     /// receiver answers from memory and this backs it up across restarts).
     pub fn push_token(&self, token: &str) -> Result<Option<MonitorId>, StoreError> {
         Ok(self.push_tokens.get(token.as_bytes())?.and_then(|v| id_of(&v)))
-    }
-
-    /// Pending alerts of one bot, oldest first, with their outbox keys.
-    pub fn outbox(&self, bot: &str) -> Result<Vec<(u64, Alert)>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.outbox.iter() {
-            let (k, v) = kv?;
-            let a: Alert = dec(&v)?;
-            if a.bot.eq_ignore_ascii_case(bot) {
-                out.push((id_of(&k).map_or(0, |id| id.0), a));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Number of alerts waiting in the outbox.
-    pub fn outbox_len(&self) -> usize {
-        self.outbox.len()
-    }
-
-    /// Removes delivered alerts, then flushes (so a restart does not resend them).
-    pub async fn outbox_remove(&self, keys: &[u64]) -> Result<(), StoreError> {
-        for k in keys {
-            self.outbox.remove(k.to_be_bytes())?;
-        }
-        self.flush().await
-    }
-
-    /// Rewrites an alert in place (e.g. its chat after a group migration).
-    pub async fn outbox_update(&self, key: u64, alert: &Alert) -> Result<(), StoreError> {
-        self.outbox.insert(key.to_be_bytes(), enc(alert)?)?;
-        self.flush().await
-    }
-
-    /// Moves every pending alert for chat `old` to chat `new` (a group became a
-    /// supergroup), then flushes. Returns how many were moved.
-    pub async fn outbox_rechat(&self, old: i64, new: i64) -> Result<usize, StoreError> {
-        let mut batch = sled::Batch::default();
-        let mut n = 0;
-        for kv in self.outbox.iter() {
-            let (k, v) = kv?;
-            let mut a: Alert = dec(&v)?;
-            if a.chat_id == old {
-                a.chat_id = new;
-                batch.insert(k, enc(&a)?);
-                n += 1;
-            }
-        }
-        self.outbox.apply_batch(batch)?;
-        self.flush().await?;
-        if n > 0 {
-            self.outbox_signal.send_modify(|c| *c = c.wrapping_add(1));
-        }
-        Ok(n)
     }
 
     /// Remembers a bot added through the API (so it starts again at boot), durably.
@@ -1170,9 +1109,13 @@ mod tests {
     #[tokio::test]
     async fn a_failing_store_refuses_writes_hides_the_outbox_and_recovers() {
         let s = Store::temporary().unwrap();
-        let id = s.next_id().unwrap();
-        let (m, h0, change) = owned_down(id);
-        s.put_monitor(&m, &h0).await.unwrap();
+        // Monitor a went DOWN before the disk failed: its alert waits in the outbox.
+        let (a, b) = (s.next_id().unwrap(), s.next_id().unwrap());
+        let (ma, h0, down_a) = owned_down(a);
+        let (mb, _, change) = owned_down(b);
+        s.put_monitor(&ma, &h0).await.unwrap();
+        s.put_monitor(&mb, &h0).await.unwrap();
+        assert_eq!(s.commit(down_a, || true).await.unwrap(), Committed::Written);
         let mut wake = s.outbox_watch();
         wake.borrow_and_update();
 
@@ -1181,24 +1124,28 @@ mod tests {
         assert!(matches!(err, StoreError::Failing(_)), "{err}");
         let why = s.write_health().unwrap_err();
         assert!(why.contains("no space left on device"), "{why}");
-        assert_eq!(s.health(id).unwrap(), Some(h0.clone()), "nothing written");
-        assert!(s.outbox("mon_bot").is_err(), "the outbox is not served while failed");
+        assert_eq!(s.health(b).unwrap(), Some(h0.clone()), "nothing written");
+        assert!(
+            s.outbox("mon_bot").is_err(),
+            "the outbox is not served while its deliveries cannot be recorded"
+        );
         assert!(!wake.has_changed().unwrap(), "no sender woken");
         // Every other write is refused too, acknowledged or not, inline or queued.
-        assert!(s.put_monitor(&m, &change.health).await.is_err());
+        assert!(s.put_monitor(&mb, &change.health).await.is_err());
         assert!(s.next_id().is_err());
-        assert!(s.record_transition(id, &change.health, None).is_err());
-        s.save_health(id, &change.health);
+        assert!(s.record_transition(b, &change.health, None).is_err());
+        s.save_health(b, &change.health);
         assert!(s.flush().await.is_err(), "the queued save was refused before this");
 
         s.inject_write_fault(false);
         s.await_recovery().await;
         assert!(wake.has_changed().unwrap(), "senders are told to look again");
-        assert_eq!(s.health(id).unwrap(), Some(h0), "refused writes never land later");
-        assert!(s.outbox("mon_bot").unwrap().is_empty());
+        assert_eq!(s.health(b).unwrap(), Some(h0), "refused writes never land later");
+        let queued = s.outbox("mon_bot").unwrap();
+        assert_eq!(queued.iter().map(|(_, q)| q.monitor_id).collect::<Vec<_>>(), vec![a]);
         assert_eq!(s.commit(change.clone(), || true).await.unwrap(), Committed::Written);
-        assert_eq!(s.health(id).unwrap(), Some(change.health));
-        assert_eq!(s.outbox("mon_bot").unwrap().len(), 1);
+        assert_eq!(s.health(b).unwrap(), Some(change.health));
+        assert_eq!(s.outbox("mon_bot").unwrap().len(), 2);
     }
 
     #[tokio::test]

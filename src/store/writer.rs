@@ -354,6 +354,10 @@ impl Thread {
         match self.store.reopen() {
             Ok(()) => {
                 core.recovered();
+                // Alerts written but never made durable are gone with the old database.
+                if let Err(e) = self.store.outbox.reindex() {
+                    tracing::error!(error = %e, "rebuilding the outbox index after the reopen failed");
+                }
                 match self.store.sweep_orphans() {
                     Ok(0) => {}
                     Ok(swept) => tracing::info!(swept, "removed entries a failed write left without their monitor"),
@@ -371,7 +375,7 @@ impl Thread {
 
     fn after_recovery(&mut self) {
         // Senders could not read the outbox while the store was failed.
-        self.store.outbox_signal.send_modify(|n| *n = n.wrapping_add(1));
+        self.store.outbox_notify();
         if self.manifest.is_some() {
             let count = self.store.core.monitors.load(Ordering::Acquire);
             self.write_manifest(Manifest::new(count, count, self.durable_max_id));
