@@ -604,6 +604,7 @@ mod tests {
                 sign_heartbeats: false,
             }),
             chat_added: false,
+            ping: None,
         }
     }
 

@@ -423,6 +423,7 @@ mod tests {
             created_ms: now_ms(),
             push: None,
             chat_added: false,
+            ping: None,
         }
     }
 

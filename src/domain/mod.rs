@@ -1,13 +1,15 @@
-//! Pure domain types and rules: monitors, targets, the debounce state machine,
-//! probe statistics, the chat target policy and the one duration format. Nothing here does I/O, so every rule is unit-testable.
+//! Pure domain types and rules: monitors, targets, the debounce state machine, the
+//! loss window of ping monitors, probe statistics, the chat target policy and the one duration format. Nothing here does I/O, so every rule is unit-testable.
 
 pub mod duration;
+pub mod loss;
 pub mod monitor;
 pub mod policy;
 pub mod state;
 pub mod stats;
 pub mod target;
 
+pub use loss::{LossLimit, LossWindow, Packets, PingSettings};
 pub use monitor::{Kind, Monitor, MonitorId, PushSettings};
 pub use policy::TargetPolicy;
 pub use state::{Health, Outcome, State, Transition};

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::loss::PingSettings;
 use super::target::format_target;
 
 /// Short, typable, server-unique monitor id (`/del 7`).
@@ -132,6 +133,10 @@ pub struct Monitor {
     /// Push-only settings.
     #[serde(default)]
     pub push: Option<PushSettings>,
+    /// Ping-only settings (retries, loss window); a ping monitor stored before they
+    /// existed has none and runs with the defaults ([`Monitor::ping_settings`]).
+    #[serde(default)]
+    pub ping: Option<PingSettings>,
     /// Added from a Telegram chat: every probe checks the resolved address against
     /// `UPBOT_CHAT_TARGETS` (the operator's monitors are not limited).
     #[serde(default)]
@@ -149,6 +154,11 @@ impl Monitor {
     pub const DEFAULT_RECOVERS: u32 = 2;
     /// Default heartbeat grace for push monitors.
     pub const DEFAULT_GRACE: Duration = Duration::from_secs(60);
+
+    /// The ping settings in force: its own, or the defaults (`None` for other kinds).
+    pub fn ping_settings(&self) -> Option<PingSettings> {
+        (self.kind == Kind::Ping).then(|| self.ping.unwrap_or_default())
+    }
 
     /// The target as users write it: `host`, `host:port`, `[v6]:port`.
     pub fn target(&self) -> String {
@@ -216,6 +226,7 @@ mod tests {
                 sign_heartbeats: true,
             }),
             chat_added: true,
+            ping: None,
         };
         for text in [format!("{m:?}"), format!("{m:#?}")] {
             assert!(!text.contains("tok3n"), "{text}");

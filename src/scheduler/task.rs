@@ -19,10 +19,10 @@ use super::{LiveRef, Shared, lock};
 use crate::domain::Health;
 use crate::domain::state::Streak;
 use crate::domain::target::DEFAULT_TCP_PORT;
-use crate::domain::{Kind, Monitor, Outcome, State, TargetPolicy, Transition, now_ms};
+use crate::domain::{Kind, Monitor, Outcome, PingSettings, State, TargetPolicy, Transition, now_ms};
 use crate::events::{ProbeEvent, StateEvent};
 use crate::probe::icmp::IcmpPinger;
-use crate::probe::{FailKind, ProbeFailure, ProbeResult, choose_addr, tcp};
+use crate::probe::{FailKind, ProbeFailure, Probed, choose_addr, tcp};
 use crate::store::{Alert, Change, Committed};
 
 /// A random instant in `[0, interval)`: when a monitor's first probe goes out.
@@ -88,6 +88,8 @@ pub(super) struct MonitorTask {
     /// The address probed last; kept until re-resolution drops it.
     addr: Option<IpAddr>,
     pinger: IcmpPinger,
+    /// Ping monitors: retries and the loss window's settings.
+    ping: Option<PingSettings>,
     /// Every failure of the current failure streak was a timeout ("3 of 3 pings lost").
     only_timeouts: bool,
 }
@@ -102,6 +104,7 @@ impl MonitorTask {
     ) -> Self {
         Self {
             literal: monitor.host.parse().ok(),
+            ping: monitor.ping_settings(),
             shared,
             monitor,
             live,
@@ -155,8 +158,15 @@ impl MonitorTask {
         }
     }
 
-    async fn probe(&mut self) -> ProbeResult {
-        let timeout = self.monitor.timeout.min(self.monitor.interval);
+    async fn probe(&mut self) -> Probed {
+        match self.target().await {
+            Ok(addr) => self.send(addr).await,
+            Err(f) => Probed::unsent(f),
+        }
+    }
+
+    /// The address to probe now: resolved, chosen, and allowed.
+    async fn target(&mut self) -> Result<IpAddr, ProbeFailure> {
         let resolved;
         let one;
         let candidates: &[IpAddr] = match self.literal {
@@ -188,20 +198,30 @@ impl MonitorTask {
                 return Err(ProbeFailure::other(why));
             }
         }
+        Ok(addr)
+    }
+
+    /// Probes `addr` by the monitor's kind, within its timeout.
+    async fn send(&mut self, addr: IpAddr) -> Probed {
+        let timeout = self.monitor.timeout.min(self.monitor.interval);
         match self.monitor.kind {
-            Kind::Ping => self.pinger.probe(icmp, addr, timeout).await,
+            Kind::Ping => {
+                let retries = self.ping.unwrap_or_default().retries;
+                self.pinger.probe(&self.shared.icmp, addr, timeout, retries).await
+            }
             Kind::Tcp => {
                 let port = self.monitor.port.unwrap_or(DEFAULT_TCP_PORT);
                 tcp::probe(SocketAddr::new(addr, port), timeout).await
             }
-            Kind::Push => Err(ProbeFailure::other("push monitors are not probed")),
+            Kind::Push => Probed::unsent(ProbeFailure::other("push monitors are not probed")),
         }
     }
 
     /// Records one result in the live state and publishes its probe event. Returns
     /// `None` when this task has been superseded or removed (then it changed nothing),
     /// else the state change to commit, if the verdict is one.
-    fn handle(&mut self, result: ProbeResult, took: Duration) -> Option<Option<(Health, Transition)>> {
+    fn handle(&mut self, probed: Probed, took: Duration) -> Option<Option<(Health, Transition)>> {
+        let Probed { result, tries } = probed;
         let sh = &*self.shared;
         let m = &self.monitor;
         let now = now_ms();
@@ -221,7 +241,7 @@ impl MonitorTask {
             Ok(rtt) => {
                 self.only_timeouts = true;
                 let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
-                live.stats.record(now, Some(us), None);
+                live.stats.record(now, Some(us), None, tries.sent, tries.packets());
                 Some(Outcome::Up)
             }
             Err(f) if f.kind == FailKind::Permission => {
@@ -242,7 +262,8 @@ impl MonitorTask {
                 if f.kind != FailKind::Timeout {
                     self.only_timeouts = false;
                 }
-                live.stats.record(now, None, Some(f.to_string()));
+                live.stats
+                    .record(now, None, Some(f.to_string()), tries.sent, tries.packets());
                 let reason = if m.kind == Kind::Ping && self.only_timeouts {
                     format!("{n} of {n} pings lost", n = m.fails.max(1))
                 } else {
@@ -255,6 +276,12 @@ impl MonitorTask {
 
         let mut verdict = None;
         if let Some(outcome) = outcome {
+            // The loss step (ping): a lossy but answering monitor's UP becomes DEGRADED.
+            let live = &mut *live;
+            let outcome = match &self.ping {
+                Some(p) => live.stats.loss.step(p, tries.packets(), outcome, live.health.state),
+                None => outcome,
+            };
             let mut next = live.health.clone();
             match next.observe(&outcome, m.fails, m.recovers, now) {
                 // Committed first (the caller awaits it); memory keeps the old state.
@@ -281,6 +308,8 @@ impl MonitorTask {
                 ok: result.is_ok(),
                 rtt_ms: result.as_ref().ok().map(|d| d.as_secs_f64() * 1000.0),
                 error: result.as_ref().err().map(ToString::to_string),
+                sent: tries.sent,
+                received: tries.received(),
                 at_ms: now,
             });
         }

@@ -885,6 +885,7 @@ mod tests {
             created_ms: 1,
             push: None,
             chat_added: false,
+            ping: None,
         }
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use teloxide::utils::html::escape;
 
 use crate::core::{CoreError, MonitorView, Reply, StatusView};
-use crate::domain::{Kind, State, StatsSummary};
+use crate::domain::{Kind, LossLimit, State, StatsSummary};
 use crate::store::Alert;
 
 /// Telegram's limit on one message's text.
@@ -328,11 +328,14 @@ fn list(monitors: &[MonitorView], style: &Style) -> String {
         if monitors.len() == 1 { "" } else { "s" }
     );
     for m in monitors {
-        let rtt = match (m.last_rtt_ms, &m.last_error) {
+        let mut rtt = match (m.last_rtt_ms, &m.last_error) {
             (_, Some(e)) if m.state == State::Down => esc(&truncate(e, 60)),
             (Some(r), _) => format!("{} ms", ms(r)),
             (None, _) => "no RTT yet".into(),
         };
+        if let (State::Degraded, Some(Some(loss))) = (m.state, m.window_loss_pct) {
+            rtt.push_str(&format!(" · {} loss", pct(loss)));
+        }
         let name = if m.name == m.target {
             String::new()
         } else {
@@ -408,7 +411,46 @@ fn status(s: &StatusView, now_ms: u64) -> String {
         m.fails,
         m.recovers
     ));
+    if let (Some(retries), Some(loss), Some(window)) = (m.retries, m.loss, m.window) {
+        let degraded = match loss {
+            LossLimit::Off => "DEGRADED for loss: off".to_string(),
+            LossLimit::Pct(p) => format!("DEGRADED from {p}% loss over {window} probes"),
+        };
+        out.push_str(&format!("\nretries {retries} · {degraded}"));
+    }
     out.push_str(&stats_lines(&s.stats));
+    if m.kind == Kind::Ping {
+        out.push_str(&packet_lines(m, &s.stats));
+    }
+    out
+}
+
+/// A percentage as alerts write it: whole numbers (`27%`), one decimal under 10.
+fn pct(v: f64) -> String {
+    if v > 0.0 && v < 10.0 {
+        format!("{v:.1}%")
+    } else {
+        format!("{v:.0}%")
+    }
+}
+
+/// Ping monitors: packets over 24 h and the loss window now.
+fn packet_lines(m: &MonitorView, st: &StatsSummary) -> String {
+    let mut out = String::new();
+    if st.packets_sent > 0 {
+        out.push_str(&format!(
+            "\npackets (24 h): {} sent, {} lost ({})",
+            st.packets_sent,
+            st.packets_lost,
+            pct(st.packets_lost as f64 * 100.0 / st.packets_sent as f64)
+        ));
+    }
+    match (m.window_loss_pct, m.window_probes) {
+        (Some(Some(loss)), Some(n)) if n > 0 => {
+            out.push_str(&format!("\nlast {n} probes: {} loss", pct(loss)));
+        }
+        _ => {}
+    }
     out
 }
 
@@ -666,6 +708,11 @@ mod tests {
             last_rtt_ms: Some(1.234),
             last_error: None,
             created: "1970-01-01T00:00:00.000Z".into(),
+            retries: None,
+            loss: None,
+            window: None,
+            window_loss_pct: None,
+            window_probes: None,
             webhook_url: None,
             heartbeat_url: None,
             heartbeat: None,
@@ -688,6 +735,8 @@ mod tests {
                 rtt_min_ms: Some(0.412),
                 rtt_avg_ms: Some(1.5),
                 rtt_max_ms: Some(12.75),
+                packets_sent: 2880,
+                packets_lost: 36,
             },
         };
         let text = reply(
@@ -707,6 +756,74 @@ mod tests {
         assert_eq!(
             list,
             "<b>1 monitor</b>\n🟢 #7 <b>db_main</b> UP · tcp db.lan:5432 · every 30s · 1.23 ms"
+        );
+    }
+
+    #[test]
+    fn ping_status_shows_packets_and_the_window_and_list_a_degraded_loss() {
+        let mut m = view(State::Degraded, "27% loss over the last 20 probes");
+        (m.kind, m.target, m.port, m.interval) = (Kind::Ping, "10.8.0.1".into(), None, 5.0);
+        (m.retries, m.loss, m.window) = (Some(2), Some(LossLimit::Pct(20)), Some(20));
+        (m.window_loss_pct, m.window_probes) = (Some(Some(26.9)), Some(20));
+        let stats = StatsSummary {
+            probes: 720,
+            loss_pct: 1.0,
+            uptime_pct: 99.0,
+            rtt_min_ms: Some(28.1),
+            rtt_avg_ms: Some(31.0),
+            rtt_max_ms: Some(48.3),
+            packets_sent: 1000,
+            packets_lost: 290,
+        };
+        let s = StatusView {
+            monitor: m.clone(),
+            stats,
+        };
+        let text = reply(
+            &Reply::Status(Box::new(s)),
+            &Style::new("mon_bot", true),
+            1_000_000 + 60_000,
+        );
+        assert_eq!(
+            text,
+            "🟡 #7 <b>db_main</b> (10.8.0.1) is <b>DEGRADED</b> since 1970-01-01 00:16:40 UTC (1m)\n\
+             reason: 27% loss over the last 20 probes\n\
+             ping 10.8.0.1 · every 5s · timeout 2s · fails 3 · recovers 2\n\
+             retries 2 · DEGRADED from 20% loss over 20 probes\n\
+             RTT min/avg/max (24 h): 28.1 / 31.0 / 48.3 ms\n\
+             loss: 1.0% · uptime (24 h): 99.00% · 720 probes\n\
+             packets (24 h): 1000 sent, 290 lost (29%)\n\
+             last 20 probes: 27% loss"
+        );
+        let list = reply(&Reply::List(vec![m.clone()]), &Style::new("mon_bot", true), 0);
+        assert!(
+            list.ends_with("🟡 #7 <b>db_main</b> DEGRADED · ping 10.8.0.1 · every 5s · 1.23 ms · 27% loss"),
+            "{list}"
+        );
+        // UP: no loss figure in the list; loss=off reads so in /status.
+        m.state = State::Up;
+        m.loss = Some(LossLimit::Off);
+        let list = reply(&Reply::List(vec![m.clone()]), &Style::new("mon_bot", true), 0);
+        assert!(list.ends_with("every 5s · 1.23 ms"), "{list}");
+        let s = StatusView {
+            monitor: m,
+            stats: StatsSummary {
+                probes: 0,
+                loss_pct: 0.0,
+                uptime_pct: 0.0,
+                rtt_min_ms: None,
+                rtt_avg_ms: None,
+                rtt_max_ms: None,
+                packets_sent: 0,
+                packets_lost: 0,
+            },
+        };
+        let text = reply(&Reply::Status(Box::new(s)), &Style::new("mon_bot", true), 1_000_000);
+        assert!(text.contains("\nretries 2 · DEGRADED for loss: off\n"), "{text}");
+        assert!(!text.contains("packets"), "{text}");
+        assert_eq!(
+            (pct(0.0), pct(3.4), pct(26.9), pct(100.0)),
+            ("0%".into(), "3.4%".into(), "27%".into(), "100%".into())
         );
     }
 

@@ -6,6 +6,7 @@
 //!   `"7"`); never a fraction;
 //! - durations: a number of seconds (`30`, `0.5`) or a string (`"30"`, `"30s"`, `"5m"`);
 //! - kinds: `ping` (or `icmp`), `tcp`, `push`, any case;
+//! - loss thresholds: a whole percentage (`20`, `"20%"`) or `off`;
 //! - flags: `true`/`false` (also `yes`/`no`, `on`/`off`, `1`/`0` as strings);
 //! - `null` is the same as leaving a field out.
 
@@ -17,7 +18,7 @@ use std::time::Duration;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::domain::{Kind, duration};
+use crate::domain::{Kind, LossLimit, duration};
 
 /// `Option<T>` of a whole number: a JSON number or a numeric string.
 pub mod opt_num {
@@ -178,6 +179,22 @@ pub mod opt_kind {
     }
 }
 
+/// `Option<LossLimit>`: a whole percentage as a number or string (`20`, `"20%"`), or
+/// `"off"`.
+pub mod opt_loss {
+    use super::*;
+
+    /// Serialises as the number, or `"off"`.
+    pub fn serialize<S: Serializer>(v: &Option<LossLimit>, s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    /// Reads a number, a percentage string or `off`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<LossLimit>, D::Error> {
+        Option::<LossLimit>::deserialize(d)
+    }
+}
+
 /// `Option<bool>`: a JSON bool, or `true`/`false`/`yes`/`no`/`on`/`off`/`1`/`0`.
 pub mod opt_flag {
     use super::*;
@@ -211,6 +228,11 @@ pub fn duration(s: &str) -> Result<Duration, String> {
 /// Clap value parser of kinds.
 pub fn kind(s: &str) -> Result<Kind, String> {
     Kind::parse(s).ok_or_else(|| format!("unknown kind {s:?}; use ping, tcp or push"))
+}
+
+/// Clap value parser of loss thresholds: `20`, `20%`, `off`.
+pub fn loss(s: &str) -> Result<LossLimit, String> {
+    LossLimit::parse(s)
 }
 
 /// Clap value parser of flags.
