@@ -8,6 +8,7 @@ mod fuzz;
 mod helpers;
 mod http;
 mod legacy;
+mod loss;
 mod netns;
 mod ops;
 mod probe;
