@@ -11,7 +11,7 @@ use upbot::probe::icmp::{IcmpClients, IcmpPinger};
 use upbot::probe::tcp;
 use upbot::probe::{FailKind, Tries};
 
-use crate::helpers::{TestApp, skip_without_root, spawn_app};
+use crate::helpers::{TestApp, skip_without_root, spawn_app, spawn_app_in};
 use crate::netns::TestHost;
 use crate::probe::{Watch, add, request, status};
 
@@ -65,6 +65,11 @@ async fn healthy_host_costs_one_echo_per_probe() {
     assert_eq!(st.stats.packets_sent, st.stats.probes, "{:?}", st.stats);
     assert_eq!(st.stats.packets_lost, 0);
     assert_eq!(w.states_of(id).len(), 1, "UP, nothing else");
+    // The window is kept with the statistics: a restart finds it where it was.
+    let counted = m.window_probes.unwrap_or(0);
+    let app = spawn_app_in(app.stop().await, &[]).await;
+    let m = status(&app, id).await.monitor;
+    assert!(m.window_probes.is_some_and(|n| n >= counted), "{m:?}");
     app.stop().await;
 }
 
