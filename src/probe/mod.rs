@@ -64,11 +64,6 @@ impl Tries {
         answered: Some(0),
     };
 
-    /// `sent` requests, none answered.
-    pub fn unanswered(sent: u8) -> Self {
-        Self { sent, answered: None }
-    }
-
     /// Replies received: 1 or 0 (a probe ends at its first answer).
     pub fn received(&self) -> u8 {
         u8::from(self.answered.is_some())
