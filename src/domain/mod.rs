@@ -1,7 +1,8 @@
 //! Pure domain types and rules: monitors, targets, the debounce state machine,
-//! probe statistics, the chat target policy and the one duration format. Nothing here does I/O, so every rule is unit-testable.
+//! probe statistics, the downsampled history, the chat target policy and the one duration format. Nothing here does I/O, so every rule is unit-testable.
 
 pub mod duration;
+pub mod history;
 pub mod monitor;
 pub mod policy;
 pub mod state;
