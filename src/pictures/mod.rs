@@ -3,3 +3,4 @@
 //! bytes out; no I/O and no clock, so every picture is a test fixture.
 
 pub mod chart;
+pub mod page;
