@@ -51,6 +51,7 @@ impl Running {
 
 /// Starts everything and returns once listeners are bound.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
+    crate::http::limits::raise_fd_limit();
     let dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&dir))
         .await
@@ -109,8 +110,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tracker.spawn(async move { crate::ws::serve(ws_listener, &config, service, token, tracker2).await })
     };
     let http = {
-        let (service, token, tracker2) = (service.clone(), shutdown.clone(), tracker.clone());
-        tracker.spawn(async move { crate::http::serve(http_listener, service, token, tracker2).await })
+        let (config, service, scheduler, token, tracker2) = (
+            config.clone(),
+            service.clone(),
+            scheduler.clone(),
+            shutdown.clone(),
+            tracker.clone(),
+        );
+        tracker
+            .spawn(async move { crate::http::serve(http_listener, &config, service, scheduler, token, tracker2).await })
     };
 
     let scheduler_handle = scheduler.clone();

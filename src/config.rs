@@ -21,6 +21,8 @@ pub const VARS: &[&str] = &[
     "UPBOT_WS_IDLE_TIMEOUT",
     "UPBOT_HTTP_ADDR",
     "UPBOT_PUBLIC_URL",
+    "UPBOT_HTTP_MAX_CONNECTIONS",
+    "UPBOT_HTTP_HEADER_TIMEOUT",
     "UPBOT_CHAT_TARGETS",
     "UPBOT_CHAT_MAX_MONITORS",
     "UPBOT_WS_AUTH_TIMEOUT",
@@ -47,20 +49,36 @@ pub enum ConfigError {
     },
 }
 
-/// A secret string whose `Debug`/`Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+/// A secret string (bot token, WS token) whose `Debug` never shows it: it is kept in a
+/// [`secrecy::SecretString`], which redacts `Debug` and wipes the memory on drop, so a
+/// future `tracing::debug!(?config)` cannot leak one.
+#[derive(Clone)]
+pub struct Secret(secrecy::SecretString);
 
 impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(secrecy::SecretString::from(s.into()))
+    }
+
     /// The secret itself; call only where it is needed (HTTP header, Bot API URL).
     pub fn expose(&self) -> &str {
-        &self.0
+        secrecy::ExposeSecret::expose_secret(&self.0)
     }
 }
 
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for Secret {}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
+        // secrecy's own Debug, which names the type and never the value.
+        self.0.fmt(f)
     }
 }
 
@@ -100,6 +118,12 @@ pub struct Config {
     pub http_addr: SocketAddr,
     /// `UPBOT_PUBLIC_URL`: base of webhook URLs shown to users, no trailing slash.
     pub public_url: String,
+    /// `UPBOT_HTTP_MAX_CONNECTIONS`: connections the HTTP receiver serves at once
+    /// (`None`: 1024, or a quarter of the open-file limit when that is smaller).
+    pub http_max_connections: Option<usize>,
+    /// `UPBOT_HTTP_HEADER_TIMEOUT`: time an HTTP connection has to send a request head,
+    /// after opening or after its previous answer (also the keep-alive idle timeout).
+    pub http_header_timeout: Duration,
     /// `UPBOT_CHAT_TARGETS`: addresses chat-added monitors may probe.
     pub chat_targets: crate::domain::TargetPolicy,
     /// `UPBOT_CHAT_MAX_MONITORS`: monitors per chat.
@@ -192,7 +216,7 @@ impl Config {
                     format!("token #{} is not a bot token (expected 123456:ABC…)", tokens.len() + 1),
                 ));
             }
-            let s = Secret(t);
+            let s = Secret::new(t);
             if !tokens.contains(&s) {
                 tokens.push(s);
             }
@@ -232,7 +256,7 @@ impl Config {
         let ws_token = get("UPBOT_WS_TOKEN")
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
-            .map(Secret);
+            .map(Secret::new);
         let ws_origins = list(&get("UPBOT_WS_ORIGINS").unwrap_or_default());
         for o in &ws_origins {
             if o != "null" && !(o.starts_with("http://") || o.starts_with("https://")) {
@@ -304,6 +328,25 @@ impl Config {
                 format!("invalid value {public_url:?}: expected an http(s):// URL"),
             ));
         }
+        let http_max_connections = match get("UPBOT_HTTP_MAX_CONNECTIONS") {
+            None => None,
+            Some(_) => match number("UPBOT_HTTP_MAX_CONNECTIONS", 0, 1_000_000)? {
+                0 => return Err(bad("UPBOT_HTTP_MAX_CONNECTIONS", "must be at least 1")),
+                n => Some(n as usize),
+            },
+        };
+        let http_header_timeout = match get("UPBOT_HTTP_HEADER_TIMEOUT") {
+            None => crate::http::server::Limits::DEFAULT_HEADER_TIMEOUT,
+            Some(v) => crate::core::parse_duration(&v)
+                .ok()
+                .filter(|d| (Duration::from_millis(100)..=Duration::from_secs(3600)).contains(d))
+                .ok_or_else(|| {
+                    bad(
+                        "UPBOT_HTTP_HEADER_TIMEOUT",
+                        format!("invalid value {v:?}: expected a duration from 100ms to 1h, e.g. 10s"),
+                    )
+                })?,
+        };
         Ok(Self {
             data_dir,
             telegram_tokens: tokens,
@@ -317,6 +360,8 @@ impl Config {
             ws_idle_timeout,
             http_addr,
             public_url,
+            http_max_connections,
+            http_header_timeout,
             chat_targets,
             chat_max_monitors,
             ws_auth_timeout,
@@ -431,6 +476,8 @@ mod tests {
             ("UPBOT_WS_ORIGINS", "evil"),
             ("UPBOT_WS_IDLE_TIMEOUT", "0s"),
             ("UPBOT_WS_MAX_CONNECTIONS", "0"),
+            ("UPBOT_HTTP_MAX_CONNECTIONS", "0"),
+            ("UPBOT_HTTP_HEADER_TIMEOUT", "0s"),
             ("UPBOT_PUBLIC_URL", "example.com"),
             ("UPBOT_TELEGRAM_TOKENS", "supersecretjunk"),
             ("UPBOT_CHAT_TARGETS", "10.0.0.0/33"),
@@ -444,6 +491,25 @@ mod tests {
             }
         }
         assert!(!format!("{:?}", with(&[("UPBOT_WS_TOKEN", "hunter2")]).unwrap()).contains("hunter2"));
+    }
+
+    #[test]
+    fn debug_never_shows_tokens() {
+        let c = with(&[
+            (
+                "UPBOT_TELEGRAM_TOKENS",
+                "123456:AAbbCCddEEff-secret_one,654321:ZZyy-secret_two",
+            ),
+            ("UPBOT_WS_TOKEN", "ws-hunter2-token"),
+        ])
+        .unwrap();
+        assert_eq!(c.telegram_tokens[0].expose(), "123456:AAbbCCddEEff-secret_one");
+        for text in [format!("{c:?}"), format!("{c:#?}")] {
+            for leak in ["secret_one", "secret_two", "123456", "hunter2"] {
+                assert!(!text.contains(leak), "{leak} in {text}");
+            }
+            assert!(text.contains("REDACTED"), "{text}");
+        }
     }
 
     #[test]

@@ -23,6 +23,13 @@ enum Cmd {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Check a running server's /healthz (exit 0 when it answers 200); for container
+    /// HEALTHCHECKs, where there is no curl.
+    Healthcheck {
+        /// Optional TOML config file, as for serve (only UPBOT_HTTP_ADDR is used).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     #[command(flatten)]
     Client(Box<upbot::client::ClientCommand>),
 }
@@ -31,6 +38,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Serve { config } => serve(config),
+        Cmd::Healthcheck { config } => ExitCode::from(upbot::http::healthcheck::main(config.as_deref())),
         Cmd::Client(cmd) => client(*cmd, &cli.common),
     }
 }

@@ -19,7 +19,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::domain::{Kind, State};
+use crate::domain::{Kind, MonitorId, State};
 
 /// Every kind, for gauges that list all combinations (absent series would read as
 /// "no data" rather than 0 in dashboards).
@@ -31,6 +31,15 @@ const STATES: [State; 5] = [State::Pending, State::Up, State::Degraded, State::D
 struct MonitorLabels {
     kind: &'static str,
     state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MonitorUpLabels {
+    id: u64,
+    name: String,
+    kind: &'static str,
+    /// The owning chat id, empty for operator monitors without a chat.
+    chat: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -61,6 +70,9 @@ struct Inner {
     alerts_queued: Gauge,
     ws_connections: Gauge,
     webhooks: Family<CodeLabels, Counter>,
+    monitor_up: Family<MonitorUpLabels, Gauge>,
+    http_connections: Gauge,
+    http_refused: Counter,
     /// Scrapes set the scrape-time gauges and then encode; serialising them keeps one
     /// scrape from encoding another's half-written figures.
     scrape: std::sync::Mutex<()>,
@@ -95,7 +107,14 @@ impl Metrics {
         let (alerts_sent, alerts_failed) = (Counter::default(), Counter::default());
         let (alerts_queued, ws_connections) = (Gauge::default(), Gauge::default());
         let webhooks = Family::<CodeLabels, Counter>::default();
+        let monitor_up = Family::<MonitorUpLabels, Gauge>::default();
+        let (http_connections, http_refused) = (Gauge::default(), Counter::default());
         registry.register("monitors", "Monitors by kind and state", monitors.clone());
+        registry.register(
+            "monitor_up",
+            "1 if the monitor is up or degraded, 0 if down; absent while pending or paused",
+            monitor_up.clone(),
+        );
         registry.register("probes", "Probes run, by result (ok or fail)", probes.clone());
         registry.register_with_unit(
             "probe_duration",
@@ -129,6 +148,16 @@ impl Metrics {
             "Requests to /webhooks, by HTTP status code",
             webhooks.clone(),
         );
+        registry.register(
+            "http_connections",
+            "Open connections to the HTTP receiver",
+            http_connections.clone(),
+        );
+        registry.register(
+            "http_connections_refused",
+            "Connections to the HTTP receiver refused because it was at its connection cap",
+            http_refused.clone(),
+        );
         // Series that exist from the start read as 0 instead of "no data" (and a family
         // with no series would not be listed at all).
         let probes_ok = probes.get_or_create(&ResultLabels { result: "ok" }).clone();
@@ -149,6 +178,9 @@ impl Metrics {
                 alerts_queued,
                 ws_connections,
                 webhooks,
+                monitor_up,
+                http_connections,
+                http_refused,
                 scrape: std::sync::Mutex::new(()),
             }),
         }
@@ -199,17 +231,51 @@ impl Metrics {
         self.inner.webhooks.get_or_create(&CodeLabels { code: status }).inc();
     }
 
-    /// Renders every metric in the OpenMetrics text format (which Prometheus scrapes),
-    /// with the scrape-time figures: monitors per (kind, state) and the outbox length.
-    pub fn render(&self, monitors: &[(Kind, State)], alerts_queued: usize) -> String {
+    /// A connection to the HTTP receiver opened (pair with
+    /// [`Metrics::http_disconnected`]).
+    pub fn http_connected(&self) {
+        self.inner.http_connections.inc();
+    }
+
+    /// A connection to the HTTP receiver closed.
+    pub fn http_disconnected(&self) {
+        self.inner.http_connections.dec();
+    }
+
+    /// A connection to the HTTP receiver was refused (connection cap).
+    pub fn http_refused(&self) {
+        self.inner.http_refused.inc();
+    }
+
+    /// Renders every metric in `format`, with the scrape-time figures: each monitor
+    /// (for the per-kind/state counts and `upbot_monitor_up`) and the outbox length.
+    pub fn render(&self, monitors: &[MonitorSample<'_>], alerts_queued: usize, format: Format) -> String {
         let _g = self
             .inner
             .scrape
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Rebuilt each scrape: a deleted monitor's series must disappear.
+        self.inner.monitor_up.clear();
+        for m in monitors {
+            let up = match m.state {
+                State::Up | State::Degraded => 1,
+                State::Down => 0,
+                State::Pending | State::Paused => continue,
+            };
+            self.inner
+                .monitor_up
+                .get_or_create(&MonitorUpLabels {
+                    id: m.id.0,
+                    name: m.name.to_string(),
+                    kind: m.kind.as_str(),
+                    chat: m.chat_id.map(|c| c.to_string()).unwrap_or_default(),
+                })
+                .set(up);
+        }
         for kind in KINDS {
             for state in STATES {
-                let n = monitors.iter().filter(|(k, s)| *k == kind && *s == state).count();
+                let n = monitors.iter().filter(|m| m.kind == kind && m.state == state).count();
                 self.inner
                     .monitors
                     .get_or_create(&MonitorLabels {
@@ -228,11 +294,96 @@ impl Metrics {
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.inner.registry) {
             tracing::error!(error = %e, "encoding metrics failed");
         }
-        out
+        match format {
+            Format::OpenMetrics => out,
+            Format::Text004 => to_text_004(&out),
+        }
+    }
+}
+
+/// One monitor as a scrape sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct MonitorSample<'a> {
+    /// Its id.
+    pub id: MonitorId,
+    /// Its name.
+    pub name: &'a str,
+    /// Its kind.
+    pub kind: Kind,
+    /// Its owning chat.
+    pub chat_id: Option<i64>,
+    /// Its current state.
+    pub state: State,
+}
+
+/// An exposition format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text format 0.0.4 (the default).
+    Text004,
+    /// OpenMetrics 1.0 text.
+    OpenMetrics,
+}
+
+impl Format {
+    /// OpenMetrics when the `Accept` header names `application/openmetrics-text`
+    /// (with a non-zero q), else the 0.0.4 text format, as Prometheus' own clients do.
+    pub fn negotiate(accept: Option<&str>) -> Self {
+        let wants_om = accept.is_some_and(|a| {
+            a.split(',').any(|part| {
+                let mut it = part.split(';').map(str::trim);
+                let media = it.next().unwrap_or("");
+                let q_zero = it.any(|p| {
+                    p.strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                        .is_some_and(|q| q <= 0.0)
+                });
+                media.eq_ignore_ascii_case("application/openmetrics-text") && !q_zero
+            })
+        });
+        if wants_om { Self::OpenMetrics } else { Self::Text004 }
     }
 
-    /// The content type of [`Metrics::render`]'s output.
-    pub const CONTENT_TYPE: &'static str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    /// The `Content-Type` of this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Text004 => "text/plain; version=0.0.4; charset=utf-8",
+            Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// OpenMetrics text → Prometheus text 0.0.4 (see the module doc): counter families
+/// get their `_total` name in `# HELP`/`# TYPE`, `# UNIT` and `# EOF` go.
+fn to_text_004(om: &str) -> String {
+    let counters: std::collections::HashSet<&str> = om
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(om.len() + 16 * counters.len());
+    for line in om.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        if let Some((prefix, rest)) = meta {
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            if counters.contains(name) {
+                out.push_str(prefix);
+                out.push_str(name);
+                out.push_str("_total ");
+                out.push_str(tail);
+                out.push('\n');
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -253,7 +404,21 @@ mod tests {
         m.webhook(200);
         m.webhook(200);
         m.webhook(404);
-        let text = m.render(&[(Kind::Push, State::Up), (Kind::Ping, State::Down)], 7);
+        let sample = |id, name, kind, state| MonitorSample {
+            id: MonitorId(id),
+            name,
+            kind,
+            chat_id: None,
+            state,
+        };
+        let text = m.render(
+            &[
+                sample(1, "a", Kind::Push, State::Up),
+                sample(2, "b", Kind::Ping, State::Down),
+            ],
+            7,
+            Format::OpenMetrics,
+        );
         for line in [
             "upbot_monitors{kind=\"push\",state=\"up\"} 1",
             "upbot_monitors{kind=\"tcp\",state=\"up\"} 0",
@@ -271,5 +436,81 @@ mod tests {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn text_004_names_counters_with_total_and_monitor_up_follows_state() {
+        let m = Metrics::new();
+        m.probe(true, Duration::from_millis(3));
+        let mon = |id, name, state| MonitorSample {
+            id: MonitorId(id),
+            name,
+            kind: Kind::Tcp,
+            chat_id: Some(-10042),
+            state,
+        };
+        let monitors = [
+            mon(1, "db", State::Up),
+            mon(2, "queue", State::Degraded),
+            mon(3, r#"api "v2" \ eu"#, State::Down),
+            mon(4, "new", State::Pending),
+            mon(5, "held", State::Paused),
+        ];
+        let text = m.render(&monitors, 0, Format::Text004);
+        assert!(!text.contains("# EOF") && !text.contains("# UNIT"), "{text}");
+        assert!(text.contains("# HELP upbot_probes_total Probes run"), "{text}");
+        assert!(text.contains("# TYPE upbot_probes_total counter\n"), "{text}");
+        assert!(text.contains("# TYPE upbot_monitors gauge\n"), "{text}");
+        assert!(
+            text.contains("# TYPE upbot_probe_duration_seconds histogram\n"),
+            "{text}"
+        );
+        for line in [
+            r#"upbot_monitor_up{id="1",name="db",kind="tcp",chat="-10042"} 1"#,
+            r#"upbot_monitor_up{id="2",name="queue",kind="tcp",chat="-10042"} 1"#,
+            r#"upbot_monitor_up{id="3",name="api \"v2\" \\ eu",kind="tcp",chat="-10042"} 0"#,
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        assert!(!text.contains(r#"id="4""#) && !text.contains(r#"id="5""#), "{text}");
+        // every sample belongs to a family with HELP, and plain samples are typed (the
+        // parser leaves a histogram's _sum and _count untyped, which is its own limit)
+        let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+        for s in &scrape.samples {
+            if scrape.docs.contains_key(&s.metric) {
+                assert!(
+                    !matches!(s.value, prometheus_parse::Value::Untyped(_)),
+                    "{} is untyped",
+                    s.metric
+                );
+                continue;
+            }
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suf| s.metric.strip_suffix(suf))
+                .unwrap_or(&s.metric);
+            assert!(scrape.docs.contains_key(family), "{} has no HELP", s.metric);
+        }
+        // a deleted monitor's series goes at the next scrape
+        let text = m.render(&monitors[..1], 0, Format::Text004);
+        assert!(!text.contains(r#"id="2""#), "{text}");
+    }
+
+    #[test]
+    fn format_follows_the_accept_header() {
+        use Format::*;
+        for (accept, want) in [
+            (None, Text004),
+            (Some("*/*"), Text004),
+            (Some("text/plain;version=0.0.4;q=0.5,*/*;q=0.1"), Text004),
+            (
+                Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"),
+                OpenMetrics,
+            ),
+            (Some("application/openmetrics-text; q=0"), Text004),
+        ] {
+            assert_eq!(Format::negotiate(accept), want, "{accept:?}");
+        }
+        assert_eq!(Text004.content_type(), "text/plain; version=0.0.4; charset=utf-8");
     }
 }

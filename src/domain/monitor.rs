@@ -50,8 +50,9 @@ impl Kind {
     }
 }
 
-/// Settings only push monitors have.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Settings only push monitors have. `Debug` shows neither the token (whoever has it
+/// can keep the monitor alive) nor the secret, so no log line can leak them.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushSettings {
     /// 256-bit hex token that names the webhook URL.
     pub token: String,
@@ -67,6 +68,26 @@ pub struct PushSettings {
     /// Heartbeats must be signed too (opt-in; the seeds' senders are plain fetches).
     #[serde(default)]
     pub sign_heartbeats: bool,
+}
+
+impl std::fmt::Debug for PushSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured so that a new field cannot be forgotten here.
+        let Self {
+            token: _,
+            heartbeat,
+            grace,
+            secret,
+            sign_heartbeats,
+        } = self;
+        f.debug_struct("PushSettings")
+            .field("token", &"[REDACTED]")
+            .field("heartbeat", heartbeat)
+            .field("grace", grace)
+            .field("secret", &secret.as_ref().map(|_| "[REDACTED]"))
+            .field("sign_heartbeats", sign_heartbeats)
+            .finish()
+    }
 }
 
 /// One monitor as stored. Live state (health, statistics) is kept separately.
@@ -163,5 +184,57 @@ pub(crate) mod opt_ms {
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_push_secrets() {
+        let m = Monitor {
+            id: MonitorId(3),
+            kind: Kind::Push,
+            host: "nightly".into(),
+            port: None,
+            interval: Duration::ZERO,
+            timeout: Duration::ZERO,
+            fails: 1,
+            recovers: 1,
+            name: "nightly".into(),
+            chat_id: Some(42),
+            thread_id: None,
+            bot: None,
+            paused: false,
+            created_ms: 0,
+            push: Some(PushSettings {
+                token: "tok3n-0123456789abcdef".into(),
+                heartbeat: Some(Duration::from_secs(60)),
+                grace: Duration::from_secs(60),
+                secret: Some("whsec_c2VjcmV0LWtleS1ieXRlcw==".into()),
+                sign_heartbeats: true,
+            }),
+            chat_added: true,
+        };
+        for text in [format!("{m:?}"), format!("{m:#?}")] {
+            assert!(!text.contains("tok3n"), "{text}");
+            assert!(!text.contains("c2VjcmV0"), "{text}");
+            assert!(
+                text.contains("[REDACTED]") && text.contains("sign_heartbeats: true"),
+                "{text}"
+            );
+            assert!(text.contains("nightly"), "the rest is still shown: {text}");
+        }
+        // The wire and disk form is unchanged: the secret and token are still there.
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(json["push"]["token"], "tok3n-0123456789abcdef");
+        assert_eq!(json["push"]["secret"], "whsec_c2VjcmV0LWtleS1ieXRlcw==");
+        let back: Monitor = serde_json::from_value(json).unwrap();
+        assert_eq!(back, m);
+        // Records written before sign_heartbeats existed read as unsigned heartbeats.
+        let old = r#"{"token":"t","heartbeat":null,"grace":60000,"secret":"s"}"#;
+        let p: PushSettings = serde_json::from_str(old).unwrap();
+        assert!(!p.sign_heartbeats);
     }
 }

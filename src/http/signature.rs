@@ -9,34 +9,26 @@
 //! - Standard Webhooks v1: `webhook-id`, `webhook-timestamp`, `webhook-signature:
 //!   v1,<base64> …`; signed content `{id}.{timestamp}.{body}`; key = base64 of the
 //!   secret after `whsec_` (or its UTF-8 bytes without that prefix). The timestamp must
-//!   be within [`TOLERANCE`] of the server clock in either direction and each id is
-//!   accepted once per monitor ([`ReplayCache`]).
+//!   be within [`TOLERANCE`] of the server clock in either direction. Each id is
+//!   accepted once per monitor: [`verify`] hands it back ([`Verified::Standard`]) and
+//!   the receiver records it in the store (`webhook_seen`) until the timestamp window
+//!   closes, so a restart does not reopen it.
 //!
 //! When the Standard Webhooks headers are present they are the only thing checked (no
 //! fallback to the replayable scheme). MACs are compared in constant time by
 //! `hmac`'s `verify_slice`, after decoding to the fixed 32 bytes.
 
-use std::collections::{HashSet, VecDeque};
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::HeaderMap;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::domain::MonitorId;
-
 type HmacSha256 = Hmac<Sha256>;
 
 /// Largest clock difference accepted for `webhook-timestamp`, either direction.
 pub const TOLERANCE: Duration = Duration::from_secs(5 * 60);
-/// How long a `webhook-id` is remembered (twice the window, so any id that could still
-/// pass the timestamp check is still remembered).
-pub const REPLAY_TTL: Duration = Duration::from_secs(10 * 60);
-/// Most ids remembered at once (bounded memory: about 100 bytes each). Past it the
-/// oldest are forgotten early; producing that many valid signatures needs the secret.
-pub const REPLAY_CAP: usize = 100_000;
 /// Longest `webhook-id` accepted.
 pub const MAX_ID_LEN: usize = 256;
 
@@ -62,63 +54,20 @@ pub enum SigError {
     Replayed,
 }
 
-/// Which scheme a request was verified with (for logs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
-    /// `X-Webhook-Signature`.
+/// How a request was verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verified {
+    /// `X-Webhook-Signature` (no replay protection).
     Simple,
-    /// Standard Webhooks headers.
-    Standard,
-}
-
-/// `webhook-id`s seen recently, per monitor.
-#[derive(Default)]
-pub struct ReplayCache {
-    inner: Mutex<ReplayInner>,
-}
-
-#[derive(Default)]
-struct ReplayInner {
-    seen: HashSet<(MonitorId, String)>,
-    /// Insertion order, for expiry and the cap.
-    order: VecDeque<(Instant, MonitorId, String)>,
-}
-
-impl ReplayCache {
-    /// An empty cache.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Records `msg_id` for `monitor`; `false` if it was already there (a replay).
-    pub fn first_use(&self, monitor: MonitorId, msg_id: &str, now: Instant) -> bool {
-        let mut g = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        while let Some((at, _, _)) = g.order.front() {
-            if now.saturating_duration_since(*at) < REPLAY_TTL && g.order.len() < REPLAY_CAP {
-                break;
-            }
-            if let Some((_, m, id)) = g.order.pop_front() {
-                g.seen.remove(&(m, id));
-            }
-        }
-        let key = (monitor, msg_id.to_string());
-        if g.seen.contains(&key) {
-            return false;
-        }
-        g.seen.insert(key);
-        g.order.push_back((now, monitor, msg_id.to_string()));
-        true
-    }
-
-    /// Ids currently remembered.
-    pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner).seen.len()
-    }
-
-    /// Whether no id is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+    /// Standard Webhooks headers: the id must now be recorded once
+    /// ([`crate::store::Store::webhook_id_first_use`]), remembered until `expires`
+    /// (Unix seconds), after which the timestamp check refuses it anyway.
+    Standard {
+        /// `webhook-id`.
+        id: String,
+        /// `webhook-timestamp` + [`TOLERANCE`].
+        expires: u64,
+    },
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, SigError> {
@@ -138,17 +87,12 @@ fn mac(key: &[u8]) -> HmacSha256 {
 }
 
 /// Checks a request to a monitor with `secret`. `now_unix` is the server clock in
-/// seconds; `replay` remembers Standard Webhooks ids.
-pub fn verify(
-    secret: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-    now_unix: i64,
-    replay: &ReplayCache,
-    monitor: MonitorId,
-) -> Result<Scheme, SigError> {
+/// seconds. A Standard Webhooks id is handed back, not recorded: the caller records
+/// it once the request has passed its other gates (a request refused for its rate
+/// must not burn an id its sender will retry with).
+pub fn verify(secret: &str, headers: &HeaderMap, body: &[u8], now_unix: i64) -> Result<Verified, SigError> {
     if let Some(sigs) = header(headers, "webhook-signature")? {
-        return verify_standard(secret, headers, sigs, body, now_unix, replay, monitor).map(|()| Scheme::Standard);
+        return verify_standard(secret, headers, sigs, body, now_unix);
     }
     let sig = match header(headers, "x-webhook-signature")? {
         Some(s) => s,
@@ -167,7 +111,21 @@ pub fn verify(
     let mut m = mac(secret.as_bytes());
     m.update(body);
     m.verify_slice(&raw).map_err(|_| SigError::Mismatch)?;
-    Ok(Scheme::Simple)
+    Ok(Verified::Simple)
+}
+
+/// The Standard Webhooks key of `secret`, as the official libraries derive it: the
+/// base64-decoded bytes after `whsec_`. A secret without that prefix is used as its
+/// UTF-8 bytes (what `openssl -hmac` does), so raw secrets keep working.
+pub fn standard_key(secret: &str) -> Vec<u8> {
+    match secret.strip_prefix("whsec_") {
+        // Padding is optional in what people paste; the bytes are the same.
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(b64.trim_end_matches('=')))
+            .unwrap_or_else(|_| secret.as_bytes().to_vec()),
+        None => secret.as_bytes().to_vec(),
+    }
 }
 
 fn verify_standard(
@@ -176,9 +134,7 @@ fn verify_standard(
     sigs: &str,
     body: &[u8],
     now_unix: i64,
-    replay: &ReplayCache,
-    monitor: MonitorId,
-) -> Result<(), SigError> {
+) -> Result<Verified, SigError> {
     let need = "Standard Webhooks needs webhook-id, webhook-timestamp and webhook-signature";
     let id = header(headers, "webhook-id")?.ok_or(SigError::Malformed(need))?;
     let ts = header(headers, "webhook-timestamp")?.ok_or(SigError::Malformed(need))?;
@@ -193,13 +149,7 @@ fn verify_standard(
     if now_unix.abs_diff(ts_n) > TOLERANCE.as_secs() {
         return Err(SigError::Stale);
     }
-    let key = match secret.strip_prefix("whsec_") {
-        Some(b64) => base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .unwrap_or_else(|_| secret.as_bytes().to_vec()),
-        None => secret.as_bytes().to_vec(),
-    };
-    let mut signed = mac(&key);
+    let mut signed = mac(&standard_key(secret));
     signed.update(id.as_bytes());
     signed.update(b".");
     signed.update(ts.as_bytes());
@@ -224,10 +174,10 @@ fn verify_standard(
     if !ok {
         return Err(SigError::Mismatch);
     }
-    if !replay.first_use(monitor, id, Instant::now()) {
-        return Err(SigError::Replayed);
-    }
-    Ok(())
+    Ok(Verified::Standard {
+        id: id.to_string(),
+        expires: u64::try_from(ts_n).unwrap_or(0).saturating_add(TOLERANCE.as_secs()),
+    })
 }
 
 #[cfg(test)]
@@ -243,50 +193,37 @@ mod tests {
         h
     }
 
-    const M: MonitorId = MonitorId(1);
-
     #[test]
     fn simple_scheme_github_vector() {
         // GitHub's documented example.
         let (secret, body) = ("It's a Secret to Everybody", b"Hello, World!");
         let hex = "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
-        let r = ReplayCache::new();
         for h in [
             headers(&[("x-webhook-signature", hex)]),
             headers(&[("x-webhook-signature", &format!("sha256={hex}"))]),
             headers(&[("x-webhook-signature", &hex.to_uppercase())]),
             headers(&[("x-hub-signature-256", &format!("sha256={hex}"))]),
         ] {
-            assert_eq!(verify(secret, &h, body, 0, &r, M), Ok(Scheme::Simple));
+            assert_eq!(verify(secret, &h, body, 0), Ok(Verified::Simple));
         }
         let bad = format!("{}0", &hex[..63]);
         assert_eq!(
-            verify(secret, &headers(&[("x-webhook-signature", &bad)]), body, 0, &r, M),
+            verify(secret, &headers(&[("x-webhook-signature", &bad)]), body, 0),
             Err(SigError::Mismatch)
         );
         assert_eq!(
-            verify(
-                secret,
-                &headers(&[("x-webhook-signature", hex)]),
-                b"Hello, World?",
-                0,
-                &r,
-                M
-            ),
+            verify(secret, &headers(&[("x-webhook-signature", hex)]), b"Hello, World?", 0),
             Err(SigError::Mismatch)
         );
         assert!(matches!(
-            verify(secret, &headers(&[("x-webhook-signature", "xyz")]), body, 0, &r, M),
+            verify(secret, &headers(&[("x-webhook-signature", "xyz")]), body, 0),
             Err(SigError::Malformed(_))
         ));
-        assert_eq!(
-            verify(secret, &HeaderMap::new(), body, 0, &r, M),
-            Err(SigError::Missing)
-        );
+        assert_eq!(verify(secret, &HeaderMap::new(), body, 0), Err(SigError::Missing));
     }
 
     #[test]
-    fn standard_webhooks_vector_window_and_replay() {
+    fn standard_webhooks_vector_and_window() {
         // The Standard Webhooks reference vector.
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         let body = br#"{"test": 2432232314}"#;
@@ -299,48 +236,40 @@ mod tests {
                 ("webhook-signature", sigs),
             ])
         };
-        let r = ReplayCache::new();
         let id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
-        // rotation: a list where only the second entry is valid
+        let ok = Ok(Verified::Standard {
+            id: id.into(),
+            expires: ts as u64 + 300,
+        });
+        // rotation: a list where only the last entry is valid
         let list = format!("v1,AAAA v1a,xyz {sig}");
-        assert_eq!(
-            verify(secret, &h(id, &list), body, ts + 299, &r, M),
-            Ok(Scheme::Standard)
-        );
-        assert_eq!(verify(secret, &h(id, sig), body, ts, &r, M), Err(SigError::Replayed));
-        // the same id for another monitor is not a replay
-        assert_eq!(
-            verify(secret, &h(id, sig), body, ts, &r, MonitorId(2)),
-            Ok(Scheme::Standard)
-        );
-        let r = ReplayCache::new();
-        assert_eq!(verify(secret, &h(id, sig), body, ts + 301, &r, M), Err(SigError::Stale));
-        assert_eq!(verify(secret, &h(id, sig), body, ts - 301, &r, M), Err(SigError::Stale));
-        assert_eq!(verify(secret, &h(id, sig), b"{}", ts, &r, M), Err(SigError::Mismatch));
-        // a refused request does not burn the id
-        assert_eq!(verify(secret, &h(id, sig), body, ts, &r, M), Ok(Scheme::Standard));
+        assert_eq!(verify(secret, &h(id, &list), body, ts + 299), ok);
+        assert_eq!(verify(secret, &h(id, sig), body, ts - 300), ok);
+        assert_eq!(verify(secret, &h(id, sig), body, ts + 301), Err(SigError::Stale));
+        assert_eq!(verify(secret, &h(id, sig), body, ts - 301), Err(SigError::Stale));
+        assert_eq!(verify(secret, &h(id, sig), b"{}", ts), Err(SigError::Mismatch));
         assert!(matches!(
-            verify(secret, &h(id, "v2,abc"), body, ts, &r, M),
+            verify(secret, &h("a.b", sig), body, ts),
             Err(SigError::Malformed(_))
         ));
         assert!(matches!(
-            verify(secret, &headers(&[("webhook-signature", sig)]), body, ts, &r, M),
+            verify(secret, &h(id, "v2,abc"), body, ts),
+            Err(SigError::Malformed(_))
+        ));
+        assert!(matches!(
+            verify(secret, &headers(&[("webhook-signature", sig)]), body, ts),
             Err(SigError::Malformed(_))
         ));
     }
 
     #[test]
-    fn replay_cache_expires_and_is_bounded() {
-        let r = ReplayCache::new();
-        let t0 = Instant::now();
-        assert!(r.first_use(M, "a", t0));
-        assert!(!r.first_use(M, "a", t0 + Duration::from_secs(599)));
-        assert!(r.first_use(M, "b", t0 + REPLAY_TTL + Duration::from_secs(1)));
-        // "a" expired when "b" came in
-        assert_eq!(r.len(), 1);
-        for i in 0..REPLAY_CAP + 10 {
-            r.first_use(M, &i.to_string(), t0 + REPLAY_TTL * 2);
-        }
-        assert!(r.len() <= REPLAY_CAP);
+    fn standard_keys_follow_the_official_libraries() {
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+        let key = [0xA5u8; 32];
+        // whsec_ + base64: the decoded bytes, padded or not
+        assert_eq!(standard_key(&format!("whsec_{}", STANDARD.encode(key))), key);
+        assert_eq!(standard_key(&format!("whsec_{}", STANDARD_NO_PAD.encode(key))), key);
+        // a raw secret: its UTF-8 bytes, as openssl -hmac uses it
+        assert_eq!(standard_key("s3cret"), b"s3cret");
     }
 }

@@ -198,7 +198,7 @@ impl IcmpPinger {
         self.seq = self.seq.wrapping_add(1);
         match pinger.ping(seq, &PAYLOAD).await {
             Ok((packet, rtt)) => classify_reply(&packet).map(|()| rtt),
-            Err(e) => Err(classify_error(e)),
+            Err(e) => Err(classify_error(e, timeout)),
         }
     }
 }
@@ -234,9 +234,9 @@ fn classify_type(v6: bool, ty: u8, code: u8) -> Result<(), ProbeFailure> {
     }
 }
 
-fn classify_error(e: SurgeError) -> ProbeFailure {
+fn classify_error(e: SurgeError, timeout: Duration) -> ProbeFailure {
     match e {
-        SurgeError::Timeout { .. } => ProbeFailure::timeout(),
+        SurgeError::Timeout { .. } => ProbeFailure::timed_out(timeout),
         SurgeError::IOError(io) => ProbeFailure::from_io(&io),
         other => ProbeFailure::other(format!("icmp: {other}")),
     }
@@ -364,13 +364,18 @@ mod tests {
 
     #[test]
     fn surge_errors_are_classified() {
-        let t = classify_error(SurgeError::Timeout { seq: PingSequence(1) });
-        assert_eq!(t.kind, FailKind::Timeout);
-        let io = classify_error(SurgeError::IOError(std::io::Error::from_raw_os_error(
-            libc::ENETUNREACH,
-        )));
+        let two = Duration::from_secs(2);
+        let t = classify_error(SurgeError::Timeout { seq: PingSequence(1) }, two);
+        assert_eq!(
+            (t.kind, t.to_string().as_str()),
+            (FailKind::Timeout, "timed out after 2s")
+        );
+        let io = classify_error(
+            SurgeError::IOError(std::io::Error::from_raw_os_error(libc::ENETUNREACH)),
+            two,
+        );
         assert_eq!(io.kind, FailKind::Unreachable);
-        let perm = classify_error(SurgeError::IOError(std::io::Error::from_raw_os_error(libc::EPERM)));
+        let perm = classify_error(SurgeError::IOError(std::io::Error::from_raw_os_error(libc::EPERM)), two);
         assert_eq!(perm.kind, FailKind::Unreachable);
     }
 

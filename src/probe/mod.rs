@@ -29,13 +29,17 @@ pub enum FailKind {
     Other,
 }
 
-/// A classified probe failure. `Display` is the alert reason ("timeout",
-/// "connection refused", "dns: no such host", …).
+/// A classified probe failure. `Display` is the alert reason, worded as a person
+/// would write it ("timed out after 2s", "connection refused", "host unreachable",
+/// "dns: no such host"). Raw OS error texts ("No buffer space available (os error
+/// 105)") never reach it: [`ProbeFailure::from_io`] maps each errno to such a text and
+/// leaves the raw error to the debug log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeFailure {
     /// Classification.
     pub kind: FailKind,
-    /// The variable part of the text (for `Unreachable`, `Dns`, `Permission`, `Other`).
+    /// The variable part of the text (for `Unreachable`, `Dns`, `Permission`, `Other`;
+    /// for `Timeout`, the probe timeout as people write it, e.g. `2s`, or empty).
     pub detail: String,
 }
 
@@ -51,9 +55,16 @@ impl ProbeFailure {
         }
     }
 
-    /// No answer in time.
+    /// No answer in time (the limit unknown: an OS-level `ETIMEDOUT`).
     pub fn timeout() -> Self {
         Self::new(FailKind::Timeout, "")
+    }
+
+    /// No answer within the probe timeout `after` ("timed out after 2s").
+    pub fn timed_out(after: Duration) -> Self {
+        // Whole milliseconds: a 1.5 s timeout reads "1s 500ms", never nanoseconds.
+        let ms = Duration::from_millis(u64::try_from(after.as_millis()).unwrap_or(u64::MAX));
+        Self::new(FailKind::Timeout, humantime::format_duration(ms).to_string())
     }
 
     /// Connection refused.
@@ -81,40 +92,70 @@ impl ProbeFailure {
         Self::new(FailKind::Other, detail)
     }
 
-    /// Classifies an I/O error from `connect`, `sendto` and friends. (A missing
-    /// `CAP_NET_RAW` is found when the ICMP sockets are opened, not here.)
+    /// Classifies an I/O error from `connect`, `sendto` and friends into a text a
+    /// person would write ([`io_text`]); the raw error goes to the debug log only. (A
+    /// missing `CAP_NET_RAW` is found when the ICMP sockets are opened, not here.)
     pub fn from_io(e: &io::Error) -> Self {
-        match e.raw_os_error() {
-            Some(libc::ECONNREFUSED) => return Self::refused(),
-            Some(libc::EHOSTUNREACH) => return Self::unreachable("host unreachable"),
-            Some(libc::ENETUNREACH) => return Self::unreachable("network unreachable"),
-            Some(libc::ETIMEDOUT) => return Self::timeout(),
-            // Refused at send time by this host (a netfilter rule): the target is not
-            // reachable from here, which is what the monitor exists to report.
-            Some(libc::EPERM | libc::EACCES) => return Self::unreachable(BLOCKED),
-            _ => {}
-        }
-        match e.kind() {
-            io::ErrorKind::ConnectionRefused => Self::refused(),
-            io::ErrorKind::HostUnreachable => Self::unreachable("host unreachable"),
-            io::ErrorKind::NetworkUnreachable => Self::unreachable("network unreachable"),
-            io::ErrorKind::TimedOut => Self::timeout(),
-            io::ErrorKind::PermissionDenied => Self::unreachable(BLOCKED),
-            io::ErrorKind::ConnectionReset => Self::other("connection reset"),
-            _ => Self::other(e.to_string()),
-        }
+        let f = match e.raw_os_error() {
+            Some(n) => io_text(n),
+            None => match e.kind() {
+                io::ErrorKind::ConnectionRefused => Self::refused(),
+                io::ErrorKind::HostUnreachable => Self::unreachable(HOST_UNREACHABLE),
+                io::ErrorKind::NetworkUnreachable => Self::unreachable("network unreachable"),
+                io::ErrorKind::TimedOut => Self::timeout(),
+                io::ErrorKind::PermissionDenied => Self::unreachable(BLOCKED),
+                io::ErrorKind::ConnectionReset => Self::other("connection reset"),
+                io::ErrorKind::ConnectionAborted => Self::other("connection aborted"),
+                _ => Self::other(NETWORK_ERROR),
+            },
+        };
+        tracing::debug!(error = %e, reason = %f, "probe I/O error");
+        f
     }
 }
 
+/// The person-readable failure for OS error number `errno` (Linux numbering, through
+/// `libc`). Anything not listed reads "network error"; the raw text is only logged.
+pub fn io_text(errno: i32) -> ProbeFailure {
+    match errno {
+        libc::ECONNREFUSED => ProbeFailure::refused(),
+        libc::EHOSTUNREACH | libc::EHOSTDOWN => ProbeFailure::unreachable(HOST_UNREACHABLE),
+        // Linux answers a send to an on-link address whose neighbour (ARP/NDP) entry
+        // never resolves with ENOBUFS once that entry's queue is full: the host is not
+        // there. This is what a storm of dead hosts on one link produces.
+        libc::ENOBUFS => ProbeFailure::unreachable(HOST_UNREACHABLE),
+        libc::ENETUNREACH => ProbeFailure::unreachable("network unreachable"),
+        libc::ENETDOWN => ProbeFailure::unreachable("network is down"),
+        libc::ETIMEDOUT => ProbeFailure::timeout(),
+        // Refused at send time by this host (a netfilter rule): the target is not
+        // reachable from here, which is what the monitor exists to report.
+        libc::EPERM | libc::EACCES => ProbeFailure::unreachable(BLOCKED),
+        libc::ECONNRESET => ProbeFailure::other("connection reset"),
+        libc::ECONNABORTED => ProbeFailure::other("connection aborted"),
+        libc::EPIPE => ProbeFailure::other("connection closed"),
+        libc::EADDRNOTAVAIL => ProbeFailure::other("no local address can reach this target"),
+        libc::EADDRINUSE => ProbeFailure::other("no free local port"),
+        libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT => ProbeFailure::other("this address family is not supported here"),
+        libc::EMFILE | libc::ENFILE => ProbeFailure::other("too many open files on the monitoring host"),
+        libc::ENOMEM => ProbeFailure::other("out of memory on the monitoring host"),
+        _ => ProbeFailure::other(NETWORK_ERROR),
+    }
+}
+
+/// Reason for a host the stack or a router says cannot be reached.
+const HOST_UNREACHABLE: &str = "host unreachable";
+/// Reason for an I/O error with no better text.
+const NETWORK_ERROR: &str = "network error";
 /// Reason for a send refused by this host's own firewall.
 const BLOCKED: &str = "blocked by a local firewall rule";
 
 impl std::fmt::Display for ProbeFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.kind {
-            FailKind::Timeout => f.write_str("timeout"),
+            FailKind::Timeout if self.detail.is_empty() => f.write_str("timed out"),
+            FailKind::Timeout => write!(f, "timed out after {}", self.detail),
             FailKind::Refused => f.write_str("connection refused"),
-            FailKind::Unreachable if self.detail.is_empty() => f.write_str("host unreachable"),
+            FailKind::Unreachable if self.detail.is_empty() => f.write_str(HOST_UNREACHABLE),
             FailKind::Dns => write!(f, "dns: {}", self.detail),
             FailKind::Permission => write!(f, "permission denied: {}", self.detail),
             FailKind::Unreachable | FailKind::Other => f.write_str(&self.detail),
@@ -148,21 +189,66 @@ mod tests {
         let os = |n| ProbeFailure::from_io(&io::Error::from_raw_os_error(n));
         assert_eq!(os(libc::ECONNREFUSED).kind, FailKind::Refused);
         assert_eq!(os(libc::EHOSTUNREACH).kind, FailKind::Unreachable);
-        assert_eq!(os(libc::ENETUNREACH).to_string(), "network unreachable");
-        assert_eq!(os(libc::EHOSTUNREACH).to_string(), "host unreachable");
         assert_eq!(os(libc::EPERM).kind, FailKind::Unreachable);
-        assert_eq!(os(libc::EACCES).to_string(), "blocked by a local firewall rule");
-        assert_eq!(os(libc::ETIMEDOUT).to_string(), "timeout");
-        assert_eq!(os(libc::ECONNREFUSED).to_string(), "connection refused");
+        assert_eq!(os(libc::ENOBUFS).kind, FailKind::Unreachable);
+        assert_eq!(os(libc::ETIMEDOUT).kind, FailKind::Timeout);
         let custom = ProbeFailure::from_io(&io::Error::new(io::ErrorKind::ConnectionRefused, "x"));
         assert_eq!(custom.kind, FailKind::Refused);
-        let other = ProbeFailure::from_io(&io::Error::other("weird"));
-        assert_eq!((other.kind, other.to_string()), (FailKind::Other, "weird".to_string()));
+        // An error with no OS number is not echoed either.
+        let other = ProbeFailure::from_io(&io::Error::other("weird internal text"));
+        assert_eq!(
+            (other.kind, other.to_string()),
+            (FailKind::Other, "network error".to_string())
+        );
+    }
+
+    /// The errno table: every entry reads as a person writes it, and no text carries
+    /// the OS's own wording or number.
+    #[test]
+    fn errno_texts_are_human() {
+        let table = [
+            (libc::ECONNREFUSED, "connection refused"),
+            (libc::EHOSTUNREACH, "host unreachable"),
+            (libc::EHOSTDOWN, "host unreachable"),
+            (libc::ENOBUFS, "host unreachable"),
+            (libc::ENETUNREACH, "network unreachable"),
+            (libc::ENETDOWN, "network is down"),
+            (libc::ETIMEDOUT, "timed out"),
+            (libc::EPERM, "blocked by a local firewall rule"),
+            (libc::EACCES, "blocked by a local firewall rule"),
+            (libc::ECONNRESET, "connection reset"),
+            (libc::ECONNABORTED, "connection aborted"),
+            (libc::EPIPE, "connection closed"),
+            (libc::EADDRNOTAVAIL, "no local address can reach this target"),
+            (libc::EADDRINUSE, "no free local port"),
+            (libc::EAFNOSUPPORT, "this address family is not supported here"),
+            (libc::EMFILE, "too many open files on the monitoring host"),
+            (libc::ENFILE, "too many open files on the monitoring host"),
+            (libc::ENOMEM, "out of memory on the monitoring host"),
+            (libc::EIO, "network error"),
+            (libc::EPROTO, "network error"),
+        ];
+        for (errno, want) in table {
+            let e = io::Error::from_raw_os_error(errno);
+            let got = ProbeFailure::from_io(&e).to_string();
+            assert_eq!(got, want, "errno {errno} ({e})");
+            assert!(!got.contains("os error"), "{got}");
+            // Not the OS's wording (ETIMEDOUT's "Connection timed out" vs "timed out").
+            assert_ne!(got, e.to_string(), "errno {errno} echoes the OS text");
+        }
     }
 
     #[test]
     fn display_is_the_alert_reason() {
-        assert_eq!(ProbeFailure::timeout().to_string(), "timeout");
+        assert_eq!(ProbeFailure::timeout().to_string(), "timed out");
+        assert_eq!(
+            ProbeFailure::timed_out(Duration::from_secs(2)).to_string(),
+            "timed out after 2s"
+        );
+        assert_eq!(
+            ProbeFailure::timed_out(Duration::from_micros(1_500_400)).to_string(),
+            "timed out after 1s 500ms"
+        );
         assert_eq!(ProbeFailure::dns("no such host").to_string(), "dns: no such host");
         assert_eq!(
             ProbeFailure::permission("ICMP needs CAP_NET_RAW").to_string(),

@@ -21,7 +21,7 @@ pub async fn probe(addr: SocketAddr, timeout: Duration) -> ProbeResult {
     .map_err(|e| ProbeFailure::from_io(&e))?;
     let start = Instant::now();
     match tokio::time::timeout(timeout, socket.connect(addr)).await {
-        Err(_) => Err(ProbeFailure::timeout()),
+        Err(_) => Err(ProbeFailure::timed_out(timeout)),
         Ok(Err(e)) => Err(ProbeFailure::from_io(&e)),
         Ok(Ok(stream)) => {
             let rtt = start.elapsed();

@@ -31,6 +31,8 @@ use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, Transition};
 use std::sync::Arc;
 use tokio::sync::watch;
 
+mod replay;
+
 /// Schema version this build writes; older stores are migrated at open.
 pub const SCHEMA_VERSION: u32 = 1;
 

@@ -35,6 +35,14 @@ fn push_req(name: &str) -> AddRequest {
     }
 }
 
+/// A push monitor with `secret`.
+fn signed_req(name: &str, secret: &str) -> AddRequest {
+    AddRequest {
+        secret: Some(secret.into()),
+        ..push_req(name)
+    }
+}
+
 async fn add(app: &TestApp, caller: &Caller, req: AddRequest) -> Result<MonitorView, CoreError> {
     match app.running.service.execute(caller, Command::Add(Box::new(req))).await? {
         Reply::Added(v) => Ok(v),
@@ -281,14 +289,7 @@ async fn flooding_one_token_gets_429_with_retry_after() {
 async fn signatures_simple_and_standard_webhooks() {
     let app = spawn_app(&[]).await;
     let secret = "s3cret-for-tests";
-    let (v, hook, beat) = add_push(
-        &app,
-        AddRequest {
-            secret: Some(secret.into()),
-            ..push_req("signed")
-        },
-    )
-    .await;
+    let (v, hook, beat) = add_push(&app, signed_req("signed", secret)).await;
     assert_eq!(v.signed, Some(true));
     let body = r#"{"status": "up", "message":"signed"}"#;
     let good = hmac_hex(secret.as_bytes(), body.as_bytes());
@@ -345,9 +346,10 @@ async fn signatures_simple_and_standard_webhooks() {
         assert!(b["error"].as_str().unwrap().contains("5 minutes"), "{b}");
     }
 
-    // heartbeat with a secret: unsigned GET refused; a signed one (empty body) accepted
-    let (code, _) = send(reqwest::Client::new().get(&beat)).await;
-    assert_eq!(code, 401);
+    // heartbeat with a secret: unsigned by default (the seeds' senders are plain
+    // fetches); a signed one (empty body) is accepted too
+    let (code, b) = send(reqwest::Client::new().get(&beat)).await;
+    assert_eq!(code, 200, "{b}");
     let mut rb = reqwest::Client::new().get(&beat);
     for (k, val) in standard(secret.as_bytes(), "beat_1", unix_now(), b"") {
         rb = rb.header(k, val);
@@ -358,14 +360,7 @@ async fn signatures_simple_and_standard_webhooks() {
     // whsec_ secrets: Standard Webhooks uses the base64-decoded key
     let key = [7u8; 32];
     let whsec = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(key));
-    let (_, hook2, _) = add_push(
-        &app,
-        AddRequest {
-            secret: Some(whsec.clone()),
-            ..push_req("standard")
-        },
-    )
-    .await;
+    let (_, hook2, _) = add_push(&app, signed_req("standard", &whsec)).await;
     let body2 = br#"{"status":"degraded","message":"slow"}"#;
     let mut rb = post(&hook2, &body2[..]);
     for (k, val) in standard(&key, "msg_a", unix_now(), body2) {
@@ -665,19 +660,23 @@ async fn healthz_and_metrics() {
     let resp = client.get(format!("{}/metrics", base(&app))).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let ctype = resp.headers()["content-type"].to_str().unwrap().to_string();
-    assert!(ctype.contains("text"), "{ctype}");
+    assert!(ctype.starts_with("text/plain; version=0.0.4"), "{ctype}");
     let text = resp.text().await.unwrap();
     let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    // the 0.0.4 text format names counter families with their _total samples
     for family in [
         "upbot_monitors",
-        "upbot_probes",
+        "upbot_monitor_up",
+        "upbot_probes_total",
         "upbot_probe_duration_seconds",
-        "upbot_state_changes",
-        "upbot_alerts_sent",
-        "upbot_alerts_failed",
+        "upbot_state_changes_total",
+        "upbot_alerts_sent_total",
+        "upbot_alerts_failed_total",
         "upbot_alerts_queued",
         "upbot_ws_connections",
-        "upbot_webhook_requests",
+        "upbot_webhook_requests_total",
+        "upbot_http_connections",
+        "upbot_http_connections_refused_total",
     ] {
         assert!(scrape.docs.contains_key(family), "family {family} missing in\n{text}");
     }
@@ -720,5 +719,468 @@ async fn healthz_and_metrics() {
     let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
     assert_eq!(sample(&scrape, "upbot_probes_total", &[("result", "ok")]), Some(1.0));
     assert_eq!(sample(&scrape, "upbot_ws_connections", &[]), Some(1.0));
+    app.stop().await;
+}
+
+fn with_headers(mut rb: reqwest::RequestBuilder, hdrs: &[(&'static str, String)]) -> reqwest::RequestBuilder {
+    for (k, v) in hdrs {
+        rb = rb.header(*k, v);
+    }
+    rb
+}
+
+#[tokio::test]
+async fn heartbeats_are_unsigned_unless_the_monitor_asks() {
+    let app = spawn_app(&[]).await;
+    let secret = "hb-secret";
+    let (v, _, beat) = add_push(&app, signed_req("signed-reports", secret)).await;
+    // the seeds' sender: a plain fetch, GET or POST, no signature
+    let (code, b) = send(reqwest::Client::new().get(&beat)).await;
+    assert_eq!((code, b["monitor"]["status"].as_str()), (200, Some("up")), "{b}");
+    let (code, _) = send(post(&beat, "")).await;
+    assert_eq!(code, 200);
+    // saying more than "alive" still needs the secret: an unsigned Kuma-style DOWN
+    // cannot page anyone
+    let down = format!("{beat}?status=down&msg=forged");
+    let (code, b) = send(reqwest::Client::new().get(&down)).await;
+    assert_eq!(code, 401, "{b}");
+    assert_eq!(status(&app, v.id).await.state, State::Up);
+    let signed_get = reqwest::Client::new()
+        .get(&down)
+        .header("X-Webhook-Signature", hmac_hex(secret.as_bytes(), b""));
+    let (code, b) = send(signed_get).await;
+    assert_eq!((code, b["monitor"]["status"].as_str()), (200, Some("down")), "{b}");
+
+    // sign_heartbeats=true: the plain heartbeat needs the signature too
+    let (w, _, beat) = add_push(
+        &app,
+        AddRequest {
+            sign_heartbeats: Some(true),
+            ..signed_req("signed-beats", secret)
+        },
+    )
+    .await;
+    for rb in [reqwest::Client::new().get(&beat), post(&beat, "")] {
+        let (code, b) = send(rb).await;
+        assert_eq!(code, 401, "{b}");
+        assert!(b["error"].as_str().unwrap().contains("signature"), "{b}");
+    }
+    assert_eq!(
+        status(&app, w.id).await.state,
+        State::Pending,
+        "refused beats change nothing"
+    );
+    let signed = standard(secret.as_bytes(), "hb_1", unix_now(), b"");
+    let (code, b) = send(with_headers(reqwest::Client::new().get(&beat), &signed)).await;
+    assert_eq!((code, b["monitor"]["status"].as_str()), (200, Some("up")), "{b}");
+    // and it survives a restart (the flag is stored with the monitor)
+    let dir = app.stop().await;
+    let app = spawn_app_in(dir, &[]).await;
+    let beat = format!("{}{}", base(&app), &beat[beat.find("/webhooks/").unwrap()..]);
+    let (code, _) = send(reqwest::Client::new().get(&beat)).await;
+    assert_eq!(code, 401);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn kuma_push_form_is_a_status_report() {
+    let app = spawn_app(&[]).await;
+    let mut sub = app.running.service.events().subscribe();
+    let (v, _, beat) = add_push(&app, push_req("kuma")).await;
+    let get = |q: &str| reqwest::Client::new().get(format!("{beat}?{q}"));
+
+    // Kuma's default push URL: a heartbeat
+    let (code, b) = send(get("status=up&msg=OK&ping=")).await;
+    assert_eq!((code, b["monitor"]["status"].as_str()), (200, Some("up")), "{b}");
+    assert!(b["monitor"]["lastHeartbeat"].is_string(), "{b}");
+    assert_eq!(next_state(&mut sub, v.id).await.to, State::Up);
+    // status=down is a DOWN report with msg as the reason (it stayed up before)
+    let (code, b) = send(get("status=down&msg=backup%20failed%3A%20disk%20full&ping=12")).await;
+    assert_eq!((code, b["monitor"]["status"].as_str()), (200, Some("down")), "{b}");
+    let ev = next_state(&mut sub, v.id).await;
+    assert_eq!((ev.to, ev.reason.as_str()), (State::Down, "backup failed: disk full"));
+    assert_eq!(status(&app, v.id).await.state, State::Down);
+    // POST works the same, and status=up brings it back
+    let (code, b) = send(reqwest::Client::new().post(format!("{beat}?status=up&msg=OK"))).await;
+    assert_eq!((code, b["monitor"]["status"].as_str()), (200, Some("up")), "{b}");
+    assert_eq!(next_state(&mut sub, v.id).await.to, State::Up);
+    let (code, _) = send(get("status=degraded&msg=slow")).await;
+    assert_eq!(code, 200);
+    let ev = next_state(&mut sub, v.id).await;
+    assert_eq!((ev.to, ev.reason.as_str()), (State::Degraded, "slow"));
+    // bad forms: 400 with the reason, nothing changes
+    for (q, needle) in [
+        ("status=sideways", "unknown status"),
+        ("status=down&status=up", "twice"),
+        ("status=up&ping=fast", "ping"),
+    ] {
+        let (code, b) = send(get(q)).await;
+        assert_eq!(code, 400, "{q}: {b}");
+        assert!(b["error"].as_str().unwrap().contains(needle), "{q}: {b}");
+    }
+    assert_eq!(status(&app, v.id).await.state, State::Degraded);
+    app.stop().await;
+}
+
+/// What the official standardwebhooks libraries do to sign: the key is the base64
+/// decoding of the secret after `whsec_`, the content `{id}.{timestamp}.{body}`, the
+/// header `v1,<base64 HMAC-SHA256>`.
+fn sign_like_standardwebhooks(secret: &str, id: &str, ts: i64, body: &[u8]) -> [(&'static str, String); 3] {
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").expect("a whsec_ secret"))
+        .expect("base64");
+    standard(&key, id, ts, body)
+}
+
+#[tokio::test]
+async fn standard_webhooks_whsec_secrets_as_the_official_libraries_use_them() {
+    let app = spawn_app(&[]).await;
+    // as the libraries generate them: whsec_ + base64 of 24 random bytes
+    let whsec = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 24]>())
+    );
+    let (_, hook, beat) = add_push(
+        &app,
+        AddRequest {
+            sign_heartbeats: Some(true),
+            ..signed_req("svix-style", &whsec)
+        },
+    )
+    .await;
+    let body = br#"{"status":"down","message":"queue stuck"}"#;
+    let hdrs = sign_like_standardwebhooks(&whsec, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", unix_now(), body);
+    let (code, b) = send(with_headers(post(&hook, &body[..]), &hdrs)).await;
+    assert_eq!((code, b["monitor"]["status"].as_str()), (200, Some("down")), "{b}");
+    // signed heartbeats with the same key
+    let hdrs = sign_like_standardwebhooks(&whsec, "msg_beat", unix_now(), b"");
+    let (code, b) = send(with_headers(reqwest::Client::new().get(&beat), &hdrs)).await;
+    assert_eq!((code, b["monitor"]["status"].as_str()), (200, Some("up")), "{b}");
+    // raw (non-whsec_) secrets keep their UTF-8 bytes as the key
+    let (_, raw_hook, _) = add_push(&app, signed_req("raw", "plain-raw-secret")).await;
+    let hdrs = standard(b"plain-raw-secret", "msg_raw", unix_now(), body);
+    let (code, b) = send(with_headers(post(&raw_hook, &body[..]), &hdrs)).await;
+    assert_eq!(code, 200, "{b}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_replayed_webhook_id_is_refused_after_a_restart() {
+    let app = spawn_app(&[]).await;
+    let secret = "replay-secret";
+    let (_, hook, _) = add_push(&app, signed_req("replayed", secret)).await;
+    let body = br#"{"status":"up"}"#;
+    let hdrs = standard(secret.as_bytes(), "msg_once", unix_now(), body);
+    let (code, b) = send(with_headers(post(&hook, &body[..]), &hdrs)).await;
+    assert_eq!(code, 200, "{b}");
+    let path = hook[base(&app).len()..].to_string();
+    let dir = app.stop().await;
+
+    let app = spawn_app_in(dir, &[]).await;
+    let hook = format!("{}{path}", base(&app));
+    let (code, b) = send(with_headers(post(&hook, &body[..]), &hdrs)).await;
+    assert_eq!(code, 401, "{b}");
+    assert!(b["error"].as_str().unwrap().contains("already used"), "{b}");
+    // a new id is fine
+    let fresh = standard(secret.as_bytes(), "msg_twice", unix_now(), body);
+    let (code, _) = send(with_headers(post(&hook, &body[..]), &fresh)).await;
+    assert_eq!(code, 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn duplicate_json_keys_are_refused() {
+    let app = spawn_app(&[]).await;
+    let (v, hook, _) = add_push(&app, push_req("dupes")).await;
+    for body in [
+        r#"{"status":"up","status":"down"}"#,
+        r#"{"status":"down","message":"x","metadata":{"disk":"/","disk":"/var"}}"#,
+        r#"{"status":"down","extra":1,"extra":2}"#,
+    ] {
+        let (code, b) = send(post(&hook, body)).await;
+        assert_eq!(code, 400, "{body}: {b}");
+        assert!(b["error"].as_str().unwrap().contains("duplicate"), "{body}: {b}");
+    }
+    assert_eq!(status(&app, v.id).await.state, State::Pending);
+    app.stop().await;
+}
+
+/// Runs `promtool check metrics` on `text`: `None` when promtool is missing and the
+/// test may skip (not root, not CI).
+fn promtool_check(text: &str) -> Option<std::process::Output> {
+    use std::io::Write;
+    let child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            let root = std::fs::read_to_string("/proc/self/status")
+                .map(|s| {
+                    s.lines()
+                        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+                })
+                .unwrap_or(false);
+            assert!(
+                !root && std::env::var_os("CI").is_none(),
+                "promtool is needed (apt-get install prometheus; .ci/run installs it): {e}"
+            );
+            eprintln!("SKIP promtool check: promtool not installed ({e})");
+            return None;
+        }
+    };
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    Some(child.wait_with_output().unwrap())
+}
+
+#[tokio::test]
+async fn metrics_pass_promtool_and_name_each_monitor() {
+    let app = spawn_app(&[]).await;
+    crate::helpers::register_bot(&app.running.service, "m_bot");
+    let (up, up_hook, _) = add_push(&app, push_req("backup \"nightly\"")).await;
+    let (down, down_hook, _) = add_push(
+        &app,
+        AddRequest {
+            chat_id: Some(-100_123),
+            bot: Some("m_bot".into()),
+            ..push_req("queue")
+        },
+    )
+    .await;
+    let (degraded, degraded_hook, _) = add_push(&app, push_req("cache")).await;
+    let (pending, _, _) = add_push(&app, push_req("new")).await;
+    assert_eq!(send(post(&up_hook, r#"{"status":"up"}"#)).await.0, 200);
+    assert_eq!(send(post(&down_hook, r#"{"status":"down"}"#)).await.0, 200);
+    assert_eq!(send(post(&degraded_hook, r#"{"status":"degraded"}"#)).await.0, 200);
+    app.running.service.metrics().probe(true, Duration::from_millis(4));
+
+    let url = format!("{}/metrics", base(&app));
+    let resp = reqwest::Client::new().get(&url).send().await.unwrap();
+    assert_eq!(
+        resp.headers()["content-type"].to_str().unwrap(),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = resp.text().await.unwrap();
+    if let Some(out) = promtool_check(&text) {
+        assert!(
+            out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+            "promtool check metrics: {:?}\n{}{}\n--- scraped:\n{text}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let up_of = |id: MonitorId| sample(&scrape, "upbot_monitor_up", &[("id", &id.to_string())]);
+    assert_eq!(up_of(up.id), Some(1.0), "{text}");
+    assert_eq!(up_of(down.id), Some(0.0), "{text}");
+    assert_eq!(up_of(degraded.id), Some(1.0), "degraded is reachable: {text}");
+    assert_eq!(up_of(pending.id), None, "no verdict, no series: {text}");
+    assert_eq!(
+        sample(
+            &scrape,
+            "upbot_monitor_up",
+            &[
+                ("id", &down.id.to_string()),
+                ("name", "queue"),
+                ("kind", "push"),
+                ("chat", "-100123")
+            ]
+        ),
+        Some(0.0),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            r#"upbot_monitor_up{{id="{}",name="backup \"nightly\"",kind="push",chat=""}} 1"#,
+            up.id
+        )),
+        "label values are escaped: {text}"
+    );
+
+    // OpenMetrics when asked for
+    let resp = reqwest::Client::new()
+        .get(&url)
+        .header(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text; version=1.0.0")
+    );
+    let om = resp.text().await.unwrap();
+    assert!(
+        om.ends_with("# EOF\n") && om.contains("# TYPE upbot_probes counter"),
+        "{om}"
+    );
+    app.stop().await;
+}
+
+/// Reads one HTTP/1.1 answer (status, body) from a raw connection.
+async fn read_answer(stream: &mut tokio::net::TcpStream) -> (u16, String) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if body.len() >= len {
+                let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+                return (code, body[..len].to_string());
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout_at(deadline, stream.read(&mut chunk))
+            .await
+            .expect("an answer in time")
+            .expect("read");
+        assert!(
+            n > 0,
+            "closed before a full answer: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Waits until the server closes `stream` (EOF or reset); returns how long it took.
+async fn closed_within(stream: &mut tokio::net::TcpStream, bound: Duration) -> Duration {
+    use tokio::io::AsyncReadExt;
+    let start = Instant::now();
+    let mut chunk = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(bound.saturating_sub(start.elapsed()), stream.read(&mut chunk)).await {
+            Err(_) => panic!("still open after {bound:?}"),
+            Ok(Ok(0) | Err(_)) => return start.elapsed(),
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+async fn healthz_raw(addr: std::net::SocketAddr) -> (tokio::net::TcpStream, u16, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: upbot\r\n\r\n")
+        .await
+        .unwrap();
+    let (code, body) = read_answer(&mut s).await;
+    (s, code, body)
+}
+
+#[tokio::test]
+async fn slowloris_sockets_are_closed_and_healthz_still_answers() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app(&[("UPBOT_HTTP_HEADER_TIMEOUT", "1s")]).await;
+    let addr = app.running.http_addr;
+    let mut slow = Vec::new();
+    for i in 0..50 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        // a request head that never ends
+        s.write_all(format!("POST /webhooks/{i} HTTP/1.1\r\nHost: upbot\r\nX-Slow: ").as_bytes())
+            .await
+            .unwrap();
+        slow.push(s);
+    }
+    // sockets that send nothing at all
+    for _ in 0..10 {
+        slow.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    // meanwhile the receiver answers
+    let (_, code, body) = healthz_raw(addr).await;
+    assert_eq!(code, 200, "{body}");
+    let opened = Instant::now();
+    for s in &mut slow {
+        closed_within(s, Duration::from_secs(5)).await;
+    }
+    let all_closed = opened.elapsed();
+    assert!(all_closed < Duration::from_secs(4), "closed after {all_closed:?}");
+
+    // a keep-alive connection that goes quiet is closed by the same timer
+    let (mut idle, code, _) = healthz_raw(addr).await;
+    assert_eq!(code, 200);
+    let took = closed_within(&mut idle, Duration::from_secs(5)).await;
+    assert!(
+        took >= Duration::from_millis(500),
+        "closed an idle connection too early: {took:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn over_the_connection_cap_new_connections_get_503_until_a_slot_frees() {
+    let app = spawn_app(&[("UPBOT_HTTP_MAX_CONNECTIONS", "4"), ("UPBOT_HTTP_HEADER_TIMEOUT", "2s")]).await;
+    let addr = app.running.http_addr;
+    // four keep-alive connections, each answered once, hold the four slots
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let (s, code, _) = healthz_raw(addr).await;
+        assert_eq!(code, 200);
+        held.push(s);
+    }
+    // the fifth is told, not left hanging
+    let (mut fifth, code, body) = healthz_raw(addr).await;
+    assert_eq!(code, 503, "{body}");
+    let err: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        err["error"].as_str().unwrap().contains("too many connections"),
+        "{body}"
+    );
+    closed_within(&mut fifth, Duration::from_secs(5)).await;
+    // closing one frees its slot
+    drop(held.pop());
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (_, code, _) = healthz_raw(addr).await;
+        if code == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no slot freed");
+        // The server frees the slot when it reads the EOF; nothing to await from here.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // the idle keep-alive ones are closed by the idle timeout, freeing their slots
+    for s in &mut held {
+        closed_within(s, Duration::from_secs(5)).await;
+    }
+    let text = reqwest::Client::new()
+        .get(format!("{}/metrics", base(&app)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    assert!(
+        sample(&scrape, "upbot_http_connections_refused_total", &[]).unwrap() >= 1.0,
+        "{text}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn start_raises_the_open_file_limit() {
+    let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+    // one below the hard limit: harmless to the other tests in this process
+    rlimit::setrlimit(rlimit::Resource::NOFILE, hard.saturating_sub(1).min(soft), hard).unwrap();
+    let app = spawn_app(&[]).await;
+    assert_eq!(rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap().0, hard);
     app.stop().await;
 }

@@ -9,6 +9,7 @@ mod helpers;
 mod http;
 mod legacy;
 mod netns;
+mod ops;
 mod probe;
 mod process;
 mod surface;

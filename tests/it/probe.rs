@@ -247,7 +247,7 @@ async fn netns_host_down_and_up_is_debounced() {
         .await;
     for (id, reasons) in [
         (ping, &["3 of 3 pings lost", "host unreachable"][..]),
-        (tcp, &["timeout", "host unreachable"][..]),
+        (tcp, &["timed out after 500ms", "host unreachable"][..]),
     ] {
         let s = w.states_of(id)[1].clone();
         assert_eq!(
