@@ -102,6 +102,14 @@ impl Bucket {
         self.degraded_ms = self.degraded_ms.saturating_add(o.degraded_ms);
     }
 
+    /// Caps the times at a slot of `step_ms` (two recorders that overlapped in time,
+    /// e.g. across a restart within a minute, cannot make a minute last longer).
+    pub fn clamp(&mut self, step_ms: u64) {
+        self.known_ms = self.known_ms.min(step_ms);
+        self.down_ms = self.down_ms.min(self.known_ms);
+        self.degraded_ms = self.degraded_ms.min(self.known_ms - self.down_ms);
+    }
+
     /// Counts one probe (`rtt_us` when it measured one).
     pub fn probe(&mut self, ok: bool, rtt_us: Option<u64>) {
         self.probes = self.probes.saturating_add(1);
@@ -675,6 +683,11 @@ mod tests {
         b.spend(State::Up, 45_000);
         b.spend(State::Down, 15_000);
         assert_eq!(b.uptime_pct(), Some(75.0));
+        // Two overlapping records of one minute are capped at the minute.
+        let mut twice = b;
+        twice.merge(&b);
+        twice.clamp(MINUTE_MS);
+        assert_eq!((twice.known_ms, twice.down_ms, twice.degraded_ms), (60_000, 30_000, 0));
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! [`StoredBot`]: bots added through the API, started again at boot), `chats` (chat id →
 //! `()`: chats allowed implicitly because the operator named them), and for push
 //! monitors `push_tokens` (token → id) and `push_seen` (id → last heartbeat or report,
-//! ms since the epoch, so heartbeat deadlines survive a restart).
+//! ms since the epoch, so heartbeat deadlines survive a restart). `history` holds each
+//! monitor's downsampled history ([`history`]) and `pages` the published status pages
+//! ([`pages`]).
 //! Keys are big-endian ids, values serde_json. Durability rule: sled's `insert` is not
 //! durable until a flush, so every method that backs a user-visible acknowledgement is
 //! `async` and returns only after [`Store::flush`] has completed. High-volume writes
@@ -31,7 +33,12 @@ use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, Transition};
 use std::sync::Arc;
 use tokio::sync::watch;
 
+mod history;
+mod pages;
 mod replay;
+
+pub use history::HistorySaved;
+pub use pages::PublishedPage;
 
 /// Schema version this build writes; older stores are migrated at open.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -362,6 +369,7 @@ impl Store {
         self.health.remove(k)?;
         self.stats.remove(k)?;
         self.push_seen.remove(k)?;
+        self.delete_history(id)?;
         self.flush().await?;
         old.map(|v| dec(&v)).transpose()
     }
@@ -389,6 +397,7 @@ impl Store {
                 removed += 1;
             }
         }
+        removed += self.sweep_history()?;
         Ok(removed)
     }
 
