@@ -9,6 +9,7 @@
 //! handing the new one back with [`Engine::upsert`] (it would be overwritten, or
 //! announced twice).
 
+use crate::domain::history::Bucket;
 use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats};
 use crate::push::Push;
 use crate::scheduler::Scheduler;
@@ -26,6 +27,12 @@ pub trait Engine: Send + Sync {
     fn halt(&self, id: MonitorId) -> Option<(Health, ProbeStats)>;
     /// The live state of `id`.
     fn live(&self, id: MonitorId) -> Option<(Health, ProbeStats)>;
+    /// The minutes of history `id`'s recorder holds and has not handed to the store
+    /// yet, as of `now_ms` (readers lay them over what is stored).
+    fn unsaved_history(&self, id: MonitorId, now_ms: u64) -> Vec<(u64, Bucket)> {
+        let _ = (id, now_ms);
+        Vec::new()
+    }
 }
 
 impl Engine for Scheduler {

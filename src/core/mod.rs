@@ -9,6 +9,7 @@
 //! - the errors and their codes: [`error`];
 //! - the engines behind one trait (probe scheduler, push engine): [`engine`];
 //! - whole-chat operations (migration, a removed bot): `chat.rs`;
+//! - published status pages and the data they show: [`pages`];
 //! - Telegram bots as the core needs them: [`gateway`].
 
 mod chat;
@@ -16,6 +17,7 @@ pub mod cmd;
 pub mod engine;
 pub mod error;
 pub mod gateway;
+pub mod pages;
 pub mod service;
 pub mod view;
 

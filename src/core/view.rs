@@ -104,6 +104,10 @@ pub enum Reply {
     Resumed(MonitorView),
     /// Push token replaced (durable); the view carries the new URLs.
     Rotated(MonitorView),
+    /// A chart and its figures.
+    Graph(Box<super::cmd::GraphView>),
+    /// The chat's status page (after the change, durable).
+    Page(super::cmd::PageView),
 }
 
 fn secs(d: Duration) -> f64 {

@@ -570,6 +570,18 @@ impl Series {
         }
     }
 
+    /// The same span in coarser buckets of `step_ms` (a multiple of this step).
+    pub fn resample(&self, step_ms: u64) -> Series {
+        let step_ms = step_ms.max(self.step_ms);
+        let start = floor(self.start_ms, step_ms);
+        let n = self.end_ms().saturating_sub(start).div_ceil(step_ms) as usize;
+        let mut out = Series::new(start, step_ms, n);
+        for (i, b) in self.buckets.iter().enumerate() {
+            out.add(self.at(i), b);
+        }
+        out
+    }
+
     /// Everything merged into one bucket.
     pub fn totals(&self) -> Bucket {
         roll_up(&self.buckets)
@@ -946,6 +958,10 @@ mod tests {
         s.add(T0 - 1, &up(1));
         s.add(s.end_ms(), &up(1));
         assert_eq!(s.totals().probes, 10);
+        let coarse = s.resample(25 * MINUTE_MS);
+        assert_eq!((coarse.buckets.len(), coarse.step_ms), (2, 25 * MINUTE_MS));
+        assert_eq!(coarse.totals(), s.totals(), "nothing lost");
+        assert_eq!(coarse.buckets[0].down_ms, 9 * MINUTE_MS);
         let e = Series::ending(T0 + 90 * MINUTE_MS + 5, DAY_MS, HOUR_MS);
         assert_eq!((e.buckets.len(), e.end_ms()), (24, T0 + 2 * HOUR_MS));
     }

@@ -46,8 +46,14 @@ pub struct StatsSummary {
     pub probes: u64,
     /// Probes that failed, as a percentage.
     pub loss_pct: f64,
-    /// Successful probes, as a percentage (uptime).
+    /// Uptime over the last 24 h, percent: from the monitor's history (the share of the
+    /// time with a verdict that was not DOWN), or the share of successful probes while
+    /// the history knows nothing yet.
     pub uptime_pct: f64,
+    /// Uptime over the last 7 days, from the history (`None`: nothing known).
+    pub uptime_7d_pct: Option<f64>,
+    /// Uptime over the last 30 days, from the history.
+    pub uptime_30d_pct: Option<f64>,
     /// RTT minimum, ms.
     pub rtt_min_ms: Option<f64>,
     /// RTT average, ms.
@@ -111,6 +117,8 @@ impl ProbeStats {
             probes,
             loss_pct: pct(probes - ok),
             uptime_pct: pct(ok),
+            uptime_7d_pct: None,
+            uptime_30d_pct: None,
             rtt_min_ms: (ok > 0).then(|| ms(min)),
             rtt_avg_ms: (ok > 0).then(|| sum as f64 / ok as f64 / 1000.0),
             rtt_max_ms: (ok > 0).then(|| ms(max)),

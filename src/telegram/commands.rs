@@ -7,6 +7,7 @@
 use teloxide::types::BotCommand;
 use teloxide::utils::command::{BotCommands, ParseError};
 
+use crate::core::cmd::{GraphRequest, PageRequest};
 use crate::core::{AddRequest, Command, CoreError, SPECS, Selector};
 
 /// The menu lines of the commands only the chat has.
@@ -31,6 +32,10 @@ pub enum Cmd {
     Resume(String),
     /// new webhook URLs for a push monitor — /rotate 7
     Rotate(String),
+    /// response-time chart with uptime and incidents — /graph 7 24h
+    Graph(String),
+    /// public status page of this chat's monitors — /page on
+    Page(String),
     /// how to use this bot
     Help,
     /// how to use this bot
@@ -96,6 +101,8 @@ pub fn name(cmd: &Cmd) -> &'static str {
         Cmd::Pause(_) => "/pause",
         Cmd::Resume(_) => "/resume",
         Cmd::Rotate(_) => "/rotate",
+        Cmd::Graph(_) => "/graph",
+        Cmd::Page(_) => "/page",
         Cmd::Help => "/help",
         Cmd::Start => "/start",
         Cmd::Chatid => "/chatid",
@@ -148,6 +155,9 @@ pub fn action(cmd: Cmd) -> Result<Action, CoreError> {
         Cmd::Pause(a) => sel(&a, "pause"),
         Cmd::Resume(a) => sel(&a, "resume"),
         Cmd::Rotate(a) => sel(&a, "rotate"),
+        Cmd::Graph(a) if a.trim().is_empty() => Ok(Action::Usage("graph")),
+        Cmd::Graph(a) => GraphRequest::parse_chat(&a).map(|(s, p)| Action::Core(Command::Graph(s, p))),
+        Cmd::Page(a) => PageRequest::parse_chat(&a).map(|r| Action::Core(Command::Page(r))),
         Cmd::List => Ok(Action::Core(Command::List { chat_id: None })),
         Cmd::Help => Ok(Action::Help { greeting: false }),
         Cmd::Start => Ok(Action::Help { greeting: true }),
@@ -215,6 +225,24 @@ mod tests {
             Action::Core(Command::Rotate(Selector::Id(MonitorId(7))))
         );
         assert!(!modifies(&Cmd::List));
+        assert_eq!(
+            action(Cmd::Graph("7 7d".into())).unwrap(),
+            Action::Core(Command::Graph(
+                Selector::Id(MonitorId(7)),
+                crate::core::cmd::Period::Week
+            ))
+        );
+        assert_eq!(action(Cmd::Graph(String::new())).unwrap(), Action::Usage("graph"));
+        assert!(!modifies(&Cmd::Graph(String::new())));
+        assert!(modifies(&Cmd::Page(String::new())), "groups: admins only");
+        let Action::Core(Command::Page(p)) = action(Cmd::Page("on targets".into())).unwrap() else {
+            panic!("page")
+        };
+        assert_eq!((p.on, p.targets), (Some(true), Some(true)));
+        assert!(matches!(
+            action(Cmd::Page("maybe".into())),
+            Err(CoreError::Validation(_))
+        ));
     }
 
     #[test]

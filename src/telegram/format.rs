@@ -305,6 +305,8 @@ pub fn reply(r: &Reply, style: &Style, now_ms: u64) -> String {
         ),
         Reply::List(ms) => list(ms, style),
         Reply::Status(s) => status(s, now_ms),
+        Reply::Graph(g) => super::pictures::caption(g),
+        Reply::Page(p) => super::pictures::page_reply(p, style),
     }
 }
 
@@ -414,10 +416,14 @@ fn stats_lines(st: &StatsSummary) -> String {
     if st.probes == 0 {
         return format!("\nRTT min/avg/max (24 h): {rtt}\nno probes in the last 24 h");
     }
-    format!(
+    let mut out = format!(
         "\nRTT min/avg/max (24 h): {rtt}\nloss: {:.1}% · uptime (24 h): {:.2}% · {} probes",
         st.loss_pct, st.uptime_pct, st.probes
-    )
+    );
+    if let (Some(w), Some(m)) = (st.uptime_7d_pct, st.uptime_30d_pct) {
+        out.push_str(&format!("\nuptime 7 d: {w:.2}% · 30 d: {m:.2}%"));
+    }
+    out
 }
 
 /// Reply to a failed command.
@@ -677,6 +683,8 @@ mod tests {
                 rtt_min_ms: Some(0.412),
                 rtt_avg_ms: Some(1.5),
                 rtt_max_ms: Some(12.75),
+                uptime_7d_pct: None,
+                uptime_30d_pct: None,
             },
         };
         let text = reply(

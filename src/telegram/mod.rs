@@ -12,6 +12,7 @@ pub mod bot;
 pub mod commands;
 pub mod format;
 pub mod outbox;
+pub mod pictures;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};

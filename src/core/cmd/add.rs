@@ -390,7 +390,7 @@ fn validate_secret(s: &str) -> Result<String, CoreError> {
 }
 
 /// Splits on whitespace, honouring "double" or 'single' quotes (for `name="db primary"`).
-fn split_words(s: &str) -> Result<Vec<String>, CoreError> {
+pub(crate) fn split_words(s: &str) -> Result<Vec<String>, CoreError> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quote: Option<char> = None;

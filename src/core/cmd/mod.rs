@@ -10,7 +10,9 @@
 
 pub mod add;
 pub mod args;
+pub mod graph;
 pub mod list;
+pub mod page;
 pub mod pause;
 pub mod remove;
 pub mod rotate;
@@ -20,7 +22,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use add::AddRequest;
+pub use graph::{GraphRequest, GraphView, Period};
 pub use list::ListRequest;
+pub use page::{PageRequest, PageView};
 
 use super::error::{CoreError, invalid};
 use super::service::{Caller, Reply, Service};
@@ -61,6 +65,8 @@ pub const SPECS: &[Spec] = &[
     pause::PAUSE,
     pause::RESUME,
     rotate::SPEC,
+    graph::SPEC,
+    page::SPEC,
 ];
 
 /// Which monitor a command is about.
@@ -125,6 +131,10 @@ pub enum Command {
     Resume(Selector),
     /// Give a push monitor a new token (its old webhook URLs stop working).
     Rotate(Selector),
+    /// A response-time chart of one monitor over a period.
+    Graph(Selector, Period),
+    /// Publish, take down or show the chat's status page.
+    Page(PageRequest),
 }
 
 impl Command {
@@ -149,6 +159,10 @@ impl Command {
             "resume" => by_id(data).map(Command::Resume),
             "rotate" => by_id(data).map(Command::Rotate),
             "list" => args::from_json::<ListRequest>(data).map(|l| Command::List { chat_id: l.chat_id }),
+            "graph" => {
+                args::from_json::<GraphRequest>(data).map(|g| Command::Graph(Selector::Id(MonitorId(g.id)), g.period))
+            }
+            "page" => args::from_json::<PageRequest>(data).map(Command::Page),
             _ => return None,
         };
         Some(cmd.map_err(|e| invalid(format!("{ty}: {e}"))))
@@ -164,6 +178,8 @@ impl Command {
             Command::Pause(_) => pause::PAUSE.name,
             Command::Resume(_) => pause::RESUME.name,
             Command::Rotate(_) => rotate::SPEC.name,
+            Command::Graph(..) => graph::SPEC.name,
+            Command::Page(_) => page::SPEC.name,
         }
     }
 
@@ -177,6 +193,10 @@ impl Command {
             Command::Pause(sel) => pause::run(svc, caller, &sel, true).await.map(Reply::Paused),
             Command::Resume(sel) => pause::run(svc, caller, &sel, false).await.map(Reply::Resumed),
             Command::Rotate(sel) => rotate::run(svc, caller, &sel).await.map(Reply::Rotated),
+            Command::Graph(sel, period) => graph::run(svc, caller, &sel, period)
+                .await
+                .map(|g| Reply::Graph(Box::new(g))),
+            Command::Page(req) => page::run(svc, caller, req).await.map(Reply::Page),
         }
     }
 }
@@ -256,6 +276,11 @@ mod tests {
         );
         assert_eq!(list::SPEC.menu(), "this chat's monitors");
         let names: Vec<&str> = SPECS.iter().map(|s| s.name).collect();
-        assert_eq!(names, ["add", "del", "list", "status", "pause", "resume", "rotate"]);
+        assert_eq!(
+            names,
+            [
+                "add", "del", "list", "status", "pause", "resume", "rotate", "graph", "page"
+            ]
+        );
     }
 }
