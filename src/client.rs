@@ -1,4 +1,4 @@
-//! The CLI client: `upbot add|del|list|status|pause|resume|watch` and the legacy
+//! The CLI client: `upbot add|del|list|status|pause|resume|rotate|graph|page|watch` and the legacy
 //! `add-mon|del-mon|list-mon` aliases, as a thin layer over the WebSocket API. Owns the
 //! argument definitions (clap), the request/reply exchange, human and JSON output, and
 //! the exit-code policy: 0 success, 1 the server answered an error, 2 usage, 3 cannot
@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::core::cmd::{self, AddRequest, ById, ListRequest};
+use crate::core::cmd::{self, AddRequest, ById, GraphRequest, ListRequest, PageRequest};
 
 /// Server used when neither `--server` nor `UPBOT_SERVER` is given.
 pub const DEFAULT_SERVER: &str = "ws://127.0.0.1:8765";
@@ -65,6 +65,19 @@ pub enum ClientCommand {
     #[command(about = cmd::rotate::SPEC.about, long_about = None)]
     /// The core's `rotate` (help from its definition).
     Rotate(ById),
+    #[command(about = cmd::graph::SPEC.about, long_about = None)]
+    /// The core's `graph`: writes the PNG to a file and prints the figures.
+    Graph {
+        /// The core's input.
+        #[command(flatten)]
+        req: GraphRequest,
+        /// Where to write the PNG [default: monitor-<id>-<period>.png]
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
+    #[command(about = cmd::page::SPEC.about, long_about = None)]
+    /// The core's `page` (help from its definition).
+    Page(PageRequest),
     /// Stream events as JSON lines until the server closes or Ctrl-C
     Watch {
         /// Event types: probe, state (comma-separated)
@@ -340,6 +353,31 @@ pub async fn run(
             let v = one_request(&s, "list", data(&l)).await?;
             print_list(out, &s, &v)
         }
+        ClientCommand::Graph { req, out: file } => graph(out, &s, req, file).await,
+        ClientCommand::Page(p) => {
+            let v = one_request(&s, "page", data(&p)).await?;
+            if s.json {
+                return print_json(out, &v);
+            }
+            match v.get("url").and_then(Value::as_str) {
+                Some(url) => writeln!(
+                    out,
+                    "status page of chat {}: {url} (targets {})",
+                    v.get("chat_id").unwrap_or(&Value::Null),
+                    if v.get("targets").and_then(Value::as_bool) == Some(true) {
+                        "shown"
+                    } else {
+                        "hidden"
+                    }
+                )?,
+                None => writeln!(
+                    out,
+                    "chat {} has no status page",
+                    v.get("chat_id").unwrap_or(&Value::Null)
+                )?,
+            }
+            Ok(())
+        }
         ClientCommand::Watch { types, monitors, chats } => watch(&s, types, monitors, chats, out).await,
         ClientCommand::AddMon {
             chat_id,
@@ -391,6 +429,47 @@ pub fn data(input: &impl Serialize) -> Value {
 async fn by_id(out: &mut impl Write, s: &Settings, ty: &str, verb: &str, id: ById) -> Result<(), ClientError> {
     let m = one_request(s, ty, data(&id)).await?;
     print_monitor(out, s, verb, &m, false)
+}
+
+/// `upbot graph`: asks for the chart, writes the PNG, prints the figures (or, with
+/// `--json`, the reply without the image).
+async fn graph(
+    out: &mut impl Write,
+    s: &Settings,
+    req: GraphRequest,
+    file: Option<std::path::PathBuf>,
+) -> Result<(), ClientError> {
+    use base64::Engine as _;
+    let mut v = one_request(s, "graph", data(&req)).await?;
+    let png = v
+        .get("png_base64")
+        .and_then(Value::as_str)
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .ok_or_else(|| ClientError::Connection("the server's graph reply carries no PNG".into()))?;
+    let path = file.unwrap_or_else(|| format!("monitor-{}-{}.png", req.id, req.period).into());
+    std::fs::write(&path, &png)?;
+    if let Some(m) = v.as_object_mut() {
+        m.remove("png_base64");
+        m.insert("file".into(), Value::String(path.display().to_string()));
+    }
+    if s.json {
+        return print_json(out, &v);
+    }
+    let pct = v
+        .get("uptime_pct")
+        .and_then(Value::as_f64)
+        .map_or_else(|| "-".to_string(), |p| format!("{:.2}%", (p * 100.0).floor() / 100.0));
+    let incidents = v.get("incidents").and_then(Value::as_array).map_or(0, Vec::len);
+    writeln!(
+        out,
+        "#{} {}: uptime {pct} over {}, {incidents} incident(s), RTT avg {}; chart written to {}",
+        id_of(&v),
+        str_of(&v, "name"),
+        str_of(&v, "period"),
+        fmt_ms(v.get("rtt_avg_ms").and_then(Value::as_f64)),
+        path.display()
+    )?;
+    Ok(())
 }
 
 async fn one_request(s: &Settings, ty: &str, data: Value) -> Result<Value, ClientError> {
