@@ -121,8 +121,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .spawn(async move { crate::http::serve(http_listener, &config, service, scheduler, token, tracker2).await })
     };
 
+    // Recorded history is written in batches (see core::history).
+    tracker.spawn(service.clone().run_history_saver(shutdown.clone()));
+
     let scheduler_handle = scheduler.clone();
     let token = shutdown.clone();
+    let history_service = service.clone();
     let done = tokio::spawn(async move {
         token.cancelled().await;
         tracing::info!("shutting down");
@@ -139,6 +143,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         }
         push.shutdown().await;
         scheduler.shutdown().await;
+        if let Err(e) = history_service.save_history().await {
+            tracing::warn!(error = %e, "saving history at shutdown failed");
+        }
         store.flush().await.context("final store flush")?;
         tracing::info!("stopped; store flushed");
         Ok(())

@@ -28,6 +28,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::history::{Bucket, Recorder};
 use crate::domain::{Health, Kind, Monitor, MonitorId, Outcome, State, Transition, now_ms};
 use crate::events::{EventBus, StateEvent};
 use crate::metrics::Metrics;
@@ -82,6 +83,9 @@ struct Entry {
     deadline: Option<(Instant, u64)>,
     /// [`Push::halt`]ed: no deadline, and reports wait until the next upsert.
     halted: bool,
+    /// Its history since the last save: reports count as probes (DOWN reports as
+    /// failures), time per state.
+    history: Recorder,
 }
 
 #[derive(Default)]
@@ -208,14 +212,21 @@ impl Push {
                 None
             }),
         };
-        if let Some(old) = old {
-            if let Some(d) = old.deadline {
-                reg.deadlines.remove(&(d.0, id));
+        let now = now_ms();
+        let history = match old {
+            Some(old) => {
+                if let Some(d) = old.deadline {
+                    reg.deadlines.remove(&(d.0, id));
+                }
+                if let Some(p) = &old.monitor.push {
+                    reg.tokens.remove(&digest(&p.token));
+                }
+                let mut h = old.history;
+                h.set_state(now, health.state);
+                h
             }
-            if let Some(p) = &old.monitor.push {
-                reg.tokens.remove(&digest(&p.token));
-            }
-        }
+            None => Recorder::new(now, health.state),
+        };
         reg.tokens.insert(key, id);
         reg.entries.insert(
             id,
@@ -225,6 +236,7 @@ impl Push {
                 seen_ms,
                 deadline: None,
                 halted: false,
+                history,
             },
         );
         self.schedule(&mut reg, id);
@@ -274,6 +286,27 @@ impl Push {
         lock(&self.inner.reg).entries.get(&id).map(|e| e.health.clone())
     }
 
+    /// Hands over every push monitor's recorded history minutes (the periodic save).
+    pub fn take_history(&self, now_ms: u64) -> Vec<(MonitorId, Vec<(u64, Bucket)>)> {
+        let mut reg = lock(&self.inner.reg);
+        reg.entries
+            .iter_mut()
+            .filter_map(|(id, e)| {
+                let minutes = e.history.take(now_ms);
+                (!minutes.is_empty()).then_some((*id, minutes))
+            })
+            .collect()
+    }
+
+    /// The history minutes `id` recorded and has not handed over yet.
+    pub fn unsaved_history(&self, id: MonitorId, now_ms: u64) -> Vec<(u64, Bucket)> {
+        lock(&self.inner.reg)
+            .entries
+            .get(&id)
+            .map(|e| e.history.peek(now_ms))
+            .unwrap_or_default()
+    }
+
     /// Last heartbeat or report of a push monitor, ms since the epoch.
     pub fn last_seen(&self, id: MonitorId) -> Option<u64> {
         lock(&self.inner.reg).entries.get(&id).and_then(|e| e.seen_ms)
@@ -315,7 +348,11 @@ impl Push {
                 Signal::Down(m) => Outcome::Down(clean_message(m, "reported down")),
             };
             e.seen_ms = Some(now);
+            e.history.probe(now, !matches!(outcome, Outcome::Down(_)), None);
             let t = e.health.observe(&outcome, 1, 1, now);
+            if let Some(t) = &t {
+                e.history.set_state(now, t.to);
+            }
             let alert = t.as_ref().and_then(|t| Alert::for_transition(&e.monitor, t));
             // Written under the lock so the store sees reports in the order memory did.
             self.inner.store.record_push(id, &e.health, Some(now), alert.as_ref())?;
@@ -409,6 +446,7 @@ impl Push {
         let Some(t) = e.health.observe(&Outcome::Down(reason), 1, 1, now) else {
             return;
         };
+        e.history.set_state(now, t.to);
         let alert = Alert::for_transition(&e.monitor, &t);
         if let Err(err) = self.inner.store.record_push(id, &e.health, None, alert.as_ref()) {
             tracing::error!(monitor = %id, error = %err, "saving a heartbeat timeout failed");

@@ -10,6 +10,7 @@
 //! - the engines behind one trait (probe scheduler, push engine): [`engine`];
 //! - whole-chat operations (migration, a removed bot): `chat.rs`;
 //! - published status pages and the data they show: [`pages`];
+//! - the periodic save of the engines' recorded history: [`history`];
 //! - Telegram bots as the core needs them: [`gateway`].
 
 mod chat;
@@ -17,6 +18,7 @@ pub mod cmd;
 pub mod engine;
 pub mod error;
 pub mod gateway;
+pub mod history;
 pub mod pages;
 pub mod service;
 pub mod view;

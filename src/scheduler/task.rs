@@ -206,6 +206,7 @@ impl MonitorTask {
                 self.only_timeouts = true;
                 let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
                 live.stats.record(now, Some(us), None);
+                live.history.probe(now, true, Some(us));
                 Some(Outcome::Up)
             }
             Err(f) if f.kind == FailKind::Permission => {
@@ -229,6 +230,7 @@ impl MonitorTask {
                     self.only_timeouts = false;
                 }
                 live.stats.record(now, None, Some(f.to_string()));
+                live.history.probe(now, false, None);
                 let reason = if m.kind == Kind::Ping && self.only_timeouts {
                     format!("{n} of {n} pings lost", n = m.fails.max(1))
                 } else {
@@ -243,6 +245,9 @@ impl MonitorTask {
         if let Some(outcome) = outcome {
             let (kind_before, streak_before) = (live.health.streak_kind, live.health.streak);
             transition = live.health.observe(&outcome, m.fails, m.recovers, now);
+            if let Some(t) = &transition {
+                live.history.set_state(now, t.to);
+            }
             let h = &live.health;
             // Save only what a restart needs: transitions, and streaks still counting
             // toward a different state. An UP monitor that keeps answering writes nothing.
