@@ -455,10 +455,7 @@ async fn graph(
     if s.json {
         return print_json(out, &v);
     }
-    let pct = v
-        .get("uptime_pct")
-        .and_then(Value::as_f64)
-        .map_or_else(|| "-".to_string(), |p| format!("{:.2}%", (p * 100.0).floor() / 100.0));
+    let pct = crate::pictures::page::pct(v.get("uptime_pct").and_then(Value::as_f64));
     let incidents = v.get("incidents").and_then(Value::as_array).map_or(0, Vec::len);
     writeln!(
         out,

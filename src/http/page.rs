@@ -27,6 +27,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use super::{Refused, error, nonzero};
 use crate::core::Service;
 use crate::pictures::page::{Page, render};
+use crate::store::PublishedPage;
 
 /// How long a drawn page is served from memory.
 pub const CACHE_FOR: Duration = Duration::from_secs(5);
@@ -41,6 +42,9 @@ const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:;
 
 struct Cached {
     at: Instant,
+    /// The settings it was drawn with: a page whose options changed (targets hidden
+    /// again) is drawn anew at once.
+    page: PublishedPage,
     html: Arc<str>,
 }
 
@@ -53,21 +57,22 @@ struct PageState {
 }
 
 impl PageState {
-    fn cached(&self, slug: &str) -> Option<Arc<str>> {
+    fn cached(&self, page: &PublishedPage) -> Option<Arc<str>> {
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache
-            .get(slug)
-            .filter(|c| c.at.elapsed() < CACHE_FOR)
+            .get(&page.slug)
+            .filter(|c| c.at.elapsed() < CACHE_FOR && c.page == *page)
             .map(|c| c.html.clone())
     }
 
-    fn keep(&self, slug: &str, html: Arc<str>) {
+    fn keep(&self, page: PublishedPage, html: Arc<str>) {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache.retain(|_, c| c.at.elapsed() < CACHE_FOR);
         cache.insert(
-            slug.to_string(),
+            page.slug.clone(),
             Cached {
                 at: Instant::now(),
+                page,
                 html,
             },
         );
@@ -90,9 +95,9 @@ pub(super) fn routes(service: Service) -> Router {
 }
 
 async fn page(State(st): State<Arc<PageState>>, Path(slug): Path<String>) -> Response {
-    if st.service.pages().get(&slug).is_none() {
+    let Some(current) = st.service.pages().get(&slug) else {
         return error(StatusCode::NOT_FOUND, "no such status page");
-    }
+    };
     if let Err(not_until) = st.limiter.check_key(&slug) {
         let wait = not_until.wait_time_from(DefaultClock::default().now());
         let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
@@ -105,11 +110,11 @@ async fn page(State(st): State<Arc<PageState>>, Path(slug): Path<String>) -> Res
         }
         .into_response();
     }
-    let html = match st.cached(&slug) {
+    let html = match st.cached(&current) {
         Some(h) => h,
         None => {
             let _one = st.drawing.lock().await;
-            match st.cached(&slug) {
+            match st.cached(&current) {
                 Some(h) => h,
                 None => {
                     let (service, s) = (st.service.clone(), slug.clone());
@@ -122,13 +127,13 @@ async fn page(State(st): State<Arc<PageState>>, Path(slug): Path<String>) -> Res
                                 monitors: &d.monitors,
                             })
                             .into();
-                            html
+                            (d.page, html)
                         })
                     })
                     .await;
                     match drawn {
-                        Ok(Some(h)) => {
-                            st.keep(&slug, h.clone());
+                        Ok(Some((page, h))) => {
+                            st.keep(page, h.clone());
                             h
                         }
                         // Taken down while it was being drawn.

@@ -169,7 +169,7 @@ fn last(s: &Series, n: usize) -> Option<f64> {
 }
 
 fn monitor(i: usize, m: &PageMonitor, now_ms: u64) -> Markup {
-    let since = human(std::time::Duration::from_millis(now_ms.saturating_sub(m.since_ms)));
+    let since = human(std::time::Duration::from_secs(now_ms.saturating_sub(m.since_ms) / 1000));
     let word = state_word(m.state);
     html! {
         section class="monitor" id={ "m" (i) } data-state=(m.state.as_str()) {

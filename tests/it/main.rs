@@ -10,6 +10,7 @@ mod http;
 mod legacy;
 mod netns;
 mod ops;
+mod pictures;
 mod probe;
 mod process;
 mod surface;
