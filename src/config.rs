@@ -131,6 +131,9 @@ pub struct Config {
     /// `UPBOT_WS_AUTH_TIMEOUT`: with `UPBOT_WS_TOKEN` set, how long a connection may
     /// stay unauthenticated before it is closed.
     pub ws_auth_timeout: Duration,
+    /// Whether the bots keep to Telegram's rate limits. Always on when loaded from the
+    /// environment; only benchmarks against a fake Bot API turn it off in code.
+    pub telegram_pacing: bool,
 }
 
 impl Default for Config {
@@ -365,6 +368,7 @@ impl Config {
             chat_targets,
             chat_max_monitors,
             ws_auth_timeout,
+            telegram_pacing: true,
         })
     }
 }

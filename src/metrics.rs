@@ -57,6 +57,11 @@ struct CodeLabels {
     code: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
 struct Inner {
     registry: Registry,
     monitors: Family<MonitorLabels, Gauge>,
@@ -73,6 +78,7 @@ struct Inner {
     monitor_up: Family<MonitorUpLabels, Gauge>,
     http_connections: Gauge,
     http_refused: Counter,
+    telegram_updates: Family<OutcomeLabels, Counter>,
     /// Scrapes set the scrape-time gauges and then encode; serialising them keeps one
     /// scrape from encoding another's half-written figures.
     scrape: std::sync::Mutex<()>,
@@ -109,6 +115,7 @@ impl Metrics {
         let webhooks = Family::<CodeLabels, Counter>::default();
         let monitor_up = Family::<MonitorUpLabels, Gauge>::default();
         let (http_connections, http_refused) = (Gauge::default(), Counter::default());
+        let telegram_updates = Family::<OutcomeLabels, Counter>::default();
         registry.register("monitors", "Monitors by kind and state", monitors.clone());
         registry.register(
             "monitor_up",
@@ -158,6 +165,11 @@ impl Metrics {
             "Connections to the HTTP receiver refused because it was at its connection cap",
             http_refused.clone(),
         );
+        registry.register(
+            "telegram_updates",
+            "Telegram messages handled, by outcome (command, answered, refused_told, refused_quiet, ignored)",
+            telegram_updates.clone(),
+        );
         // Series that exist from the start read as 0 instead of "no data" (and a family
         // with no series would not be listed at all).
         let probes_ok = probes.get_or_create(&ResultLabels { result: "ok" }).clone();
@@ -181,6 +193,7 @@ impl Metrics {
                 monitor_up,
                 http_connections,
                 http_refused,
+                telegram_updates,
                 scrape: std::sync::Mutex::new(()),
             }),
         }
@@ -229,6 +242,14 @@ impl Metrics {
     /// A request to `/webhooks/…` was answered with `status`.
     pub fn webhook(&self, status: u16) {
         self.inner.webhooks.get_or_create(&CodeLabels { code: status }).inc();
+    }
+
+    /// A Telegram message was handled with this outcome.
+    pub fn telegram_update(&self, outcome: &'static str) {
+        self.inner
+            .telegram_updates
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     /// A connection to the HTTP receiver opened (pair with

@@ -2,7 +2,8 @@
 //!
 //! Trees: `meta` (schema version, id counter), `monitors` (id → [`Monitor`]),
 //! `health` (id → [`Health`], the debounce state), `stats` (id → [`ProbeStats`]),
-//! `outbox` (sequence → [`Alert`]: announcements not yet delivered), `bots` (username →
+//! `outbox` (sequence → [`Alert`]: announcements not yet delivered; see [`outbox`] for
+//! its index by bot and chat), `bots` (username →
 //! [`StoredBot`]: bots added through the API, started again at boot), `chats` (chat id →
 //! `()`: chats allowed implicitly because the operator named them), and for push
 //! monitors `push_tokens` (token → id) and `push_seen` (id → last heartbeat or report,
@@ -31,7 +32,8 @@ use serde::Deserialize;
 use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, Transition};
 
 use std::sync::Arc;
-use tokio::sync::watch;
+
+pub mod outbox;
 
 mod history;
 mod pages;
@@ -157,14 +159,12 @@ pub struct Store {
     monitors: sled::Tree,
     health: sled::Tree,
     stats: sled::Tree,
-    outbox: sled::Tree,
+    outbox: Arc<outbox::Outbox>,
     push_tokens: sled::Tree,
     push_seen: sled::Tree,
     flusher: std::sync::Arc<GroupFlush>,
     bots: sled::Tree,
     chats: sled::Tree,
-    /// Bumped whenever an alert enters the outbox, so senders wake without polling.
-    outbox_signal: Arc<watch::Sender<u64>>,
 }
 
 /// Group commit: one sled flush at a time, and a caller whose writes were already
@@ -245,13 +245,12 @@ impl Store {
             monitors: tree("monitors")?,
             health: tree("health")?,
             stats: tree("stats")?,
-            outbox: tree("outbox")?,
+            outbox: Arc::new(outbox::Outbox::new(db.clone(), tree("outbox")?)?),
             push_tokens: tree("push_tokens")?,
             push_seen: tree("push_seen")?,
             flusher: Default::default(),
             bots: tree("bots")?,
             chats: tree("chats")?,
-            outbox_signal: Arc::new(watch::channel(0).0),
             db,
             dir,
         };
@@ -463,23 +462,16 @@ impl Store {
             return Ok(());
         }
         if let Some(a) = alert {
-            let seq = self.db.generate_id()?;
-            self.outbox.insert(seq.to_be_bytes(), enc(a)?)?;
+            self.outbox_push(a)?;
         }
         if let Some(ms) = seen_ms {
             self.push_seen.insert(k, &ms.to_be_bytes()[..])?;
         }
         self.health.insert(k, enc(h)?)?;
         if alert.is_some() {
-            self.outbox_signal.send_modify(|n| *n = n.wrapping_add(1));
+            self.outbox_notify();
         }
         Ok(())
-    }
-
-    /// A receiver that changes whenever an alert enters the outbox (senders await it
-    /// instead of polling; `changed()` never misses a write made after `borrow_and_update`).
-    pub fn outbox_watch(&self) -> watch::Receiver<u64> {
-        self.outbox_signal.subscribe()
     }
 
     /// When a push monitor last sent a heartbeat or status report, ms since the epoch.
@@ -495,60 +487,6 @@ impl Store {
     /// receiver answers from memory and this backs it up across restarts).
     pub fn push_token(&self, token: &str) -> Result<Option<MonitorId>, StoreError> {
         Ok(self.push_tokens.get(token.as_bytes())?.and_then(|v| id_of(&v)))
-    }
-
-    /// Pending alerts of one bot, oldest first, with their outbox keys.
-    pub fn outbox(&self, bot: &str) -> Result<Vec<(u64, Alert)>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.outbox.iter() {
-            let (k, v) = kv?;
-            let a: Alert = dec(&v)?;
-            if a.bot.eq_ignore_ascii_case(bot) {
-                out.push((id_of(&k).map_or(0, |id| id.0), a));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Number of alerts waiting in the outbox.
-    pub fn outbox_len(&self) -> usize {
-        self.outbox.len()
-    }
-
-    /// Removes delivered alerts, then flushes (so a restart does not resend them).
-    pub async fn outbox_remove(&self, keys: &[u64]) -> Result<(), StoreError> {
-        for k in keys {
-            self.outbox.remove(k.to_be_bytes())?;
-        }
-        self.flush().await
-    }
-
-    /// Rewrites an alert in place (e.g. its chat after a group migration).
-    pub async fn outbox_update(&self, key: u64, alert: &Alert) -> Result<(), StoreError> {
-        self.outbox.insert(key.to_be_bytes(), enc(alert)?)?;
-        self.flush().await
-    }
-
-    /// Moves every pending alert for chat `old` to chat `new` (a group became a
-    /// supergroup), then flushes. Returns how many were moved.
-    pub async fn outbox_rechat(&self, old: i64, new: i64) -> Result<usize, StoreError> {
-        let mut batch = sled::Batch::default();
-        let mut n = 0;
-        for kv in self.outbox.iter() {
-            let (k, v) = kv?;
-            let mut a: Alert = dec(&v)?;
-            if a.chat_id == old {
-                a.chat_id = new;
-                batch.insert(k, enc(&a)?);
-                n += 1;
-            }
-        }
-        self.outbox.apply_batch(batch)?;
-        self.flush().await?;
-        if n > 0 {
-            self.outbox_signal.send_modify(|c| *c = c.wrapping_add(1));
-        }
-        Ok(n)
     }
 
     /// Remembers a bot added through the API (so it starts again at boot), then flushes.

@@ -1,22 +1,29 @@
 //! Who may talk to the bots: the chat allow-list (`UPBOT_ALLOWED_CHATS`, plus chats the
-//! operator named through the API, persisted), the once-per-chat refusal, and the group
-//! rule that only creators and administrators change monitors.
+//! operator named through the API, persisted), the refusal a stranger gets at most once
+//! an hour, and the group rule that only creators and administrators change monitors.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use teloxide::prelude::*;
 use teloxide::types::{ChatMemberKind, Message};
 
+use super::api;
 use crate::config::AllowedChats;
 use crate::store::{Store, StoreError};
 
-/// The allow-list and the memory of which strangers were already told.
+/// A chat that is not allowed is told so at most this often, whatever it sends.
+pub const REFUSAL_EVERY: Duration = Duration::from_secs(3600);
+/// Past this many remembered strangers, the ones told over an hour ago are forgotten.
+const REFUSALS_KEPT: usize = 10_000;
+
+/// The allow-list and the memory of which strangers were told, and when.
 pub struct Access {
     allowed: AllowedChats,
     store: Store,
-    /// Chats refused once since this process started (they are not told again).
-    refused: Mutex<HashSet<i64>>,
+    /// When each refused chat was last told.
+    refused: Mutex<HashMap<i64, Instant>>,
 }
 
 impl Access {
@@ -25,7 +32,7 @@ impl Access {
         Self {
             allowed,
             store,
-            refused: Mutex::new(HashSet::new()),
+            refused: Mutex::new(HashMap::new()),
         }
     }
 
@@ -50,11 +57,23 @@ impl Access {
         self.store.allow_chat(chat).await
     }
 
-    /// True the first time a refused chat is seen since start: it gets one reply.
-    pub fn first_refusal(&self, chat: i64) -> bool {
-        match self.refused.lock() {
-            Ok(mut r) => r.insert(chat),
-            Err(p) => p.into_inner().insert(chat),
+    /// Whether a refused chat is to be told now (at most once per [`REFUSAL_EVERY`];
+    /// every other message of it gets nothing, so a stranger cannot make the bot spam).
+    pub fn refusal_due(&self, chat: i64) -> bool {
+        self.refusal_due_at(chat, Instant::now())
+    }
+
+    fn refusal_due_at(&self, chat: i64, now: Instant) -> bool {
+        let mut told = self.refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if told.len() >= REFUSALS_KEPT {
+            told.retain(|_, at| now.duration_since(*at) < REFUSAL_EVERY);
+        }
+        match told.get(&chat) {
+            Some(at) if now.duration_since(*at) < REFUSAL_EVERY => false,
+            _ => {
+                told.insert(chat, now);
+                true
+            }
         }
     }
 }
@@ -77,7 +96,7 @@ pub async fn can_modify(bot: &Bot, msg: &Message) -> bool {
     let Some(user) = msg.from.as_ref() else {
         return false;
     };
-    match bot.get_chat_member(msg.chat.id, user.id).await {
+    match api::chat_member(bot, msg.chat.id.0, user.id.0).await {
         Ok(member) => is_admin(&member.kind),
         Err(e) => {
             tracing::warn!(chat = msg.chat.id.0, user = user.id.0, error = %e, "getChatMember failed; treating the sender as a member");
@@ -103,11 +122,15 @@ mod tests {
     }
 
     #[test]
-    fn strangers_are_told_once() {
+    fn strangers_are_told_once_an_hour() {
         let a = Access::new(AllowedChats::List(vec![]), Store::temporary().unwrap());
-        assert!(a.first_refusal(5));
-        assert!(!a.first_refusal(5));
-        assert!(a.first_refusal(6));
+        let t0 = Instant::now();
+        assert!(a.refusal_due_at(5, t0));
+        assert!(!a.refusal_due_at(5, t0));
+        assert!(!a.refusal_due_at(5, t0 + REFUSAL_EVERY - Duration::from_secs(1)));
+        assert!(a.refusal_due_at(6, t0), "each chat has its own hour");
+        assert!(a.refusal_due_at(5, t0 + REFUSAL_EVERY), "told again after an hour");
+        assert!(!a.refusal_due_at(5, t0 + REFUSAL_EVERY));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! One bot: its dptree [`schema`], its dispatcher, and the handlers that turn chat
 //! messages into core commands and replies.
 //!
-//! Handlers answer quickly (the core does the work) and never fail the dispatcher:
-//! every error is logged here with the bot and chat, never with the token.
+//! Handlers answer quickly (the core does the work), never wait for Telegram's pace
+//! (answers are queued on the bot's [`Courier`]) and never fail the dispatcher: every
+//! error is logged here with the bot and chat, never with the token.
 
 use std::error::Error;
 use std::sync::Arc;
@@ -18,8 +19,9 @@ use super::Shared;
 use super::access;
 use super::commands::{self, Action, Cmd, Parsed};
 use super::format::{self, Style};
-use super::outbox::{Pacer, Verdict, classify, send_html};
-use crate::core::Caller;
+use super::private;
+use super::send::{Answer, Courier, Private, SideJob};
+use crate::core::{Caller, Reply};
 use crate::domain::now_ms;
 
 /// What handlers return; errors end up in the dispatcher's error handler.
@@ -34,8 +36,8 @@ pub struct BotCtx {
     pub(super) shared: Arc<Shared>,
     /// This bot's username.
     pub(super) username: String,
-    /// Shared with the bot's alert sender, so replies and alerts respect one budget.
-    pub(super) pacer: Arc<Pacer>,
+    /// The bot's one send path: handlers queue their answers there and return.
+    pub(super) courier: Arc<Courier>,
 }
 
 /// The update tree every bot runs: its own membership changes, group migrations, and
@@ -110,7 +112,7 @@ pub(super) async fn run_dispatcher(
             Ok(()) => break,
             Err(e) => {
                 failures = failures.saturating_add(1);
-                let wait = super::outbox::backoff(failures);
+                let wait = super::pace::retry_delay(None, failures);
                 tracing::warn!(bot = %username, error = %e, retry_in = ?wait, "dispatcher could not start");
                 tokio::select! {
                     () = stop.cancelled() => break,
@@ -160,49 +162,73 @@ async fn on_message(bot: Bot, msg: Message, me: Me, ctx: Arc<BotCtx>) -> Handler
     let private = msg.chat.is_private();
     let style = Style::new(me.username(), private);
     let parsed = commands::parse(text, me.username());
-    let reply = match parsed {
-        Parsed::OtherBot => None,
-        Parsed::Command(Cmd::Chatid) => Some(format::chat_id(chat, thread)),
+    let (outcome, answer) = match parsed {
+        Parsed::OtherBot => ("ignored", None),
+        Parsed::Text if !private => ("ignored", None),
+        // A stranger is told at most once an hour, whatever it sends (/chatid too: the
+        // refusal names the chat's id).
         _ if !ctx.shared.access.is_allowed(chat) => {
-            if ctx.shared.access.first_refusal(chat) {
-                tracing::info!(bot = %ctx.username, chat, "chat not in UPBOT_ALLOWED_CHATS; told once how to allow it");
-                Some(format::not_allowed(chat))
+            if ctx.shared.access.refusal_due(chat) {
+                tracing::info!(bot = %ctx.username, chat, "chat not in UPBOT_ALLOWED_CHATS; told how to allow it");
+                ("refused_told", Some(Answer::text(thread, format::not_allowed(chat))))
             } else {
-                None
+                ("refused_quiet", None)
             }
         }
-        Parsed::Text if private => Some(format!("Send {} for the commands.", style.cmd("help"))),
-        Parsed::Text => None,
-        Parsed::Unknown(word) => Some(format::unknown_command(&word, &style)),
-        Parsed::Command(cmd) => Some(ctx.run(&bot, &msg, cmd, &style, thread).await),
+        Parsed::Text => (
+            "answered",
+            Some(Answer::text(
+                thread,
+                format!("Send {} for the commands.", style.cmd("help")),
+            )),
+        ),
+        Parsed::Unknown(word) => (
+            "answered",
+            Some(Answer::text(thread, format::unknown_command(&word, &style))),
+        ),
+        Parsed::Command(Cmd::Chatid) => ("answered", Some(Answer::text(thread, format::chat_id(chat, thread)))),
+        Parsed::Command(cmd) => {
+            let mut a = ctx.run(&bot, &msg, cmd, &style, thread).await;
+            if !private && private::carries_secret(text) {
+                a.delete = Some(SideJob {
+                    what: msg.id.0,
+                    done: private::secret_deleted(),
+                    failed: private::secret_kept(),
+                });
+            }
+            ("command", Some(a))
+        }
     };
-    if let Some(text) = reply {
-        ctx.reply(&bot, chat, thread, &text).await;
+    ctx.shared.service.metrics().telegram_update(outcome);
+    if let Some(a) = answer {
+        // Queued, never awaited: the chat's worker sends it when the chat's pace allows.
+        ctx.courier.answer(chat, a);
     }
     Ok(())
 }
 
 impl BotCtx {
-    /// Runs one allowed command and returns the reply text.
-    async fn run(&self, bot: &Bot, msg: &Message, cmd: Cmd, style: &Style, thread: Option<i32>) -> String {
+    /// Runs one allowed command and returns the answer.
+    async fn run(&self, bot: &Bot, msg: &Message, cmd: Cmd, style: &Style, thread: Option<i32>) -> Answer {
         let chat = msg.chat.id.0;
         let modifies = commands::modifies(&cmd);
         let name = commands::name(&cmd);
+        let text = |html: String| Answer::text(thread, html);
         if modifies {
             let age_s = (now_ms() / 1000) as i64 - msg.date.timestamp();
             if age_s > STALE_AFTER.as_secs() as i64 {
                 tracing::info!(bot = %self.username, chat, command = name, age_s, "stale command ignored");
-                return format::stale(name, Duration::from_secs(age_s.unsigned_abs()));
+                return text(format::stale(name, Duration::from_secs(age_s.unsigned_abs())));
             }
         }
         let action = match commands::action(cmd) {
             Ok(a) => a,
-            Err(e) => return format::error(&e),
+            Err(e) => return text(format::error(&e)),
         };
         match action {
-            Action::Help { greeting } => format::help(style, greeting),
-            Action::ChatId => format::chat_id(chat, thread),
-            Action::Usage(n) => format::usage_selector(n, style),
+            Action::Help { greeting } => text(format::help(style, greeting)),
+            Action::ChatId => text(format::chat_id(chat, thread)),
+            Action::Usage(n) => text(format::usage_selector(n, style)),
             Action::Core(c) => {
                 let can_modify = modifies && access::can_modify(bot, msg).await;
                 let caller = Caller::Chat {
@@ -212,55 +238,53 @@ impl BotCtx {
                     can_modify,
                 };
                 match self.shared.service.execute(&caller, c).await {
-                    Ok(r) => format::reply(&r, style, now_ms()),
+                    Ok(r) => self.answer_for(bot, msg, &r, style, can_modify, thread).await,
                     Err(e) => {
                         tracing::debug!(bot = %self.username, chat, command = name, error = %e, "command refused");
-                        format::error(&e)
+                        text(format::error(&e))
                     }
                 }
             }
         }
     }
 
-    /// Sends a reply (split if long), paced, with the same fallbacks as alerts: wait
-    /// out one 429, drop a vanished topic, plain text if the markup is refused.
-    async fn reply(&self, bot: &Bot, chat: i64, thread: Option<i32>, html: &str) {
-        for part in format::split_reply(html) {
-            let mut thread = thread;
-            let mut text = part.clone();
-            let mut html_mode = true;
-            for _attempt in 0..3 {
-                let res = if html_mode {
-                    send_html(bot, &self.pacer, chat, thread, &text).await
-                } else {
-                    self.pacer.acquire(chat).await;
-                    let mut req = bot.send_message(ChatId(chat), text.clone());
-                    if let Some(t) = thread {
-                        req = req.message_thread_id(teloxide::types::ThreadId(teloxide::types::MessageId(t)));
-                    }
-                    req.await
-                };
-                let Err(e) = res else { break };
-                match classify(&e) {
-                    Verdict::Retry(Some(d)) if d <= Duration::from_secs(30) => tokio::time::sleep(d).await,
-                    Verdict::ThreadGone if thread.is_some() => thread = None,
-                    Verdict::Markup if html_mode => {
-                        html_mode = false;
-                        text = format::strip_html(&part);
-                    }
-                    Verdict::Migrated(new) => {
-                        if let Err(err) = self.shared.chat_migrated(&self.username, chat, new).await {
-                            tracing::error!(bot = %self.username, chat, error = %err, "moving a migrated chat failed");
-                        }
-                        return;
-                    }
-                    v => {
-                        tracing::warn!(bot = %self.username, chat, error = %e, verdict = ?v, "reply not delivered");
-                        return;
-                    }
-                }
-            }
+    /// The answer to a successful command. Push URLs are shown only in a private chat:
+    /// in a group they go to the admin who asked, privately, and the group is told.
+    async fn answer_for(
+        &self,
+        bot: &Bot,
+        msg: &Message,
+        r: &Reply,
+        style: &Style,
+        is_admin: bool,
+        thread: Option<i32>,
+    ) -> Answer {
+        let Some(view) = private::urls_in(r).filter(|_| !msg.chat.is_private()) else {
+            return Answer::text(thread, format::reply(r, style, now_ms()));
+        };
+        let mut a = Answer::text(thread, format::reply(&private::without_urls(r), style, now_ms()));
+        let id = view.id.0;
+        let anonymous = msg.sender_chat.as_ref().is_some_and(|c| c.id == msg.chat.id);
+        let user = msg.from.as_ref().filter(|u| !u.is_bot).map(|u| u.id.0);
+        if !(is_admin || access::can_modify(bot, msg).await) {
+            a.html = format!("{}\n{}", a.html, private::admins_only());
+            return a;
         }
+        match user {
+            Some(user) if !anonymous => {
+                let group = msg.chat.title().unwrap_or("your group");
+                a.private = Some(SideJob {
+                    what: Private {
+                        user: user as i64,
+                        html: private::urls_message(view, group, style),
+                    },
+                    done: private::sent_privately(),
+                    failed: private::cannot_message(&self.username, style, id),
+                });
+            }
+            _ => a.html = format!("{}\n{}", a.html, private::anonymous(style, id)),
+        }
+        a
     }
 }
 
@@ -271,7 +295,7 @@ async fn on_migration(msg: Message, new: ChatId, ctx: Arc<BotCtx>) -> HandlerRes
     Ok(())
 }
 
-async fn on_my_chat_member(bot: Bot, upd: ChatMemberUpdated, me: Me, ctx: Arc<BotCtx>) -> HandlerResult {
+async fn on_my_chat_member(upd: ChatMemberUpdated, me: Me, ctx: Arc<BotCtx>) -> HandlerResult {
     if upd.new_chat_member.user.id != me.id {
         return Ok(());
     }
@@ -294,13 +318,13 @@ async fn on_my_chat_member(bot: Bot, upd: ChatMemberUpdated, me: Me, ctx: Arc<Bo
         let style = Style::new(me.username(), false);
         let text = if ctx.shared.access.is_allowed(chat) {
             Some(format::help(&style, true))
-        } else if ctx.shared.access.first_refusal(chat) {
+        } else if ctx.shared.access.refusal_due(chat) {
             Some(format::not_allowed(chat))
         } else {
             None
         };
         if let Some(t) = text {
-            ctx.reply(&bot, chat, None, &t).await;
+            ctx.courier.answer(chat, Answer::text(None, t));
         }
     }
     Ok(())
@@ -326,15 +350,23 @@ mod tests {
         let push = crate::push::Push::start(store.clone(), events.clone(), metrics.clone(), Default::default());
         let service = Service::start(store.clone(), scheduler, push, events, metrics, "http://127.0.0.1:8766").unwrap();
         let shared = Arc::new(Shared {
-            access: super::super::access::Access::new(AllowedChats::Any, store),
+            access: super::super::access::Access::new(AllowedChats::Any, store.clone()),
             service,
+            store,
         });
+        let bot = Bot::new("123456:TEST").set_api_url("http://127.0.0.1:9".parse().unwrap());
+        let courier = Courier::new(
+            bot.clone(),
+            "mon_bot".into(),
+            shared.clone(),
+            super::super::pace::Limits::TELEGRAM,
+            tokio_util::sync::CancellationToken::new(),
+        );
         let ctx = Arc::new(BotCtx {
             shared,
             username: "mon_bot".into(),
-            pacer: Arc::new(Pacer::default()),
+            courier,
         });
-        let bot = Bot::new("123456:TEST").set_api_url("http://127.0.0.1:9".parse().unwrap());
         let mut dp = dispatcher(bot, ctx);
         // Not started: a shutdown request is refused, which the stop path retries.
         assert!(dp.shutdown_token().shutdown().is_err());

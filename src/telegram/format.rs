@@ -17,8 +17,6 @@ use crate::store::Alert;
 pub const MAX_MESSAGE: usize = 4096;
 /// Longest reason shown in one alert line (probe errors can be long).
 const MAX_REASON: usize = 300;
-/// An alert older than this when sent says when it happened.
-const LATE_AFTER_MS: u64 = 60_000;
 
 /// Escapes a value for HTML parse mode (`<`, `>`, `&`).
 pub fn esc(s: &str) -> String {
@@ -84,7 +82,18 @@ fn who(name: &str, target: &str) -> String {
     }
 }
 
-/// One line for one announced state change.
+/// When a change happened, in UTC: `at 14:03:12 UTC` the same UTC day as `now_ms`
+/// (when the alert goes out), else with the date: `at 2025-06-01 14:03:12 UTC`.
+pub fn alert_time(at_ms: u64, now_ms: u64) -> String {
+    let day = |ms: u64| ms / 86_400_000;
+    let full = utc(at_ms); // "2025-06-01 14:03:12 UTC"
+    match full.split_once(' ') {
+        Some((_, time)) if day(at_ms) == day(now_ms) => format!("at {time}"),
+        _ => format!("at {full}"),
+    }
+}
+
+/// One line for one announced state change, saying when it happened.
 pub fn alert_line(a: &Alert, now_ms: u64) -> String {
     let t = &a.transition;
     let detail = match t.to {
@@ -96,18 +105,15 @@ pub fn alert_line(a: &Alert, now_ms: u64) -> String {
         _ if t.reason.is_empty() => format!("now {}", state_word(t.to)),
         _ => truncate(&t.reason, MAX_REASON),
     };
-    let mut line = format!(
-        "{} <b>{}</b> #{} {}: {}",
+    format!(
+        "{} <b>{}</b> #{} {}: {} · {}",
         state_icon(t.to),
         state_word(t.to),
         a.monitor_id,
         who(&a.name, &a.target),
-        esc(&detail)
-    );
-    if now_ms.saturating_sub(t.at_ms) > LATE_AFTER_MS {
-        line.push_str(&format!(" <i>(at {})</i>", utc(t.at_ms)));
-    }
-    line
+        esc(&detail),
+        alert_time(t.at_ms, now_ms)
+    )
 }
 
 /// One message of an alert batch and the outbox keys it carries.
@@ -555,20 +561,25 @@ mod tests {
         );
         assert_eq!(
             alert_line(&a, 1_000_000),
-            "🔴 <b>DOWN</b> #7 <b>db_1 &lt;main&gt; &amp; co</b> (10.0.0.5:5432): connection refused"
+            "🔴 <b>DOWN</b> #7 <b>db_1 &lt;main&gt; &amp; co</b> (10.0.0.5:5432): connection refused · at 00:16:40 UTC"
         );
         let a = alert(7, "db", "10.0.0.5", State::Down, State::Up, "", Some(303_000));
         assert_eq!(
             alert_line(&a, 1_000_000),
-            "🟢 <b>UP</b> #7 <b>db</b> (10.0.0.5): back after 5m 3s down"
+            "🟢 <b>UP</b> #7 <b>db</b> (10.0.0.5): back after 5m 3s down · at 00:16:40 UTC"
         );
         let a = alert(8, "10.0.0.6", "10.0.0.6", State::Pending, State::Up, "", None);
-        assert_eq!(alert_line(&a, 1_000_000), "🟢 <b>UP</b> #8 <b>10.0.0.6</b>: now UP");
+        assert_eq!(
+            alert_line(&a, 1_000_000),
+            "🟢 <b>UP</b> #8 <b>10.0.0.6</b>: now UP · at 00:16:40 UTC"
+        );
         let a = alert(9, "x", "x", State::Up, State::Degraded, "slow", None);
         assert!(alert_line(&a, 1_000_000).contains("<b>DEGRADED</b>"));
-        // a late delivery says when it happened
+        // every alert says when it happened; sent on a later day, with the date
         let a = alert(9, "x", "x", State::Up, State::Down, "timeout", None);
-        assert!(alert_line(&a, 1_000_000 + 120_000).ends_with("<i>(at 1970-01-01 00:16:40 UTC)</i>"));
+        assert!(alert_line(&a, 1_000_000 + 120_000).ends_with(": timeout · at 00:16:40 UTC"));
+        assert!(alert_line(&a, 1_000_000 + 86_400_000).ends_with(": timeout · at 1970-01-01 00:16:40 UTC"));
+        assert_eq!(alert_time(1_748_786_585_000, 1_748_786_590_000), "at 14:03:05 UTC");
     }
 
     #[test]

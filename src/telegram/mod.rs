@@ -1,6 +1,13 @@
 //! The Telegram front: every bot of the process (configured tokens, and tokens added
-//! through the API and kept in the store), each with its own dispatcher and alert
-//! sender, all sharing one command core and store.
+//! through the API and kept in the store), each with its own dispatcher and one send
+//! path ([`send::Courier`]: per-chat queues, replies before alerts, paced), all sharing
+//! one command core and store.
+//!
+//! Where things are: [`bot`] turns updates into commands and answers; [`send`] sends
+//! every message; [`outbox`] feeds it the durable alerts; [`pace`] holds Telegram's
+//! limits and the back-off; [`api`] makes the Bot API calls and classifies failures;
+//! [`access`] decides who may do what; [`private`] keeps push URLs and secrets out of
+//! groups; [`format`] writes the texts.
 //!
 //! [`Telegram::start`] launches the bots and registers the [`BotGateway`] the core uses
 //! to resolve and check the bot of operator `add`s; [`Telegram::stop`] stops every
@@ -8,11 +15,15 @@
 //! never by token.
 
 pub mod access;
+pub mod api;
 pub mod bot;
 pub mod commands;
 pub mod format;
 pub mod outbox;
+pub mod pace;
 pub mod pictures;
+pub mod private;
+pub mod send;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -28,10 +39,12 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::core::{BotGateway, CoreError, ResolveFuture, Service};
 use crate::events::{NoticeEvent, NoticeKind};
-use crate::store::StoredBot;
+use crate::store::{Store, StoredBot};
 use access::Access;
+use api::Verdict;
 use bot::BotCtx;
-use outbox::{Pacer, Sender};
+use pace::{Lane, Limits};
+use send::Courier;
 
 /// Long-poll timeout; below the HTTP client's 17 s total timeout.
 pub const POLL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,6 +57,8 @@ pub struct Shared {
     pub service: Service,
     /// Allow-list and admin rules.
     pub access: Access,
+    /// The store (the durable outbox).
+    pub store: Store,
 }
 
 impl Shared {
@@ -51,7 +66,7 @@ impl Shared {
     /// allowed under its new id, and tell WS subscribers. Idempotent.
     pub async fn chat_migrated(&self, bot: &str, old: i64, new: i64) -> Result<(), CoreError> {
         let ids = self.service.migrate_chat(old, new).await?;
-        let alerts = self.service.store().outbox_rechat(old, new).await?;
+        let alerts = self.store.outbox_rechat(old, new).await?;
         if self.access.is_allowed(old) {
             self.access.allow(new).await?;
         }
@@ -81,17 +96,8 @@ impl Shared {
     /// for that chat (they cannot be delivered), and tell WS subscribers and the log.
     pub async fn chat_gone(&self, bot: &str, chat: i64, why: &str) -> Result<(), CoreError> {
         let ids = self.service.pause_chat(bot, chat).await?;
-        let store = self.service.store();
-        let keys: Vec<u64> = store
-            .outbox(bot)?
-            .into_iter()
-            .filter(|(_, a)| a.chat_id == chat)
-            .map(|(k, _)| k)
-            .collect();
-        if !keys.is_empty() {
-            store.outbox_remove(&keys).await?;
-        }
-        if ids.is_empty() && keys.is_empty() {
+        let dropped = self.store.outbox_drop_chat(bot, chat).await?;
+        if ids.is_empty() && dropped == 0 {
             return Ok(());
         }
         tracing::warn!(
@@ -99,7 +105,7 @@ impl Shared {
             chat,
             reason = why,
             paused = ids.len(),
-            dropped_alerts = keys.len(),
+            dropped_alerts = dropped,
             "bot can no longer post in a chat; its monitors there are paused"
         );
         self.service.events().notice(NoticeEvent {
@@ -108,7 +114,7 @@ impl Shared {
             chat_id: chat,
             new_chat_id: None,
             monitor_ids: ids,
-            message: format!("{why}; monitors paused, {} pending alerts dropped", keys.len()),
+            message: format!("{why}; monitors paused, {dropped} pending alerts dropped"),
         });
         Ok(())
     }
@@ -118,7 +124,7 @@ impl Shared {
 struct RunningBot {
     bot: Bot,
     me: Me,
-    pacer: Arc<Pacer>,
+    courier: Arc<Courier>,
     shutdown: ShutdownToken,
     dispatch: Mutex<Option<JoinHandle<()>>>,
     sender: Mutex<Option<JoinHandle<()>>>,
@@ -127,6 +133,8 @@ struct RunningBot {
 struct Front {
     shared: Arc<Shared>,
     api_url: url::Url,
+    /// Telegram's limits (off only in benchmarks against a fake Bot API).
+    limits: Limits,
     /// Running bots by lower-case username.
     bots: Mutex<HashMap<String, Arc<RunningBot>>>,
     /// Serialises the check-and-start step of launches.
@@ -175,8 +183,14 @@ impl Telegram {
             shared: Arc::new(Shared {
                 access: Access::new(config.allowed_chats.clone(), store.clone()),
                 service: service.clone(),
+                store: store.clone(),
             }),
             api_url,
+            limits: if config.telegram_pacing {
+                Limits::TELEGRAM
+            } else {
+                Limits::UNLIMITED
+            },
             bots: Mutex::new(HashMap::new()),
             launching: tokio::sync::Mutex::new(()),
             stop: CancellationToken::new(),
@@ -227,7 +241,8 @@ impl Telegram {
             .collect()
     }
 
-    /// Stops every dispatcher and alert sender (pending alerts stay in the outbox).
+    /// Stops every dispatcher and sender (pending alerts stay in the outbox; answers
+    /// still queued are dropped).
     pub async fn stop(self) {
         self.front.shared.service.set_bot_gateway(None);
         self.front.stop.cancel();
@@ -247,6 +262,7 @@ impl Telegram {
             handles.extend(lock(&b.dispatch).take());
             handles.extend(lock(&b.sender).take());
         }
+        futures_util::future::join_all(bots.iter().map(|b| b.courier.shutdown(deadline))).await;
         for mut h in handles {
             if tokio::time::timeout_at(deadline, &mut h).await.is_err() {
                 h.abort();
@@ -258,7 +274,7 @@ impl Telegram {
 }
 
 impl Front {
-    /// Starts one bot: getMe, setMyCommands, dispatcher, alert sender. A token whose
+    /// Starts one bot: getMe, setMyCommands, dispatcher, send path. A token whose
     /// bot already runs returns the running one.
     async fn launch(self: &Arc<Self>, token: &str) -> Result<Arc<RunningBot>, LaunchError> {
         if let Some(b) = lock(&self.bots).values().find(|b| b.bot.token() == token) {
@@ -287,11 +303,17 @@ impl Front {
                 }
                 return Ok(b.clone());
             }
-            let pacer = Arc::new(Pacer::default());
+            let courier = Courier::new(
+                bot.clone(),
+                username.clone(),
+                self.shared.clone(),
+                self.limits,
+                self.stop.clone(),
+            );
             let ctx = Arc::new(BotCtx {
                 shared: self.shared.clone(),
                 username: username.clone(),
-                pacer: pacer.clone(),
+                courier: courier.clone(),
             });
             let dp = bot::dispatcher(bot.clone(), ctx);
             let shutdown = dp.shutdown_token();
@@ -301,17 +323,11 @@ impl Front {
                 username.clone(),
                 self.stop.clone(),
             ));
-            let sender = Sender {
-                bot: bot.clone(),
-                username: username.clone(),
-                pacer: pacer.clone(),
-                shared: self.shared.clone(),
-            };
-            let sender = tokio::spawn(sender.run(self.stop.clone()));
+            let sender = tokio::spawn(outbox::watch(courier.clone(), self.stop.clone()));
             let running = Arc::new(RunningBot {
                 bot: bot.clone(),
                 me,
-                pacer,
+                courier,
                 shutdown,
                 dispatch: Mutex::new(Some(dispatch)),
                 sender: Mutex::new(Some(sender)),
@@ -329,7 +345,7 @@ impl Front {
     async fn retry_launch(front: Weak<Front>, token: String, stop: CancellationToken) {
         let mut failures = 1u32;
         loop {
-            let wait = outbox::backoff(failures).max(Duration::from_secs(5));
+            let wait = pace::retry_delay(None, failures).max(Duration::from_secs(5));
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(wait) => {}
@@ -421,41 +437,29 @@ fn looks_like_token(s: &str) -> bool {
 async fn check_can_post(b: &RunningBot, chat: i64) -> Result<(), CoreError> {
     let who = format!("@{}", b.me.username());
     let refused = |why: String| CoreError::Validation(format!("bot {who} cannot post in chat {chat}: {why}"));
-    let explain = |e: &RequestError| match outbox::classify(e) {
-        outbox::Verdict::Gone(t) if t.contains("chat not found") => {
-            "chat not found (add the bot to the group, or send it /start in a private chat)".to_string()
+    let failed = |f: api::Failure| match api::classify(&f) {
+        Verdict::Retry(_) => CoreError::Validation(format!(
+            "cannot check chat {chat} with {who}: the Bot API is unreachable ({f})"
+        )),
+        Verdict::Gone(t) if t.contains("chat not found") => {
+            refused("chat not found (add the bot to the group, or send it /start in a private chat)".into())
         }
-        outbox::Verdict::Migrated(new) => format!("the group was upgraded; use chat_id {new}"),
-        _ => e.to_string(),
+        Verdict::Migrated(new) => refused(format!("the group was upgraded; use chat_id {new}")),
+        _ => refused(f.to_string()),
     };
     if chat > 0 {
-        b.pacer.acquire(chat).await;
-        return match b
-            .bot
-            .send_chat_action(ChatId(chat), teloxide::types::ChatAction::Typing)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if matches!(outbox::classify(&e), outbox::Verdict::Retry(_)) => Err(CoreError::Validation(format!(
-                "cannot check chat {chat} with {who}: the Bot API is unreachable ({e})"
-            ))),
-            Err(e) => Err(refused(explain(&e))),
-        };
+        b.courier.pacer().acquire(chat, Lane::Reply).await;
+        return api::typing(&b.bot, chat).await.map_err(failed);
     }
-    match b.bot.get_chat_member(ChatId(chat), b.me.id).await {
-        Ok(m) => match &m.kind {
-            ChatMemberKind::Left | ChatMemberKind::Banned(_) => {
-                Err(refused("the bot is not a member (add it to the group first)".into()))
-            }
-            ChatMemberKind::Restricted(r) if !r.can_send_messages => {
-                Err(refused("the bot is not allowed to send messages there".into()))
-            }
-            _ => Ok(()),
-        },
-        Err(e) if matches!(outbox::classify(&e), outbox::Verdict::Retry(_)) => Err(CoreError::Validation(format!(
-            "cannot check chat {chat} with {who}: the Bot API is unreachable ({e})"
-        ))),
-        Err(e) => Err(refused(explain(&e))),
+    let member = api::chat_member(&b.bot, chat, b.me.id.0).await.map_err(failed)?;
+    match &member.kind {
+        ChatMemberKind::Left | ChatMemberKind::Banned(_) => {
+            Err(refused("the bot is not a member (add it to the group first)".into()))
+        }
+        ChatMemberKind::Restricted(r) if !r.can_send_messages => {
+            Err(refused("the bot is not allowed to send messages there".into()))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -50,7 +50,7 @@ pub struct Sent {
 pub enum FaultReply {
     /// 429 with `retry_after`.
     RetryAfter(u32),
-    /// 500 (teloxide sleeps 10 s on any 5xx).
+    /// 500 Internal Server Error.
     ServerError,
     /// 403 bot kicked from the supergroup.
     Kicked,
@@ -86,6 +86,8 @@ struct Inner {
     /// (chat, user) → status; everyone else is a "member".
     members: HashMap<(i64, u64), String>,
     missing_chats: HashSet<i64>,
+    /// Users who never pressed Start: the bot cannot message them.
+    never_started: HashSet<i64>,
     faults: Vec<Fault>,
     calls: Vec<Call>,
 }
@@ -226,6 +228,25 @@ impl FakeTelegram {
         self.with(|i| i.faults.push(f));
     }
 
+    /// Answers the next calls of `method` for `chat` with `replies`, one each, in order
+    /// (then normally again).
+    pub fn fail_next(&self, method: &'static str, chat: i64, replies: &[FaultReply]) {
+        for r in replies {
+            self.fault(Fault {
+                method,
+                chat: Some(chat),
+                times: Some(1),
+                reply: r.clone(),
+            });
+        }
+    }
+
+    /// The user never started the bot: messages to their private chat are refused
+    /// (403 "bot can't initiate conversation with a user").
+    pub fn never_started(&self, user: i64) {
+        self.with(|i| i.never_started.insert(user));
+    }
+
     /// Removes every fault.
     pub fn clear_faults(&self) {
         self.with(|i| i.faults.clear());
@@ -245,6 +266,17 @@ impl FakeTelegram {
 
     /// Queues a message (fields merged over a default one from `from` in `chat`).
     pub fn push_message(&self, token: &str, chat: Value, from: Value, text: &str, extra: Value) -> i64 {
+        self.push_message_ids(token, chat, from, text, extra).0
+    }
+
+    /// A user sends `text` in `chat_id`; returns the message's `message_id`.
+    pub fn say_message(&self, token: &str, chat_id: i64, from: u64, text: &str) -> i64 {
+        self.push_message_ids(token, chat(chat_id), user(from), text, json!({}))
+            .1
+    }
+
+    /// Queues a message; returns (update id, message id).
+    fn push_message_ids(&self, token: &str, chat: Value, from: Value, text: &str, extra: Value) -> (i64, i64) {
         let mid = self.with(|i| {
             i.next_message += 1;
             i.next_message
@@ -255,7 +287,7 @@ impl FakeTelegram {
                 m.insert(k.clone(), v.clone());
             }
         }
-        self.push_update(token, json!({ "message": msg }))
+        (self.push_update(token, json!({ "message": msg })), mid)
     }
 
     /// A user sends `text` in `chat_id`.
@@ -402,6 +434,9 @@ async fn answer(st: &FakeState, token: &str, method: &str, body: &Value) -> Resp
         if chat_id.is_some_and(|c| i.missing_chats.contains(&c)) {
             return err(400, "Bad Request: chat not found", None);
         }
+        if chat_id.is_some_and(|c| i.never_started.contains(&c)) && matches!(method, "sendmessage" | "sendchataction") {
+            return err(403, "Forbidden: bot can't initiate conversation with a user", None);
+        }
         match method {
             "getme" => {
                 return ok(
@@ -418,6 +453,16 @@ async fn answer(st: &FakeState, token: &str, method: &str, body: &Value) -> Resp
                 let (c, u) = (chat_id.unwrap_or(0), body["user_id"].as_u64().unwrap_or(0));
                 let status = i.members.get(&(c, u)).cloned().unwrap_or_else(|| "member".into());
                 return ok(member_json(u, &status));
+            }
+            "deletemessage" => {
+                // Only an admin bot may delete other members' messages in a group.
+                let c = chat_id.unwrap_or(0);
+                let rights = i.members.get(&(c, bot_id)).map(String::as_str);
+                return if c > 0 || matches!(rights, Some("administrator" | "creator")) {
+                    ok(json!(true))
+                } else {
+                    err(400, "Bad Request: message can't be deleted for everyone", None)
+                };
             }
             "sendmessage" => {
                 i.next_message += 1;
