@@ -152,14 +152,61 @@ pub fn parse<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, Failure
     Err(Failure::Api(api))
 }
 
-/// Calls `method` with a JSON `payload` and reads its result.
-pub async fn call<T: DeserializeOwned>(bot: &Bot, method: &str, payload: &impl Serialize) -> Result<T, Failure> {
+/// `sendPhoto` with a PNG uploaded as multipart form data (`chart.png`), its caption
+/// in HTML parse mode (or plain when `html` is false), into forum topic `thread`.
+pub async fn send_photo(
+    bot: &Bot,
+    chat: i64,
+    thread: Option<i32>,
+    png: &[u8],
+    caption: &str,
+    html: bool,
+) -> Result<(), Failure> {
+    let url = method_url(bot, "sendPhoto")?;
+    let photo = reqwest::multipart::Part::bytes(png.to_vec())
+        .file_name("chart.png")
+        .mime_str("image/png")
+        .map_err(|e| Failure::Transport(format!("encoding the photo: {e}")))?;
+    let mut form = reqwest::multipart::Form::new()
+        .text("chat_id", chat.to_string())
+        .text("caption", caption.to_string())
+        .part("photo", photo);
+    if html {
+        form = form.text("parse_mode", "HTML");
+    }
+    if let Some(t) = thread {
+        form = form.text("message_thread_id", t.to_string());
+    }
+    let sent = bot
+        .client()
+        .post(url)
+        .multipart(form)
+        .timeout(CALL_TIMEOUT)
+        .send()
+        .await;
+    let resp = sent.map_err(|e| Failure::Transport(e.without_url().to_string()))?;
+    let status = resp.status().as_u16();
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| Failure::Transport(e.without_url().to_string()))?;
+    parse::<serde_json::Value>(status, &bytes).map(|_| ())
+}
+
+/// The URL of `method` for `bot` (the token is in it: never log it).
+fn method_url(bot: &Bot, method: &str) -> Result<reqwest::Url, Failure> {
     let mut url = bot.api_url();
     url.path_segments_mut()
         .map_err(|()| Failure::Transport("the Bot API URL cannot take a path".into()))?
         .pop_if_empty()
         .push(&format!("bot{}", bot.token()))
         .push(method);
+    Ok(url)
+}
+
+/// Calls `method` with a JSON `payload` and reads its result.
+pub async fn call<T: DeserializeOwned>(bot: &Bot, method: &str, payload: &impl Serialize) -> Result<T, Failure> {
+    let url = method_url(bot, method)?;
     let body = serde_json::to_vec(payload).map_err(|e| Failure::Transport(format!("encoding the request: {e}")))?;
     let sent = bot
         .client()

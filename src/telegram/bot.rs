@@ -259,6 +259,9 @@ impl BotCtx {
         is_admin: bool,
         thread: Option<i32>,
     ) -> Answer {
+        if let Reply::Graph(g) = r {
+            return Answer::photo(thread, g.png.as_slice().into(), format::reply(r, style, now_ms()));
+        }
         let Some(view) = private::urls_in(r).filter(|_| !msg.chat.is_private()) else {
             return Answer::text(thread, format::reply(r, style, now_ms()));
         };

@@ -52,6 +52,8 @@ pub struct Answer {
     pub delete: Option<SideJob<i32>>,
     /// First send this privately (push URLs go to the admin's private chat).
     pub private: Option<SideJob<Private>>,
+    /// Send this PNG (a `/graph` chart) with `html` as its caption (sendPhoto).
+    pub photo: Option<Arc<[u8]>>,
 }
 
 /// A private message: to `user`'s private chat with the bot.
@@ -82,6 +84,15 @@ impl Answer {
             html,
             delete: None,
             private: None,
+            photo: None,
+        }
+    }
+
+    /// A photo with its caption (at most 1,024 characters, so it is one message).
+    pub fn photo(thread: Option<i32>, png: Arc<[u8]>, caption: String) -> Self {
+        Self {
+            photo: Some(png),
+            ..Self::text(thread, caption)
         }
     }
 }
@@ -294,7 +305,14 @@ impl Courier {
     /// Sends one message, paced, with the fallbacks: plain text when the HTML is
     /// refused, the General topic when the forum topic is gone. A 429 holds the chat
     /// (both lanes) for `retry_after`. Other failures are returned for the caller.
-    async fn deliver(&self, chat: i64, thread: Option<i32>, html: &str, lane: Lane) -> Result<Delivered, Verdict> {
+    async fn deliver(
+        &self,
+        chat: i64,
+        thread: Option<i32>,
+        html: &str,
+        photo: Option<&[u8]>,
+        lane: Lane,
+    ) -> Result<Delivered, Verdict> {
         let mut thread = thread;
         let mut as_html = true;
         let mut text = html.to_string();
@@ -302,7 +320,11 @@ impl Courier {
             if !self.my_turn(chat, lane).await? {
                 return Ok(Delivered::Preempted);
             }
-            let failure = match api::send_message(&self.bot, chat, thread, &text, as_html).await {
+            let sent = match photo {
+                Some(png) => api::send_photo(&self.bot, chat, thread, png, &text, as_html).await,
+                None => api::send_message(&self.bot, chat, thread, &text, as_html).await,
+            };
+            let failure = match sent {
                 Ok(()) => return Ok(Delivered::Sent),
                 Err(f) => f,
             };
@@ -344,16 +366,22 @@ impl Courier {
         chat: i64,
         thread: Option<i32>,
         html: &str,
+        photo: Option<&[u8]>,
         own_chat: bool,
     ) -> Result<(), Verdict> {
         let mut chat = chat;
-        for part in split_reply(html) {
+        // A photo's caption is one part (captions are short); the photo goes with it.
+        let parts = match photo {
+            Some(_) => vec![html.to_string()],
+            None => split_reply(html),
+        };
+        for part in parts {
             let mut blind = 0;
             let mut attempt = 0;
             loop {
                 attempt += 1;
                 // (The reply lane never gives way: Ok is always Sent.)
-                let Err(err) = self.deliver(chat, thread, &part, Lane::Reply).await else {
+                let Err(err) = self.deliver(chat, thread, &part, photo, Lane::Reply).await else {
                     break;
                 };
                 match err {
@@ -401,7 +429,10 @@ impl Courier {
             html = format!("{html}\n{line}");
         }
         if let Some(job) = a.private {
-            let line = match self.deliver_answer(job.what.user, None, &job.what.html, false).await {
+            let line = match self
+                .deliver_answer(job.what.user, None, &job.what.html, None, false)
+                .await
+            {
                 Ok(()) => job.done,
                 Err(v) => {
                     tracing::info!(bot = %self.username, chat, user = job.what.user, verdict = ?v, "could not message a user privately");
@@ -410,7 +441,10 @@ impl Courier {
             };
             html = format!("{html}\n{line}");
         }
-        if let Err(v) = self.deliver_answer(chat, a.thread, &html, true).await {
+        if let Err(v) = self
+            .deliver_answer(chat, a.thread, &html, a.photo.as_deref(), true)
+            .await
+        {
             tracing::warn!(bot = %self.username, chat, verdict = ?v, "reply not delivered");
         }
     }
@@ -449,7 +483,7 @@ impl Courier {
 
     async fn send_chunk(&self, chat: i64, thread: Option<i32>, chunk: &Chunk) -> Result<Delivered, Verdict> {
         let store = &self.shared.store;
-        match self.deliver(chat, thread, &chunk.html, Lane::Alert).await {
+        match self.deliver(chat, thread, &chunk.html, None, Lane::Alert).await {
             Ok(Delivered::Preempted) => Ok(Delivered::Preempted),
             Ok(Delivered::Sent) => {
                 // First of all, on disk: delivered. (A crash before this flush ends

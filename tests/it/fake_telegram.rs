@@ -32,6 +32,8 @@ pub struct Call {
     pub body: Value,
     /// Whether the fake answered `ok: true`.
     pub ok: bool,
+    /// The uploaded photo of a multipart `sendPhoto` (its text fields are in `body`).
+    pub photo: Option<Vec<u8>>,
 }
 
 /// A delivered `sendMessage`.
@@ -382,8 +384,44 @@ pub fn sent_from(calls: &[Call], chat: i64) -> Vec<Sent> {
         .collect()
 }
 
-async fn api(State(st): State<Arc<FakeState>>, Path((bot, method)): Path<(String, String)>, body: Bytes) -> Response {
-    let body: Value = serde_json::from_slice(&body).unwrap_or_else(|_| json!({}));
+/// A multipart form as JSON (text fields; numbers as numbers) plus the `photo` file.
+async fn read_form(mut form: axum::extract::Multipart) -> (Value, Option<Vec<u8>>) {
+    let mut body = json!({});
+    let mut photo = None;
+    while let Ok(Some(field)) = form.next_field().await {
+        let name = field.name().unwrap_or_default().to_string();
+        if field.file_name().is_some() {
+            body[format!("{name}_content_type")] = json!(field.content_type());
+            body[format!("{name}_file_name")] = json!(field.file_name());
+            photo = field.bytes().await.ok().map(|b| b.to_vec());
+            continue;
+        }
+        let text = field.text().await.unwrap_or_default();
+        body[name] = text.parse::<i64>().map_or_else(|_| json!(text), |n| json!(n));
+    }
+    (body, photo)
+}
+
+async fn api(
+    State(st): State<Arc<FakeState>>,
+    Path((bot, method)): Path<(String, String)>,
+    req: axum::extract::Request,
+) -> Response {
+    use axum::extract::FromRequest;
+    let multipart = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (body, photo) = if multipart {
+        match axum::extract::Multipart::from_request(req, &()).await {
+            Ok(form) => read_form(form).await,
+            Err(_) => (json!({}), None),
+        }
+    } else {
+        let bytes = Bytes::from_request(req, &()).await.unwrap_or_default();
+        (serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({})), None)
+    };
     let method = method.to_ascii_lowercase();
     let token = bot.strip_prefix("bot").unwrap_or(&bot).to_string();
     let resp = answer(&st, &token, &method, &body).await;
@@ -394,6 +432,7 @@ async fn api(State(st): State<Arc<FakeState>>, Path((bot, method)): Path<(String
         method,
         body,
         ok,
+        photo,
     });
     st.changed.notify_waiters();
     resp
@@ -473,6 +512,14 @@ async fn answer(st: &FakeState, token: &str, method: &str, body: &Value) -> Resp
                     m["message_thread_id"] = json!(t);
                     m["is_topic_message"] = json!(true);
                 }
+                return ok(m);
+            }
+            "sendphoto" => {
+                i.next_message += 1;
+                let c = chat_id.unwrap_or(0);
+                let m = json!({"message_id": i.next_message, "date": now_unix(), "chat": chat(c),
+                    "photo": [{"file_id": "f", "file_unique_id": "u", "width": 960, "height": 480}],
+                    "caption": body["caption"]});
                 return ok(m);
             }
             "getupdates" => {}

@@ -439,3 +439,87 @@ async fn a_real_headless_browser_loads_the_status_page() {
     assert!(inked(&img, channels) > 0.02, "the page drew something");
     eprintln!("status page screenshot: {}", shot.display());
 }
+
+#[tokio::test]
+async fn graph_in_the_chat_is_a_photo_and_page_takes_an_admin() {
+    use crate::fake_telegram::FakeTelegram;
+    const TOKEN: &str = "444444:DDD-pics";
+    const GROUP: i64 = -1_009_876_543_210;
+    let fake = FakeTelegram::start().await;
+    fake.add_bot(TOKEN, 444_444, "pics_bot");
+    let app = spawn_app(&[
+        ("UPBOT_TELEGRAM_TOKENS", TOKEN),
+        ("UPBOT_TELEGRAM_API_URL", &fake.url),
+        ("UPBOT_ALLOWED_CHATS", "*"),
+    ])
+    .await;
+    fake.set_member(GROUP, 42, "administrator");
+    let (port, _server) = target().await;
+    let before = fake.sent(GROUP).len();
+    fake.say(
+        TOKEN,
+        GROUP,
+        42,
+        &format!("/add 127.0.0.1:{port} name=web interval=1 recovers=1"),
+    );
+    let added = fake.wait_for_nth(GROUP, before + 1).await.swap_remove(before);
+    assert!(added.text.contains("Added #"), "{}", added.text);
+    let id: u64 = added
+        .text
+        .split('#')
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    probes(&app, id, 2).await;
+
+    // /graph: a photo (multipart sendPhoto) with the figures in its caption.
+    fake.say(TOKEN, GROUP, 7, &format!("/graph {id} 1h"));
+    let call = fake
+        .wait_until("a sendPhoto", |calls| {
+            calls.iter().find(|c| c.method == "sendphoto" && c.ok).cloned()
+        })
+        .await;
+    assert_eq!(call.body["chat_id"], GROUP);
+    assert_eq!(call.body["parse_mode"], "HTML");
+    assert_eq!(call.body["photo_content_type"], "image/png");
+    let caption = call.body["caption"].as_str().unwrap();
+    assert!(
+        caption.contains(&format!("#{id} <b>web</b>")) && caption.contains("last hour"),
+        "{caption}"
+    );
+    assert!(
+        caption.contains("uptime 100%") && caption.contains("no incidents"),
+        "{caption}"
+    );
+    let img = decode_png(call.photo.as_deref().expect("the PNG was uploaded"));
+    assert_eq!((img.0, img.1), (960, 480));
+    assert!(inked(&img, 3) > 0.005);
+
+    // /page: anyone may ask where it is; only an admin publishes it.
+    let n = fake.sent(GROUP).len();
+    fake.say(TOKEN, GROUP, 7, "/page on");
+    let denied = fake.wait_for_nth(GROUP, n + 1).await.swap_remove(n);
+    assert!(denied.text.to_lowercase().contains("administrator"), "{}", denied.text);
+    let n = fake.sent(GROUP).len();
+    fake.say(TOKEN, GROUP, 42, "/page on");
+    let on = fake.wait_for_nth(GROUP, n + 1).await.swap_remove(n);
+    let url = on
+        .text
+        .split_whitespace()
+        .find(|w| w.contains("/status/"))
+        .unwrap_or_else(|| panic!("an address in {:?}", on.text))
+        .trim_end_matches('.')
+        .to_string();
+    let (code, html, _) = get(&url).await;
+    assert_eq!(code, 200);
+    assert!(html.contains(">web<"), "the chat's monitor is on its page");
+    let n = fake.sent(GROUP).len();
+    fake.say(TOKEN, GROUP, 42, "/page off");
+    let off = fake.wait_for_nth(GROUP, n + 1).await.swap_remove(n);
+    assert!(off.text.contains("404"), "{}", off.text);
+    assert_eq!(get(&url).await.0, 404);
+}
