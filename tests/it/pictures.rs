@@ -199,6 +199,24 @@ async fn page_on_off_new_slug_targets_and_floods() {
     for bad in ["<script", "src=", "href=", "http://", "https://"] {
         assert!(!lower.contains(bad), "{bad} on the page");
     }
+    // Browsers that accept gzip get the same page gzipped.
+    let r = reqwest::Client::new()
+        .get(&url)
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    let gz = r.bytes().await.unwrap();
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut unzipped).unwrap();
+    assert_eq!(unzipped, html);
+    assert!(
+        gz.len() * 3 < html.len(),
+        "{} bytes gzipped of {}",
+        gz.len(),
+        html.len()
+    );
     // Targets on: shown at once (the cache knows the page's options).
     let r = ws
         .request("page", json!({"chat_id": CHAT, "on": true, "targets": true}))
@@ -522,4 +540,24 @@ async fn graph_in_the_chat_is_a_photo_and_page_takes_an_admin() {
     let off = fake.wait_for_nth(GROUP, n + 1).await.swap_remove(n);
     assert!(off.text.contains("404"), "{}", off.text);
     assert_eq!(get(&url).await.0, 404);
+}
+
+#[tokio::test]
+async fn the_page_follows_a_group_that_became_a_supergroup() {
+    let app = spawn_app(&[]).await;
+    register_bot(&app.running.service, "mon_bot");
+    let (port, _server) = target().await;
+    add(&app, &format!("127.0.0.1:{port}"), "web", 2).await;
+    let mut ws = app.ws().await;
+    let r = ws.request("page", json!({"chat_id": CHAT, "on": true})).await;
+    let url = r["data"]["url"].as_str().unwrap().to_string();
+    let new = -1_009_999_999_999;
+    app.running.service.migrate_chat(CHAT, new).await.unwrap();
+    let (code, html, _) = get(&url).await;
+    assert_eq!(code, 200, "same address");
+    assert!(html.contains(">web<"), "with the moved monitors");
+    let r = ws.request("page", json!({"chat_id": new})).await;
+    assert_eq!(r["data"]["url"].as_str(), Some(url.as_str()));
+    let r = ws.request("page", json!({"chat_id": CHAT})).await;
+    assert_eq!(r["data"]["on"], false, "the old chat has none");
 }
