@@ -8,6 +8,8 @@
 //!   in between.
 //! - Floods get 429 with `Retry-After`, as the webhooks do: [`RATE_PER_MINUTE`] per
 //!   page with bursts of [`RATE_BURST`].
+//! - A drawn page is kept gzipped too and sent so to browsers that accept it (a page of
+//!   100 monitors is about 1 MiB of HTML, a few dozen KiB compressed).
 //! - The answer forbids every outside load (`Content-Security-Policy: default-src
 //!   'none'`), so the page can neither run nor fetch anything even if a name on it
 //!   tried to.
@@ -18,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use governor::clock::{Clock, DefaultClock};
@@ -45,7 +47,26 @@ struct Cached {
     /// The settings it was drawn with: a page whose options changed (targets hidden
     /// again) is drawn anew at once.
     page: PublishedPage,
-    html: Arc<str>,
+    html: Drawn,
+}
+
+/// A drawn page, plain and gzipped.
+#[derive(Clone)]
+struct Drawn {
+    plain: Arc<str>,
+    gzip: Option<Arc<[u8]>>,
+}
+
+impl Drawn {
+    fn new(html: String) -> Self {
+        use std::io::Write as _;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let gzip = enc.write_all(html.as_bytes()).and_then(|()| enc.finish()).ok();
+        Self {
+            plain: html.into(),
+            gzip: gzip.map(Into::into),
+        }
+    }
 }
 
 struct PageState {
@@ -57,7 +78,7 @@ struct PageState {
 }
 
 impl PageState {
-    fn cached(&self, page: &PublishedPage) -> Option<Arc<str>> {
+    fn cached(&self, page: &PublishedPage) -> Option<Drawn> {
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache
             .get(&page.slug)
@@ -65,7 +86,7 @@ impl PageState {
             .map(|c| c.html.clone())
     }
 
-    fn keep(&self, page: PublishedPage, html: Arc<str>) {
+    fn keep(&self, page: PublishedPage, html: Drawn) {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache.retain(|_, c| c.at.elapsed() < CACHE_FOR);
         cache.insert(
@@ -94,7 +115,7 @@ pub(super) fn routes(service: Service) -> Router {
         .with_state(state)
 }
 
-async fn page(State(st): State<Arc<PageState>>, Path(slug): Path<String>) -> Response {
+async fn page(State(st): State<Arc<PageState>>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
     let Some(current) = st.service.pages().get(&slug) else {
         return error(StatusCode::NOT_FOUND, "no such status page");
     };
@@ -120,13 +141,12 @@ async fn page(State(st): State<Arc<PageState>>, Path(slug): Path<String>) -> Res
                     let (service, s) = (st.service.clone(), slug.clone());
                     let drawn = tokio::task::spawn_blocking(move || {
                         service.status_page(&s).map(|d| {
-                            let html: Arc<str> = render(&Page {
+                            let html = Drawn::new(render(&Page {
                                 title: &d.title,
                                 generated_ms: d.generated_ms,
                                 refresh_secs: REFRESH_SECS,
                                 monitors: &d.monitors,
-                            })
-                            .into();
+                            }));
                             (d.page, html)
                         })
                     })
@@ -147,8 +167,33 @@ async fn page(State(st): State<Arc<PageState>>, Path(slug): Path<String>) -> Res
             }
         }
     };
-    let mut resp = (StatusCode::OK, html.to_string()).into_response();
+    let gzip_ok = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|e| {
+            let mut parts = e.split(';');
+            let coding = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                matches!(
+                    p.trim().replace(' ', "").as_str(),
+                    "q=0" | "q=0.0" | "q=0.00" | "q=0.000"
+                )
+            });
+            coding.eq_ignore_ascii_case("gzip") && !refused
+        });
+    let mut resp = match (&html.gzip, gzip_ok) {
+        (Some(gz), true) => {
+            let mut r = (StatusCode::OK, gz.to_vec()).into_response();
+            r.headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            r
+        }
+        _ => (StatusCode::OK, html.plain.to_string()).into_response(),
+    };
     let h = resp.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),

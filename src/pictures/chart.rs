@@ -324,7 +324,7 @@ pub fn format_ms(v: f64) -> String {
 fn legend<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>) -> Result<(), ChartError> {
     let f = (FAMILY, 13).into_font().color(&TEXT);
     let items: [(&str, RGBColor, bool); 4] = [
-        ("min–max", BAND, false),
+        ("min/max", BAND, false),
         ("average", AVG, true),
         ("DOWN", tint(DOWN, 0.6), false),
         ("DEGRADED", tint(DEGRADED, 0.6), false),

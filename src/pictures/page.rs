@@ -70,6 +70,8 @@ h1{font-size:1.45rem;margin:8px 0 12px}
 .figs b{font-variant-numeric:tabular-nums}
 svg{display:block;width:100%}
 svg.bars{height:34px}
+.day.up{fill:var(--up)}.day.degraded{fill:var(--degraded)}.day.minor{fill:var(--minor)}
+.day.down{fill:var(--down)}.day.none{fill:var(--none)}
 svg.spark{height:44px;margin-top:6px}
 .scale{display:flex;justify-content:space-between;color:var(--muted);font-size:.75rem;margin-top:2px}
 footer{color:var(--muted);font-size:.8rem;text-align:center;margin-top:20px}
@@ -240,8 +242,7 @@ fn bars(days: &Series) -> Markup {
         svg class="bars" viewBox={ "0 0 " (w) " 34" } preserveAspectRatio="none" role="img"
             aria-label={ (n) "-day uptime" } {
             @for (i, b) in days.buckets.iter().enumerate() {
-                rect class={ "day " (day_class(b)) } x=(i * 6) y="0" width="4.5" height="34" rx="1"
-                    fill={ "var(--" (day_class(b)) ")" } {
+                rect class={ "day " (day_class(b)) } x=(i * 6) width="4.5" height="34" {
                     title { (day_title(days.at(i), b)) }
                 }
             }
