@@ -27,12 +27,10 @@ pub(crate) fn run(svc: &Service, caller: &Caller, sel: &Selector) -> Result<Stat
         summary.uptime_pct = u;
     }
     let month = svc.history(&m, now.saturating_sub(30 * DAY_MS), now, HOUR_MS, now)?;
-    let last = |hours: usize| {
-        let mut b = crate::domain::history::Bucket::default();
-        month.buckets.iter().rev().take(hours).for_each(|x| b.merge(x));
-        b.uptime_pct()
-    };
-    summary.uptime_7d_pct = last(7 * 24 + 1);
+    // The last 7 days: the current (partial) hour and the 168 before it.
+    let mut week = crate::domain::history::Bucket::default();
+    month.buckets.iter().rev().take(7 * 24 + 1).for_each(|x| week.merge(x));
+    summary.uptime_7d_pct = week.uptime_pct();
     summary.uptime_30d_pct = month.totals().uptime_pct();
     Ok(StatusView {
         monitor: svc.view(&m, Some((health, stats))),
