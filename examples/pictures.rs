@@ -76,7 +76,7 @@ fn minute(story: &Story, at_ms: u64, minutes_ago: u64, rng: &mut Rng) -> Bucket 
 }
 
 /// Writes `days` of history for `ids` through the store's batched save, a day at a time.
-fn write_history(store: &Store, stories: &[(MonitorId, Story)], days: u64, now: u64) -> anyhow::Result<()> {
+async fn write_history(store: &Store, stories: &[(MonitorId, Story)], days: u64, now: u64) -> anyhow::Result<()> {
     let start = now - days * DAY_MS;
     let mut rng = Rng(0x5eed);
     let mut t = start - start % MINUTE_MS;
@@ -93,7 +93,7 @@ fn write_history(store: &Store, stories: &[(MonitorId, Story)], days: u64, now: 
             }
             batch.push((*id, minutes));
         }
-        store.save_history(&batch, day_end)?;
+        store.save_history(batch, day_end).await?;
         t = day_end;
     }
     Ok(())
@@ -230,7 +230,7 @@ async fn main() -> anyhow::Result<()> {
             store.put_monitor(m, &h).await?;
         }
         let t = Instant::now();
-        write_history(&store, &stories, 90, now)?;
+        write_history(&store, &stories, 90, now).await?;
         let took = t.elapsed();
         store.flush().await?;
         (store.history_bytes(MonitorId(1))?, took)
@@ -393,7 +393,7 @@ async fn main() -> anyhow::Result<()> {
             },
         ));
     }
-    write_history(&store, &many, 90, now)?;
+    write_history(&store, &many, 90, now).await?;
     store.flush().await?;
     drop(store);
     let config = upbot::config::Config::from_lookup(|k| match k {

@@ -27,10 +27,8 @@ impl Service {
         if batch.is_empty() {
             return Ok(HistorySaved::default());
         }
-        let store = self.store().clone();
-        let saved = tokio::task::spawn_blocking(move || store.save_history(&batch, now))
-            .await
-            .map_err(|e| CoreError::Internal(format!("history save task: {e}")))??;
+        // On the store's writer thread, like every write.
+        let saved = self.store().save_history(batch, now).await?;
         tracing::debug!(?saved, "history saved");
         Ok(saved)
     }

@@ -223,12 +223,13 @@ impl Recorder {
         self.open.len()
     }
 
-    /// Spreads `[mark, now)` over the minutes it covers, in the state in force. A clock
-    /// that went back attributes nothing; a span longer than [`MAX_OPEN`] minutes keeps
-    /// only its last minutes (the rest is a gap).
+    /// Spreads `[mark, now)` over the minutes it covers, in the state in force. A time
+    /// before the mark (a clock that went back, or an event stamped before a save took
+    /// the minutes) attributes nothing and leaves the mark: time is never counted
+    /// twice. A span longer than [`MAX_OPEN`] minutes keeps only its last minutes (the
+    /// rest is a gap).
     fn advance(&mut self, now_ms: u64) {
         if now_ms <= self.mark_ms {
-            self.mark_ms = now_ms;
             return;
         }
         // The minute holding the last instant of the span, and MAX_OPEN - 1 before it.
@@ -745,14 +746,23 @@ mod tests {
         let mut r = Recorder::new(T0, State::Pending);
         r.set_state(T0 + 90_000, State::Paused);
         assert!(r.take(T0 + 200_000).is_empty());
-        // A clock that steps back attributes nothing, and recording goes on from there.
+        // A clock that steps back attributes nothing until it is past the mark again
+        // (never twice); the probe still counts, in its own minute.
         let mut r = Recorder::new(T0 + 600_000, State::Up);
         r.probe(T0 + 300_000, true, Some(5));
         let got = r.take(T0 + 330_000);
         assert_eq!(got.len(), 1);
+        assert_eq!((got[0].0, got[0].1.known_ms, got[0].1.probes), (T0 + 300_000, 0, 1));
+        let got = r.take(T0 + 630_000);
         assert_eq!(
-            (got[0].0, got[0].1.known_ms, got[0].1.probes),
-            (T0 + 300_000, 30_000, 1)
+            got,
+            vec![(
+                T0 + 600_000,
+                Bucket {
+                    known_ms: 30_000,
+                    ..Default::default()
+                }
+            )]
         );
         // A day without a save keeps only the last MAX_OPEN minutes.
         let mut r = Recorder::new(T0, State::Down);

@@ -60,9 +60,19 @@ impl Store {
 
     /// Merges a batch of recorded minutes (per monitor, from their engines' recorders)
     /// into the stored chunks, then rolls up and expires what `now_ms` puts past the
-    /// horizons. Minutes of a monitor that no longer exists are dropped. Durable with
-    /// the background flush.
-    pub fn save_history(
+    /// horizons. Minutes of a monitor that no longer exists are dropped. Runs on the
+    /// store's writer thread; durable with the background flush.
+    pub async fn save_history(
+        &self,
+        batch: Vec<(MonitorId, Vec<(u64, Bucket)>)>,
+        now_ms: u64,
+    ) -> Result<HistorySaved, StoreError> {
+        self.on_writer(false, (0, 0), move |s| s.write_history(&batch, now_ms))
+            .await
+    }
+
+    /// [`Store::save_history`] on the calling thread (the writer's, or a test's).
+    pub(super) fn write_history(
         &self,
         batch: &[(MonitorId, Vec<(u64, Bucket)>)],
         now_ms: u64,
@@ -328,10 +338,10 @@ mod tests {
             ),
             (MonitorId(3), vec![(now, steady(1))]), // no such monitor: dropped
         ];
-        let saved = s.save_history(&batch, now).unwrap();
+        let saved = s.write_history(&batch, now).unwrap();
         assert_eq!((saved.monitors, saved.chunks), (1, 2), "90 minutes over two hours");
         // The same minute saved again (a restart within it) adds up.
-        s.save_history(&[(id, vec![(now - MINUTE_MS, steady(5000))])], now)
+        s.write_history(&[(id, vec![(now - MINUTE_MS, steady(5000))])], now)
             .unwrap();
         let series = s.history(id, now - 2 * HOUR_MS, now, MINUTE_MS, &[], now).unwrap();
         assert_eq!(series.buckets.len(), 120);
@@ -372,18 +382,19 @@ mod tests {
             }
         }
         // Saved while they were recent.
-        s.save_history(&[(id, minutes[..180].to_vec())], old + 3 * HOUR_MS)
+        s.write_history(&[(id, minutes[..180].to_vec())], old + 3 * HOUR_MS)
             .unwrap();
         // This save also rolls up the minutes of 100 days ago, and drops their hours.
         let a = s
-            .save_history(&[(id, minutes[180..].to_vec())], mid + 3 * HOUR_MS)
+            .save_history(vec![(id, minutes[180..].to_vec())], mid + 3 * HOUR_MS)
+            .await
             .unwrap();
         let before = s
             .history(id, mid, mid + 3 * HOUR_MS, HOUR_MS, &[], mid + 3 * HOUR_MS)
             .unwrap();
         // A save now rolls the minutes of 3 days ago into hours.
         let now = T0 + 12 * HOUR_MS;
-        let b = s.save_history(&[(id, vec![(now, steady(1))])], now).unwrap();
+        let b = s.write_history(&[(id, vec![(now, steady(1))])], now).unwrap();
         assert_eq!((a.rolled, a.expired), (3, 1), "{a:?}");
         assert_eq!((b.rolled, b.expired), (3, 0), "{b:?}");
         let after = s.history(id, mid, mid + 3 * HOUR_MS, HOUR_MS, &[], now).unwrap();
@@ -411,7 +422,7 @@ mod tests {
         let s = store_with(&[1]).await;
         let id = MonitorId(1);
         let then = T0 - 5 * DAY_MS;
-        s.save_history(&[(id, vec![(then, steady(3000))])], then).unwrap();
+        s.write_history(&[(id, vec![(then, steady(3000))])], then).unwrap();
         let now = T0;
         let day = s.history(id, then - HOUR_MS, then + HOUR_MS, DAY_MS, &[], now).unwrap();
         assert_eq!(day.totals().probes, 12, "read from the minute chunk before the horizon");
@@ -423,9 +434,10 @@ mod tests {
         let now = T0 + HOUR_MS;
         let id = MonitorId(1);
         s.save_history(
-            &[(id, vec![(now, steady(1000))]), (MonitorId(2), vec![(now, steady(9))])],
+            vec![(id, vec![(now, steady(1000))]), (MonitorId(2), vec![(now, steady(9))])],
             now,
         )
+        .await
         .unwrap();
         let tree = s.history_tree().unwrap();
         tree.insert(
@@ -436,14 +448,14 @@ mod tests {
         let read = s.history(id, now - HOUR_MS, now + HOUR_MS, HOUR_MS, &[], now).unwrap();
         assert!(read.totals().is_empty());
         // The next save of that span replaces it.
-        s.save_history(&[(id, vec![(now, steady(1000))])], now).unwrap();
+        s.write_history(&[(id, vec![(now, steady(1000))])], now).unwrap();
         let read = s.history(id, now - HOUR_MS, now + HOUR_MS, HOUR_MS, &[], now).unwrap();
         assert_eq!(read.totals().probes, 12);
         s.delete_monitor(id).await.unwrap();
         assert_eq!(s.history_bytes(id).unwrap(), 0);
         assert!(s.history_bytes(MonitorId(2)).unwrap() > 0);
         // A late save for the deleted monitor writes nothing.
-        s.save_history(&[(id, vec![(now, steady(1000))])], now).unwrap();
+        s.write_history(&[(id, vec![(now, steady(1000))])], now).unwrap();
         assert_eq!(s.history_bytes(id).unwrap(), 0);
         // Orphans (a crash between a delete's writes) are swept.
         tree.insert(

@@ -30,16 +30,24 @@ impl Store {
         Ok(self.db.open_tree(TREE)?)
     }
 
-    /// Stores (or replaces) the page of `p.chat_id`, then flushes.
+    /// Stores (or replaces) the page of `p.chat_id`, durably (on the writer thread).
     pub async fn put_page(&self, p: &PublishedPage) -> Result<(), StoreError> {
-        self.pages_tree()?.insert(p.chat_id.to_be_bytes(), enc(p)?)?;
-        self.flush().await
+        let value = enc(p)?;
+        let k = p.chat_id.to_be_bytes();
+        self.on_writer(true, (0, 0), move |s| {
+            s.pages_tree()?.insert(k, value)?;
+            Ok(())
+        })
+        .await
     }
 
-    /// Removes the page of `chat_id`, then flushes; returns it if there was one.
+    /// Removes the page of `chat_id`, durably; returns it if there was one.
     pub async fn delete_page(&self, chat_id: i64) -> Result<Option<PublishedPage>, StoreError> {
-        let old = self.pages_tree()?.remove(chat_id.to_be_bytes())?;
-        self.flush().await?;
+        let old = self
+            .on_writer(true, (0, 0), move |s| {
+                Ok(s.pages_tree()?.remove(chat_id.to_be_bytes())?)
+            })
+            .await?;
         old.map(|v| dec(&v)).transpose()
     }
 

@@ -13,6 +13,7 @@ mod ops;
 mod pictures;
 mod probe;
 mod process;
+mod store;
 mod surface;
 mod telegram;
 mod ws;
