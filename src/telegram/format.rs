@@ -422,14 +422,21 @@ fn stats_lines(st: &StatsSummary) -> String {
     if st.probes == 0 {
         return format!("\nRTT min/avg/max (24 h): {rtt}\nno probes in the last 24 h");
     }
-    let mut out = format!(
-        "\nRTT min/avg/max (24 h): {rtt}\nloss: {:.1}% · uptime (24 h): {:.2}% · {} probes",
-        st.loss_pct, st.uptime_pct, st.probes
-    );
-    if let (Some(w), Some(m)) = (st.uptime_7d_pct, st.uptime_30d_pct) {
-        out.push_str(&format!("\nuptime 7 d: {w:.2}% · 30 d: {m:.2}%"));
+    match (st.uptime_24h_pct, st.uptime_7d_pct, st.uptime_30d_pct) {
+        // From the history: the share of the time that was not DOWN.
+        (Some(d), Some(w), Some(m)) => format!(
+            "\nRTT min/avg/max (24 h): {rtt}\nloss: {:.1}% of {} probes (24 h)\nuptime 24 h: {} · 7 d: {} · 30 d: {}",
+            st.loss_pct,
+            st.probes,
+            crate::pictures::page::pct(Some(d)),
+            crate::pictures::page::pct(Some(w)),
+            crate::pictures::page::pct(Some(m))
+        ),
+        _ => format!(
+            "\nRTT min/avg/max (24 h): {rtt}\nloss: {:.1}% · uptime (24 h): {:.2}% · {} probes",
+            st.loss_pct, st.uptime_pct, st.probes
+        ),
     }
-    out
 }
 
 /// Reply to a failed command.
@@ -694,10 +701,22 @@ mod tests {
                 rtt_min_ms: Some(0.412),
                 rtt_avg_ms: Some(1.5),
                 rtt_max_ms: Some(12.75),
+                uptime_24h_pct: None,
                 uptime_7d_pct: None,
                 uptime_30d_pct: None,
             },
         };
+        let mut known = s.clone();
+        (
+            known.stats.uptime_24h_pct,
+            known.stats.uptime_7d_pct,
+            known.stats.uptime_30d_pct,
+        ) = (Some(99.999), Some(99.5), Some(100.0));
+        let text = reply(&Reply::Status(Box::new(known)), &Style::new("mon_bot", false), 0);
+        assert!(
+            text.ends_with("loss: 1.2% of 2880 probes (24 h)\nuptime 24 h: 99.99% · 7 d: 99.50% · 30 d: 100%"),
+            "uptime from the history: {text}"
+        );
         let text = reply(
             &Reply::Status(Box::new(s)),
             &Style::new("mon_bot", false),

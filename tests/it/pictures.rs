@@ -155,8 +155,11 @@ async fn incidents_and_downtime_reach_the_graph_and_status() {
     assert_eq!(inc[0]["ongoing"], true);
     assert!(g["failures"].as_u64().unwrap() >= 1);
     let s = ws.request("status", json!({"id": id})).await;
-    assert_eq!(s["data"]["stats"]["uptime_pct"].as_f64(), Some(0.0), "{s}");
-    assert_eq!(s["data"]["stats"]["uptime_30d_pct"].as_f64(), Some(0.0));
+    let stats = &s["data"]["stats"];
+    assert_eq!(stats["uptime_pct"].as_f64(), Some(0.0), "no probe succeeded: {s}");
+    for k in ["uptime_24h_pct", "uptime_7d_pct", "uptime_30d_pct"] {
+        assert_eq!(stats[k].as_f64(), Some(0.0), "DOWN all the time it was known: {k}");
+    }
 }
 
 #[tokio::test]

@@ -23,9 +23,7 @@ pub(crate) fn run(svc: &Service, caller: &Caller, sel: &Selector) -> Result<Stat
     let now = now_ms();
     let mut summary = stats.summary(now);
     let day = svc.history(&m, now.saturating_sub(DAY_MS), now, MINUTE_MS, now)?;
-    if let Some(u) = day.totals().uptime_pct() {
-        summary.uptime_pct = u;
-    }
+    summary.uptime_24h_pct = day.totals().uptime_pct();
     let month = svc.history(&m, now.saturating_sub(30 * DAY_MS), now, HOUR_MS, now)?;
     // The last 7 days: the current (partial) hour and the 168 before it.
     let mut week = crate::domain::history::Bucket::default();
