@@ -120,6 +120,40 @@ fn monitor(id: u64, kind: Kind, host: &str, port: Option<u16>, name: &str) -> Mo
     }
 }
 
+/// Publishes the test chat's page; returns its address.
+async fn publish(svc: &upbot::core::Service, title: Option<&str>) -> anyhow::Result<String> {
+    let page = PageRequest {
+        on: Some(true),
+        chat_id: Some(CHAT),
+        title: title.map(String::from),
+        ..PageRequest::default()
+    };
+    match svc.execute(&Caller::Operator, Command::Page(page)).await? {
+        Reply::Page(p) => p.url.context("a page address"),
+        other => bail!("unexpected reply {other:?}"),
+    }
+}
+
+/// Draws the page at `url` `n` times as the HTTP receiver does (data, then HTML);
+/// returns the times and the last HTML.
+fn draw_page(svc: &upbot::core::Service, url: &str, n: usize) -> anyhow::Result<(Vec<Duration>, String)> {
+    let slug = url.rsplit('/').next().unwrap_or_default();
+    let mut times = Vec::new();
+    let mut html = String::new();
+    for _ in 0..n {
+        let t = Instant::now();
+        let d = svc.status_page(slug).context("the page")?;
+        html = upbot::pictures::page::render(&upbot::pictures::page::Page {
+            title: &d.title,
+            generated_ms: d.generated_ms,
+            refresh_secs: 60,
+            monitors: &d.monitors,
+        });
+        times.push(t.elapsed());
+    }
+    Ok((times, html))
+}
+
 async fn state_of(svc: &upbot::core::Service, id: u64) -> State {
     match svc
         .execute(&Caller::Operator, Command::Status(Selector::Id(MonitorId(id))))
@@ -315,29 +349,8 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // The page.
-    let page = PageRequest {
-        on: Some(true),
-        chat_id: Some(CHAT),
-        title: Some("Acme production".into()),
-        ..PageRequest::default()
-    };
-    let url = match svc.execute(&Caller::Operator, Command::Page(page)).await? {
-        Reply::Page(p) => p.url.context("a page address")?,
-        other => bail!("unexpected reply {other:?}"),
-    };
-    let slug = url.rsplit('/').next().unwrap_or_default().to_string();
-    let mut times = Vec::new();
-    for _ in 0..20 {
-        let t = Instant::now();
-        let d = svc.status_page(&slug).context("the page")?;
-        let _ = upbot::pictures::page::render(&upbot::pictures::page::Page {
-            title: &d.title,
-            generated_ms: d.generated_ms,
-            refresh_secs: 60,
-            monitors: &d.monitors,
-        });
-        times.push(t.elapsed());
-    }
+    let url = publish(&svc, Some("Acme production")).await?;
+    let (mut times, _) = draw_page(&svc, &url, 20)?;
     println!(
         "page draw, 3 monitors × 90 days (history read + HTML): median {:.1?}",
         percentile(&mut times, 0.5)
@@ -403,38 +416,18 @@ async fn main() -> anyhow::Result<()> {
     })?;
     let running = upbot::app::start(config).await?;
     let svc = running.service.clone();
-    let page = PageRequest {
-        on: Some(true),
-        chat_id: Some(CHAT),
-        ..PageRequest::default()
-    };
-    let url = match svc.execute(&Caller::Operator, Command::Page(page)).await? {
-        Reply::Page(p) => p.url.context("a page address")?,
-        other => bail!("unexpected reply {other:?}"),
-    };
-    let slug = url.rsplit('/').next().unwrap_or_default().to_string();
-    let mut times = Vec::new();
-    for _ in 0..5 {
-        let t = Instant::now();
-        let d = svc.status_page(&slug).context("the page")?;
-        let html = upbot::pictures::page::render(&upbot::pictures::page::Page {
-            title: &d.title,
-            generated_ms: d.generated_ms,
-            refresh_secs: 60,
-            monitors: &d.monitors,
-        });
-        times.push(t.elapsed());
-        if times.len() == 1 {
-            use std::io::Write as _;
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            gz.write_all(html.as_bytes())?;
-            let gz = gz.finish()?;
-            println!(
-                "page of {big} monitors: {} KiB of HTML, {} KiB gzipped",
-                html.len() / 1024,
-                gz.len() / 1024
-            );
-        }
+    let url = publish(&svc, None).await?;
+    let (mut times, html) = draw_page(&svc, &url, 5)?;
+    {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(html.as_bytes())?;
+        let gz = gz.finish()?;
+        println!(
+            "page of {big} monitors: {} KiB of HTML, {} KiB gzipped",
+            html.len() / 1024,
+            gz.len() / 1024
+        );
     }
     println!(
         "page draw, {big} monitors × 90 days: median {:.1?} (served from memory for {:?} after each)",

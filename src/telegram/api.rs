@@ -177,20 +177,21 @@ pub async fn send_photo(
     if let Some(t) = thread {
         form = form.text("message_thread_id", t.to_string());
     }
-    let sent = bot
-        .client()
-        .post(url)
-        .multipart(form)
-        .timeout(CALL_TIMEOUT)
-        .send()
-        .await;
+    send(bot.client().post(url).multipart(form))
+        .await
+        .map(|_: serde_json::Value| ())
+}
+
+/// Sends one Bot API request (bounded by [`CALL_TIMEOUT`]) and reads its answer.
+async fn send<T: DeserializeOwned>(req: reqwest::RequestBuilder) -> Result<T, Failure> {
+    let sent = req.timeout(CALL_TIMEOUT).send().await;
     let resp = sent.map_err(|e| Failure::Transport(e.without_url().to_string()))?;
     let status = resp.status().as_u16();
     let bytes = resp
         .bytes()
         .await
         .map_err(|e| Failure::Transport(e.without_url().to_string()))?;
-    parse::<serde_json::Value>(status, &bytes).map(|_| ())
+    parse(status, &bytes)
 }
 
 /// The URL of `method` for `bot` (the token is in it: never log it).
@@ -208,21 +209,13 @@ fn method_url(bot: &Bot, method: &str) -> Result<reqwest::Url, Failure> {
 pub async fn call<T: DeserializeOwned>(bot: &Bot, method: &str, payload: &impl Serialize) -> Result<T, Failure> {
     let url = method_url(bot, method)?;
     let body = serde_json::to_vec(payload).map_err(|e| Failure::Transport(format!("encoding the request: {e}")))?;
-    let sent = bot
-        .client()
-        .post(url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .timeout(CALL_TIMEOUT)
-        .send()
-        .await;
-    let resp = sent.map_err(|e| Failure::Transport(e.without_url().to_string()))?;
-    let status = resp.status().as_u16();
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| Failure::Transport(e.without_url().to_string()))?;
-    parse(status, &bytes)
+    send(
+        bot.client()
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body),
+    )
+    .await
 }
 
 /// `sendMessage`: `html` in HTML parse mode, or as plain text when `html` is false;

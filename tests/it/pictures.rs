@@ -104,13 +104,31 @@ async fn get(url: &str) -> (u16, String, reqwest::header::HeaderMap) {
     (code, r.text().await.unwrap(), headers)
 }
 
-#[tokio::test]
-async fn graph_over_ws_is_a_png_of_what_the_probes_recorded() {
+/// A server with one monitor `web` of the test chat that has answered `n` probes;
+/// returns the app, the monitor and the target's task (keep it alive).
+async fn with_web(n: usize) -> (TestApp, u64, tokio::task::JoinHandle<()>) {
     let app = spawn_app(&[]).await;
     register_bot(&app.running.service, "mon_bot");
-    let (port, _server) = target().await;
+    let (port, server) = target().await;
     let id = add(&app, &format!("127.0.0.1:{port}"), "web", 2).await;
-    probes(&app, id, 3).await;
+    probes(&app, id, n).await;
+    (app, id, server)
+}
+
+/// Runs the real `upbot` client against `app`.
+async fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_upbot"))
+        .args(args)
+        .args(["--server", &app.ws_url])
+        .env("RUST_LOG", "off")
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(WAIT, out).await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn graph_over_ws_is_a_png_of_what_the_probes_recorded() {
+    let (app, id, _server) = with_web(3).await;
     let mut ws = app.ws().await;
     let r = ws.request("graph", json!({"id": id, "period": "1h"})).await;
     assert_eq!(r["type"], "graph", "{r}");
@@ -286,11 +304,7 @@ async fn page_on_off_new_slug_targets_and_floods() {
 
 #[tokio::test]
 async fn history_survives_a_restart() {
-    let app = spawn_app(&[]).await;
-    register_bot(&app.running.service, "mon_bot");
-    let (port, _server) = target().await;
-    let id = add(&app, &format!("127.0.0.1:{port}"), "web", 2).await;
-    probes(&app, id, 3).await;
+    let (app, id, _server) = with_web(3).await;
     let mut ws = app.ws().await;
     let before = ws.request("graph", json!({"id": id, "period": "1h"})).await;
     let before = data(&before)["probes"].as_u64().unwrap();
@@ -313,27 +327,10 @@ async fn history_survives_a_restart() {
 
 #[tokio::test]
 async fn cli_graph_writes_the_png_and_page_prints_the_address() {
-    let app = spawn_app(&[]).await;
-    register_bot(&app.running.service, "mon_bot");
-    let (port, _server) = target().await;
-    let id = add(&app, &format!("127.0.0.1:{port}"), "web", 2).await;
-    probes(&app, id, 2).await;
+    let (app, id, _server) = with_web(2).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("chart.png");
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_upbot"))
-        .args([
-            "graph",
-            &id.to_string(),
-            "1h",
-            "--out",
-            file.to_str().unwrap(),
-            "--server",
-            &app.ws_url,
-        ])
-        .env("RUST_LOG", "off")
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(WAIT, out).await.unwrap().unwrap();
+    let out = cli(&app, &["graph", &id.to_string(), "1h", "--out", file.to_str().unwrap()]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -346,12 +343,7 @@ async fn cli_graph_writes_the_png_and_page_prints_the_address() {
     );
     let img = decode_png(&std::fs::read(&file).unwrap());
     assert_eq!((img.0, img.1), (960, 480));
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_upbot"))
-        .args(["page", "on", "--chat-id", &CHAT.to_string(), "--server", &app.ws_url])
-        .env("RUST_LOG", "off")
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(WAIT, out).await.unwrap().unwrap();
+    let out = cli(&app, &["page", "on", "--chat-id", &CHAT.to_string()]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     assert!(
