@@ -120,6 +120,16 @@ fn monitor(id: u64, kind: Kind, host: &str, port: Option<u16>, name: &str) -> Mo
     }
 }
 
+/// The real server on `dir`, on loopback ports of its choosing, no bot.
+async fn serve(dir: &std::path::Path) -> anyhow::Result<upbot::app::Running> {
+    let config = upbot::config::Config::from_lookup(|k| match k {
+        "UPBOT_DATA_DIR" => dir.to_str().map(String::from),
+        "UPBOT_WS_ADDR" | "UPBOT_HTTP_ADDR" => Some("127.0.0.1:0".into()),
+        _ => None,
+    })?;
+    upbot::app::start(config).await
+}
+
 /// Publishes the test chat's page; returns its address.
 async fn publish(svc: &upbot::core::Service, title: Option<&str>) -> anyhow::Result<String> {
     let page = PageRequest {
@@ -274,12 +284,7 @@ async fn main() -> anyhow::Result<()> {
          one monitor's history takes {bytes_per_monitor} bytes (keys and values)"
     );
 
-    let config = upbot::config::Config::from_lookup(|k| match k {
-        "UPBOT_DATA_DIR" => dir.path().to_str().map(String::from),
-        "UPBOT_WS_ADDR" | "UPBOT_HTTP_ADDR" => Some("127.0.0.1:0".into()),
-        _ => None,
-    })?;
-    let running = upbot::app::start(config).await?;
+    let running = serve(dir.path()).await?;
     let svc = running.service.clone();
     // Let the live probes give verdicts (db-primary UP, billing API DOWN).
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -409,12 +414,7 @@ async fn main() -> anyhow::Result<()> {
     write_history(&store, &many, 90, now).await?;
     store.flush().await?;
     drop(store);
-    let config = upbot::config::Config::from_lookup(|k| match k {
-        "UPBOT_DATA_DIR" => dir.path().to_str().map(String::from),
-        "UPBOT_WS_ADDR" | "UPBOT_HTTP_ADDR" => Some("127.0.0.1:0".into()),
-        _ => None,
-    })?;
-    let running = upbot::app::start(config).await?;
+    let running = serve(dir.path()).await?;
     let svc = running.service.clone();
     let url = publish(&svc, None).await?;
     let (mut times, html) = draw_page(&svc, &url, 5)?;
