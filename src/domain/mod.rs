@@ -1,8 +1,10 @@
 //! Pure domain types and rules: monitors, targets, the debounce state machine,
-//! probe statistics, the chat target policy and the one duration format. Nothing here does I/O, so every rule is unit-testable.
+//! probe statistics, the chat target policy, the one duration format and the on-call
+//! decisions (acks, mutes, reminders, parents, storms). Nothing here does I/O, so every rule is unit-testable.
 
 pub mod duration;
 pub mod monitor;
+pub mod oncall;
 pub mod policy;
 pub mod state;
 pub mod stats;
