@@ -106,6 +106,8 @@ struct Inner {
     resolver: RwLock<Resolver>,
     /// Serialises mutations so dedupe checks and writes cannot interleave.
     writes: tokio::sync::Mutex<()>,
+    /// On-call records and chat settings (write-through to the store).
+    oncall: super::oncall::Book,
 }
 
 /// The command core's handle; cheap to clone.
@@ -151,6 +153,7 @@ impl Service {
             map.insert(m.id, m);
         }
         tracing::info!(monitors = map.len(), "monitors loaded");
+        let oncall = super::oncall::Book::load(&store)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -164,6 +167,7 @@ impl Service {
                 safety: RwLock::new(ChatSafety::default()),
                 resolver: RwLock::new(Resolver::bounded(MAX_LOOKUPS_IN_FLIGHT)),
                 writes: tokio::sync::Mutex::new(()),
+                oncall,
             }),
         })
     }
@@ -285,6 +289,10 @@ impl Service {
         &self.inner.engines
     }
 
+    pub(crate) fn book(&self) -> &super::oncall::Book {
+        &self.inner.oncall
+    }
+
     /// Takes the write lock every mutation holds while it checks and changes the cache.
     pub(crate) async fn lock_writes(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.inner.writes.lock().await
@@ -387,7 +395,8 @@ impl Service {
         } else {
             None
         };
-        monitor_view(m, live, &self.inner.public_url, seen)
+        let oncall = self.oncall_view(m, &live.0);
+        monitor_view(m, live, &self.inner.public_url, seen, oncall)
     }
 
     /// The bot that will alert `chat_id` (a chat caller's own; an operator names one).

@@ -472,9 +472,9 @@ pub fn plan(rows: &[Row<'_>], facts: impl Fn(MonitorId) -> Facts, quiet: bool, n
             continue;
         }
         // The parent's own row with the same change in this batch (the last one).
-        let same = rows.iter().rposition(|o| {
-            o.monitor == parent.id && o.notice.is_change() && o.to == r.to && o.key != r.key
-        });
+        let same = rows
+            .iter()
+            .rposition(|o| o.monitor == parent.id && o.notice.is_change() && o.to == r.to && o.key != r.key);
         fates[i] = match same {
             Some(j) if fates[j] != Fate::Fold => Fate::Counted(rows[j].key),
             _ if down && parent.state == State::Down => {
@@ -489,7 +489,10 @@ pub fn plan(rows: &[Row<'_>], facts: impl Fn(MonitorId) -> Facts, quiet: bool, n
                 let (heading, wait) = if down {
                     (parent.heading == Some(State::Down), parent.down_ms)
                 } else {
-                    (parent.state == State::Down && parent.heading == Some(State::Up), parent.up_ms)
+                    (
+                        parent.state == State::Down && parent.heading == Some(State::Up),
+                        parent.up_ms,
+                    )
                 };
                 let until = r
                     .at_ms
@@ -568,7 +571,8 @@ pub fn plan(rows: &[Row<'_>], facts: impl Fn(MonitorId) -> Facts, quiet: bool, n
             .filter(|&i| matches!(rows[i].notice, Notice::Acked { .. } | Notice::Muted { .. }))
             .collect();
         if !info.is_empty() {
-            p.messages.push(message(rows, &info, &behind, Section::Info, quiet, Vec::new()));
+            p.messages
+                .push(message(rows, &info, &behind, Section::Info, quiet, Vec::new()));
         }
         // Mute ends, one message per kind of mute.
         let mut ends: BTreeMap<bool, Vec<usize>> = BTreeMap::new();
@@ -734,7 +738,11 @@ mod tests {
             (Some(&b), Some(&a), 150, Some(200)),
             (Some(&a), Some(&b), 250, None),
         ] {
-            assert_eq!(active_mute(own, chat, now).map(|m| m.until_ms), want, "{own:?} {chat:?} {now}");
+            assert_eq!(
+                active_mute(own, chat, now).map(|m| m.until_ms),
+                want,
+                "{own:?} {chat:?} {now}"
+            );
         }
     }
 
@@ -754,7 +762,13 @@ mod tests {
         };
         let down = h(State::Down, 1_000, Some(1_000));
         for (r, health, muted, now, want) in [
-            (rec(every, None, None), down.clone(), false, 30_000, Reminder::At(61_000)),
+            (
+                rec(every, None, None),
+                down.clone(),
+                false,
+                30_000,
+                Reminder::At(61_000),
+            ),
             (
                 rec(every, None, None),
                 down.clone(),
@@ -763,7 +777,13 @@ mod tests {
                 Reminder::Now(Duration::from_secs(60)),
             ),
             // the next one a period after the last, counted from the outage start
-            (rec(every, Some(61_000), None), down.clone(), false, 100_000, Reminder::At(121_000)),
+            (
+                rec(every, Some(61_000), None),
+                down.clone(),
+                false,
+                100_000,
+                Reminder::At(121_000),
+            ),
             (
                 rec(every, Some(61_000), None),
                 down.clone(),
@@ -788,7 +808,13 @@ mod tests {
                 Reminder::At(61_000),
             ),
             (rec(None, None, None), down.clone(), false, 99_000, Reminder::None),
-            (rec(every, None, Some(1_000)), down.clone(), false, 99_000, Reminder::None),
+            (
+                rec(every, None, Some(1_000)),
+                down.clone(),
+                false,
+                99_000,
+                Reminder::None,
+            ),
             // an ack of an earlier incident does not silence this one
             (
                 rec(every, None, Some(7)),
@@ -798,7 +824,13 @@ mod tests {
                 Reminder::Now(Duration::from_secs(98)),
             ),
             (rec(every, None, None), down.clone(), true, 99_000, Reminder::None),
-            (rec(every, None, None), h(State::Up, 1_000, None), false, 99_000, Reminder::None),
+            (
+                rec(every, None, None),
+                h(State::Up, 1_000, None),
+                false,
+                99_000,
+                Reminder::None,
+            ),
             (
                 rec(every, None, None),
                 h(State::Degraded, 1_000, None),
@@ -807,7 +839,11 @@ mod tests {
                 Reminder::None,
             ),
         ] {
-            assert_eq!(reminder(&r, &health, muted, now), want, "{r:?} {health:?} muted={muted} now={now}");
+            assert_eq!(
+                reminder(&r, &health, muted, now),
+                want,
+                "{r:?} {health:?} muted={muted} now={now}"
+            );
         }
     }
 
@@ -836,7 +872,11 @@ mod tests {
                 (MonitorId(7), State::Down, State::Degraded),
             ]
         );
-        assert_eq!(baseline(Some(State::Up), State::Down), State::Up, "the queued DOWN is unheard");
+        assert_eq!(
+            baseline(Some(State::Up), State::Down),
+            State::Up,
+            "the queued DOWN is unheard"
+        );
         assert_eq!(baseline(None, State::Down), State::Down);
     }
 
@@ -849,9 +889,17 @@ mod tests {
         assert_eq!(e, "parent=3 would make a cycle: #1 → #3 → #2 → #1");
         let e = check_parent(MonitorId(4), MonitorId(4), of).unwrap_err();
         assert_eq!(e, "parent=4 would make a cycle: #4 → #4");
-        assert!(check_parent(MonitorId(9), MonitorId(5), of).unwrap_err().contains("cycle"));
+        assert!(
+            check_parent(MonitorId(9), MonitorId(5), of)
+                .unwrap_err()
+                .contains("cycle")
+        );
         let long = |id: MonitorId| (id.0 < 100).then(|| MonitorId(id.0 + 1));
-        assert!(check_parent(MonitorId(0), MonitorId(1), long).unwrap_err().contains("16 levels"));
+        assert!(
+            check_parent(MonitorId(0), MonitorId(1), long)
+                .unwrap_err()
+                .contains("16 levels")
+        );
     }
 
     // ---- the sender's plan ----
@@ -916,10 +964,16 @@ mod tests {
         let p = plan(&[down(1, 7, 0), up(2, 8, 0)], |_| Facts::default(), true, 100);
         assert_eq!((p.messages[0].buttons, p.messages[0].silent), (None, false));
         let deg = row(1, 7, &CHANGE, State::Up, State::Degraded, 0);
-        assert_eq!(plan(&[deg], |_| Facts::default(), false, 1).messages[0].buttons, Some(MonitorId(7)));
+        assert_eq!(
+            plan(&[deg], |_| Facts::default(), false, 1).messages[0].buttons,
+            Some(MonitorId(7))
+        );
         let rem = row(1, 7, &REMIND, State::Down, State::Down, 0);
         let p = plan(&[rem], |_| Facts::default(), true, 1);
-        assert_eq!((p.messages[0].buttons, p.messages[0].silent), (Some(MonitorId(7)), false));
+        assert_eq!(
+            (p.messages[0].buttons, p.messages[0].silent),
+            (Some(MonitorId(7)), false)
+        );
         assert!(p.messages[0].marks.is_empty(), "a reminder announces nothing new");
     }
 
@@ -956,7 +1010,13 @@ mod tests {
                 ..Facts::default()
             }
         };
-        let rows = [down(10, 2, 0), down(11, 1, 5), down(12, 3, 6), down(13, 5, 7), down(14, 9, 8)];
+        let rows = [
+            down(10, 2, 0),
+            down(11, 1, 5),
+            down(12, 3, 6),
+            down(13, 5, 7),
+            down(14, 9, 8),
+        ];
         let p = plan(&rows, facts(State::Up), false, 100);
         assert!(p.fold.is_empty());
         assert_eq!(p.messages.len(), 1);
@@ -997,9 +1057,7 @@ mod tests {
     fn a_childs_down_waits_while_its_parent_is_failing_then_goes_alone() {
         let facts = |heading| {
             move |id: MonitorId| Facts {
-                parent: (id == MonitorId(2))
-                    .then(|| parent(1, State::Up, heading))
-                    .flatten(),
+                parent: (id == MonitorId(2)).then(|| parent(1, State::Up, heading)).flatten(),
                 ..Facts::default()
             }
         };
@@ -1096,8 +1154,11 @@ mod tests {
             row(5, 4, &same, State::Up, State::Up, 0),
         ];
         let p = plan(&rows, |_| Facts::default(), true, 10);
-        let sections: Vec<(Section, Vec<u64>, bool)> =
-            p.messages.iter().map(|m| (m.section, m.keys.clone(), m.silent)).collect();
+        let sections: Vec<(Section, Vec<u64>, bool)> = p
+            .messages
+            .iter()
+            .map(|m| (m.section, m.keys.clone(), m.silent))
+            .collect();
         assert_eq!(
             sections,
             vec![
@@ -1128,7 +1189,10 @@ mod tests {
         let rec: OnCall = serde_json::from_str("{}").unwrap();
         assert_eq!(rec, OnCall::default());
         let s: ChatSettings = serde_json::from_str(r#"{"quiet":true,"lang":"pt"}"#).unwrap();
-        assert!(s.quiet && s.mute_all.is_none(), "unknown fields (a later build's) are kept out");
+        assert!(
+            s.quiet && s.mute_all.is_none(),
+            "unknown fields (a later build's) are kept out"
+        );
         let n: Notice = serde_json::from_str(r#"{"kind":"muted","by":"a","until_ms":5,"all":false}"#).unwrap();
         assert!(matches!(n, Notice::Muted { until_ms: 5, .. }));
         let rec = OnCall {

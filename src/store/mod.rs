@@ -7,7 +7,8 @@
 //! [`StoredBot`]: bots added through the API, started again at boot), `chats` (chat id →
 //! `()`: chats allowed implicitly because the operator named them), and for push
 //! monitors `push_tokens` (token → id) and `push_seen` (id → last heartbeat or report,
-//! ms since the epoch, so heartbeat deadlines survive a restart).
+//! ms since the epoch, so heartbeat deadlines survive a restart); the on-call trees
+//! `oncall` and `chat_settings` are described in [`oncall`].
 //! Keys are big-endian ids, values serde_json. Durability rule: sled's `insert` is not
 //! durable until a flush, so every method that backs a user-visible acknowledgement is
 //! `async` and returns only after [`Store::flush`] has completed. High-volume writes
@@ -31,6 +32,7 @@ use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, Transition};
 
 use std::sync::Arc;
 
+pub mod oncall;
 pub mod outbox;
 
 mod replay;
@@ -97,6 +99,9 @@ pub struct Alert {
     pub kind: Kind,
     /// What happened.
     pub transition: Transition,
+    /// What the row announces (absent in rows of state changes, as before).
+    #[serde(default, skip_serializing_if = "crate::domain::oncall::Notice::is_change")]
+    pub notice: crate::domain::oncall::Notice,
 }
 
 /// A bot added through the API (`add` with `bot` = token), kept so it starts again at
@@ -139,6 +144,7 @@ impl Alert {
             target: m.target(),
             kind: m.kind,
             transition: t.clone(),
+            notice: Default::default(),
         })
     }
 }
@@ -158,6 +164,7 @@ pub struct Store {
     flusher: std::sync::Arc<GroupFlush>,
     bots: sled::Tree,
     chats: sled::Tree,
+    oncall: oncall::OnCallTrees,
 }
 
 /// Group commit: one sled flush at a time, and a caller whose writes were already
@@ -244,6 +251,7 @@ impl Store {
             flusher: Default::default(),
             bots: tree("bots")?,
             chats: tree("chats")?,
+            oncall: oncall::OnCallTrees::open(&db)?,
             db,
             dir,
         };

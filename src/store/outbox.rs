@@ -287,6 +287,7 @@ mod tests {
                 announce: true,
                 down_for_ms: None,
             },
+            notice: Default::default(),
         }
     }
 

@@ -489,6 +489,12 @@ pub fn reply_data(reply: Reply) -> (&'static str, Value) {
         Reply::Paused(m) => ("paused", v(serde_json::to_value(m))),
         Reply::Resumed(m) => ("resumed", v(serde_json::to_value(m))),
         Reply::Rotated(m) => ("rotated", v(serde_json::to_value(m))),
+        Reply::ListDown(ms) => ("list", json!({ "monitors": v(serde_json::to_value(ms)) })),
+        Reply::Acked(m) => ("acked", v(serde_json::to_value(m))),
+        Reply::Muted(m) => ("muted", v(serde_json::to_value(m))),
+        Reply::Unmuted(m) => ("unmuted", v(serde_json::to_value(m))),
+        Reply::Reminders(r) => ("reminders", v(serde_json::to_value(r))),
+        Reply::Quiet(q) => ("quiet", v(serde_json::to_value(q))),
     }
 }
 
@@ -772,6 +778,10 @@ mod tests {
             announce: true,
             down_for_ms: None,
             at_ms: 0,
+            oncall: None,
+            acked_by: None,
+            ack_reason: None,
+            muted_until: None,
         };
         let v: Value = serde_json::from_str(&state_event(&st, 5_000)).unwrap();
         assert_eq!(v["type"], "state");

@@ -115,6 +115,7 @@ fn inject(app: &TestApp, id: MonitorId, to: State, reason: &str) -> u64 {
         target: m.target(),
         kind: m.kind,
         transition: t,
+        notice: Default::default(),
     };
     store.record_transition(id, &h, Some(&alert)).unwrap();
     now
