@@ -1,6 +1,9 @@
 //! Wiring and lifetime: open the store, start the scheduler, the command core and the
 //! fronts, and shut them down in order (stop intake: Telegram dispatchers and alert
 //! senders → close WS sessions → the on-call clock → stop probes → final flush).
+//!
+//! The store holds bot tokens, push secrets and webhook tokens, so the process creates
+//! its files private to its user (umask 077; the data dir itself is created 0700).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -51,6 +54,7 @@ impl Running {
 
 /// Starts everything and returns once listeners are bound.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
+    private_files();
     crate::http::limits::raise_fd_limit();
     let dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&dir))
@@ -167,6 +171,16 @@ pub async fn run(config: Config, signal: impl Future<Output = ()>) -> anyhow::Re
         () = running.shutdown.cancelled() => {}
     }
     running.stop().await
+}
+
+/// Files this process creates (the store's, sled's snapshots included) are readable by
+/// its user only.
+#[allow(unsafe_code)]
+fn private_files() {
+    // SAFETY: umask(2) only sets the process's file mode mask and cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
 }
 
 fn report_probe_status(scheduler: &Scheduler) {

@@ -8,14 +8,20 @@
 //! Rules:
 //! - Explicit reports are verdicts, not samples: they go through the debounce machine
 //!   with `fails = recovers = 1`, so `down` takes effect at once.
-//! - Every report (and heartbeat) is persisted with the time it arrived, flushed before
-//!   [`Push::report`] returns, so an acknowledged report survives a crash and the
-//!   deadline recomputed after a restart matches what the sender did.
+//! - State before storage: every report (and heartbeat) is stored with the time it
+//!   arrived and the alert it causes, on the store's writer thread, and is durable
+//!   before memory changes and before [`Push::report`] returns; so an acknowledged
+//!   report survives a crash and the deadline recomputed after a restart matches what
+//!   the sender did. If the write fails, nothing changes and the sender hears of it.
+//! - Reports for one monitor are taken one at a time, in arrival order (a per-monitor
+//!   gate held across the write); different monitors never wait for each other, and no
+//!   lock is held across an `.await`.
 //! - Deadline = last report (or creation, or resume) + heartbeat + grace, on the
 //!   server's clock. Deadlines sit in a `BTreeSet<(Instant, id)>` served by one timer
 //!   task that sleeps until the earliest and is woken by a `Notify` when an earlier one
 //!   appears (mini-redis `db.rs`): no polling. A DOWN monitor has no deadline: it stays
-//!   down until it reports again.
+//!   down until it reports again. A due deadline is handled in its own task (storing
+//!   the DOWN); if that write fails, the deadline is retried every [`EXPIRE_RETRY`].
 //! - Tokens are indexed by their SHA-256, so a lookup compares digests, never a token
 //!   prefix an attacker could grow byte by byte.
 
@@ -27,14 +33,25 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::domain::{Health, Kind, Monitor, MonitorId, Outcome, State, Transition, now_ms};
 use crate::events::{EventBus, StateEvent};
 use crate::metrics::Metrics;
-use crate::store::{Alert, Store, StoreError};
+use crate::store::{Alert, Change, Committed, Store, StoreError};
 
 /// Longest report message kept (characters); the rest is cut with an ellipsis.
 pub const MAX_MESSAGE: usize = 500;
+
+/// How soon a heartbeat timeout whose DOWN could not be stored is tried again.
+pub const EXPIRE_RETRY: Duration = Duration::from_secs(1);
+
+/// How long a report waits for a halted monitor to be handed back ([`Push::halt`]).
+const HALT_WAIT: Duration = Duration::from_secs(5);
+
+/// How long shutdown waits for timeouts being stored.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// What a push sender said.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +97,12 @@ struct Entry {
     seen_ms: Option<u64>,
     /// The queued deadline, with the time it counts from (for the DOWN reason).
     deadline: Option<(Instant, u64)>,
-    /// [`Push::halt`]ed: no deadline, and reports wait until the next upsert.
+    /// Changes with every [`Push::upsert`]: a write computed from an older entry is
+    /// not applied (nor stored, when the writer gets to it after the change).
+    generation: u64,
+    /// One report or timeout of this monitor at a time; kept across upserts.
+    gate: Arc<tokio::sync::Mutex<()>>,
+    /// [`Push::halt`]ed: reports wait for the next upsert, no deadline runs.
     halted: bool,
 }
 
@@ -102,6 +124,10 @@ struct Inner {
     unhalted: Notify,
     stop: CancellationToken,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Source of entry generations.
+    generations: std::sync::atomic::AtomicU64,
+    /// Heartbeat timeouts being stored.
+    expiries: TaskTracker,
 }
 
 /// Handle to the push engine; cheap to clone.
@@ -165,6 +191,8 @@ impl Push {
                 unhalted: Notify::new(),
                 stop: shutdown,
                 task: Mutex::new(None),
+                generations: std::sync::atomic::AtomicU64::new(0),
+                expiries: TaskTracker::new(),
             }),
         };
         let timer = push.clone();
@@ -173,7 +201,8 @@ impl Push {
         push
     }
 
-    /// Stops the timer and waits for it (the app calls this before the final flush).
+    /// Stops the timer and waits for it and for timeouts being stored (the app calls
+    /// this before the final flush).
     pub async fn shutdown(&self) {
         self.inner.stop.cancel();
         let task = lock(&self.inner.task).take();
@@ -181,6 +210,13 @@ impl Push {
             if let Err(e) = t.await {
                 tracing::error!(error = %e, "push timer task failed");
             }
+        }
+        self.inner.expiries.close();
+        if tokio::time::timeout(STOP_GRACE, self.inner.expiries.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("heartbeat timeouts still being stored after {STOP_GRACE:?}");
         }
     }
 
@@ -208,6 +244,7 @@ impl Push {
                 None
             }),
         };
+        let mut gate = None;
         if let Some(old) = old {
             if let Some(d) = old.deadline {
                 reg.deadlines.remove(&(d.0, id));
@@ -215,8 +252,10 @@ impl Push {
             if let Some(p) = &old.monitor.push {
                 reg.tokens.remove(&digest(&p.token));
             }
+            gate = Some(old.gate);
         }
         reg.tokens.insert(key, id);
+        let generation = self.next_generation();
         reg.entries.insert(
             id,
             Entry {
@@ -224,11 +263,40 @@ impl Push {
                 health,
                 seen_ms,
                 deadline: None,
+                generation,
+                gate: gate.unwrap_or_default(),
                 halted: false,
             },
         );
         self.schedule(&mut reg, id);
+        drop(reg);
         self.inner.unhalted.notify_waiters();
+    }
+
+    /// Stops acting on `id` and returns its live state: until the next
+    /// [`Push::upsert`] (or [`Push::remove`]) nothing changes it. A report or timeout
+    /// whose write the store has not reached yet is not stored; reports that arrive
+    /// meanwhile wait (up to [`HALT_WAIT`]) and then apply to what the upsert set; the
+    /// heartbeat deadline is dropped (the upsert computes it again). So a caller may
+    /// derive a new state (pause, a chat move) without racing a report.
+    pub fn halt(&self, id: MonitorId) -> Option<Health> {
+        let generation = self.next_generation();
+        let mut reg = lock(&self.inner.reg);
+        let e = reg.entries.get_mut(&id)?;
+        e.generation = generation;
+        e.halted = true;
+        let health = e.health.clone();
+        if let Some((at, _)) = e.deadline.take() {
+            reg.deadlines.remove(&(at, id));
+        }
+        Some(health)
+    }
+
+    fn next_generation(&self) -> u64 {
+        self.inner
+            .generations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1
     }
 
     /// Stops tracking a monitor; its token stops resolving at once.
@@ -244,20 +312,6 @@ impl Push {
         }
         drop(reg);
         self.inner.unhalted.notify_waiters();
-    }
-
-    /// Holds `id`'s state still until the next [`Push::upsert`] or [`Push::remove`]:
-    /// its deadline is dropped and reports wait. Returns the state as of now, so the
-    /// command core can derive a new one (pause, chat migration) without racing a report.
-    pub fn halt(&self, id: MonitorId) -> Option<Health> {
-        let mut reg = lock(&self.inner.reg);
-        let e = reg.entries.get_mut(&id)?;
-        e.halted = true;
-        let health = e.health.clone();
-        if let Some((at, _)) = e.deadline.take() {
-            reg.deadlines.remove(&(at, id));
-        }
-        Some(health)
     }
 
     /// The monitor a webhook token names, if any. Costs one SHA-256 and one hash-map
@@ -279,60 +333,102 @@ impl Push {
         lock(&self.inner.reg).entries.get(&id).and_then(|e| e.seen_ms)
     }
 
-    /// Applies a heartbeat or status report, persists it (flushed) and publishes any
-    /// state change. A paused monitor accepts the report but nothing changes.
+    /// Applies a heartbeat or status report: stores it durably (with the alert of any
+    /// state change), then changes the live state and publishes the change. A paused
+    /// monitor accepts the report but nothing changes. On a store error nothing
+    /// changes either.
     pub async fn report(&self, id: MonitorId, signal: Signal) -> Result<Ack, PushError> {
-        loop {
-            // Registered before the try, so the upsert that ends a halt is not missed.
-            let unhalted = self.inner.unhalted.notified();
-            match self.report_unless_halted(id, signal.clone()).await? {
-                Some(ack) => return Ok(ack),
-                None => unhalted.await,
-            }
-        }
+        let span = tracing::info_span!("push_report", monitor = %id);
+        self.report_in_turn(id, signal).instrument(span).await
     }
 
-    /// [`Push::report`], or `None` without doing anything while the monitor is halted.
-    async fn report_unless_halted(&self, id: MonitorId, signal: Signal) -> Result<Option<Ack>, PushError> {
-        let now = now_ms();
-        let ack = {
-            let mut reg = lock(&self.inner.reg);
-            let e = reg.entries.get_mut(&id).ok_or(PushError::NotFound)?;
-            if e.halted {
-                return Ok(None);
-            }
-            if e.monitor.paused || e.health.state == State::Paused {
-                return Ok(Some(Ack {
-                    id,
-                    name: e.monitor.name.clone(),
-                    state: State::Paused,
-                    last_seen_ms: e.seen_ms,
-                }));
-            }
-            let outcome = match signal {
-                Signal::Heartbeat | Signal::Up => Outcome::Up,
-                Signal::Degraded(m) => Outcome::Degraded(clean_message(m, "reported degraded")),
-                Signal::Down(m) => Outcome::Down(clean_message(m, "reported down")),
+    async fn report_in_turn(&self, id: MonitorId, signal: Signal) -> Result<Ack, PushError> {
+        let gate = lock(&self.inner.reg)
+            .entries
+            .get(&id)
+            .map(|e| e.gate.clone())
+            .ok_or(PushError::NotFound)?;
+        let _turn = gate.lock().await;
+        // Superseded means the monitor was changed (rotated, edited, halted) between
+        // reading its state and storing the report: read it again.
+        for _ in 0..3 {
+            let now = now_ms();
+            let step = {
+                let reg = lock(&self.inner.reg);
+                let e = reg.entries.get(&id).ok_or(PushError::NotFound)?;
+                if e.halted {
+                    // Registered before the lock is released: no upsert is missed.
+                    Err(self.inner.unhalted.notified())
+                } else if e.monitor.paused || e.health.state == State::Paused {
+                    return Ok(Ack {
+                        id,
+                        name: e.monitor.name.clone(),
+                        state: State::Paused,
+                        last_seen_ms: e.seen_ms,
+                    });
+                } else {
+                    let outcome = match &signal {
+                        Signal::Heartbeat | Signal::Up => Outcome::Up,
+                        Signal::Degraded(m) => Outcome::Degraded(clean_message(m.clone(), "reported degraded")),
+                        Signal::Down(m) => Outcome::Down(clean_message(m.clone(), "reported down")),
+                    };
+                    let mut health = e.health.clone();
+                    let t = health.observe(&outcome, 1, 1, now);
+                    let alert = t.as_ref().and_then(|t| Alert::for_transition(&e.monitor, t));
+                    let change = Change {
+                        id,
+                        health,
+                        seen_ms: Some(now),
+                        alert,
+                    };
+                    Ok((change, t, e.generation, e.monitor.clone()))
+                }
             };
-            e.seen_ms = Some(now);
-            let t = e.health.observe(&outcome, 1, 1, now);
-            let alert = t.as_ref().and_then(|t| Alert::for_transition(&e.monitor, t));
-            // Written under the lock so the store sees reports in the order memory did.
-            self.inner.store.record_push(id, &e.health, Some(now), alert.as_ref())?;
-            if let Some(t) = &t {
-                self.announce(&e.monitor, t);
-            }
-            let ack = Ack {
-                id,
-                name: e.monitor.name.clone(),
-                state: e.health.state,
-                last_seen_ms: Some(now),
+            let (change, t, generation, monitor) = match step {
+                Ok(s) => s,
+                Err(unhalted) => {
+                    let _ = tokio::time::timeout(HALT_WAIT, unhalted).await;
+                    continue;
+                }
             };
-            self.schedule(&mut reg, id);
-            ack
-        };
-        self.inner.store.flush().await?;
-        Ok(Some(ack))
+            let health = change.health.clone();
+            match self.inner.store.commit(change, self.owns(id, generation)).await? {
+                Committed::Superseded => continue,
+                Committed::Written => {
+                    {
+                        let mut reg = lock(&self.inner.reg);
+                        if let Some(e) = reg.entries.get_mut(&id).filter(|e| e.generation == generation) {
+                            e.health = health.clone();
+                            e.seen_ms = Some(now);
+                            self.schedule(&mut reg, id);
+                        }
+                    }
+                    if let Some(t) = &t {
+                        self.announce(&monitor, t);
+                    }
+                    return Ok(Ack {
+                        id,
+                        name: monitor.name,
+                        state: health.state,
+                        last_seen_ms: Some(now),
+                    });
+                }
+            }
+        }
+        Err(PushError::Store(StoreError::Failing(
+            "the monitor was being changed while the report arrived; send it again".into(),
+        )))
+    }
+
+    /// A check, for the store's writer, that `id` is still the entry of `generation`.
+    fn owns(&self, id: MonitorId, generation: u64) -> impl FnOnce() -> bool + Send + 'static {
+        let inner = self.inner.clone();
+        move || {
+            lock(&inner.reg)
+                .entries
+                .get(&id)
+                .is_some_and(|e| e.generation == generation)
+        }
     }
 
     /// Publishes a transition and counts it.
@@ -373,7 +469,14 @@ impl Push {
         loop {
             let next = lock(&self.inner.reg).deadlines.first().copied();
             match next {
-                Some((at, id)) if at <= Instant::now() => self.expire(at, id),
+                Some((at, id)) if at <= Instant::now() => {
+                    lock(&self.inner.reg).deadlines.remove(&(at, id));
+                    let this = self.clone();
+                    let span = tracing::info_span!("push_timeout", monitor = %id);
+                    self.inner
+                        .expiries
+                        .spawn(async move { this.expire(at, id).await }.instrument(span));
+                }
                 Some((at, _)) => {
                     tokio::select! {
                         () = tokio::time::sleep_until(at) => {}
@@ -392,28 +495,66 @@ impl Push {
         tracing::debug!("push timer stopped");
     }
 
-    /// A deadline passed: the monitor goes DOWN ("no heartbeat for 6m"). Durable with
-    /// the store's background flush, like the scheduler's verdicts.
-    fn expire(&self, at: Instant, id: MonitorId) {
-        let mut reg = lock(&self.inner.reg);
-        reg.deadlines.remove(&(at, id));
-        let Some(e) = reg.entries.get_mut(&id) else { return };
-        let Some((queued, base_ms)) = e.deadline else { return };
-        if queued != at {
-            return;
-        }
-        e.deadline = None;
-        let now = now_ms();
-        let silent = Duration::from_millis(now.saturating_sub(base_ms));
-        let reason = format!("no heartbeat for {}", human(silent));
-        let Some(t) = e.health.observe(&Outcome::Down(reason), 1, 1, now) else {
+    /// A deadline passed: the monitor goes DOWN ("no heartbeat for 6m"), stored with
+    /// its alert before memory changes. If the write fails the deadline is queued again
+    /// [`EXPIRE_RETRY`] later (a report arriving meanwhile settles it instead).
+    async fn expire(&self, at: Instant, id: MonitorId) {
+        let Some(gate) = lock(&self.inner.reg).entries.get(&id).map(|e| e.gate.clone()) else {
             return;
         };
-        let alert = Alert::for_transition(&e.monitor, &t);
-        if let Err(err) = self.inner.store.record_push(id, &e.health, None, alert.as_ref()) {
-            tracing::error!(monitor = %id, error = %err, "saving a heartbeat timeout failed");
+        let _turn = gate.lock().await;
+        let now = now_ms();
+        let (change, t, generation, monitor) = {
+            let mut reg = lock(&self.inner.reg);
+            let Some(e) = reg.entries.get_mut(&id) else { return };
+            let Some((queued, base_ms)) = e.deadline else { return };
+            if queued != at {
+                return; // a report (or an upsert) moved it meanwhile
+            }
+            let silent = Duration::from_millis(now.saturating_sub(base_ms));
+            let reason = format!("no heartbeat for {}", human(silent));
+            let mut health = e.health.clone();
+            let Some(t) = health.observe(&Outcome::Down(reason), 1, 1, now) else {
+                e.deadline = None;
+                return;
+            };
+            let alert = Alert::for_transition(&e.monitor, &t);
+            let change = Change {
+                id,
+                health,
+                seen_ms: None,
+                alert,
+            };
+            (change, t, e.generation, e.monitor.clone())
+        };
+        let health = change.health.clone();
+        match self.inner.store.commit(change, self.owns(id, generation)).await {
+            Ok(Committed::Written) => {
+                {
+                    let mut reg = lock(&self.inner.reg);
+                    if let Some(e) = reg.entries.get_mut(&id).filter(|e| e.generation == generation) {
+                        e.health = health;
+                        self.schedule(&mut reg, id);
+                    }
+                }
+                self.announce(&monitor, &t);
+            }
+            Ok(Committed::Superseded) => {}
+            Err(err) => {
+                tracing::debug!(error = %err, "heartbeat timeout not stored; trying again");
+                let mut reg = lock(&self.inner.reg);
+                let Some(e) = reg.entries.get_mut(&id).filter(|e| e.generation == generation) else {
+                    return;
+                };
+                let Some((queued, base_ms)) = e.deadline.filter(|(q, _)| *q == at) else {
+                    return;
+                };
+                let retry = queued.max(Instant::now()) + EXPIRE_RETRY;
+                e.deadline = Some((retry, base_ms));
+                reg.deadlines.insert((retry, id));
+                self.inner.wake.notify_one();
+            }
         }
-        self.announce(&e.monitor, &t);
     }
 }
 
@@ -495,5 +636,92 @@ mod tests {
         assert_eq!(clean_message(Some(" disk\nfull ".into()), "x"), "disk full");
         let long = clean_message(Some("a".repeat(2000)), "x");
         assert_eq!(long.chars().count(), MAX_MESSAGE + 1);
+    }
+
+    /// A push monitor owned by chat -5, stored, and tracked by a running engine.
+    async fn engine_with(heartbeat: Option<u64>, grace: u64) -> (Store, EventBus, Push, Monitor) {
+        let store = Store::temporary().unwrap();
+        let events = EventBus::new();
+        let push = Push::start(store.clone(), events.clone(), Metrics::new(), CancellationToken::new());
+        let mut m = monitor(heartbeat);
+        (m.chat_id, m.bot, m.created_ms) = (Some(-5), Some("mon_bot".into()), now_ms());
+        if let Some(p) = m.push.as_mut() {
+            p.grace = Duration::from_secs(grace);
+        }
+        let h = Health::new(now_ms());
+        store.put_monitor(&m, &h).await.unwrap();
+        push.upsert(m.clone(), h);
+        (store, events, push, m)
+    }
+
+    #[tokio::test]
+    async fn a_report_that_cannot_be_stored_changes_nothing() {
+        let (store, events, push, m) = engine_with(None, 60).await;
+        let mut sub = events.subscribe();
+        store.inject_write_fault(true);
+        let err = push.report(m.id, Signal::Down(Some("disk".into()))).await.unwrap_err();
+        assert!(matches!(err, PushError::Store(_)), "{err}");
+        assert_eq!(push.live(m.id).unwrap().state, State::Pending);
+        assert_eq!(push.last_seen(m.id), None, "not even the heartbeat time");
+        assert!(sub.state.try_recv().is_err());
+
+        store.inject_write_fault(false);
+        store.await_recovery().await;
+        let ack = push.report(m.id, Signal::Down(Some("disk".into()))).await.unwrap();
+        assert_eq!(ack.state, State::Down);
+        assert_eq!(push.live(m.id).unwrap().state, State::Down);
+        assert_eq!(sub.state.try_recv().unwrap().to, State::Down);
+        assert_eq!(store.outbox("mon_bot").unwrap().len(), 1);
+        assert_eq!(store.push_seen(m.id).unwrap(), ack.last_seen_ms);
+        push.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_heartbeat_timeout_that_cannot_be_stored_is_retried_until_it_is() {
+        let (store, events, push, m) = engine_with(Some(1), 0).await;
+        let mut sub = events.subscribe();
+        store.inject_write_fault(true);
+        // The deadline (1 s) passes and its DOWN is refused at least twice.
+        let wait = tokio::time::timeout(EXPIRE_RETRY * 3 + Duration::from_secs(1), sub.state.recv()).await;
+        assert!(wait.is_err(), "no state change while the store fails: {wait:?}");
+        assert_eq!(push.live(m.id).unwrap().state, State::Pending);
+
+        store.inject_write_fault(false);
+        let ev = tokio::time::timeout(Duration::from_secs(10), sub.state.recv())
+            .await
+            .expect("the timeout is stored once the disk works")
+            .unwrap();
+        assert_eq!((ev.to, ev.announce), (State::Down, true));
+        assert!(ev.reason.starts_with("no heartbeat for "), "{}", ev.reason);
+        assert_eq!(push.live(m.id).unwrap().state, State::Down);
+        let queued = store.outbox("mon_bot").unwrap();
+        assert_eq!(queued.len(), 1, "{queued:?}");
+        push.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_halted_monitor_takes_no_report_until_it_is_handed_back() {
+        let (store, events, push, m) = engine_with(None, 60).await;
+        let mut sub = events.subscribe();
+        let h = push.halt(m.id).unwrap();
+        assert_eq!(h.state, State::Pending);
+        let p2 = push.clone();
+        let mut report = tokio::spawn(async move { p2.report(m.id, Signal::Down(None)).await });
+        let early = tokio::time::timeout(Duration::from_millis(300), &mut report).await;
+        assert!(early.is_err(), "a report waits while the monitor is halted: {early:?}");
+        // The caller derives the paused state from what halt returned, stores it and
+        // hands the monitor back; the waiting report then meets a paused monitor.
+        let mut paused = m.clone();
+        paused.paused = true;
+        let mut ph = h;
+        ph.pause(now_ms());
+        store.put_monitor(&paused, &ph).await.unwrap();
+        push.upsert(paused, ph);
+        let ack = report.await.unwrap().unwrap();
+        assert_eq!(ack.state, State::Paused);
+        assert!(sub.state.try_recv().is_err(), "nothing announced");
+        assert_eq!(store.health(m.id).unwrap().unwrap().state, State::Paused);
+        assert_eq!(store.outbox_len(), 0);
+        push.shutdown().await;
     }
 }

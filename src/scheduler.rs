@@ -15,9 +15,11 @@
 //!   only while the task's generation is current; [`Scheduler::remove`] and
 //!   [`Scheduler::upsert`] bump the generation under that lock, so once they return the
 //!   old task can write nothing more (no event, no health save).
+//! - The probe thread only probes: every store write goes to the store's writer thread
+//!   (a state change is awaited there before memory changes, see [`task`]; streaks and
+//!   statistics are queued without waiting).
 //! - The steady state writes nothing to disk: health is saved only when it matters
-//!   across a restart, statistics every [`STATS_EVERY`] from the blocking pool and at
-//!   shutdown.
+//!   across a restart, statistics every [`STATS_EVERY`] and at shutdown.
 
 mod lag;
 mod task;
@@ -126,6 +128,9 @@ struct Shared {
 struct Engine {
     stop: CancellationToken,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Fires when the engine thread has finished its work (so shutdown can await it
+    /// instead of blocking a thread on `join`).
+    done: Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
 }
 
 impl Drop for Engine {
@@ -188,19 +193,21 @@ impl Scheduler {
             chat_targets: std::sync::OnceLock::new(),
         });
         let engine_shared = shared.clone();
+        let (done_tx, done) = tokio::sync::oneshot::channel();
         let thread = std::thread::Builder::new().name("probe-engine".into()).spawn(move || {
             rt.block_on(engine_main(engine_shared.clone()));
-            // Dropping the runtime waits for a periodic save still running on the
-            // blocking pool, so the final save below is the last word.
             drop(rt);
-            let saved = save_stats(&engine_shared);
-            tracing::info!(saved, "probe engine stopped; statistics saved");
+            // Queued behind every earlier write, before the app's final flush.
+            save_stats(&engine_shared);
+            tracing::info!("probe engine stopped; statistics queued for saving");
+            let _ = done_tx.send(());
         })?;
         Ok(Self {
             shared,
             engine: Arc::new(Engine {
                 stop: shutdown,
                 thread: Mutex::new(Some(thread)),
+                done: Mutex::new(Some(done)),
             }),
         })
     }
@@ -334,13 +341,16 @@ impl Scheduler {
     /// Stops every probe, saves statistics, and waits for the engine thread to end.
     pub async fn shutdown(&self) {
         self.shared.stop.cancel();
-        let thread = lock(&self.engine.thread).take();
-        if let Some(t) = thread {
-            match tokio::task::spawn_blocking(move || t.join()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => tracing::error!("probe engine thread panicked"),
-                Err(e) => tracing::error!(error = %e, "waiting for the probe engine failed"),
+        let done = lock(&self.engine.done).take();
+        if let Some(done) = done {
+            // An error means the thread ended without saying so: it panicked.
+            if done.await.is_err() {
+                tracing::error!("probe engine thread panicked");
             }
+        }
+        // Finished (or panicked) by now: joining does not wait.
+        if let Some(t) = lock(&self.engine.thread).take() {
+            let _ = t.join();
         }
     }
 }
@@ -355,13 +365,7 @@ async fn engine_main(sh: Arc<Shared>) {
             () = sh.stop.cancelled() => break,
             _ = chores.tick() => {
                 sh.dns.prune();
-                // Serialising and writing 10k records takes long enough to show up as
-                // probe lag, so it runs on the blocking pool, off the probing thread.
-                let s = sh.clone();
-                tokio::task::spawn_blocking(move || {
-                    let saved = save_stats(&s);
-                    tracing::debug!(saved, "statistics saved");
-                });
+                save_stats(&sh);
             }
         }
     }
@@ -371,25 +375,25 @@ async fn engine_main(sh: Arc<Shared>) {
     }
 }
 
-/// Saves the statistics that changed since the last save; returns how many.
-fn save_stats(sh: &Shared) -> usize {
-    let lives: Vec<(MonitorId, LiveRef)> = lock(&sh.registry).iter().map(|(id, e)| (*id, e.live.clone())).collect();
-    let mut saved = 0;
-    for (id, live) in lives {
-        let stats = {
-            let mut l = lock(&live);
-            if l.removed || !l.stats_dirty {
-                continue;
-            }
-            l.stats_dirty = false;
-            l.stats.clone()
-        };
-        match sh.store.save_stats(id, &stats) {
-            Ok(()) => saved += 1,
-            Err(e) => tracing::warn!(monitor = %id, error = %e, "saving statistics failed"),
-        }
-    }
-    saved
+/// Queues a save of the statistics that changed since the last one. Collecting and
+/// encoding 10k records takes long enough to show up as probe lag, so both happen on
+/// the store's writer thread.
+fn save_stats(sh: &Arc<Shared>) {
+    let s = sh.clone();
+    sh.store.save_stats_with(move || {
+        let lives: Vec<(MonitorId, LiveRef)> = lock(&s.registry).iter().map(|(id, e)| (*id, e.live.clone())).collect();
+        lives
+            .into_iter()
+            .filter_map(|(id, live)| {
+                let mut l = lock(&live);
+                if l.removed || !l.stats_dirty {
+                    return None;
+                }
+                l.stats_dirty = false;
+                Some((id, l.stats.clone()))
+            })
+            .collect()
+    });
 }
 
 #[cfg(test)]
@@ -504,19 +508,27 @@ mod tests {
         assert!(store.stats(m.id).unwrap().is_none(), "stats are not written per probe");
         s.shutdown().await;
         assert_eq!(s.metrics().monitors_running, 0);
+        store.flush().await.unwrap();
         let on_disk = store.stats(m.id).unwrap().expect("stats saved at shutdown");
         assert!(on_disk.summary(now_ms()).probes >= 6);
         server.abort();
     }
 
-    #[tokio::test]
-    async fn refused_goes_down_after_fails_with_the_failure_text() {
+    /// A scheduler on a fresh store, a subscription to its events, and a local port
+    /// nothing listens on.
+    async fn refusing() -> (Store, Scheduler, Subscription, u16) {
         let store = Store::temporary().unwrap();
         let events = EventBus::new();
         let s = engine(&store, &events);
-        let mut sub = events.subscribe();
+        let sub = events.subscribe();
         let (l, port) = listener().await;
         drop(l);
+        (store, s, sub, port)
+    }
+
+    #[tokio::test]
+    async fn refused_goes_down_after_fails_with_the_failure_text() {
+        let (store, s, mut sub, port) = refusing().await;
         let m = monitor(2, Kind::Tcp, "127.0.0.1", Some(port));
         add(&s, &store, &m).await;
         let ev = tokio::time::timeout(WAIT, sub.state.recv()).await.unwrap().unwrap();
@@ -605,6 +617,7 @@ mod tests {
             stats.last_error.as_deref(),
             Some("permission denied: ICMP needs CAP_NET_RAW")
         );
+        store.flush().await.unwrap();
         assert_eq!(store.health(m.id).unwrap().unwrap().reason, h.reason);
         s.shutdown().await;
     }
@@ -619,5 +632,40 @@ mod tests {
         // Upserts after the stop are accepted and ignored.
         s.upsert(monitor(7, Kind::Tcp, "127.0.0.1", Some(9)), Health::new(0));
         assert_eq!(s.metrics().monitors_running, 0);
+    }
+
+    #[tokio::test]
+    async fn a_verdict_that_cannot_be_stored_is_held_back_and_stored_once_the_disk_works() {
+        let (store, s, mut sub, port) = refusing().await;
+        let mut m = monitor(8, Kind::Tcp, "127.0.0.1", Some(port));
+        (m.chat_id, m.bot) = (Some(-5), Some("mon_bot".into()));
+        add(&s, &store, &m).await;
+        store.inject_write_fault(true);
+        // Twice `fails` failed probes: the DOWN verdict was reached and refused twice.
+        for _ in 0..2 * m.fails {
+            assert!(!next_probe(&mut sub, m.id).await.ok);
+        }
+        assert!(sub.state.try_recv().is_err(), "no state change announced");
+        assert_eq!(
+            s.live(m.id).unwrap().0.state,
+            State::Pending,
+            "memory kept the old state"
+        );
+        assert_eq!(store.health(m.id).unwrap().unwrap().state, State::Pending);
+
+        store.inject_write_fault(false);
+        let ev = tokio::time::timeout(WAIT, sub.state.recv()).await.unwrap().unwrap();
+        assert_eq!((ev.from, ev.to, ev.announce), (State::Pending, State::Down, true));
+        assert_eq!(s.live(m.id).unwrap().0.state, State::Down);
+        assert_eq!(store.health(m.id).unwrap().unwrap().state, State::Down);
+        // Exactly one alert, however many probes were refused.
+        for _ in 0..3 {
+            next_probe(&mut sub, m.id).await;
+        }
+        assert!(sub.state.try_recv().is_err());
+        let queued = store.outbox("mon_bot").unwrap();
+        assert_eq!(queued.len(), 1, "{queued:?}");
+        assert_eq!(queued[0].1.transition.to, State::Down);
+        s.shutdown().await;
     }
 }

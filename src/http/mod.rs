@@ -550,13 +550,12 @@ fn icmp_problem(status: &crate::scheduler::ProbeStatus, monitors: &[(Kind, &str,
 /// not help, so it is not a failure); 503 when something fails.
 async fn healthz(State(st): State<AppState>) -> Response {
     let service = &st.service;
-    let store_ok = match service.store().schema_version() {
-        Ok(_) => true,
-        Err(e) => {
-            tracing::error!(error = %e, "health check: store read failed");
-            false
-        }
-    };
+    let store_error = service
+        .store()
+        .write_health()
+        .and_then(|()| service.store().schema_version().map(drop).map_err(|e| e.to_string()))
+        .err();
+    let store_ok = store_error.is_none();
     let push_ok = service.push().alive();
     let scheduler_ok = service.scheduler_alive();
     let running = !st.shutdown.is_cancelled();
@@ -571,10 +570,14 @@ async fn healthz(State(st): State<AppState>) -> Response {
         None
     };
     let word = |ok: bool| if ok { "ok" } else { "failing" };
-    let failing: Vec<&str> = [("store", store_ok), ("scheduler", scheduler_ok), ("push", push_ok)]
+    let failing: Vec<String> = [("store", store_ok), ("scheduler", scheduler_ok), ("push", push_ok)]
         .iter()
         .filter(|(_, ok)| !ok)
-        .map(|(name, _)| *name)
+        .map(|(name, _)| match (*name, &store_error) {
+            // The store says why (a full disk, since when); it recovers by itself.
+            ("store", Some(why)) => format!("store ({why})"),
+            (name, _) => name.to_string(),
+        })
         .collect();
     let (status, reason) = if !running {
         ("shutting down", None)

@@ -1,5 +1,11 @@
 //! One monitor's probe loop: timing (phase, no drift, skip missed ticks), the probe
 //! itself, and turning its result into statistics, a verdict and events.
+//!
+//! State before storage: a verdict that changes the state is stored with its alert on
+//! the store's writer thread and awaited (other monitors keep probing meanwhile); only
+//! once it is durable does the live state change and the event go out. If the write
+//! fails, the old state stays and the next probe reaches the same verdict again, so the
+//! alert is written as soon as the disk works again, once.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -10,13 +16,14 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{LiveRef, Shared, lock};
+use crate::domain::Health;
 use crate::domain::state::Streak;
 use crate::domain::target::DEFAULT_TCP_PORT;
 use crate::domain::{Kind, Monitor, Outcome, State, TargetPolicy, Transition, now_ms};
 use crate::events::{ProbeEvent, StateEvent};
 use crate::probe::icmp::IcmpPinger;
 use crate::probe::{FailKind, ProbeFailure, ProbeResult, choose_addr, tcp};
-use crate::store::Alert;
+use crate::store::{Alert, Change, Committed};
 
 /// A random instant in `[0, interval)`: when a monitor's first probe goes out.
 pub(super) fn first_phase(interval: Duration) -> Duration {
@@ -132,8 +139,16 @@ impl MonitorTask {
                 // every sleeping task would carry that space (~1.3 KB each).
                 r = Box::pin(self.probe()) => r,
             };
-            if !self.handle(result, started.elapsed()) {
+            let Some(verdict) = self.handle(result, started.elapsed()) else {
                 return;
+            };
+            if let Some((health, t)) = verdict {
+                tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => return,
+                    // Boxed like the probe: only monitors changing state need this space.
+                    current = Box::pin(self.commit(health, t)) => if !current { return },
+                }
             }
             planned = next_tick(planned, interval, Instant::now());
             sleep.as_mut().reset(planned);
@@ -183,15 +198,16 @@ impl MonitorTask {
         }
     }
 
-    /// Records one result. Returns false when this task has been superseded or removed
-    /// (then it wrote nothing).
-    fn handle(&mut self, result: ProbeResult, took: Duration) -> bool {
+    /// Records one result in the live state and publishes its probe event. Returns
+    /// `None` when this task has been superseded or removed (then it changed nothing),
+    /// else the state change to commit, if the verdict is one.
+    fn handle(&mut self, result: ProbeResult, took: Duration) -> Option<Option<(Health, Transition)>> {
         let sh = &*self.shared;
         let m = &self.monitor;
         let now = now_ms();
         let mut live = lock(&self.live);
         if live.generation != self.generation {
-            return false;
+            return None;
         }
         let counter = if result.is_ok() {
             &sh.metrics.ok
@@ -216,9 +232,7 @@ impl MonitorTask {
                 }
                 if live.health.state == State::Pending && live.health.reason != text {
                     live.health.reason = text.clone();
-                    if let Err(e) = sh.store.save_health(m.id, &live.health) {
-                        tracing::warn!(error = %e, "saving health failed");
-                    }
+                    sh.store.save_health(m.id, &live.health);
                 }
                 live.stats.last_error = Some(text);
                 live.stats.last_probe_ms = Some(now);
@@ -239,29 +253,26 @@ impl MonitorTask {
         };
         live.stats_dirty = true;
 
-        let mut transition: Option<Transition> = None;
+        let mut verdict = None;
         if let Some(outcome) = outcome {
-            let (kind_before, streak_before) = (live.health.streak_kind, live.health.streak);
-            transition = live.health.observe(&outcome, m.fails, m.recovers, now);
-            let h = &live.health;
-            // Save only what a restart needs: transitions, and streaks still counting
-            // toward a different state. An UP monitor that keeps answering writes nothing.
-            let counting = streak_target(h.streak_kind) != Some(h.state);
-            let persist =
-                transition.is_some() || h.streak_kind != kind_before || (counting && h.streak != streak_before);
-            if let Some(t) = &transition {
-                // The alert (if the chat is to be told) is written in the same transaction
-                // as the new state: a crash loses both or neither.
-                let alert = Alert::for_transition(m, t);
-                if let Err(e) = sh.store.record_transition(m.id, h, alert.as_ref()) {
-                    tracing::warn!(error = %e, "saving state change failed");
-                }
-            } else if persist {
-                if let Err(e) = sh.store.save_health(m.id, h) {
-                    tracing::warn!(error = %e, "saving health failed");
+            let mut next = live.health.clone();
+            match next.observe(&outcome, m.fails, m.recovers, now) {
+                // Committed first (the caller awaits it); memory keeps the old state.
+                Some(t) => verdict = Some((next, t)),
+                None => {
+                    // Save only what a restart needs: streaks still counting toward a
+                    // different state. An UP monitor that keeps answering writes nothing.
+                    let h = &live.health;
+                    let counting = streak_target(next.streak_kind) != Some(next.state);
+                    let persist = next.streak_kind != h.streak_kind || (counting && next.streak != h.streak);
+                    if persist {
+                        sh.store.save_health(m.id, &next);
+                    }
+                    live.health = next;
                 }
             }
         }
+        drop(live);
 
         if sh.events.wants_probes() {
             sh.events.probe(ProbeEvent {
@@ -273,12 +284,46 @@ impl MonitorTask {
                 at_ms: now,
             });
         }
-        if let Some(t) = transition {
-            tracing::info!(from = %t.from, to = %t.to, reason = %t.reason, announce = t.announce, "state changed");
-            sh.prom.state_change(t.to);
-            sh.events.state(StateEvent::new(m, &t));
+        Some(verdict)
+    }
+
+    /// Stores a state change with its alert, then (once durable) applies it to the live
+    /// state and publishes it. Returns false when this task no longer owns the state.
+    async fn commit(&self, health: Health, t: Transition) -> bool {
+        let sh = &*self.shared;
+        let m = &self.monitor;
+        let change = Change {
+            id: m.id,
+            health: health.clone(),
+            seen_ms: None,
+            alert: Alert::for_transition(m, &t),
+        };
+        let (live, generation) = (self.live.clone(), self.generation);
+        let current = move || lock(&live).generation == generation;
+        match sh.store.commit(change, current).await {
+            Ok(Committed::Written) => {
+                let current = {
+                    let mut live = lock(&self.live);
+                    let current = live.generation == self.generation;
+                    if current {
+                        live.health = health;
+                    }
+                    current
+                };
+                // Durable, so announced whoever owns the state now (a pause that
+                // halted probing during the write started from the state before it).
+                tracing::info!(from = %t.from, to = %t.to, reason = %t.reason, announce = t.announce, "state changed");
+                sh.prom.state_change(t.to);
+                sh.events.state(StateEvent::new(m, &t));
+                current
+            }
+            Ok(Committed::Superseded) => false,
+            Err(e) => {
+                // Logged once per outage by the store; the next probe tries again.
+                tracing::debug!(error = %e, to = %t.to, "state change not stored; keeping the old state");
+                true
+            }
         }
-        true
     }
 }
 

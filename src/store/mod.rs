@@ -9,11 +9,23 @@
 //! monitors `push_tokens` (token → id) and `push_seen` (id → last heartbeat or report,
 //! ms since the epoch, so heartbeat deadlines survive a restart); the on-call trees
 //! `oncall` and `chat_settings` are described in [`oncall`].
-//! Keys are big-endian ids, values serde_json. Durability rule: sled's `insert` is not
-//! durable until a flush, so every method that backs a user-visible acknowledgement is
-//! `async` and returns only after [`Store::flush`] has completed. High-volume writes
-//! (health streaks, statistics) use the plain methods and ride on the 500 ms background
-//! flush and the final flush at shutdown.
+//! Keys are big-endian ids, values serde_json.
+//!
+//! Durability rule: sled's `insert` is not durable until a flush, so every method that
+//! backs a user-visible acknowledgement or an alert is `async` and returns only after a
+//! flush has covered it. Those writes and every flush run on the store's own writer
+//! thread ([`writer`]), never on a runtime's threads or tokio's blocking pool; many
+//! concurrent writes share one flush. A state change is stored with its alert before
+//! anyone acts on it ([`Store::commit`]): the engines change their memory only once it
+//! is durable. High-volume writes (health streaks, statistics) are queued to the same
+//! thread without waiting and ride on the 500 ms background flush and the final flush
+//! at shutdown.
+//!
+//! Failure: sled gives up for good after one I/O error (a full disk included). The store
+//! then refuses writes at once, reports why in [`Store::health`] (and `/healthz`), and
+//! the writer thread opens the database again once the data dir takes writes
+//! ([`handle`] has the rules). Opening checks the data against a record kept beside it
+//! ([`integrity`]), so a damaged database is refused instead of served partly empty.
 //!
 //! No sled transactions or batches: in sled 0.34 they take a global write lock, and a
 //! transaction waiting for it while a flush holds the read lock and waits for the log
@@ -22,15 +34,24 @@
 //! a crash can leave is consistent: the `monitors` record is the commit point, and an
 //! open sweeps entries left without one.
 
-use std::path::{Path, PathBuf};
+mod handle;
+mod integrity;
+mod writer;
 
-use serde::{Serialize, de::DeserializeOwned};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use serde::Deserialize;
+use serde::{Serialize, de::DeserializeOwned};
 
+use self::handle::{Core, DbRef, TreeRef};
+use self::integrity::Manifest;
+use self::writer::Writer;
 use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, Transition};
 
-use std::sync::Arc;
+pub use self::integrity::FILE as INTEGRITY_FILE;
+pub use self::writer::RECOVER_EVERY;
 
 pub mod oncall;
 pub mod outbox;
@@ -52,12 +73,23 @@ pub enum StoreError {
         /// The data dir.
         dir: PathBuf,
     },
-    /// The data dir could not be read as a sled store.
-    #[error("data dir {dir} is corrupt or not an upbot store: {detail} (restore a backup or move it aside)")]
+    /// The data dir could not be read as a sled store, or lost records.
+    #[error(
+        "data dir {dir} is damaged or not an upbot store: {detail}. upbot will not start on it: \
+         restore a backup of the dir, or see README \"Damaged store\""
+    )]
     Corrupt {
         /// The data dir.
         dir: PathBuf,
-        /// What sled said.
+        /// What is wrong.
+        detail: String,
+    },
+    /// The data dir cannot be written: read-only file system, permission denied, full.
+    #[error("data dir {dir} cannot be written: {detail}")]
+    Unwritable {
+        /// The data dir.
+        dir: PathBuf,
+        /// What the system said.
         detail: String,
     },
     /// The store was written by a newer upbot.
@@ -70,12 +102,24 @@ pub enum StoreError {
         /// Version this build knows.
         supported: u32,
     },
-    /// An I/O or sled failure after open.
+    /// Writes fail (full disk, I/O error), or are refused until the store recovers.
+    #[error("the store cannot write: {0}")]
+    Failing(String),
+    /// A sled failure other than I/O after open.
     #[error("store error: {0}")]
-    Sled(#[from] sled::Error),
+    Sled(sled::Error),
     /// A value on disk did not decode.
     #[error("store value does not decode: {0}")]
     Codec(#[from] serde_json::Error),
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        match e {
+            sled::Error::Io(io) => Self::Failing(handle::io_text(&io)),
+            other => Self::Sled(other),
+        }
+    }
 }
 
 /// An announcement waiting in the outbox: written just before the health change that
@@ -149,34 +193,48 @@ impl Alert {
     }
 }
 
+/// A state change to make durable ([`Store::commit`]).
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The monitor.
+    pub id: MonitorId,
+    /// Its new debounce state.
+    pub health: Health,
+    /// Push monitors: when the report arrived, ms since the epoch.
+    pub seen_ms: Option<u64>,
+    /// The announcement it causes, if the chat is to be told.
+    pub alert: Option<Alert>,
+}
+
+/// What became of a [`Change`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    /// Written and durable.
+    Written,
+    /// Not written: the caller no longer owned the monitor's state when the writer
+    /// reached it (paused, moved or removed meanwhile).
+    Superseded,
+}
+
 /// Cheap-to-clone handle to the store.
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
+    db: DbRef,
     dir: PathBuf,
-    meta: sled::Tree,
-    monitors: sled::Tree,
-    health: sled::Tree,
-    stats: sled::Tree,
+    meta: TreeRef,
+    monitors: TreeRef,
+    health: TreeRef,
+    stats: TreeRef,
     outbox: Arc<outbox::Outbox>,
-    push_tokens: sled::Tree,
-    push_seen: sled::Tree,
-    flusher: std::sync::Arc<GroupFlush>,
-    bots: sled::Tree,
-    chats: sled::Tree,
+    push_tokens: TreeRef,
+    push_seen: TreeRef,
+    bots: TreeRef,
+    chats: TreeRef,
     oncall: oncall::OnCallTrees,
-}
-
-/// Group commit: one sled flush at a time, and a caller whose writes were already
-/// covered by a flush that started after them returns without another. (Concurrent
-/// `flush_async` calls in sled 0.34 were seen to hang for good with ~10k callers.)
-#[derive(Default)]
-struct GroupFlush {
-    lock: tokio::sync::Mutex<()>,
-    /// Tickets handed out; a caller's writes all happened before it took its ticket.
-    requested: std::sync::atomic::AtomicU64,
-    /// Every ticket up to this one is durable.
-    done: std::sync::atomic::AtomicU64,
+    /// The live database and the failure state, shared by every handle.
+    core: Arc<Core>,
+    /// The writer thread; `None` only in the writer's own handle.
+    writer: Option<Arc<Writer>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -201,69 +259,238 @@ fn dec<T: DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
     Ok(serde_json::from_slice(b)?)
 }
 
+/// How this build opens sled in `dir` (also when the writer opens it again).
+fn sled_config(dir: &Path) -> sled::Config {
+    sled::Config::new()
+        .path(dir)
+        .cache_capacity(16 << 20)
+        .flush_every_ms(Some(500))
+}
+
+/// Opens sled, turning its errors (and panics: sled 0.34 panics on some damaged files)
+/// into errors that name the data dir and say what is wrong.
+fn open_sled(config: &sled::Config, dir: &Path) -> Result<sled::Db, StoreError> {
+    let dir = dir.to_path_buf();
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()));
+    match opened {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(sled::Error::Io(e))) if e.to_string().contains("could not acquire lock") => {
+            Err(StoreError::Locked { dir })
+        }
+        Ok(Err(sled::Error::Io(e))) if is_unwritable(&e) => Err(StoreError::Unwritable {
+            dir,
+            detail: handle::io_text(&e),
+        }),
+        Ok(Err(sled::Error::Io(e))) => Err(StoreError::Corrupt {
+            dir,
+            detail: handle::io_text(&e),
+        }),
+        Ok(Err(e)) => Err(StoreError::Corrupt {
+            dir,
+            detail: e.to_string(),
+        }),
+        Err(_) => Err(StoreError::Corrupt {
+            dir,
+            detail: "sled panicked while opening it".into(),
+        }),
+    }
+}
+
+/// An I/O error that says the dir cannot be written, not that its content is bad.
+fn is_unwritable(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{PermissionDenied, ReadOnlyFilesystem, StorageFull};
+    matches!(e.kind(), PermissionDenied | ReadOnlyFilesystem | StorageFull)
+}
+
 impl Store {
-    /// Opens (creating if needed) the store in `dir`, migrating older schemas.
-    /// A dir held by another process, or a corrupt one, is a clear error naming it.
+    /// Opens (creating if needed, mode 0700) the store in `dir`, migrating older
+    /// schemas and checking it against its integrity record. A dir held by another
+    /// process, a damaged one or one that cannot be written is a clear error naming it.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let config = sled::Config::new()
-            .path(dir)
-            .cache_capacity(16 << 20)
-            .flush_every_ms(Some(500));
-        Self::from_config(config, dir)
+        integrity::prepare_dir(dir).map_err(|e| StoreError::Unwritable {
+            dir: dir.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        let db = open_sled(&sled_config(dir), dir)?;
+        Self::start(Core::new(dir.to_path_buf(), true, db))
     }
 
     /// A throw-away store for tests, removed on drop.
     pub fn temporary() -> Result<Self, StoreError> {
-        Self::from_config(sled::Config::new().temporary(true), Path::new("<temporary>"))
+        let db = open_sled(&sled::Config::new().temporary(true), Path::new("<temporary>"))?;
+        Self::start(Core::new(PathBuf::from("<temporary>"), false, db))
     }
 
-    fn from_config(config: sled::Config, dir: &Path) -> Result<Self, StoreError> {
-        let dir = dir.to_path_buf();
-        // sled 0.34 can panic on some corrupt files instead of returning an error.
-        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()));
-        let db = match opened {
-            Ok(Ok(db)) => db,
-            Ok(Err(sled::Error::Io(e))) if e.to_string().contains("could not acquire lock") => {
-                return Err(StoreError::Locked { dir });
-            }
-            Ok(Err(e)) => {
-                return Err(StoreError::Corrupt {
-                    dir,
-                    detail: e.to_string(),
-                });
-            }
-            Err(_) => {
-                return Err(StoreError::Corrupt {
-                    dir,
-                    detail: "sled panicked while opening".into(),
-                });
-            }
-        };
-        let tree = |name: &str| db.open_tree(name);
-        let store = Self {
-            meta: tree("meta")?,
-            monitors: tree("monitors")?,
-            health: tree("health")?,
-            stats: tree("stats")?,
-            outbox: Arc::new(outbox::Outbox::new(db.clone(), tree("outbox")?)?),
-            push_tokens: tree("push_tokens")?,
-            push_seen: tree("push_seen")?,
-            flusher: Default::default(),
-            bots: tree("bots")?,
-            chats: tree("chats")?,
-            oncall: oncall::OnCallTrees::open(&db)?,
-            db,
-            dir,
-        };
-        store.migrate()?;
+    /// Handles on `core`'s database, without a writer (indexing the outbox).
+    fn handles(core: Arc<Core>) -> Result<Self, StoreError> {
+        let tree = |name| TreeRef::new(&core, name);
+        let outbox = outbox::Outbox::new(DbRef::new(&core), TreeRef::private(&core, "outbox"))?;
+        Ok(Self {
+            db: DbRef::new(&core),
+            dir: core.dir.clone(),
+            meta: tree("meta"),
+            monitors: tree("monitors"),
+            health: tree("health"),
+            stats: tree("stats"),
+            outbox: Arc::new(outbox),
+            push_tokens: tree("push_tokens"),
+            push_seen: tree("push_seen"),
+            bots: tree("bots"),
+            chats: tree("chats"),
+            oncall: oncall::OnCallTrees::new(&core),
+            core,
+            writer: None,
+        })
+    }
+
+    /// Checks and migrates the freshly opened database, then starts the writer.
+    fn start(core: Core) -> Result<Self, StoreError> {
+        let mut store = Self::handles(Arc::new(core))?;
+        let manifest = store.verify(true)?;
         let swept = store.sweep_orphans()?;
         if swept > 0 {
             tracing::info!(swept, "removed entries left without their monitor by a crash");
         }
+        let writer = Writer::start(store.clone(), manifest).map_err(|e| StoreError::Unwritable {
+            dir: store.dir.clone(),
+            detail: format!("cannot start the store writer thread: {e}"),
+        })?;
+        store.writer = Some(Arc::new(writer));
         Ok(store)
     }
 
-    fn migrate(&self) -> Result<(), StoreError> {
+    /// Opens the database again after sled gave up (on the writer thread, with the old
+    /// database already dropped). Sled's lock may outlive the old handles briefly.
+    fn reopen(&self) -> Result<(), StoreError> {
+        let config = sled_config(&self.dir);
+        let mut tries = 0;
+        let db = loop {
+            match open_sled(&config, &self.dir) {
+                Err(StoreError::Locked { .. }) if tries < 40 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => break other?,
+            }
+        };
+        self.core.install(db);
+        if let Err(e) = self.verify(false) {
+            drop(self.core.take());
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Runs everything that must hold before the store is used: the schema version, a
+    /// full read of the monitors and their state (sled panics on some damaged pages, so
+    /// under `catch_unwind`), and the integrity record. Returns the record to keep
+    /// (`None` for temporary stores). `first` is the open at start (the schema may be
+    /// migrated and a missing record created).
+    fn verify(&self, first: bool) -> Result<Option<Manifest>, StoreError> {
+        let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.census()));
+        let census = match checked {
+            Ok(r) => r?,
+            Err(_) => return Err(self.corrupt("sled panicked while reading it")),
+        };
+        if first {
+            self.migrate(census.monitors)?;
+        }
+        self.core
+            .monitors
+            .store(i64::try_from(census.monitors).unwrap_or(i64::MAX), Ordering::Release);
+        self.core.max_id.store(census.max_id, Ordering::Release);
+        if !self.core.persistent {
+            return Ok(None);
+        }
+        let recorded = integrity::read(&self.dir).map_err(|e| self.corrupt(&e))?;
+        let next_id = self.peek_next_id()?;
+        let exact = Manifest::new(census.monitors_i64(), census.monitors_i64(), census.max_id);
+        match recorded {
+            Some(m) => {
+                if !(m.monitors_min..=m.monitors_max).contains(&census.monitors) {
+                    let expected = if m.monitors_min == m.monitors_max {
+                        m.monitors_min.to_string()
+                    } else {
+                        format!("{} to {}", m.monitors_min, m.monitors_max)
+                    };
+                    return Err(self.corrupt(&format!(
+                        "{INTEGRITY_FILE} says it holds {expected} monitors, but {} can be read",
+                        census.monitors
+                    )));
+                }
+                if next_id < m.max_id {
+                    return Err(self.corrupt(&format!(
+                        "its id counter ({next_id}) is below the highest id it ever stored ({})",
+                        m.max_id
+                    )));
+                }
+            }
+            None if census.monitors > 0 => tracing::info!(
+                monitors = census.monitors,
+                "no {INTEGRITY_FILE} yet (a store from an older upbot, or one accepted as found); recording what is there"
+            ),
+            None => {}
+        }
+        if next_id < census.max_id {
+            return Err(self.corrupt(&format!(
+                "its id counter ({next_id}) is below monitor #{}",
+                census.max_id
+            )));
+        }
+        if census.without_health > 0 {
+            tracing::warn!(
+                monitors = census.without_health,
+                "monitors without a stored state; they start as pending"
+            );
+        }
+        if recorded != Some(exact) {
+            integrity::write(&self.dir, &exact).map_err(|e| StoreError::Unwritable {
+                dir: self.dir.clone(),
+                detail: format!("writing {INTEGRITY_FILE}: {e}"),
+            })?;
+        }
+        Ok(Some(exact))
+    }
+
+    fn corrupt(&self, detail: &str) -> StoreError {
+        StoreError::Corrupt {
+            dir: self.dir.clone(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// Reads every monitor record and checks each decodes and has its state.
+    fn census(&self) -> Result<Census, StoreError> {
+        let mut c = Census::default();
+        for kv in self.monitors.iter() {
+            let (k, v) = kv?;
+            let Some(id) = id_of(&k) else {
+                return Err(self.corrupt("a monitor key is not an id"));
+            };
+            // Checked as JSON (and the id read) without building the records: the
+            // service decodes them right after, and 10k full decodes cost a restart.
+            #[derive(Deserialize)]
+            struct Id {
+                id: MonitorId,
+            }
+            let stored = dec::<Id>(&v).map_err(|e| self.corrupt(&format!("monitor #{id} does not decode: {e}")))?;
+            if stored.id != id {
+                return Err(self.corrupt(&format!("monitor #{id} is stored as #{}", stored.id)));
+            }
+            match self.health.get(k)? {
+                Some(h) => {
+                    dec::<serde::de::IgnoredAny>(&h)
+                        .map_err(|e| self.corrupt(&format!("state of #{id} does not decode: {e}")))?;
+                }
+                None => c.without_health += 1,
+            }
+            c.monitors += 1;
+            c.max_id = c.max_id.max(id.0);
+        }
+        Ok(c)
+    }
+
+    fn migrate(&self, monitors: u64) -> Result<(), StoreError> {
         let found = match self.meta.get(KEY_SCHEMA)? {
             Some(v) => dec::<u32>(&v)?,
             None => 0,
@@ -274,6 +501,9 @@ impl Store {
                 found,
                 supported: SCHEMA_VERSION,
             });
+        }
+        if found == 0 && monitors > 0 {
+            return Err(self.corrupt("its schema version is missing"));
         }
         // Version 0 is an empty, new store; future migrations go here in order.
         if found < SCHEMA_VERSION {
@@ -293,24 +523,32 @@ impl Store {
         Ok(self.meta.get(KEY_SCHEMA)?.map(|v| dec(&v)).transpose()?.unwrap_or(0))
     }
 
-    /// Makes every earlier write durable (survives a process crash).
+    /// `Ok` while the store writes; while writes fail, why and since when (for
+    /// `/healthz`). It recovers by itself once the data dir takes writes again.
+    pub fn write_health(&self) -> Result<(), String> {
+        self.core.health().map_err(|f| {
+            format!(
+                "writes failing since {}: {} (retrying every {}s)",
+                crate::domain::rfc3339(f.since_ms),
+                f.reason,
+                RECOVER_EVERY.as_secs()
+            )
+        })
+    }
+
+    /// Makes every earlier write durable (survives a process crash). Runs on the
+    /// writer thread; concurrent callers share one flush.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        use std::sync::atomic::Ordering::SeqCst;
-        let f = &self.flusher;
-        let ticket = f.requested.fetch_add(1, SeqCst) + 1;
-        let _one_at_a_time = f.lock.lock().await;
-        if f.done.load(SeqCst) >= ticket {
-            return Ok(());
-        }
-        // Everyone who has a ticket by now wrote before this flush starts.
-        let covers = f.requested.load(SeqCst);
-        let db = self.db.clone();
-        match tokio::task::spawn_blocking(move || db.flush()).await {
-            Ok(r) => r?,
-            Err(e) => return Err(StoreError::Sled(sled::Error::ReportableBug(format!("flush task: {e}")))),
-        };
-        f.done.fetch_max(covers, SeqCst);
-        Ok(())
+        self.on_writer(true, (0, 0), |_| Ok(())).await
+    }
+
+    /// The id counter's value (the last id handed out; 0 if none).
+    fn peek_next_id(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .meta
+            .get(KEY_NEXT_ID)?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
     }
 
     /// Allocates the next monitor id (1, 2, 3, …). Durable with the next flush.
@@ -325,12 +563,17 @@ impl Store {
         Ok(MonitorId(n))
     }
 
-    /// Stores a new or changed monitor with its health, then flushes. The monitor
-    /// record is written last: it is the commit point, so a crash before the flush
-    /// leaves at most orphan entries, which [`Store::open`] sweeps away. A push
+    /// Stores a new or changed monitor with its health; returns once durable. The
+    /// monitor record is written last: it is the commit point, so a crash before the
+    /// flush leaves at most orphan entries, which [`Store::open`] sweeps away. A push
     /// monitor's new token is indexed before the record and the old one dropped after,
     /// so some token always resolves.
     pub async fn put_monitor(&self, m: &Monitor, h: &Health) -> Result<(), StoreError> {
+        let (m, h) = (m.clone(), h.clone());
+        self.on_writer(true, (0, 1), move |s| s.write_monitor(&m, &h)).await
+    }
+
+    fn write_monitor(&self, m: &Monitor, h: &Health) -> Result<(), StoreError> {
         let k = key(m.id);
         let token = m.push.as_ref().map(|p| p.token.clone());
         self.health.insert(k, enc(h)?)?;
@@ -338,39 +581,51 @@ impl Store {
             self.push_tokens.insert(t.as_bytes(), &k[..])?;
         }
         let old = self.monitors.insert(k, enc(m)?)?;
+        if old.is_none() {
+            self.core.monitors.fetch_add(1, Ordering::AcqRel);
+        }
+        self.core.max_id.fetch_max(m.id.0, Ordering::AcqRel);
         if let Some(old_token) = old.as_deref().and_then(push_token_of) {
             if token.as_deref() != Some(old_token.as_str()) {
                 self.push_tokens.remove(old_token.as_bytes())?;
             }
         }
-        self.flush().await
+        Ok(())
     }
 
-    /// Stores several changed monitors with their health, then flushes once
+    /// Stores several changed monitors with their health, durably, with one flush
     /// (chat-wide changes: a group migration, a bot removed from a chat). Each record is
     /// written as by [`Store::put_monitor`], health before the monitor.
     pub async fn put_monitors(&self, items: &[(Monitor, Health)]) -> Result<(), StoreError> {
-        for (m, h) in items {
-            self.health.insert(key(m.id), enc(h)?)?;
-            self.monitors.insert(key(m.id), enc(m)?)?;
-        }
-        self.flush().await
+        let items = items.to_vec();
+        let most = i64::try_from(items.len()).unwrap_or(i64::MAX);
+        self.on_writer(true, (0, most), move |s| {
+            items.iter().try_for_each(|(m, h)| s.write_monitor(m, h))
+        })
+        .await
     }
 
-    /// Removes a monitor and everything kept about it, then flushes. Removing the
-    /// monitor record comes first (the commit point). Returns the removed monitor, or
-    /// `None` if there was none.
+    /// Removes a monitor and everything kept about it, durably. Removing the monitor
+    /// record comes first (the commit point). Returns the removed monitor, or `None`
+    /// if there was none.
     pub async fn delete_monitor(&self, id: MonitorId) -> Result<Option<Monitor>, StoreError> {
+        let old = self.on_writer(true, (-1, 0), move |s| s.remove_monitor(id)).await?;
+        old.map(|v| dec(&v)).transpose()
+    }
+
+    fn remove_monitor(&self, id: MonitorId) -> Result<Option<sled::IVec>, StoreError> {
         let k = key(id);
         let old = self.monitors.remove(k)?;
+        if old.is_some() {
+            self.core.monitors.fetch_sub(1, Ordering::AcqRel);
+        }
         if let Some(t) = old.as_deref().and_then(push_token_of) {
             self.push_tokens.remove(t.as_bytes())?;
         }
         self.health.remove(k)?;
         self.stats.remove(k)?;
         self.push_seen.remove(k)?;
-        self.flush().await?;
-        old.map(|v| dec(&v)).transpose()
+        Ok(old)
     }
 
     /// Removes entries a crash left without their monitor (see [`Store::put_monitor`]).
@@ -409,8 +664,14 @@ impl Store {
         self.monitors.iter().values().map(|v| dec(&v?)).collect()
     }
 
-    /// Saves debounce state (durable with the background flush).
-    pub fn save_health(&self, id: MonitorId, h: &Health) -> Result<(), StoreError> {
+    /// Queues a save of debounce state on the writer thread and returns at once
+    /// (durable with the background flush; dropped while the store is failing).
+    pub fn save_health(&self, id: MonitorId, h: &Health) {
+        let h = h.clone();
+        self.later("saving health", move |s| s.write_health_of(id, &h));
+    }
+
+    fn write_health_of(&self, id: MonitorId, h: &Health) -> Result<(), StoreError> {
         // Never resurrect a deleted monitor's state.
         if self.monitors.contains_key(key(id))? {
             self.health.insert(key(id), enc(h)?)?;
@@ -423,8 +684,22 @@ impl Store {
         self.health.get(key(id))?.map(|v| dec(&v)).transpose()
     }
 
-    /// Saves statistics of one monitor (durable with the background flush).
-    pub fn save_stats(&self, id: MonitorId, s: &ProbeStats) -> Result<(), StoreError> {
+    /// Queues a save of statistics on the writer thread: `collect` runs there and
+    /// returns what to save (so gathering and encoding many records costs the caller's
+    /// thread nothing). Durable with the background flush.
+    pub fn save_stats_with(&self, collect: impl FnOnce() -> Vec<(MonitorId, ProbeStats)> + Send + 'static) {
+        self.later("saving statistics", move |s| {
+            let items = collect();
+            let n = items.len();
+            for (id, st) in items {
+                s.write_stats(id, &st)?;
+            }
+            tracing::debug!(saved = n, "statistics saved");
+            Ok(())
+        });
+    }
+
+    fn write_stats(&self, id: MonitorId, s: &ProbeStats) -> Result<(), StoreError> {
         if self.monitors.contains_key(key(id))? {
             self.stats.insert(key(id), enc(s)?)?;
         }
@@ -436,18 +711,50 @@ impl Store {
         self.stats.get(key(id))?.map(|v| dec(&v)).transpose()
     }
 
-    /// Saves a health change and, if it is to be announced, its alert. The alert is
-    /// written first: a crash can then duplicate an announcement (the change is seen
-    /// again after restart) but never lose one. Durable with the background flush.
-    pub fn record_transition(&self, id: MonitorId, h: &Health, alert: Option<&Alert>) -> Result<(), StoreError> {
-        self.record_push(id, h, None, alert)
+    /// Stores a state change with its alert, durably, and returns what became of it.
+    /// `still_current` runs on the writer thread just before the write: when it says
+    /// the caller no longer owns the monitor's state, nothing is written. Callers
+    /// change their memory only after `Ok(Committed::Written)`; on an error they keep
+    /// the old state and try again later (the store refuses writes until it recovers).
+    pub async fn commit(
+        &self,
+        change: Change,
+        still_current: impl FnOnce() -> bool + Send + 'static,
+    ) -> Result<Committed, StoreError> {
+        let alert = change.alert.is_some();
+        let done = self
+            .on_writer(true, (0, 0), move |s| {
+                if !still_current() {
+                    return Ok(Committed::Superseded);
+                }
+                s.write_transition(change.id, &change.health, change.seen_ms, change.alert.as_ref())?;
+                Ok(Committed::Written)
+            })
+            .await?;
+        // Only now: a sender must never read an alert that may still vanish.
+        if alert && done == Committed::Written {
+            self.outbox_notify();
+        }
+        Ok(done)
     }
 
-    /// [`Store::record_transition`] for push monitors: also records when the monitor
-    /// last reported (`seen_ms`), before the health, so the heartbeat deadline computed
-    /// after a restart is never older than the state. Durable with the background
-    /// flush; callers that acknowledge the report flush first.
-    pub fn record_push(
+    /// Saves a health change and, if it is to be announced, its alert, on the caller's
+    /// thread and without waiting for durability (tests and tools; the engines use
+    /// [`Store::commit`]).
+    pub fn record_transition(&self, id: MonitorId, h: &Health, alert: Option<&Alert>) -> Result<(), StoreError> {
+        self.write_transition(id, h, None, alert)?;
+        if alert.is_some() {
+            self.outbox_notify();
+        }
+        Ok(())
+    }
+
+    /// The writes of a state change, in crash-safe order. The alert is written first: a
+    /// crash can then duplicate an announcement (the change is seen again after
+    /// restart) but never lose one. For push monitors the report time (`seen_ms`) is
+    /// written before the health, so the heartbeat deadline computed after a restart is
+    /// never older than the state.
+    fn write_transition(
         &self,
         id: MonitorId,
         h: &Health,
@@ -467,9 +774,6 @@ impl Store {
             self.push_seen.insert(k, &ms.to_be_bytes()[..])?;
         }
         self.health.insert(k, enc(h)?)?;
-        if alert.is_some() {
-            self.outbox_notify();
-        }
         Ok(())
     }
 
@@ -488,11 +792,15 @@ impl Store {
         Ok(self.push_tokens.get(token.as_bytes())?.and_then(|v| id_of(&v)))
     }
 
-    /// Remembers a bot added through the API (so it starts again at boot), then flushes.
+    /// Remembers a bot added through the API (so it starts again at boot), durably.
     pub async fn put_bot(&self, bot: &StoredBot) -> Result<(), StoreError> {
-        self.bots
-            .insert(bot.username.to_ascii_lowercase().as_bytes(), enc(bot)?)?;
-        self.flush().await
+        let bot = bot.clone();
+        self.on_writer(true, (0, 0), move |s| {
+            s.bots
+                .insert(bot.username.to_ascii_lowercase().as_bytes(), enc(&bot)?)?;
+            Ok(())
+        })
+        .await
     }
 
     /// Every bot added through the API.
@@ -500,10 +808,13 @@ impl Store {
         self.bots.iter().values().map(|v| dec(&v?)).collect()
     }
 
-    /// Allows a chat implicitly (the operator named it), then flushes.
+    /// Allows a chat implicitly (the operator named it), durably.
     pub async fn allow_chat(&self, chat_id: i64) -> Result<(), StoreError> {
-        self.chats.insert(chat_id.to_be_bytes(), &[])?;
-        self.flush().await
+        self.on_writer(true, (0, 0), move |s| {
+            s.chats.insert(chat_id.to_be_bytes(), &[])?;
+            Ok(())
+        })
+        .await
     }
 
     /// Whether a chat was allowed implicitly.
@@ -517,10 +828,45 @@ impl Store {
     }
 }
 
+/// What a full read of the monitors found.
+#[derive(Debug, Default)]
+struct Census {
+    monitors: u64,
+    max_id: u64,
+    without_health: u64,
+}
+
+impl Census {
+    fn monitors_i64(&self) -> i64 {
+        i64::try_from(self.monitors).unwrap_or(i64::MAX)
+    }
+}
+
 /// The push token inside an encoded monitor, if it has one (a value that does not
 /// decode has no token to unindex).
 fn push_token_of(v: &[u8]) -> Option<String> {
     dec::<Monitor>(v).ok()?.push.map(|p| p.token)
+}
+
+#[cfg(test)]
+impl Store {
+    /// Test switch: every write fails as on a full disk until switched off (then the
+    /// store recovers within [`RECOVER_EVERY`]).
+    pub(crate) fn inject_write_fault(&self, on: bool) {
+        self.core.fault.store(on, Ordering::Release);
+    }
+
+    /// Waits (bounded) until the store writes again.
+    pub(crate) async fn await_recovery(&self) {
+        let deadline = tokio::time::Instant::now() + RECOVER_EVERY * 10;
+        while let Err(why) = self.write_health() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the store did not recover: {why}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -567,14 +913,16 @@ mod tests {
         s.put_monitor(&monitor(a), &h).await.unwrap();
         s.put_monitor(&monitor(b), &h).await.unwrap();
         h.state = State::Down;
-        s.save_health(a, &h).unwrap();
+        s.save_health(a, &h);
+        s.flush().await.unwrap();
         assert_eq!(s.health(a).unwrap().unwrap().state, State::Down);
         assert_eq!(s.monitors().unwrap().len(), 2);
         assert_eq!(s.delete_monitor(a).await.unwrap().map(|m| m.id), Some(a));
         assert!(s.delete_monitor(a).await.unwrap().is_none());
         assert!(s.health(a).unwrap().is_none());
         // a late write from a probe must not resurrect the deleted monitor's state
-        s.save_health(a, &h).unwrap();
+        s.save_health(a, &h);
+        s.flush().await.unwrap();
         assert!(s.health(a).unwrap().is_none());
         assert_eq!(s.monitors().unwrap().len(), 1);
     }
@@ -628,16 +976,22 @@ mod tests {
         s.put_monitor(&m, &h).await.unwrap();
         assert_eq!(s.push_token("aaaa").unwrap(), None);
         assert_eq!(s.push_token("bbbb").unwrap(), Some(id));
-        s.record_push(id, &h, Some(1234), None).unwrap();
+        let change = |seen_ms| Change {
+            id,
+            health: h.clone(),
+            seen_ms,
+            alert: None,
+        };
+        assert_eq!(s.commit(change(Some(1234)), || true).await.unwrap(), Committed::Written);
         assert_eq!(s.push_seen(id).unwrap(), Some(1234));
         // a report without a time keeps the last one
-        s.record_push(id, &h, None, None).unwrap();
+        s.commit(change(None), || true).await.unwrap();
         assert_eq!(s.push_seen(id).unwrap(), Some(1234));
         s.delete_monitor(id).await.unwrap();
         assert_eq!(s.push_token("bbbb").unwrap(), None);
         assert_eq!(s.push_seen(id).unwrap(), None);
         // a late report for a deleted monitor writes nothing
-        s.record_push(id, &h, Some(99), None).unwrap();
+        s.commit(change(Some(99)), || true).await.unwrap();
         assert_eq!(s.push_seen(id).unwrap(), None);
     }
 
@@ -703,14 +1057,19 @@ mod tests {
         assert_eq!(s.outbox_rechat(-5, -1001000000003).await.unwrap(), 0);
     }
 
-    #[tokio::test]
-    async fn reopen_keeps_data_and_ids() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let s = Store::open(dir.path()).unwrap();
+    /// Creates a store in `dir` with monitors 1..=n, and closes it.
+    async fn stored(dir: &Path, n: usize) {
+        let s = Store::open(dir).unwrap();
+        for _ in 0..n {
             let id = s.next_id().unwrap();
             s.put_monitor(&monitor(id), &Health::new(0)).await.unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn reopen_keeps_data_and_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        stored(dir.path(), 1).await;
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.monitors().unwrap().len(), 1);
         assert_eq!(s.next_id().unwrap(), MonitorId(2));
@@ -735,5 +1094,143 @@ mod tests {
         let err = Store::open(dir.path()).unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains(&dir.path().display().to_string()));
+    }
+
+    /// A monitor of chat -5 owned by `mon_bot`, and its first DOWN as a [`Change`].
+    fn owned_down(id: MonitorId) -> (Monitor, Health, Change) {
+        let mut m = monitor(id);
+        (m.chat_id, m.bot) = (Some(-5), Some("mon_bot".into()));
+        let h0 = Health::new(0);
+        let mut h1 = h0.clone();
+        let t = h1
+            .observe(&crate::domain::Outcome::Down("timeout".into()), 1, 1, 5)
+            .unwrap();
+        let change = Change {
+            id,
+            health: h1,
+            seen_ms: None,
+            alert: Alert::for_transition(&m, &t),
+        };
+        (m, h0, change)
+    }
+
+    #[tokio::test]
+    async fn a_failing_store_refuses_writes_hides_the_outbox_and_recovers() {
+        let s = Store::temporary().unwrap();
+        // Monitor a went DOWN before the disk failed: its alert waits in the outbox.
+        let (a, b) = (s.next_id().unwrap(), s.next_id().unwrap());
+        let (ma, h0, down_a) = owned_down(a);
+        let (mb, _, change) = owned_down(b);
+        s.put_monitor(&ma, &h0).await.unwrap();
+        s.put_monitor(&mb, &h0).await.unwrap();
+        assert_eq!(s.commit(down_a, || true).await.unwrap(), Committed::Written);
+        let mut wake = s.outbox_watch();
+        wake.borrow_and_update();
+
+        s.inject_write_fault(true);
+        let err = s.commit(change.clone(), || true).await.unwrap_err();
+        assert!(matches!(err, StoreError::Failing(_)), "{err}");
+        let why = s.write_health().unwrap_err();
+        assert!(why.contains("no space left on device"), "{why}");
+        assert_eq!(s.health(b).unwrap(), Some(h0.clone()), "nothing written");
+        assert!(
+            s.outbox("mon_bot").is_err(),
+            "the outbox is not served while its deliveries cannot be recorded"
+        );
+        assert!(!wake.has_changed().unwrap(), "no sender woken");
+        // Every other write is refused too, acknowledged or not, inline or queued.
+        assert!(s.put_monitor(&mb, &change.health).await.is_err());
+        assert!(s.next_id().is_err());
+        assert!(s.record_transition(b, &change.health, None).is_err());
+        s.save_health(b, &change.health);
+        assert!(s.flush().await.is_err(), "the queued save was refused before this");
+
+        s.inject_write_fault(false);
+        s.await_recovery().await;
+        assert!(wake.has_changed().unwrap(), "senders are told to look again");
+        assert_eq!(s.health(b).unwrap(), Some(h0), "refused writes never land later");
+        let queued = s.outbox("mon_bot").unwrap();
+        assert_eq!(queued.iter().map(|(_, q)| q.monitor_id).collect::<Vec<_>>(), vec![a]);
+        assert_eq!(s.commit(change.clone(), || true).await.unwrap(), Committed::Written);
+        assert_eq!(s.health(b).unwrap(), Some(change.health));
+        assert_eq!(s.outbox("mon_bot").unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_commit_its_caller_no_longer_owns_writes_nothing() {
+        let s = Store::temporary().unwrap();
+        let id = s.next_id().unwrap();
+        let (m, h0, change) = owned_down(id);
+        s.put_monitor(&m, &h0).await.unwrap();
+        assert_eq!(s.commit(change, || false).await.unwrap(), Committed::Superseded);
+        assert_eq!(s.health(id).unwrap(), Some(h0));
+        assert_eq!(s.outbox_len(), 0);
+    }
+
+    #[test]
+    fn acknowledged_writes_never_wait_for_the_blocking_pool() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let s = Store::temporary().unwrap();
+            // The whole blocking pool is busy (as a storm of DNS lookups made it).
+            let (release, held) = std::sync::mpsc::channel::<()>();
+            let hog = tokio::task::spawn_blocking(move || held.recv_timeout(Duration::from_secs(60)));
+            let id = s.next_id().unwrap();
+            tokio::time::timeout(Duration::from_secs(5), s.put_monitor(&monitor(id), &Health::new(0)))
+                .await
+                .expect("an acknowledged write does not queue behind the blocking pool")
+                .unwrap();
+            drop(release);
+            let _ = hog.await;
+        });
+    }
+
+    #[tokio::test]
+    async fn a_store_that_lost_monitors_is_refused_until_accepted_as_found() {
+        let dir = tempfile::tempdir().unwrap();
+        stored(dir.path(), 5).await;
+        Store::open(dir.path())
+            .unwrap()
+            .delete_monitor(MonitorId(5))
+            .await
+            .unwrap();
+        // What a damaged `db` does: sled opens it, but records are missing.
+        {
+            let db = sled::open(dir.path()).unwrap();
+            let t = db.open_tree("monitors").unwrap();
+            t.remove(key(MonitorId(1))).unwrap();
+            t.remove(key(MonitorId(2))).unwrap();
+            db.flush().unwrap();
+        }
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&dir.path().display().to_string()) && text.contains("but 2 can be read"),
+            "{text}"
+        );
+        // The operator accepts what is left (README "Damaged store").
+        std::fs::remove_file(dir.path().join(INTEGRITY_FILE)).unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.monitors().unwrap().len(), 2);
+        assert_eq!(s.next_id().unwrap(), MonitorId(6), "ids are never reused");
+    }
+
+    #[tokio::test]
+    async fn an_id_counter_that_went_back_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        stored(dir.path(), 1).await;
+        {
+            let db = sled::open(dir.path()).unwrap();
+            db.open_tree("meta").unwrap().remove(KEY_NEXT_ID).unwrap();
+            db.flush().unwrap();
+        }
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("id counter (0)"), "{err}");
     }
 }

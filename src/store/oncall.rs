@@ -15,22 +15,25 @@ use crate::domain::MonitorId;
 use crate::domain::oncall::{ChatSettings, Notice, OnCall};
 use crate::domain::{Health, Monitor, Transition};
 
+use std::sync::Arc;
+
+use super::handle::{Core, TreeRef};
 use super::{Alert, Store, StoreError, dec, enc, key};
 
 /// The two trees of on-call data.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(super) struct OnCallTrees {
-    records: sled::Tree,
-    chats: sled::Tree,
+    records: TreeRef,
+    chats: TreeRef,
 }
 
 impl OnCallTrees {
-    /// Opens (creating) the trees in `db`.
-    pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
-        Ok(Self {
-            records: db.open_tree("oncall")?,
-            chats: db.open_tree("chat_settings")?,
-        })
+    /// Handles on the trees of `core`'s live database.
+    pub(super) fn new(core: &Arc<Core>) -> Self {
+        Self {
+            records: TreeRef::new(core, "oncall"),
+            chats: TreeRef::new(core, "chat_settings"),
+        }
     }
 }
 

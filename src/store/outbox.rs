@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
+use super::handle::{DbRef, TreeRef};
 use super::{Alert, Store, StoreError, dec, enc};
 
 /// Pending sequence numbers by (bot, chat), and where each sequence is filed.
@@ -85,8 +86,10 @@ struct Filing {
 
 /// The outbox's tree, its index and the wake-up signal for senders.
 pub(super) struct Outbox {
-    db: sled::Db,
-    rows: sled::Tree,
+    /// Handles on the live database (the store may open it anew after a failure).
+    db: DbRef,
+    /// Not served while the store cannot write (see `handle`).
+    rows: TreeRef,
     index: Mutex<Index>,
     /// Bumped whenever alerts enter the outbox or move, so senders wake without polling.
     signal: watch::Sender<u64>,
@@ -102,7 +105,7 @@ impl std::fmt::Debug for Outbox {
 
 impl Outbox {
     /// The outbox over `rows` (the `outbox` tree of `db`), indexed.
-    pub(super) fn new(db: sled::Db, rows: sled::Tree) -> Result<Self, StoreError> {
+    pub(super) fn new(db: DbRef, rows: TreeRef) -> Result<Self, StoreError> {
         let ob = Self {
             db,
             rows,

@@ -197,3 +197,53 @@ pub fn register_bot(service: &upbot::core::Service, username: &str) {
         username.to_string(),
     ]))));
 }
+
+/// A file system mounted for a test (a small tmpfs, or a read-only bind mount),
+/// unmounted when dropped, also when the test panics.
+pub struct Mount {
+    pub path: std::path::PathBuf,
+}
+
+impl Mount {
+    /// Mounts a tmpfs of `size` (e.g. `"8m"`) at `path` (created if missing).
+    pub fn tmpfs(path: &std::path::Path, size: &str) -> Self {
+        std::fs::create_dir_all(path).expect("mount point");
+        let opts = format!("size={size},mode=0700");
+        mount(&[
+            "-t".as_ref(),
+            "tmpfs".as_ref(),
+            "-o".as_ref(),
+            opts.as_ref(),
+            "tmpfs".as_ref(),
+            path.as_os_str(),
+        ]);
+        Self { path: path.into() }
+    }
+
+    /// Makes `path` read-only (a bind mount of itself, remounted `ro`).
+    pub fn read_only(path: &std::path::Path) -> Self {
+        mount(&["--bind".as_ref(), path.as_os_str(), path.as_os_str()]);
+        let m = Self { path: path.into() };
+        mount(&["-o".as_ref(), "remount,bind,ro".as_ref(), path.as_os_str()]);
+        m
+    }
+}
+
+fn mount(args: &[&std::ffi::OsStr]) {
+    let out = std::process::Command::new("mount")
+        .args(args)
+        .output()
+        .expect("run mount");
+    assert!(
+        out.status.success(),
+        "mount {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        // Lazy: files a failed test left open must not keep the mount alive.
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}

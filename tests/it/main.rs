@@ -12,6 +12,7 @@ mod netns;
 mod ops;
 mod probe;
 mod process;
+mod store;
 mod surface;
 mod telegram;
 mod ws;

@@ -235,3 +235,139 @@ async fn kill_9_right_after_acknowledged_adds_loses_nothing() {
     s.signal("-TERM");
     assert_eq!(s.exit_code().await, Some(0));
 }
+
+/// Adds `n` monitors through the running server `s` (WS API).
+async fn add_monitors(s: &mut Server, n: usize) {
+    let url = s.ws_url().await;
+    let mut c = WsClient::connect(&url).await;
+    for i in 0..n {
+        let r = c
+            .request("add", json!({"target": format!("127.0.5.{}", i + 1), "interval": 60}))
+            .await;
+        assert_eq!(r["type"], "added", "{r}");
+    }
+}
+
+/// Runs `serve` on `data` until it exits by itself; returns (exit code, stderr).
+async fn refused_start(dir: &std::path::Path, data: &std::path::Path) -> (Option<i32>, String) {
+    let out = tokio::time::timeout(WAIT, command(dir, &port0_env(data)).output())
+        .await
+        .expect("refuses in time, not after starting")
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Item 10b of issue 7: a store whose `db` was truncated, or had one page zeroed, used
+/// to start with some of its monitors (0/50, 7/50) and say nothing. It must refuse to
+/// start, naming the data dir; an intact copy still starts with all of them.
+#[tokio::test]
+async fn a_damaged_store_is_refused_naming_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut s = Server::spawn(dir.path(), &port0_env(&data));
+    add_monitors(&mut s, 50).await;
+    s.signal("-TERM");
+    assert_eq!(s.exit_code().await, Some(0), "{}", s.log_text());
+    let db = std::fs::read(data.join("db")).unwrap();
+
+    let copy = |name: &str| {
+        let to = dir.path().join(name);
+        std::fs::create_dir(&to).unwrap();
+        for e in std::fs::read_dir(&data).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
+        to
+    };
+    // Truncated to half.
+    let truncated = copy("truncated");
+    std::fs::write(truncated.join("db"), &db[..db.len() / 2]).unwrap();
+    // One 4 KiB page zeroed: the one with the newest copy of a monitor record.
+    let zeroed = copy("zeroed");
+    let needle = b"127.0.5.25";
+    let at = db
+        .windows(needle.len())
+        .rposition(|w| w == needle)
+        .expect("the record is in the file");
+    let mut bytes = db.clone();
+    let page = at / 4096 * 4096;
+    let end = (page + 4096).min(bytes.len());
+    bytes[page..end].fill(0);
+    std::fs::write(zeroed.join("db"), &bytes).unwrap();
+
+    for damaged in [&truncated, &zeroed] {
+        let (code, err) = refused_start(dir.path(), damaged).await;
+        assert!(code.is_some_and(|c| c != 0), "{code:?}: {err}");
+        assert!(
+            err.contains(damaged.to_str().unwrap()) && err.contains("damaged"),
+            "{}: {err}",
+            damaged.display()
+        );
+        assert!(!err.contains("panicked at"), "{err}");
+    }
+
+    let mut s = Server::spawn(dir.path(), &port0_env(&data));
+    let url = s.ws_url().await;
+    let list = WsClient::connect(&url).await.request("list", json!({})).await;
+    assert_eq!(list["data"]["monitors"].as_array().map(Vec::len), Some(50), "{list}");
+    s.signal("-TERM");
+    assert_eq!(s.exit_code().await, Some(0));
+}
+
+/// Item 10j of issue 7: a read-only data dir was reported as "corrupt, move it aside".
+#[tokio::test]
+async fn a_read_only_data_dir_is_reported_as_read_only() {
+    if crate::helpers::skip_without_root("a_read_only_data_dir_is_reported_as_read_only") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut s = Server::spawn(dir.path(), &port0_env(&data));
+    add_monitors(&mut s, 1).await;
+    s.signal("-TERM");
+    assert_eq!(s.exit_code().await, Some(0), "{}", s.log_text());
+    let _ro = crate::helpers::Mount::read_only(&data);
+    let (code, err) = refused_start(dir.path(), &data).await;
+    assert!(code.is_some_and(|c| c != 0), "{code:?}: {err}");
+    assert!(
+        err.contains(data.to_str().unwrap())
+            && err.contains("cannot be written")
+            && err.contains("Read-only file system"),
+        "{err}"
+    );
+    assert!(!err.contains("damaged") && !err.contains("corrupt"), "{err}");
+}
+
+/// Item 10i of issue 7: the data dir holds bot tokens and secrets. A new one is created
+/// 0700 with files 0600; an existing one open to others is reported at start.
+#[tokio::test]
+async fn the_data_dir_is_private_and_an_open_one_is_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("new/data");
+    let env = port0_env(&data);
+    let mut s = Server::spawn(dir.path(), &env);
+    add_monitors(&mut s, 1).await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    let files: Vec<_> = std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(files.iter().any(|f| f.ends_with("db")), "{files:?}");
+    for f in &files {
+        if f.is_file() {
+            assert_eq!(mode(f), 0o600, "{}", f.display());
+        }
+    }
+    assert!(!s.log_text().contains("open to other users"), "{}", s.log_text());
+    s.signal("-TERM");
+    assert_eq!(s.exit_code().await, Some(0));
+
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut s = Server::spawn(dir.path(), &env);
+    let line = s.wait_log("open to other users").await;
+    assert!(line.contains(data.to_str().unwrap()) && line.contains("755"), "{line}");
+    s.ws_url().await; // started (a SIGTERM before the handler is installed would kill it)
+    s.signal("-TERM");
+    assert_eq!(s.exit_code().await, Some(0));
+}
