@@ -823,7 +823,7 @@ mod tests {
                 99_000,
                 Reminder::Now(Duration::from_secs(98)),
             ),
-            (rec(every, None, None), down.clone(), true, 99_000, Reminder::None),
+            (rec(every, None, None), down, true, 99_000, Reminder::None),
             (
                 rec(every, None, None),
                 h(State::Up, 1_000, None),

@@ -351,7 +351,13 @@ impl FakeTelegram {
 
     /// The message as chat `chat_id` shows it now (text and keyboard after edits).
     pub fn shown(&self, chat_id: i64, message_id: i64) -> Option<Shown> {
-        self.state.inner.lock().unwrap().messages.get(&(chat_id, message_id)).cloned()
+        self.state
+            .inner
+            .lock()
+            .unwrap()
+            .messages
+            .get(&(chat_id, message_id))
+            .cloned()
     }
 
     /// Waits for the answer to callback query `qid` (`answerCallbackQuery`): its text
@@ -368,7 +374,8 @@ impl FakeTelegram {
                     )
                 })
         };
-        self.wait_until_for(WAIT, &format!("the answer to {qid}"), &mut cond).await
+        self.wait_until_for(WAIT, &format!("the answer to {qid}"), &mut cond)
+            .await
     }
 
     /// Waits until message `message_id` of `chat_id` is shown with a text satisfying `pred`.

@@ -150,7 +150,9 @@ async fn a_member_acks_by_button_is_refused_a_mute_and_the_reminders_stop() {
     let a = c.add(&format!("{} name=edge {FAST} remind=10s", host.addr())).await;
     // fails=5: its DOWN comes three seconds after edge's, in a message of its own
     let b = c
-        .add(&format!("{extra} name=core interval=1 fails=5 timeout=500ms remind=10s"))
+        .add(&format!(
+            "{extra} name=core interval=1 fails=5 timeout=500ms remind=10s"
+        ))
         .await;
     c.wait_line(a, "<b>UP</b>").await;
     c.wait_line(b, "<b>UP</b>").await;
@@ -166,10 +168,16 @@ async fn a_member_acks_by_button_is_refused_a_mute_and_the_reminders_stop() {
     );
 
     // A plain member may not mute: the press is answered with the reason, nothing edited.
-    let q = c.fake.press(TOKEN, c.g, MEMBER, alert.message_id, &format!("mute:{a}:3600"));
+    let q = c
+        .fake
+        .press(TOKEN, c.g, MEMBER, alert.message_id, &format!("mute:{a}:3600"));
     let (text, as_alert) = c.fake.wait_callback_answer(&q).await;
     assert!(as_alert && text.contains("only group administrators"), "{text}");
-    assert_eq!(c.fake.shown(c.g, alert.message_id).unwrap().text, alert.text, "not edited");
+    assert_eq!(
+        c.fake.shown(c.g, alert.message_id).unwrap().text,
+        alert.text,
+        "not edited"
+    );
     let typed = c.say(MEMBER, &format!("/mute@{BOT} {a} 1h")).await;
     assert!(typed.text.starts_with("⛔ only group administrators"), "{}", typed.text);
 
@@ -185,7 +193,11 @@ async fn a_member_acks_by_button_is_refused_a_mute_and_the_reminders_stop() {
         .fake
         .wait_shown(c.g, alert.message_id, |m| m.text.contains("Acked by user77"))
         .await;
-    assert!(edited.text.starts_with(&alert.text), "the alert keeps its text: {}", edited.text);
+    assert!(
+        edited.text.starts_with(&alert.text),
+        "the alert keeps its text: {}",
+        edited.text
+    );
     let left: Vec<String> = edited
         .markup
         .as_ref()
@@ -205,7 +217,11 @@ async fn a_member_acks_by_button_is_refused_a_mute_and_the_reminders_stop() {
     // core is not acked: its second reminder comes; edge's would have come before it.
     c.wait_line(b, "still <b>DOWN</b> for 2").await;
     let after: Vec<Sent> = c.fake.sent(c.g).into_iter().filter(|m| m.at >= acked_at).collect();
-    assert_eq!(lines_about(&after, a, "still <b>DOWN</b>"), 0, "no reminder after the ack: {after:?}");
+    assert_eq!(
+        lines_about(&after, a, "still <b>DOWN</b>"),
+        0,
+        "no reminder after the ack: {after:?}"
+    );
     assert_eq!(lines_about(&c.fake.sent(c.g), a, "still <b>DOWN</b>"), 1);
 
     // The recovery ends the ack.
@@ -214,7 +230,12 @@ async fn a_member_acks_by_button_is_refused_a_mute_and_the_reminders_stop() {
     c.wait_line_since(a, "<b>UP</b>", t).await;
     let ev = state_event(&mut ws, a, |d| d["to"] == "up").await;
     assert!(ev["data"]["acked_by"].is_null(), "{ev}");
-    let view = c.app.running.service.execute(&Caller::Operator, Command::Status(upbot::core::Selector::Id(a))).await;
+    let view = c
+        .app
+        .running
+        .service
+        .execute(&Caller::Operator, Command::Status(upbot::core::Selector::Id(a)))
+        .await;
     let Ok(Reply::Status(s)) = view else { panic!("{view:?}") };
     assert_eq!(s.monitor.acked_by, None);
     c.app.stop().await;
@@ -249,9 +270,20 @@ async fn a_mute_holds_a_down_and_its_end_tells_the_chat() {
     let r = c.say(ADMIN, &format!("/unmute@{BOT} {a}")).await;
     assert!(r.text.contains("1 monitor changed while it was muted"), "{}", r.text);
     let end = c.fake.wait_for_message(c.g, |m| m.text.contains("Mute ended")).await;
-    assert!(end.text.starts_with("🔔 <b>Mute ended</b>: 1 monitor changed"), "{}", end.text);
-    assert!(has_line(&end.text, a, "<b>DOWN</b>") && has_line(&end.text, a, "was UP"), "{}", end.text);
-    assert_eq!(buttons(&end), vec![format!("ack:{a}"), format!("mute:{a}:3600"), format!("pause:{a}")]);
+    assert!(
+        end.text.starts_with("🔔 <b>Mute ended</b>: 1 monitor changed"),
+        "{}",
+        end.text
+    );
+    assert!(
+        has_line(&end.text, a, "<b>DOWN</b>") && has_line(&end.text, a, "was UP"),
+        "{}",
+        end.text
+    );
+    assert_eq!(
+        buttons(&end),
+        vec![format!("ack:{a}"), format!("mute:{a}:3600"), format!("pause:{a}")]
+    );
     // after the mute, alerts flow again
     let t = Instant::now();
     host.set_link(true);
@@ -296,7 +328,11 @@ async fn only_the_parents_down_is_sent_and_it_counts_the_child() {
     let behind = host.add_local_range()[0];
     let c = chat(-1001000000104, &[]).await;
     let r = c.say(ADMIN, &format!("/add@{BOT} {behind} parent=999")).await;
-    assert!(r.text.contains("parent=999: there is no monitor #999 here"), "{}", r.text);
+    assert!(
+        r.text.contains("parent=999: there is no monitor #999 here"),
+        "{}",
+        r.text
+    );
     let p = c.add(&format!("{} name=router {FAST}", host.addr())).await;
     let k = c.add(&format!("{behind} name=server {FAST} parent={p}")).await;
     c.wait_line(p, "<b>UP</b>").await;
@@ -310,11 +346,20 @@ async fn only_the_parents_down_is_sent_and_it_counts_the_child() {
     state_event(&mut ws, p, |d| d["to"] == "down").await;
     c.wait_outbox_empty().await;
     let after: Vec<Sent> = c.fake.sent(c.g).into_iter().filter(|m| m.at >= down_at).collect();
-    assert_eq!(lines_about(&after, k, "DOWN"), 0, "the child's DOWN is not sent alone: {after:?}");
+    assert_eq!(
+        lines_about(&after, k, "DOWN"),
+        0,
+        "the child's DOWN is not sent alone: {after:?}"
+    );
     let counted = after.iter().any(|m| has_line(&m.text, p, "+ 1 behind it"));
     assert!(counted, "the parent's alert counts the child: {after:?}");
     assert_eq!(buttons(&alert).first(), Some(&format!("ack:{p}")));
-    let view = c.app.running.service.execute(&Caller::Operator, Command::Status(upbot::core::Selector::Id(k))).await;
+    let view = c
+        .app
+        .running
+        .service
+        .execute(&Caller::Operator, Command::Status(upbot::core::Selector::Id(k)))
+        .await;
     let Ok(Reply::Status(s)) = view else { panic!("{view:?}") };
     assert_eq!(s.monitor.parent, Some(p));
     c.app.stop().await;
@@ -508,10 +553,13 @@ async fn kill_9_with_a_held_mute_and_an_ack_loses_and_repeats_nothing() {
     for id in [a, b] {
         fake.wait_for_message(g, |m| has_line(&m.text, id, "<b>UP</b>")).await;
     }
-    let r = ws.request("mute", json!({"id": a.0, "duration": "8s", "reason": "deploy"})).await;
+    let r = ws
+        .request("mute", json!({"id": a.0, "duration": "8s", "reason": "deploy"}))
+        .await;
     assert_eq!(r["type"], "muted", "{r}");
     let until = humantime::parse_rfc3339(r["data"]["muted_until"].as_str().unwrap()).unwrap();
-    fake.wait_for_message(g, |m| has_line(&m.text, a, "muted by the operator")).await;
+    fake.wait_for_message(g, |m| has_line(&m.text, a, "muted by the operator"))
+        .await;
     let r = ws.request("subscribe", json!({"event_types": ["state"]})).await;
     assert_eq!(r["type"], "subscribed");
 
@@ -520,10 +568,19 @@ async fn kill_9_with_a_held_mute_and_an_ack_loses_and_repeats_nothing() {
     fake.wait_for_message(g, |m| has_line(&m.text, b, "<b>DOWN</b>")).await;
     state_event(&mut ws, a, |d| d["to"] == "down").await;
     let r = ws.request("ack", json!({"id": b.0, "reason": "on it"})).await;
-    assert_eq!((r["type"].as_str(), r["data"]["acked_by"].as_str()), (Some("acked"), Some("the operator")), "{r}");
-    fake.wait_for_message(g, |m| has_line(&m.text, b, "acked by the operator: on it")).await;
+    assert_eq!(
+        (r["type"].as_str(), r["data"]["acked_by"].as_str()),
+        (Some("acked"), Some("the operator")),
+        "{r}"
+    );
+    fake.wait_for_message(g, |m| has_line(&m.text, b, "acked by the operator: on it"))
+        .await;
     let before = fake.sent(g);
-    assert_eq!(lines_about(&before, a, "DOWN"), 0, "the mute held alpha's DOWN: {before:?}");
+    assert_eq!(
+        lines_about(&before, a, "DOWN"),
+        0,
+        "the mute held alpha's DOWN: {before:?}"
+    );
     // Delivery is at least once: a kill between Telegram's ok and the flushed removal
     // sends that message again (README). Wait until nothing is queued, then make one
     // flushed change, so the kill below lands outside that window.
@@ -555,8 +612,14 @@ async fn kill_9_with_a_held_mute_and_an_ack_loses_and_repeats_nothing() {
     let restarted = Instant::now();
     let mut s = Server::spawn(dir.path(), &env);
     let mut ws = WsClient::connect(&s.ws_url().await).await;
-    let end = fake.wait_for_message(g, |m| m.at >= restarted && m.text.contains("Mute ended")).await;
-    assert!(has_line(&end.text, a, "<b>DOWN</b>") && has_line(&end.text, a, "was UP"), "{}", end.text);
+    let end = fake
+        .wait_for_message(g, |m| m.at >= restarted && m.text.contains("Mute ended"))
+        .await;
+    assert!(
+        has_line(&end.text, a, "<b>DOWN</b>") && has_line(&end.text, a, "was UP"),
+        "{}",
+        end.text
+    );
     let list = ws.request("list", json!({"chat_id": g})).await;
     let monitors = list["data"]["monitors"].as_array().unwrap();
     let view = |id: MonitorId| monitors.iter().find(|m| m["id"] == id.0).unwrap().clone();
@@ -565,12 +628,213 @@ async fn kill_9_with_a_held_mute_and_an_ack_loses_and_repeats_nothing() {
     assert!(view(a)["muted_until"].is_null(), "{list}");
     // beta comes back: its UP is the next message, and nothing else was sent meanwhile
     let _lb = reopen(pb);
-    fake.wait_for_message(g, |m| m.at >= restarted && has_line(&m.text, b, "<b>UP</b>")).await;
+    fake.wait_for_message(g, |m| m.at >= restarted && has_line(&m.text, b, "<b>UP</b>"))
+        .await;
     let after: Vec<Sent> = fake.sent(g).into_iter().filter(|m| m.at >= restarted).collect();
     let texts: Vec<&str> = after.iter().map(|m| m.text.as_str()).collect();
-    assert_eq!(after.len(), 2, "only the end of the mute and beta's recovery: {texts:#?}");
+    assert_eq!(
+        after.len(),
+        2,
+        "only the end of the mute and beta's recovery: {texts:#?}"
+    );
     assert_eq!(lines_about(&after, a, "DOWN"), 1, "alpha's DOWN told once: {texts:#?}");
     assert_eq!(lines_about(&fake.sent(g), b, "<b>DOWN</b>"), 1, "beta's DOWN not again");
     s.signal("-TERM");
     assert_eq!(s.exit_code().await, Some(0), "{}", s.log_text());
+}
+
+/// Runs the real `upbot` client against `url`; returns (exit code, stdout, stderr).
+async fn cli(url: &str, args: &[&str]) -> (i32, String, String) {
+    let out = tokio::time::timeout(
+        WAIT,
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_upbot"))
+            .args(args)
+            .args(["--server", url])
+            .env_remove("UPBOT_SERVER")
+            .env_remove("UPBOT_WS_TOKEN")
+            .env("RUST_LOG", "off")
+            .output(),
+    )
+    .await
+    .expect("the client finishes in time")
+    .expect("the binary runs");
+    (
+        out.status.code().expect("exited"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Issue 10 on the WS API and the CLI: `add` takes `parent` and `remind`, the monitor
+/// object shows the on-call fields, `ack`/`mute`/`unmute`/`remind`/`quiet` and
+/// `list` with `down`, their errors, and state events for acks and mutes.
+#[tokio::test]
+async fn ws_and_cli_speak_the_on_call_ops() {
+    let app = spawn_app(&[]).await;
+    crate::helpers::register_bot(&app.running.service, "mon_bot");
+    let g = -100123;
+    let url = app.ws_url.clone();
+    let mut ws = app.ws().await;
+    let (pp, lp) = port().await;
+    let (pc, lc) = port().await;
+    let add = |target: String, extra: Value| {
+        let mut d = json!({"target": target, "chat_id": g, "interval": 1, "fails": 1, "recovers": 1, "timeout": 0.5});
+        for (k, v) in extra.as_object().unwrap() {
+            d[k] = v.clone();
+        }
+        d
+    };
+    let r = ws
+        .request("add", add(format!("127.0.0.1:{pp}"), json!({"name": "router"})))
+        .await;
+    let p = r["data"]["id"].as_u64().unwrap();
+    for k in ["acked_by", "ack_reason", "muted_until", "parent", "remind"] {
+        assert!(r["data"].get(k).is_some_and(Value::is_null), "{k} in {r}");
+    }
+    let r = ws
+        .request(
+            "add",
+            add(
+                format!("127.0.0.1:{pc}"),
+                json!({"name": "app", "parent": p, "remind": "30s"}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (r["data"]["parent"].as_u64(), r["data"]["remind"].as_f64()),
+        (Some(p), Some(30.0)),
+        "{r}"
+    );
+    let c = r["data"]["id"].as_u64().unwrap();
+    for (extra, needle) in [
+        (json!({"parent": 999}), "parent=999: there is no monitor #999 here"),
+        (json!({"remind": 5}), "remind must be between 10s and 30 days"),
+    ] {
+        let r = ws.request("add", add("127.0.0.1:9".into(), extra.clone())).await;
+        assert_eq!(r["data"]["code"], "VALIDATION_ERROR", "{extra}: {r}");
+        assert!(r["data"]["message"].as_str().unwrap().contains(needle), "{r}");
+    }
+    let r = ws
+        .request("add", json!({"target": "127.0.0.1:9", "parent": p, "chat_id": -100124}))
+        .await;
+    assert!(
+        r["data"]["message"].as_str().unwrap().contains("alerts another chat"),
+        "{r}"
+    );
+    let r = ws
+        .request(
+            "subscribe",
+            json!({"event_types": ["state"], "filters": {"chat_ids": [g]}}),
+        )
+        .await;
+    assert_eq!(r["type"], "subscribed");
+    state_event(&mut ws, MonitorId(c), |d| d["to"] == "up").await;
+
+    // ack: only a DOWN or DEGRADED monitor
+    let r = ws.request("ack", json!({"id": c})).await;
+    assert_eq!(r["data"]["code"], "VALIDATION_ERROR", "{r}");
+    assert!(
+        r["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("only a DOWN or DEGRADED monitor can be acked; it is UP"),
+        "{r}"
+    );
+    lc.abort();
+    lp.abort();
+    state_event(&mut ws, MonitorId(c), |d| d["to"] == "down").await;
+    let (code, out, err) = cli(&url, &["ack", &c.to_string(), "--reason", "on it"]).await;
+    assert_eq!(
+        (code, out.trim(), err.as_str()),
+        (0, format!("acked #{c} app (by the operator: on it)").as_str(), "")
+    );
+    let ev = state_event(&mut ws, MonitorId(c), |d| d["oncall"] == "ack").await;
+    assert_eq!(
+        (ev["data"]["acked_by"].as_str(), ev["data"]["ack_reason"].as_str()),
+        (Some("the operator"), Some("on it"))
+    );
+
+    // mute all needs the chat; a mute shows in the events and the monitor objects
+    let (code, _, err) = cli(&url, &["mute", "all", "1h"]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("VALIDATION_ERROR") && err.contains("needs the chat_id"),
+        "{err}"
+    );
+    let (code, out, err) = cli(
+        &url,
+        &["mute", "all", "1h", "--chat-id", &g.to_string(), "--reason", "deploy"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with(&format!("all 2 monitors of chat {g}: muted until ")),
+        "{out}"
+    );
+    let ev = state_event(&mut ws, MonitorId(p), |d| d["oncall"] == "mute").await;
+    assert!(ev["data"]["muted_until"].is_string(), "{ev}");
+    let r = ws.request("list", json!({"chat_id": g, "down": true})).await;
+    let down = r["data"]["monitors"].as_array().unwrap();
+    assert_eq!(down.len(), 2, "{r}");
+    assert!(down.iter().all(|m| m["muted_until"].is_string()), "{r}");
+    assert_eq!(down.iter().find(|m| m["id"] == c).unwrap()["acked_by"], "the operator");
+
+    // reminders: off (a string or null), at least 10 s, and required
+    let (code, out, _) = cli(&url, &["remind", &c.to_string(), "off"]).await;
+    assert_eq!((code, out.trim()), (0, format!("#{c} app: no reminders").as_str()));
+    let (code, _, err) = cli(&url, &["remind", &c.to_string(), "5s"]).await;
+    assert!(
+        code == 1 && err.contains("remind must be between 10s and 30 days"),
+        "{err}"
+    );
+    let r = ws
+        .request("remind", json!({"id": "all", "chat_id": g, "duration": "1m"}))
+        .await;
+    assert_eq!(r["type"], "reminders", "{r}");
+    assert_eq!(r["data"]["remind"], 60.0);
+    let r = ws.request("remind", json!({"id": c, "duration": null})).await;
+    assert!(
+        r["data"]["remind"].is_null() && r["data"]["monitors"][0]["remind"].is_null(),
+        "{r}"
+    );
+    let r = ws.request("remind", json!({"id": c})).await;
+    assert!(
+        r["data"]["message"].as_str().unwrap().contains("duration is required"),
+        "{r}"
+    );
+
+    // unmute: the end-of-mute message is queued for the chat
+    let r = ws.request("unmute", json!({"id": c})).await;
+    assert!(
+        r["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is muted with all: unmute all ends it"),
+        "{r}"
+    );
+    let (code, out, err) = cli(&url, &["unmute", "all", "--chat-id", &g.to_string()]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("unmuted; 2 changed while muted"), "{out}");
+    let r = ws.request("unmute", json!({"id": "all", "chat_id": g})).await;
+    assert!(
+        r["data"]["message"].as_str().unwrap().contains("nothing is muted"),
+        "{r}"
+    );
+    let r = ws.request("quiet", json!({"chat_id": g, "on": "on"})).await;
+    assert_eq!(
+        (r["type"].as_str(), r["data"]["quiet"].as_bool()),
+        (Some("quiet"), Some(true)),
+        "{r}"
+    );
+    let r = ws
+        .request("mute", json!({"id": c, "duration": "1h", "chat_id": g}))
+        .await;
+    assert!(
+        r["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("chat_id goes with id \"all\" only"),
+        "{r}"
+    );
+    app.stop().await;
 }

@@ -493,10 +493,16 @@ async fn two_hundred_alerts_arrive_as_one_storm_summary() {
     let more: usize = sent
         .iter()
         .flat_map(|m| m.text.lines().map(String::from).collect::<Vec<_>>())
-        .filter_map(|l| l.strip_prefix("… and ").and_then(|r| r.split(' ').next()?.parse::<usize>().ok()))
+        .filter_map(|l| {
+            l.strip_prefix("… and ")
+                .and_then(|r| r.split(' ').next()?.parse::<usize>().ok())
+        })
         .sum();
     assert_eq!(named + more, 200, "{sent:?}");
-    let storm = sent.iter().find(|m| m.text.contains("… and ")).expect("a storm summary");
+    let storm = sent
+        .iter()
+        .find(|m| m.text.contains("… and "))
+        .expect("a storm summary");
     assert!(storm.text.starts_with("🚨 <b>"), "{}", storm.text);
     assert!(storm.text.contains(" DOWN"), "counts per verdict: {}", storm.text);
     assert!(
@@ -508,7 +514,9 @@ async fn two_hundred_alerts_arrive_as_one_storm_summary() {
     // /list down lists every one of them (in parts of at most 4096 characters; the
     // injected states are the store's, the engine still holds them as pending: not UP)
     fake.say(T1, g, 42, "/list down");
-    let listed = fake.wait_for_message(g, |m| m.text.starts_with("<b>200 not UP</b>")).await;
+    let listed = fake
+        .wait_for_message(g, |m| m.text.starts_with("<b>200 not UP</b>"))
+        .await;
     let parts = fake
         .wait_until("every monitor in /list down", |calls| {
             let after: Vec<Sent> = crate::fake_telegram::sent_from(calls, g)
