@@ -42,25 +42,15 @@ impl Alert {
     /// an ack or mute made through the API): `from → to` as the notice needs it, the
     /// reason and `down_for_ms` from `h`. `None` for a monitor without a chat and bot.
     pub fn notice(m: &Monitor, h: &Health, notice: Notice, from: crate::domain::State, at_ms: u64) -> Option<Self> {
-        let (chat_id, bot) = (m.chat_id?, m.bot.clone()?);
-        Some(Self {
-            monitor_id: m.id,
-            bot,
-            chat_id,
-            thread_id: m.thread_id,
-            name: m.name.clone(),
-            target: m.target(),
-            kind: m.kind,
-            transition: Transition {
-                from,
-                to: h.state,
-                reason: h.reason.clone(),
-                at_ms,
-                announce: true,
-                down_for_ms: h.down_since_ms.map(|s| at_ms.saturating_sub(s)),
-            },
-            notice,
-        })
+        let t = Transition {
+            from,
+            to: h.state,
+            reason: h.reason.clone(),
+            at_ms,
+            announce: true,
+            down_for_ms: h.down_since_ms.map(|s| at_ms.saturating_sub(s)),
+        };
+        Self::for_transition(m, &t).map(|a| Self { notice, ..a })
     }
 }
 

@@ -209,7 +209,7 @@ fn plan_line(a: &Alert, behind: usize, now_ms: u64) -> String {
             } else {
                 format!("#{} {}", a.monitor_id, who(&a.name, &a.target))
             };
-            let why = reason.as_deref().map(|r| format!(" ({})", esc(r))).unwrap_or_default();
+            let why = reason.as_deref().map(|r| format!(": {}", esc(r))).unwrap_or_default();
             format!(
                 "🔕 {what} muted by {} until {}{why}. Probing goes on.",
                 esc(by),
@@ -518,15 +518,11 @@ pub fn reply(r: &Reply, style: &Style, now_ms: u64) -> String {
         Reply::Muted(v) => {
             let until = until_ms(&v.muted_until);
             let what = match (v.all, v.monitors.as_slice()) {
-                (true, ms) => format!("all {} monitors of this chat", ms.len()),
+                (true, ms) => format!("every monitor of this chat ({})", ms.len()),
                 (false, [m]) => format!("#{} {}", m.id, who(&m.name, &m.target)),
                 (false, ms) => format!("{} monitors", ms.len()),
             };
-            let why = v
-                .reason
-                .as_deref()
-                .map(|r| format!(" ({})", esc(r)))
-                .unwrap_or_default();
+            let why = v.reason.as_deref().map(|r| format!(": {}", esc(r))).unwrap_or_default();
             let end = if v.all {
                 "all".to_string()
             } else {
