@@ -236,6 +236,14 @@ fn counts(lines: &[(&Alert, usize)]) -> String {
             None => counts.push((word, 1 + behind)),
         }
     }
+    // The worst first, whatever came first.
+    let rank = |w: &str| {
+        ["DOWN", "still DOWN", "DEGRADED", "UP"]
+            .iter()
+            .position(|r| *r == w)
+            .unwrap_or(4)
+    };
+    counts.sort_by_key(|(w, _)| rank(w));
     counts
         .iter()
         .map(|(w, n)| format!("{n} {w}"))
@@ -1055,6 +1063,171 @@ mod tests {
             list,
             "<b>1 monitor</b>\n🟢 #7 <b>db_main</b> UP · tcp db.lan:5432 · every 30s · 1.23 ms"
         );
+    }
+
+    fn planned(lines: &[(u64, usize)], section: Section, storm: bool, keys: &[u64]) -> Message {
+        Message {
+            thread: None,
+            section,
+            keys: keys.to_vec(),
+            lines: lines
+                .iter()
+                .map(|(key, behind)| oncall::Line {
+                    key: *key,
+                    behind: *behind,
+                })
+                .collect(),
+            storm,
+            silent: false,
+            buttons: None,
+            marks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_storm_is_one_summary_within_4096_whatever_the_names() {
+        let long = "n".repeat(64);
+        let alerts: Vec<(u64, Alert)> = (0..1000)
+            .map(|i| {
+                let to = if i % 4 == 0 { State::Up } else { State::Down };
+                (
+                    i,
+                    alert(
+                        i,
+                        &long,
+                        "[fd00::1234:5678]:65535",
+                        State::Up,
+                        to,
+                        &"r".repeat(400),
+                        None,
+                    ),
+                )
+            })
+            .collect();
+        let rows: HashMap<u64, &Alert> = alerts.iter().map(|(k, a)| (*k, a)).collect();
+        let keys: Vec<u64> = (0..1000).collect();
+        let lines: Vec<(u64, usize)> = keys.iter().map(|k| (*k, 0)).collect();
+        let style = Style::new("mon_bot", false);
+        let chunks = plan_chunks(&planned(&lines, Section::Alerts, true, &keys), &rows, &style, 1_000_000);
+        assert_eq!(chunks.len(), 1);
+        let c = &chunks[0];
+        assert!(tg_len(&c.html) <= MAX_MESSAGE, "{}", tg_len(&c.html));
+        assert_eq!(c.keys, keys, "every row leaves the outbox with the summary");
+        assert!(
+            c.html.starts_with("🚨 <b>1000 changes</b>: 750 DOWN, 250 UP"),
+            "{}",
+            c.html
+        );
+        let last = c.html.lines().last().unwrap();
+        let shown = c.html.lines().count() - 2;
+        assert!((1..=oncall::STORM_NAMES).contains(&shown), "{shown}");
+        assert_eq!(
+            last,
+            format!(
+                "… and {} more · /list@mon_bot down shows every monitor not UP",
+                1000 - shown
+            )
+        );
+    }
+
+    #[test]
+    fn reminders_parents_mute_ends_and_notices_read_well() {
+        let mut rem = alert(
+            7,
+            "db",
+            "10.0.0.5",
+            State::Down,
+            State::Down,
+            "connection refused",
+            Some(1_800_000),
+        );
+        rem.notice = Notice::Reminder;
+        rem.transition.at_ms = 1_000_000 + 1_800_000;
+        let parent = alert(
+            4,
+            "switch",
+            "10.0.1.1",
+            State::Up,
+            State::Down,
+            "3 of 3 pings lost",
+            None,
+        );
+        let mut same = alert(9, "web", "10.0.0.9", State::Up, State::Up, "", None);
+        same.notice = Notice::MuteEnded {
+            all: false,
+            changed: false,
+        };
+        let mut acked = alert(7, "db", "10.0.0.5", State::Down, State::Down, "", None);
+        acked.notice = Notice::Acked {
+            by: "the operator".into(),
+            reason: Some("on it".into()),
+        };
+        let rows: HashMap<u64, &Alert> = [(1, &rem), (2, &parent), (3, &same), (4, &acked)].into_iter().collect();
+        let style = Style::new("mon_bot", true);
+        let text = |lines: &[(u64, usize)], section, keys: &[u64]| {
+            let c = plan_chunks(&planned(lines, section, false, keys), &rows, &style, 2_800_000);
+            assert_eq!(c.len(), 1);
+            assert_eq!(c[0].keys, keys);
+            c[0].html.clone()
+        };
+        assert_eq!(
+            text(&[(1, 0)], Section::Alerts, &[1]),
+            "⏰ still <b>DOWN</b> for 30m · #7 <b>db</b> (10.0.0.5): connection refused · since 00:16:40 UTC"
+        );
+        assert_eq!(
+            text(&[(2, 3)], Section::Alerts, &[2, 10, 11, 12]),
+            "<b>4 changes</b>: 4 DOWN\n🔴 <b>DOWN</b> #4 <b>switch</b> (10.0.1.1): 3 of 3 pings lost · at 00:16:40 UTC · + 3 behind it"
+        );
+        assert_eq!(
+            text(&[(3, 0)], Section::MuteEnded { all: false }, &[3]),
+            "🔔 <b>Mute ended</b> for #9 <b>web</b> (10.0.0.9); nothing changed while it lasted: it is UP."
+        );
+        assert_eq!(
+            text(&[(4, 0)], Section::Info, &[4]),
+            "✅ #7 <b>db</b> (10.0.0.5) (DOWN) acked by the operator: on it. No reminders until it recovers."
+        );
+        let mut changed = alert(7, "db", "10.0.0.5", State::Up, State::Down, "refused", None);
+        changed.notice = Notice::MuteEnded {
+            all: true,
+            changed: true,
+        };
+        let rows: HashMap<u64, &Alert> = [(5, &changed)].into_iter().collect();
+        let c = plan_chunks(
+            &planned(&[(5, 0)], Section::MuteEnded { all: true }, false, &[5]),
+            &rows,
+            &style,
+            1_000_000,
+        );
+        assert_eq!(
+            c[0].html,
+            "🔔 <b>Mute ended</b> for all monitors of this chat: 1 monitor changed while it lasted (1 DOWN)\n\
+             🔴 <b>DOWN</b> #7 <b>db</b> (10.0.0.5): refused · was UP · since 00:16:40 UTC"
+        );
+    }
+
+    #[test]
+    fn a_press_says_who_did_what() {
+        let style = Style::new("mon_bot", false);
+        let m = view(State::Down, "refused");
+        let (toast, line) = pressed(&Reply::Acked(m.clone()), "Ann <A>", &style, 0);
+        assert_eq!(
+            (toast.as_str(), line.as_str()),
+            ("✅ Acked. No reminders until it recovers.", "✅ Acked by Ann &lt;A&gt;")
+        );
+        let (toast, line) = pressed(&Reply::Paused(m.clone()), "Ann", &style, 0);
+        assert_eq!(toast, "⏸ Paused.");
+        assert_eq!(line, "⏸ Paused by Ann; /resume@mon_bot 7 starts it again");
+        let muted = crate::core::MuteView {
+            all: false,
+            chat_id: Some(-1),
+            muted_until: "1970-01-01T01:00:00.000Z".into(),
+            by: "Ann".into(),
+            reason: None,
+            monitors: vec![m],
+        };
+        let (toast, line) = pressed(&Reply::Muted(muted), "Ann", &style, 0);
+        assert_eq!(toast, "🔕 Muted until 01:00:00 UTC (in 1h).");
+        assert_eq!(line, "🔕 Muted by Ann until 01:00:00 UTC (in 1h)");
     }
 
     #[test]
