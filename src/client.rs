@@ -1,4 +1,5 @@
-//! The CLI client: `upbot add|del|list|status|pause|resume|rotate|graph|page|watch` and the legacy
+//! The CLI client: `upbot add|del|list|status|pause|resume|rotate|graph|page|ack|mute|
+//! unmute|remind|quiet|watch` and the legacy
 //! `add-mon|del-mon|list-mon` aliases, as a thin layer over the WebSocket API. Owns the
 //! argument definitions (clap), the request/reply exchange, human and JSON output, and
 //! the exit-code policy: 0 success, 1 the server answered an error, 2 usage, 3 cannot
@@ -16,7 +17,10 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::core::cmd::{self, AddRequest, ById, GraphRequest, ListRequest, PageRequest};
+use crate::core::cmd::{
+    self, AckRequest, AddRequest, ById, GraphRequest, ListRequest, MuteRequest, PageRequest, QuietRequest,
+    RemindRequest, UnmuteRequest,
+};
 
 /// Server used when neither `--server` nor `UPBOT_SERVER` is given.
 pub const DEFAULT_SERVER: &str = "ws://127.0.0.1:8765";
@@ -78,6 +82,21 @@ pub enum ClientCommand {
     #[command(about = cmd::page::SPEC.about, long_about = None)]
     /// The core's `page` (help from its definition).
     Page(PageRequest),
+    #[command(about = cmd::ack::SPEC.about, long_about = None)]
+    /// The core's `ack` (help from its definition).
+    Ack(AckRequest),
+    #[command(about = cmd::mute::SPEC.about, long_about = None)]
+    /// The core's `mute` (help from its definition).
+    Mute(MuteRequest),
+    #[command(about = cmd::unmute::SPEC.about, long_about = None)]
+    /// The core's `unmute` (help from its definition).
+    Unmute(UnmuteRequest),
+    #[command(about = cmd::remind::SPEC.about, long_about = None)]
+    /// The core's `remind` (help from its definition).
+    Remind(RemindRequest),
+    #[command(about = cmd::quiet::SPEC.about, long_about = None)]
+    /// The core's `quiet` (help from its definition).
+    Quiet(QuietRequest),
     /// Stream events as JSON lines until the server closes or Ctrl-C
     Watch {
         /// Event types: probe, state (comma-separated)
@@ -378,6 +397,56 @@ pub async fn run(
             }
             Ok(())
         }
+        ClientCommand::Ack(a) => {
+            let m = one_request(&s, "ack", data(&a)).await?;
+            if s.json {
+                return print_json(out, &m);
+            }
+            let why = m
+                .get("ack_reason")
+                .and_then(Value::as_str)
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "acked #{} {} (by {}{why})",
+                id_of(&m),
+                str_of(&m, "name"),
+                str_of(&m, "acked_by")
+            )?;
+            Ok(())
+        }
+        ClientCommand::Mute(a) => {
+            let v = one_request(&s, "mute", data(&a)).await?;
+            oncall_line(out, &s, &v, &format!("muted until {}", str_of(&v, "muted_until")))
+        }
+        ClientCommand::Unmute(a) => {
+            let v = one_request(&s, "unmute", data(&a)).await?;
+            let changed = v.get("changed").and_then(Value::as_u64).unwrap_or(0);
+            oncall_line(out, &s, &v, &format!("unmuted; {changed} changed while muted"))
+        }
+        ClientCommand::Remind(a) => {
+            let v = one_request(&s, "remind", data(&a)).await?;
+            let what = match v.get("remind").and_then(Value::as_f64) {
+                Some(secs) => format!("a reminder every {} while DOWN", fmt_secs(secs)),
+                None => "no reminders".into(),
+            };
+            oncall_line(out, &s, &v, &what)
+        }
+        ClientCommand::Quiet(a) => {
+            let v = one_request(&s, "quiet", data(&a)).await?;
+            if s.json {
+                return print_json(out, &v);
+            }
+            let on = v.get("quiet").and_then(Value::as_bool).unwrap_or(false);
+            writeln!(
+                out,
+                "quiet recoveries {} for chat {}",
+                if on { "on" } else { "off" },
+                v.get("chat_id").unwrap_or(&Value::Null)
+            )?;
+            Ok(())
+        }
         ClientCommand::Watch { types, monitors, chats } => watch(&s, types, monitors, chats, out).await,
         ClientCommand::AddMon {
             chat_id,
@@ -532,6 +601,33 @@ pub fn fmt_secs(secs: f64) -> String {
 
 fn fmt_ms(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |ms| format!("{ms:.1} ms"))
+}
+
+/// `#7 web, #8 db: muted until …` (or the JSON): the reply of an on-call command
+/// about one or more monitors.
+fn oncall_line(out: &mut impl Write, s: &Settings, v: &Value, what: &str) -> Result<(), ClientError> {
+    if s.json {
+        return print_json(out, v);
+    }
+    let monitors: Vec<String> = v
+        .get("monitors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|m| format!("#{} {}", id_of(m), str_of(m, "name")))
+        .collect();
+    let who = match (v.get("all").and_then(Value::as_bool), monitors.as_slice()) {
+        (Some(true), ms) => format!(
+            "all {} monitors of chat {}",
+            ms.len(),
+            v.get("chat_id").unwrap_or(&Value::Null)
+        ),
+        (_, [one]) => one.clone(),
+        (_, ms) if ms.len() <= 5 => ms.join(", "),
+        (_, ms) => format!("{} monitors", ms.len()),
+    };
+    writeln!(out, "{who}: {what}")?;
+    Ok(())
 }
 
 fn print_monitor(out: &mut impl Write, s: &Settings, verb: &str, m: &Value, details: bool) -> Result<(), ClientError> {

@@ -111,6 +111,8 @@ struct Inner {
     pages: Pages,
     /// Charts drawn at once (`graph`).
     renders: tokio::sync::Semaphore,
+    /// On-call records and chat settings (write-through to the store).
+    oncall: super::oncall::Book,
 }
 
 /// The command core's handle; cheap to clone.
@@ -157,6 +159,7 @@ impl Service {
         }
         tracing::info!(monitors = map.len(), "monitors loaded");
         let pages = Pages::new(store.pages()?);
+        let oncall = super::oncall::Book::load(&store)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -172,6 +175,7 @@ impl Service {
                 writes: tokio::sync::Mutex::new(()),
                 pages,
                 renders: tokio::sync::Semaphore::new(super::cmd::graph::MAX_RENDERS),
+                oncall,
             }),
         })
     }
@@ -325,6 +329,10 @@ impl Service {
         &self.inner.engines
     }
 
+    pub(crate) fn book(&self) -> &super::oncall::Book {
+        &self.inner.oncall
+    }
+
     /// Takes the write lock every mutation holds while it checks and changes the cache.
     pub(crate) async fn lock_writes(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.inner.writes.lock().await
@@ -427,7 +435,8 @@ impl Service {
         } else {
             None
         };
-        monitor_view(m, live, &self.inner.public_url, seen)
+        let oncall = self.oncall_view(m, &live.0);
+        monitor_view(m, live, &self.inner.public_url, seen, oncall)
     }
 
     /// The bot that will alert `chat_id` (a chat caller's own; an operator names one).

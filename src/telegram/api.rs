@@ -222,6 +222,27 @@ pub async fn call<T: DeserializeOwned>(bot: &Bot, method: &str, payload: &impl S
 /// into forum topic `thread` when given. Link previews are off: a preview makes
 /// Telegram fetch the link, and a fetched heartbeat URL is a heartbeat.
 pub async fn send_message(bot: &Bot, chat: i64, thread: Option<i32>, text: &str, html: bool) -> Result<(), Failure> {
+    send_message_with(bot, chat, thread, text, html, &Extras::default()).await
+}
+
+/// What a message may carry besides its text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extras {
+    /// Without sound (`disable_notification`).
+    pub silent: bool,
+    /// Inline keyboard (`reply_markup`).
+    pub markup: Option<serde_json::Value>,
+}
+
+/// [`send_message`] with [`Extras`].
+pub async fn send_message_with(
+    bot: &Bot,
+    chat: i64,
+    thread: Option<i32>,
+    text: &str,
+    html: bool,
+    extras: &Extras,
+) -> Result<(), Failure> {
     let mut payload = serde_json::json!({
         "chat_id": chat,
         "text": text,
@@ -233,7 +254,51 @@ pub async fn send_message(bot: &Bot, chat: i64, thread: Option<i32>, text: &str,
     if let Some(t) = thread {
         payload["message_thread_id"] = t.into();
     }
+    if extras.silent {
+        payload["disable_notification"] = true.into();
+    }
+    if let Some(m) = &extras.markup {
+        payload["reply_markup"] = m.clone();
+    }
     call::<serde_json::Value>(bot, "sendMessage", &payload)
+        .await
+        .map(|_| ())
+}
+
+/// `editMessageText`: replaces a message's text (and its inline keyboard: none when
+/// `markup` is `None`). An edit that changes nothing is not a failure.
+pub async fn edit_message(
+    bot: &Bot,
+    chat: i64,
+    message_id: i32,
+    text: &str,
+    html: bool,
+    markup: Option<&serde_json::Value>,
+) -> Result<(), Failure> {
+    let mut payload = serde_json::json!({
+        "chat_id": chat,
+        "message_id": message_id,
+        "text": text,
+        "link_preview_options": {"is_disabled": true},
+    });
+    if html {
+        payload["parse_mode"] = "HTML".into();
+    }
+    payload["reply_markup"] = markup
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({"inline_keyboard": []}));
+    match call::<serde_json::Value>(bot, "editMessageText", &payload).await {
+        Err(Failure::Api(ApiError::MessageNotModified)) => Ok(()),
+        Err(Failure::Api(ApiError::Unknown(t))) if t.contains("message is not modified") => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+/// `answerCallbackQuery`: the small notice a button press gets (an alert box when
+/// `alert`, for refusals).
+pub async fn answer_callback(bot: &Bot, id: &str, text: &str, alert: bool) -> Result<(), Failure> {
+    let payload = serde_json::json!({"callback_query_id": id, "text": text, "show_alert": alert});
+    call::<serde_json::Value>(bot, "answerCallbackQuery", &payload)
         .await
         .map(|_| ())
 }

@@ -170,6 +170,11 @@ mod tests {
             signed: None,
             sign_heartbeats: None,
             warnings: Vec::new(),
+            acked_by: None,
+            ack_reason: None,
+            muted_until: None,
+            parent: None,
+            remind: None,
         }
     }
 

@@ -491,6 +491,12 @@ pub fn reply_data(reply: Reply) -> (&'static str, Value) {
         Reply::Rotated(m) => ("rotated", v(serde_json::to_value(m))),
         Reply::Graph(g) => ("graph", graph_data(&g)),
         Reply::Page(p) => ("page", v(serde_json::to_value(p))),
+        Reply::ListDown(ms) => ("list", json!({ "monitors": v(serde_json::to_value(ms)) })),
+        Reply::Acked(m) => ("acked", v(serde_json::to_value(m))),
+        Reply::Muted(m) => ("muted", v(serde_json::to_value(m))),
+        Reply::Unmuted(m) => ("unmuted", v(serde_json::to_value(m))),
+        Reply::Reminders(r) => ("reminders", v(serde_json::to_value(r))),
+        Reply::Quiet(q) => ("quiet", v(serde_json::to_value(q))),
     }
 }
 
@@ -814,6 +820,10 @@ mod tests {
             announce: true,
             down_for_ms: None,
             at_ms: 0,
+            oncall: None,
+            acked_by: None,
+            ack_reason: None,
+            muted_until: None,
         };
         let v: Value = serde_json::from_str(&state_event(&st, 5_000)).unwrap();
         assert_eq!(v["type"], "state");

@@ -9,6 +9,7 @@ mod helpers;
 mod http;
 mod legacy;
 mod netns;
+mod oncall;
 mod ops;
 mod pictures;
 mod probe;
