@@ -1,9 +1,13 @@
 //! Pure domain types and rules: monitors, targets, the debounce state machine, the
-//! loss window of ping monitors, probe statistics, the chat target policy and the one duration format. Nothing here does I/O, so every rule is unit-testable.
+//! loss window of ping monitors, probe statistics, the downsampled history, the chat
+//! target policy, the one duration format and the on-call decisions (acks, mutes,
+//! reminders, parents, storms). Nothing here does I/O, so every rule is unit-testable.
 
 pub mod duration;
+pub mod history;
 pub mod loss;
 pub mod monitor;
+pub mod oncall;
 pub mod policy;
 pub mod state;
 pub mod stats;

@@ -242,6 +242,7 @@ impl MonitorTask {
                 self.only_timeouts = true;
                 let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
                 live.stats.record(now, Some(us), None, tries.sent, tries.packets());
+                live.history.probe(now, true, Some(us));
                 Some(Outcome::Up)
             }
             Err(f) if f.kind == FailKind::Permission => {
@@ -264,6 +265,7 @@ impl MonitorTask {
                 }
                 live.stats
                     .record(now, None, Some(f.to_string()), tries.sent, tries.packets());
+                live.history.probe(now, false, None);
                 let reason = if m.kind == Kind::Ping && self.only_timeouts {
                     format!("{n} of {n} pings lost", n = m.fails.max(1))
                 } else {
@@ -335,6 +337,7 @@ impl MonitorTask {
                     let mut live = lock(&self.live);
                     let current = live.generation == self.generation;
                     if current {
+                        live.history.set_state(now_ms(), health.state);
                         live.health = health;
                     }
                     current

@@ -140,6 +140,11 @@ mod tests {
             last_heartbeat: None,
             signed: Some(false),
             sign_heartbeats: Some(false),
+            acked_by: None,
+            ack_reason: None,
+            muted_until: None,
+            parent: None,
+            remind: None,
             warnings: Vec::new(),
         }
     }
