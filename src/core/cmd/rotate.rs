@@ -1,6 +1,7 @@
 //! `rotate`: give a push monitor a new token; its old webhook URLs stop working once
 //! this returns.
 
+use crate::i18n::msg;
 use super::Selector;
 use super::Spec;
 use crate::core::error::{CoreError, invalid};
@@ -21,10 +22,7 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, sel: &Selector) -> Resul
     let mut m = svc.resolve(caller, sel)?;
     let before = m.clone();
     let Some(p) = m.push.as_mut() else {
-        return Err(invalid(format!(
-            "#{} is not a push monitor; only push monitors have a token",
-            m.id
-        )));
+        return Err(invalid(msg!("err-not-push", id = m.id.to_string())));
     };
     p.token = svc.fresh_token();
     let engine = svc.engines().of(m.kind);
