@@ -1,336 +1,343 @@
-### upbot's texts in English: the source every other catalogue translates.
-### The WS API and the CLI show these exact texts; tests quote many of them.
-### Every message here exists in pt.ftl, ru.ftl and ko.ftl with the same placeholders.
-### DOWN, UP and DEGRADED stay in upper-case Latin in every language.
+### Os textos do upbot em português (uso brasileiro).
+### Mesmos ids e mesmos placeholders de en.ftl. DOWN, UP e DEGRADED não se traduzem.
 
-## Units and small words
+## Unidades e palavras curtas
 
-unit-d = { $n }d
-unit-h = { $n }h
-unit-m = { $n }m
-unit-s = { $n }s
-unit-s-frac = { $n }s
-unit-ms = { $n }ms
-at = at { $time }
-until = { $at } (in { $duration })
-every = every { $duration }
-someone = someone
-an-admin = an admin
-the-operator = the operator
-your-group = your group
+unit-d = { $n } d
+unit-h = { $n } h
+unit-m = { $n } min
+unit-s = { $n } s
+unit-s-frac = { $n } s
+unit-ms = { $n } ms
+at = às { $time }
+until = { $at } (daqui a { $duration })
+every = a cada { $duration }
+someone = alguém
+an-admin = um administrador
+the-operator = o operador
+your-group = seu grupo
 monitors-count = { $count ->
     [one] { $count } monitor
-   *[other] { $count } monitors
+   *[other] { $count } monitores
 }
-state-pending = PENDING
-state-paused = PAUSED
-lang-name-en = English
-lang-name-pt = Portuguese
-lang-name-ru = Russian
-lang-name-ko = Korean
+state-pending = PENDENTE
+state-paused = PAUSADO
+lang-name-en = inglês
+lang-name-pt = português
+lang-name-ru = russo
+lang-name-ko = coreano
 
-## Alerts
+## Alertas
 
-alert-back-after = back after { $duration } down
-alert-now-up = now UP
-alert-recovered = recovered
-alert-now = now { $state }
+alert-back-after = voltou após { $duration } fora do ar
+alert-now-up = agora UP
+alert-recovered = recuperado
+alert-now = agora { $state }
 alert-changes = <b>{ $count ->
-    [one] { $count } change
-   *[other] { $count } changes
+    [one] { $count } mudança
+   *[other] { $count } mudanças
 }</b>: { $counts }
 storm-header = 🚨 <b>{ $count ->
-    [one] { $count } change
-   *[other] { $count } changes
+    [one] { $count } mudança
+   *[other] { $count } mudanças
 }</b>: { $counts }
-storm-more = … and { $count } more · { $cmd } down shows every monitor not UP
+storm-more = … e mais { $count } · { $cmd } down mostra todos os monitores que não estão UP
 count-state = { $count } { $state }
-count-still-down = { $count } still DOWN
-behind = + { $count } behind it
-reminder-line = ⏰ still <b>DOWN</b> for { $duration } · #{ $id } { $who }{ $reason } · since { $since }
-mute-ended-line = { $icon } <b>{ $state }</b> #{ $id } { $who }{ $reason } · was { $from } · since { $since }
-acked-notice = ✅ #{ $id } { $who } ({ $state }) acked by { $by }{ $why }. No reminders until it recovers.
-muted-notice-all = 🔕 All monitors of this chat muted by { $by } until { $until }{ $why }. Probing goes on.
-muted-notice-one = 🔕 #{ $id } { $who } muted by { $by } until { $until }{ $why }. Probing goes on.
-mute-ended-all-same = 🔔 <b>Mute ended</b> for all monitors of this chat; nothing changed while it lasted.
-mute-ended-one-same = 🔔 <b>Mute ended</b> for #{ $id } { $who }; nothing changed while it lasted: it is { $state }.
-mute-ended-changed = 🔔 <b>Mute ended</b>: { $count ->
-    [one] { $count } monitor
-   *[other] { $count } monitors
-} changed while it lasted ({ $counts })
-mute-ended-changed-all = 🔔 <b>Mute ended</b> for all monitors of this chat: { $count ->
-    [one] { $count } monitor
-   *[other] { $count } monitors
-} changed while it lasted ({ $counts })
+count-still-down = { $count } ainda DOWN
+behind = + { $count } atrás dele
+reminder-line = ⏰ ainda <b>DOWN</b> há { $duration } · #{ $id } { $who }{ $reason } · desde { $since }
+mute-ended-line = { $icon } <b>{ $state }</b> #{ $id } { $who }{ $reason } · antes { $from } · desde { $since }
+acked-notice = ✅ #{ $id } { $who } ({ $state }) assumido por { $by }{ $why }. Sem lembretes até se recuperar.
+muted-notice-all = 🔕 Todos os monitores deste chat silenciados por { $by } até { $until }{ $why }. As verificações continuam.
+muted-notice-one = 🔕 #{ $id } { $who } silenciado por { $by } até { $until }{ $why }. As verificações continuam.
+mute-ended-all-same = 🔔 <b>Silêncio encerrado</b> para todos os monitores deste chat; nada mudou enquanto durou.
+mute-ended-one-same = 🔔 <b>Silêncio encerrado</b> para #{ $id } { $who }; nada mudou enquanto durou: está { $state }.
+mute-ended-changed = 🔔 <b>Silêncio encerrado</b>: { $count ->
+    [one] { $count } monitor mudou
+   *[other] { $count } monitores mudaram
+} enquanto durou ({ $counts })
+mute-ended-changed-all = 🔔 <b>Silêncio encerrado</b> para todos os monitores deste chat: { $count ->
+    [one] { $count } monitor mudou
+   *[other] { $count } monitores mudaram
+} enquanto durou ({ $counts })
 
-## Buttons under an alert, and their answers
+## Botões sob um alerta e suas respostas
 
-button-ack = ✅ Ack
-button-mute = 🔕 Mute 1h
-button-pause = ⏸ Pause
-button-stale = This button no longer does anything.
-press-acked-toast = ✅ Acked. No reminders until it recovers.
-press-acked-line = ✅ Acked by { $by }
-press-muted-toast = 🔕 Muted until { $until }.
-press-muted-line = 🔕 Muted by { $by } until { $until }
-press-paused-toast = ⏸ Paused.
-press-paused-line = ⏸ Paused by { $by }; { $cmd } { $id } starts it again
-press-done-toast = Done.
-press-done-line = Done by { $by }: { $reply }
+button-ack = ✅ Assumir
+button-mute = 🔕 Silenciar 1 h
+button-pause = ⏸ Pausar
+button-stale = Este botão não faz mais nada.
+press-acked-toast = ✅ Assumido. Sem lembretes até se recuperar.
+press-acked-line = ✅ Assumido por { $by }
+press-muted-toast = 🔕 Silenciado até { $until }.
+press-muted-line = 🔕 Silenciado por { $by } até { $until }
+press-paused-toast = ⏸ Pausado.
+press-paused-line = ⏸ Pausado por { $by }; { $cmd } { $id } retoma
+press-done-toast = Feito.
+press-done-line = Feito por { $by }: { $reply }
 
-## Command replies
+## Respostas aos comandos
 
-added = ✅ Added #{ $id } <b>{ $name }</b>: { $what }.
-added-push = push monitor { $name }
-added-probe = { $kind } { $target }, every { $every }
-added-tail = I'll post here when it goes DOWN or comes back UP. Remove it with { $cmd } { $id }.
-rotated = 🔑 New token for #{ $id } <b>{ $name }</b>; the old URLs no longer work.
-deleted = 🗑 Deleted #{ $id } { $who }.
-paused = ⏸ Paused #{ $id } { $who }. Resume with { $cmd } { $id }.
-resumed = ▶️ Resumed #{ $id } { $who }; it stays PENDING until the next checks decide.
-acked = ✅ #{ $id } { $who } acked by { $by }{ $why }. No reminders until it recovers.
-muted = 🔕 Muted { $what } until { $until }{ $why }. Probing goes on; when the mute ends I'll say what changed. { $cmd } { $end } ends it now.
-muted-what-all = every monitor of this chat ({ $count })
+added = ✅ Adicionado #{ $id } <b>{ $name }</b>: { $what }.
+added-push = monitor push { $name }
+added-probe = { $kind } { $target }, a cada { $every }
+added-tail = Aviso aqui quando ficar DOWN ou voltar a UP. Para remover: { $cmd } { $id }.
+rotated = 🔑 Novo token para #{ $id } <b>{ $name }</b>; as URLs antigas não funcionam mais.
+deleted = 🗑 Removido #{ $id } { $who }.
+paused = ⏸ Pausado #{ $id } { $who }. Para retomar: { $cmd } { $id }.
+resumed = ▶️ Retomado #{ $id } { $who }; fica PENDENTE até as próximas verificações decidirem.
+acked = ✅ #{ $id } { $who } assumido por { $by }{ $why }. Sem lembretes até se recuperar.
+muted = 🔕 Silenciado { $what } até { $until }{ $why }. As verificações continuam; quando o silêncio acabar, digo o que mudou. { $cmd } { $end } encerra agora.
+muted-what-all = todos os monitores deste chat ({ $count })
 unmuted = { $changed ->
-    [0] 🔔 Unmuted { $what }; nothing changed while it was muted.
-    [one] 🔔 Unmuted { $what }; { $changed } monitor changed while it was muted (see the next message).
-   *[other] 🔔 Unmuted { $what }; { $changed } monitors changed while it was muted (see the next message).
+    [0] 🔔 Som reativado para { $what }; nada mudou enquanto estava silenciado.
+    [one] 🔔 Som reativado para { $what }; { $changed } monitor mudou enquanto estava silenciado (veja a próxima mensagem).
+   *[other] 🔔 Som reativado para { $what }; { $changed } monitores mudaram enquanto estava silenciado (veja a próxima mensagem).
 }
-unmuted-what-chat = this chat
-reminders-on = ⏰ { $what }: a reminder every { $every } while DOWN (unless acked or muted).
-reminders-off = ⏰ { $what }: no reminders.
-quiet-on = 🔈 Quiet mode on: UP and recovery messages arrive without sound; DOWN always with sound.
-quiet-off = 🔔 Quiet mode off: every alert arrives with sound.
-lang-set = 🌐 This chat now speaks { $name }. { $cmd } en|pt|ru|ko changes it.
-lang-current = 🌐 This chat speaks { $name }. { $cmd } en|pt|ru|ko changes it.
-mark-acked = ✅ acked by { $by }
-mark-muted = 🔕 muted until { $until }
-list-down-none = 🟢 Every monitor is UP. { $cmd } shows them all.
-list-down-head = <b>{ $count } not UP</b>
-list-empty = No monitors in this chat yet. Add one with { $cmd } 192.0.2.10 or { $cmd } example.com:443
+unmuted-what-chat = este chat
+reminders-on = ⏰ { $what }: um lembrete a cada { $every } enquanto estiver DOWN (a menos que assumido ou silenciado).
+reminders-off = ⏰ { $what }: sem lembretes.
+quiet-on = 🔈 Modo silencioso ligado: mensagens de UP e de recuperação chegam sem som; DOWN sempre com som.
+quiet-off = 🔔 Modo silencioso desligado: todo alerta chega com som.
+lang-set = 🌐 Agora falo { $name } neste chat. { $cmd } en|pt|ru|ko muda o idioma.
+lang-current = 🌐 Neste chat falo { $name }. { $cmd } en|pt|ru|ko muda o idioma.
+mark-acked = ✅ assumido por { $by }
+mark-muted = 🔕 silenciado até { $until }
+list-down-none = 🟢 Todos os monitores estão UP. { $cmd } mostra todos.
+list-down-head = <b>{ $count } fora de UP</b>
+list-empty = Ainda não há monitores neste chat. Adicione um com { $cmd } 192.0.2.10 ou { $cmd } example.com:443
 list-head = <b>{ $count ->
     [one] { $count } monitor
-   *[other] { $count } monitors
+   *[other] { $count } monitores
 }</b>
 rtt-ms = { $ms } ms
-no-rtt = no RTT yet
-url-webhook = status webhook (POST): <code>{ $url }</code>
-url-heartbeat = heartbeat (GET or POST): <code>{ $url }</code>
-push-expected = expected every { $every }, grace { $grace }
-status-head = { $icon } #{ $id } { $who } is <b>{ $state }</b> { $since }
-status-since = since { $time } ({ $ago })
-status-reason = reason: { $reason }
-status-last-heartbeat = last heartbeat: { $time }
-status-settings = { $what } · every { $every } · timeout { $timeout } · fails { $fails } · recovers { $recovers }
-stats-rtt = RTT min/avg/max (24 h): { $rtt }
+no-rtt = ainda sem RTT
+url-webhook = webhook de status (POST): <code>{ $url }</code>
+url-heartbeat = heartbeat (GET ou POST): <code>{ $url }</code>
+push-expected = esperado a cada { $every }, tolerância { $grace }
+status-head = { $icon } #{ $id } { $who } está <b>{ $state }</b> { $since }
+status-since = desde { $time } (há { $ago })
+status-reason = motivo: { $reason }
+status-last-heartbeat = último heartbeat: { $time }
+status-settings = { $what } · a cada { $every } · timeout { $timeout } · falhas { $fails } · recuperações { $recovers }
+stats-rtt = RTT mín/méd/máx (24 h): { $rtt }
 stats-rtt-values = { $min } / { $avg } / { $max } ms
-stats-none-yet = none yet
-stats-no-probes = no probes in the last 24 h
-stats-loss-of = loss: { $loss }% of { $probes } probes (24 h)
-stats-uptime = uptime 24 h: { $day } · 7 d: { $week } · 30 d: { $month }
-stats-loss-uptime = loss: { $loss }% · uptime (24 h): { $uptime }% · { $probes } probes
+stats-none-yet = ainda nenhum
+stats-no-probes = nenhuma verificação nas últimas 24 h
+stats-loss-of = perda: { $loss }% de { $probes ->
+    [one] { $probes } verificação
+   *[other] { $probes } verificações
+} (24 h)
+stats-uptime = disponibilidade 24 h: { $day } · 7 d: { $week } · 30 d: { $month }
+stats-loss-uptime = perda: { $loss }% · disponibilidade (24 h): { $uptime }% · { $probes ->
+    [one] { $probes } verificação
+   *[other] { $probes } verificações
+}
 
-## Help, menus and other chat texts
+## Ajuda, menus e outros textos do chat
 
-help-greeting = 👋 I watch hosts and tell this chat when they go DOWN and come back UP.
-help-commands = <b>Commands</b>
-help-options = { $cmd } options: { $keys }
-help-examples = Examples: { $cmd } 192.0.2.10 · { $cmd } example.com:443 name=web · { $cmd } tcp db.lan 5432 interval=1m · { $cmd } push nightly heartbeat=1d
-help-groups = In groups only admins may add, delete, pause, resume, mute, remind, quiet or change the language; anyone may ack.
-cmd-add = watch a host or host:port
-cmd-del = stop watching
-cmd-list = this chat's monitors
-cmd-status = state, RTT, loss, uptime over 24 h
-cmd-pause = stop probing without deleting
-cmd-resume = start probing again
-cmd-rotate = new webhook URLs for a push monitor
-cmd-graph = response-time chart with uptime and incidents
-cmd-page = public status page of this chat's monitors
-cmd-ack = I'm on it: stop reminders until it recovers
-cmd-mute = hold alerts for a while; probing goes on
-cmd-unmute = end a mute now and hear what changed
-cmd-remind = remind while DOWN (neither acked nor muted)
-cmd-quiet = UP messages without sound (DOWN always with)
-cmd-lang = the chat's language: en, pt, ru or ko
-cmd-help = how to use this bot
-cmd-chatid = this chat's id
-chat-id = This chat's id is <code>{ $id }</code>.
-chat-id-topic = This chat's id is <code>{ $id }</code> (topic <code>{ $topic }</code>).
+help-greeting = 👋 Eu vigio hosts e aviso este chat quando ficam DOWN e quando voltam a UP.
+help-commands = <b>Comandos</b>
+help-options = opções de { $cmd }: { $keys }
+help-examples = Exemplos: { $cmd } 192.0.2.10 · { $cmd } example.com:443 name=web · { $cmd } tcp db.lan 5432 interval=1m · { $cmd } push nightly heartbeat=1d
+help-groups = Em grupos, só administradores podem adicionar, remover, pausar, retomar, silenciar, programar lembretes, usar o modo silencioso ou mudar o idioma; qualquer um pode assumir.
+cmd-add = vigiar um host ou host:porta
+cmd-del = parar de vigiar
+cmd-list = os monitores deste chat
+cmd-status = estado, RTT, perda, disponibilidade em 24 h
+cmd-pause = parar as verificações sem remover
+cmd-resume = retomar as verificações
+cmd-rotate = novas URLs de webhook para um monitor push
+cmd-graph = gráfico de tempo de resposta com disponibilidade e incidentes
+cmd-page = página de status pública dos monitores deste chat
+cmd-ack = estou cuidando disso: sem lembretes até se recuperar
+cmd-mute = segurar alertas por um tempo; as verificações continuam
+cmd-unmute = encerrar o silêncio agora e saber o que mudou
+cmd-remind = lembrar enquanto estiver DOWN (nem assumido nem silenciado)
+cmd-quiet = mensagens de UP sem som (DOWN sempre com som)
+cmd-lang = o idioma do chat: en, pt, ru ou ko
+cmd-help = como usar este bot
+cmd-chatid = o id deste chat
+chat-id = O id deste chat é <code>{ $id }</code>.
+chat-id-topic = O id deste chat é <code>{ $id }</code> (tópico <code>{ $topic }</code>).
 not-allowed =
-    🔒 This chat (id <code>{ $id }</code>) is not allowed to use this bot, so I will not act on commands here.
-    To allow it, the operator adds <code>{ $id }</code> to UPBOT_ALLOWED_CHATS (comma-separated ids, or * for any chat) and restarts upbot, or adds a monitor for chat_id <code>{ $id }</code> through the API.
-unknown-command = Unknown command { $cmd }. Commands: { $cmds }; { $help } explains them.
-send-help = Send { $cmd } for the commands.
-stale = ⌛ Ignored { $cmd } sent { $ago } ago while upbot was offline; send it again if you still want it.
-usage-selector = usage: { $cmd } &lt;id&gt; (see { $list })
-err-internal-chat = ⚠️ Something went wrong on the server; the operator can see it in the log.
+    🔒 Este chat (id <code>{ $id }</code>) não tem permissão para usar este bot, então não vou executar comandos aqui.
+    Para liberar, o operador adiciona <code>{ $id }</code> a UPBOT_ALLOWED_CHATS (ids separados por vírgula, ou * para qualquer chat) e reinicia o upbot, ou adiciona pela API um monitor com chat_id <code>{ $id }</code>.
+unknown-command = Comando desconhecido { $cmd }. Comandos: { $cmds }; { $help } explica cada um.
+send-help = Envie { $cmd } para ver os comandos.
+stale = ⌛ Ignorei { $cmd } enviado há { $ago } enquanto o upbot estava fora do ar; envie de novo se ainda quiser.
+usage-selector = uso: { $cmd } &lt;id&gt; (veja { $list })
+err-internal-chat = ⚠️ Algo deu errado no servidor; o operador pode ver os detalhes no log.
 
-## Push URLs in private
+## URLs de push no privado
 
-urls-private-head = 🔑 Push monitor #{ $id } <b>{ $name }</b> in <b>{ $group }</b>
-urls-private-keep = Keep them private: whoever has them can report for this monitor. { $cmd } { $id } in the group replaces them.
-urls-sent-privately = 🔒 I sent you the URLs privately.
-urls-cannot-message = 🔒 URLs are shown only in a private chat, and I cannot message you: open a private chat with @{ $bot }, press Start, then send { $cmd } { $id } here.
-urls-anonymous = 🔒 URLs are shown only in a private chat, and you posted anonymously: send { $cmd } { $id } as yourself to get them.
-urls-admins-only = 🔒 Only admins get the URLs, in a private chat.
-secret-deleted = 🗑 I deleted your message: it showed a secret.
-secret-kept = ⚠️ Your message shows a secret and I may not delete messages here: delete it yourself (or make me an admin who may delete messages).
+urls-private-head = 🔑 Monitor push #{ $id } <b>{ $name }</b> em <b>{ $group }</b>
+urls-private-keep = Guarde-as em segredo: quem as tiver pode reportar por este monitor. { $cmd } { $id } no grupo troca as URLs.
+urls-sent-privately = 🔒 Enviei as URLs para você no privado.
+urls-cannot-message = 🔒 As URLs só aparecem em chat privado, e não consigo falar com você: abra um chat privado com @{ $bot }, toque em Iniciar e depois envie { $cmd } { $id } aqui.
+urls-anonymous = 🔒 As URLs só aparecem em chat privado, e você postou como anônimo: envie { $cmd } { $id } com sua própria conta para recebê-las.
+urls-admins-only = 🔒 Só administradores recebem as URLs, em chat privado.
+secret-deleted = 🗑 Apaguei sua mensagem: ela mostrava um segredo.
+secret-kept = ⚠️ Sua mensagem mostra um segredo e não tenho permissão para apagar mensagens aqui: apague-a você mesmo (ou me torne administrador com permissão para apagar mensagens).
 
-## Charts (/graph) and the status page (/page)
+## Gráficos (/graph) e a página de status (/page)
 
-period-hour = last hour
-period-day = last 24 h
-period-week = last 7 days
-period-month = last 30 days
+period-hour = última hora
+period-day = últimas 24 h
+period-week = últimos 7 dias
+period-month = últimos 30 dias
 month = { $m ->
-    [1] Jan
-    [2] Feb
-    [3] Mar
-    [4] Apr
-    [5] May
-    [6] Jun
-    [7] Jul
-    [8] Aug
-    [9] Sep
-    [10] Oct
-    [11] Nov
-   *[12] Dec
+    [1] jan
+    [2] fev
+    [3] mar
+    [4] abr
+    [5] mai
+    [6] jun
+    [7] jul
+    [8] ago
+    [9] set
+    [10] out
+    [11] nov
+   *[12] dez
 }
 day-month = { $day } { $month }
-graph-no-data = no data in this period yet
-graph-uptime = uptime { $uptime }
+graph-no-data = ainda sem dados neste período
+graph-uptime = disponibilidade { $uptime }
 graph-down = DOWN { $duration }
 graph-degraded = DEGRADED { $duration }
 graph-incidents = { $count ->
-    [0] no incidents
-    [one] { $count } incident
-   *[other] { $count } incidents
+    [0] nenhum incidente
+    [one] { $count } incidente
+   *[other] { $count } incidentes
 }
 graph-incident = • { $start } UTC, { $end }: DOWN { $duration }
-graph-until = until { $time }
-graph-still-down = still DOWN
-graph-earlier = … and { $count } earlier
-graph-rtt = RTT min/avg/max: { $min } / { $avg } / { $max } ms
-page-head-on = 🌐 This chat's status page
-page-head-published = 🌐 Published this chat's status page
-page-targets-shown = Targets are shown.
-page-targets-hidden = Targets are hidden ({ $cmd } on targets shows them).
+graph-until = até { $time }
+graph-still-down = ainda DOWN
+graph-earlier = … e mais { $count } antes
+graph-rtt = RTT mín/méd/máx: { $min } / { $avg } / { $max } ms
+page-head-on = 🌐 A página de status deste chat
+page-head-published = 🌐 Publiquei a página de status deste chat
+page-targets-shown = Os alvos aparecem.
+page-targets-hidden = Os alvos ficam ocultos ({ $cmd } on targets os mostra).
 page-on = { $head }: { $url }
-    It shows { $monitors } with their state, 90 days of uptime and response times. { $targets } Take it down with { $cmd } off.
-page-taken-down = 🌐 The status page is taken down; its address now answers 404. { $cmd } on publishes it at a new address.
-page-none = This chat has no status page. { $cmd } on publishes one (read-only, for anyone with the link).
+    Ela mostra { $monitors } com o estado, 90 dias de disponibilidade e os tempos de resposta. { $targets } Para tirar do ar: { $cmd } off.
+page-taken-down = 🌐 A página de status saiu do ar; o endereço agora responde 404. { $cmd } on publica de novo em outro endereço.
+page-none = Este chat não tem página de status. { $cmd } on publica uma (somente leitura, para quem tiver o link).
 
-## Probe failure reasons (stored in English; translated when a chat is told)
+## Motivos de falha (guardados em inglês; traduzidos ao avisar o chat)
 
-reason-timed-out = timed out
-reason-timed-out-after = timed out after { $duration }
-reason-refused = connection refused
-reason-host-unreachable = host unreachable
-reason-network-unreachable = network unreachable
-reason-network-down = network is down
-reason-blocked = blocked by a local firewall rule
-reason-reset = connection reset
-reason-aborted = connection aborted
-reason-closed = connection closed
-reason-no-local-address = no local address can reach this target
-reason-no-local-port = no free local port
-reason-no-family = this address family is not supported here
-reason-too-many-files = too many open files on the monitoring host
-reason-out-of-memory = out of memory on the monitoring host
-reason-network-error = network error
-reason-prohibited = communication administratively prohibited
-reason-destination-unreachable = destination unreachable
-reason-time-exceeded = time exceeded in transit
-reason-icmp-unexpected = unexpected ICMP type { $type } code { $code }
-reason-no-such-host = no such host
-reason-no-addresses = no addresses
-reason-lookup-timed-out = lookup timed out
-reason-dns-temporary = temporary failure in name resolution
+reason-timed-out = tempo esgotado
+reason-timed-out-after = tempo esgotado após { $duration }
+reason-refused = conexão recusada
+reason-host-unreachable = host inacessível
+reason-network-unreachable = rede inacessível
+reason-network-down = a rede está fora do ar
+reason-blocked = bloqueado por uma regra de firewall local
+reason-reset = conexão redefinida
+reason-aborted = conexão abortada
+reason-closed = conexão fechada
+reason-no-local-address = nenhum endereço local alcança este alvo
+reason-no-local-port = nenhuma porta local livre
+reason-no-family = esta família de endereços não é suportada aqui
+reason-too-many-files = arquivos abertos demais no host de monitoramento
+reason-out-of-memory = memória esgotada no host de monitoramento
+reason-network-error = erro de rede
+reason-prohibited = comunicação proibida administrativamente
+reason-destination-unreachable = destino inacessível
+reason-time-exceeded = tempo de vida esgotado no caminho
+reason-icmp-unexpected = ICMP inesperado: tipo { $type }, código { $code }
+reason-no-such-host = host inexistente
+reason-no-addresses = nenhum endereço
+reason-lookup-timed-out = consulta DNS sem resposta
+reason-dns-temporary = falha temporária na resolução de nomes
 reason-dns = dns: { $detail }
-reason-permission = permission denied: { $detail }
-reason-no-raw-socket = ICMP needs CAP_NET_RAW
-reason-pings-lost = { $count } of { $count } pings lost
-reason-no-heartbeat = no heartbeat for { $duration }
-reason-reported-down = reported down
-reason-reported-degraded = reported degraded
-reason-not-probed = push monitors are not probed
-reason-rule-refused = { $ip } is refused by the UPBOT_CHAT_TARGETS rule { $rule }
-reason-rule-none = { $ip } is not allowed by any UPBOT_CHAT_TARGETS rule
+reason-permission = permissão negada: { $detail }
+reason-no-raw-socket = ICMP precisa de CAP_NET_RAW
+reason-pings-lost = { $count ->
+    [one] { $count } de { $count } ping perdido
+   *[other] { $count } de { $count } pings perdidos
+}
+reason-no-heartbeat = sem heartbeat há { $duration }
+reason-reported-down = reportou DOWN
+reason-reported-degraded = reportou DEGRADED
+reason-not-probed = monitores push não são verificados
+reason-rule-refused = { $ip } é recusado pela regra { $rule } de UPBOT_CHAT_TARGETS
+reason-rule-none = { $ip } não é permitido por nenhuma regra de UPBOT_CHAT_TARGETS
 
-## Errors (the WS API and the CLI show the English text, with the same codes)
+## Erros (a API WS e a CLI mostram o texto em inglês, com os mesmos códigos)
 
-err-usage = usage: { $cmd } { $args }
-err-usage-kind = usage: /add { $kind } <host> …
+err-usage = uso: { $cmd } { $args }
+err-usage-kind = uso: /add { $kind } <host> …
 err-field = { $field }: { $error }
-err-given-twice = { $field } is given twice
-err-unknown-option = unknown option { $option }; known: { $known }
-err-unexpected-argument = unexpected argument { $word }
-err-unexpected-argument-kv = unexpected argument { $word }; options are key=value
-err-unexpected-usage = unexpected { $word }; usage: { $cmd } { $args }
-err-unbalanced-quote = unbalanced quote
-err-id-required = a monitor id is required
-err-invalid-id = invalid id { $id }
-err-target-required = target is required (a host, host:port or tcp://host:port)
-err-target-empty = target is empty
-err-target-host = invalid host { $host }: expected a host name, IPv4 or IPv6 address
-err-target-port = invalid port { $port }: expected 1-65535
-err-target-ping-port = a ping target takes no port
-err-target-scheme = unsupported scheme { $scheme }: use a host, host:port or tcp://host:port
-err-target-not-unicast = { $host } is not a host address (unspecified, broadcast or multicast)
-err-target-policy = { $host }: { $why }; ask the operator to add it
-err-port-zero = port must be a port 1-65535, got 0
-err-push-only = heartbeat, grace, secret and sign_heartbeats are for push monitors (kind push)
-err-push-fields = push monitors take heartbeat, grace, secret and sign_heartbeats; port, timeout, fails and recovers do not apply
-err-push-name = push monitors need a name: { $error }
-err-interval-range = interval must be between 1s and 24h, got { $got }
-err-timeout-longer = timeout must not be longer than the interval
-err-timeout-min = timeout must be at least 100ms
-err-count-range = { $field } must be between 1 and { $max }, got { $got }
-err-heartbeat-range = heartbeat must be between 1s and 90 days, got { $got }
-err-grace-range = grace must be between 1s and 90 days, got { $got }
-err-sign-needs-secret = sign_heartbeats=true needs a secret to sign with
-err-set-by-chat = { $field } is set by the chat itself
-err-parent-unknown = parent={ $id }: there is no monitor #{ $id } here (see /list)
-err-parent-other-chat = parent={ $id }: #{ $id } alerts another chat; a parent must alert the same chat
-err-parent-cycle = parent={ $id } would make a cycle: { $path }
-err-parent-depth = parent chains are limited to { $max } levels
-err-name-empty = name must not be empty
-err-name-long = name is longer than { $max } characters
-err-name-control = name must not contain control characters
-err-secret-form = secret must be 1 to { $max } printable characters without spaces
-err-secret-whsec = a secret starting with whsec_ must continue with base64 (Standard Webhooks)
-err-admins-only = only group administrators may change monitors
-err-no-monitor = no monitor #{ $id }
-err-no-monitor-for = no monitor for { $host }
-err-several-monitors = { $host } matches several monitors ({ $ids }); use the id
-err-push-exists = a push monitor named { $name } already exists as #{ $id }
-err-already-watched = { $target } is already watched as #{ $id }
-err-chat-limit = this chat has { $count } monitors, the most UPBOT_CHAT_MAX_MONITORS allows ({ $max }); delete one first
-err-duration-required = a duration is required, e.g. 30m or 2h
-err-mute-range = a mute lasts 1s to 366 days, got { $got }
-err-remind-range = remind must be between 10s and 30 days, got { $got }
-err-muted-with-all = #{ $id } is muted with all: unmute all ends it
-err-not-muted = #{ $id } is not muted
-err-nothing-muted = nothing is muted in this chat
-err-not-push = #{ $id } is not a push monitor; only push monitors have a token
-err-ack-state = only a DOWN or DEGRADED monitor can be acked; it is { $state }
+err-given-twice = { $field } foi informado duas vezes
+err-unknown-option = opção desconhecida { $option }; conhecidas: { $known }
+err-unexpected-argument = argumento inesperado { $word }
+err-unexpected-argument-kv = argumento inesperado { $word }; as opções são chave=valor
+err-unexpected-usage = { $word } inesperado; uso: { $cmd } { $args }
+err-unbalanced-quote = aspas sem fechamento
+err-id-required = é preciso informar o id de um monitor
+err-invalid-id = id inválido { $id }
+err-target-required = informe o alvo (um host, host:porta ou tcp://host:porta)
+err-target-empty = o alvo está vazio
+err-target-host = host inválido { $host }: esperava um nome de host, endereço IPv4 ou IPv6
+err-target-port = porta inválida { $port }: esperava 1-65535
+err-target-ping-port = um alvo de ping não leva porta
+err-target-scheme = esquema não suportado { $scheme }: use host, host:porta ou tcp://host:porta
+err-target-not-unicast = { $host } não é endereço de um host (não especificado, broadcast ou multicast)
+err-target-policy = { $host }: { $why }; peça ao operador para liberar
+err-port-zero = a porta deve estar entre 1 e 65535, veio 0
+err-push-only = heartbeat, grace, secret e sign_heartbeats são para monitores push (kind push)
+err-push-fields = monitores push aceitam heartbeat, grace, secret e sign_heartbeats; port, timeout, fails e recovers não se aplicam
+err-push-name = monitores push precisam de um nome: { $error }
+err-interval-range = interval deve ficar entre 1 s e 24 h, veio { $got }
+err-timeout-longer = timeout não pode ser maior que o intervalo
+err-timeout-min = timeout deve ser de pelo menos 100 ms
+err-count-range = { $field } deve ficar entre 1 e { $max }, veio { $got }
+err-heartbeat-range = heartbeat deve ficar entre 1 s e 90 dias, veio { $got }
+err-grace-range = grace deve ficar entre 1 s e 90 dias, veio { $got }
+err-sign-needs-secret = sign_heartbeats=true precisa de um secret para assinar
+err-set-by-chat = { $field } é definido pelo próprio chat
+err-parent-unknown = parent={ $id }: não há monitor #{ $id } aqui (veja /list)
+err-parent-other-chat = parent={ $id }: #{ $id } alerta outro chat; o pai precisa alertar o mesmo chat
+err-parent-cycle = parent={ $id } criaria um ciclo: { $path }
+err-parent-depth = cadeias de pais têm no máximo { $max } níveis
+err-name-empty = o nome não pode ser vazio
+err-name-long = o nome passa de { $max } caracteres
+err-name-control = o nome não pode ter caracteres de controle
+err-secret-form = o secret deve ter de 1 a { $max } caracteres imprimíveis, sem espaços
+err-secret-whsec = um secret que começa com whsec_ deve continuar em base64 (Standard Webhooks)
+err-admins-only = só administradores do grupo podem alterar monitores
+err-no-monitor = não há monitor #{ $id }
+err-no-monitor-for = não há monitor para { $host }
+err-several-monitors = { $host } corresponde a vários monitores ({ $ids }); use o id
+err-push-exists = já existe um monitor push chamado { $name }: #{ $id }
+err-already-watched = { $target } já é vigiado como #{ $id }
+err-chat-limit = este chat tem { $count } monitores, o máximo que UPBOT_CHAT_MAX_MONITORS permite ({ $max }); remova um antes
+err-duration-required = informe uma duração, por exemplo 30m ou 2h
+err-mute-range = um silêncio dura de 1 s a 366 dias, veio { $got }
+err-remind-range = o lembrete deve ficar entre 10 s e 30 dias, veio { $got }
+err-muted-with-all = #{ $id } está silenciado pelo all: unmute all encerra
+err-not-muted = #{ $id } não está silenciado
+err-nothing-muted = nada está silenciado neste chat
+err-not-push = #{ $id } não é um monitor push; só monitores push têm token
+err-ack-state = só um monitor DOWN ou DEGRADED pode ser assumido; ele está { $state }
 err-on-monitor = #{ $id }: { $error }
-err-page-say-on = say on: /page on targets
-err-title-long = title: at most { $max } characters
-err-title-control = title: no control characters
-err-out-of-range = { $value } is out of range
-err-not-whole-number = invalid value: string { $value }, expected a whole number (a JSON number or a numeric string)
-err-invalid-duration = invalid duration { $value }: use e.g. 30, 30s, 5m
-err-invalid-duration-number = invalid duration { $value }
-err-unknown-kind = unknown kind { $value }; use ping, tcp or push
-err-not-flag = { $value } is not true or false
-err-must-be-flag = must be true or false
-err-not-monitor-id = { $value } is not a monitor id (a whole number such as 7)
-err-not-scope = { $value } is neither a monitor id (such as 7) nor all
-err-unknown-period = unknown period { $value }; use 1h, 24h, 7d or 30d
-err-unknown-lang = unknown language { $value }; use en, pt, ru or ko
+err-page-say-on = diga on: /page on targets
+err-title-long = title: no máximo { $max } caracteres
+err-title-control = title: sem caracteres de controle
+err-out-of-range = { $value } está fora do intervalo
+err-not-whole-number = valor inválido { $value }: esperava um número inteiro
+err-invalid-duration = duração inválida { $value }: use por exemplo 30, 30s, 5m
+err-invalid-duration-number = duração inválida { $value }
+err-unknown-kind = tipo desconhecido { $value }; use ping, tcp ou push
+err-not-flag = { $value } não é true nem false
+err-must-be-flag = deve ser true ou false
+err-not-monitor-id = { $value } não é id de monitor (um número inteiro, como 7)
+err-not-scope = { $value } não é id de monitor (como 7) nem all
+err-unknown-period = período desconhecido { $value }; use 1h, 24h, 7d ou 30d
+err-unknown-lang = idioma desconhecido { $value }; use en, pt, ru ou ko
 
-## Warnings on a reply
+## Avisos numa resposta
 
-warn-no-icmp = ICMP is unavailable on this server ({ $why }): this ping monitor stays PENDING until upbot runs with CAP_NET_RAW; a tcp monitor (host:port) works meanwhile
-reason-raw-socket-denied = permission denied opening a raw { $family } socket: { $detail }
+warn-no-icmp = ICMP não está disponível neste servidor ({ $why }): este monitor de ping fica PENDENTE até o upbot rodar com CAP_NET_RAW; enquanto isso, um monitor tcp (host:porta) funciona
+reason-raw-socket-denied = permissão negada ao abrir um socket raw { $family }: { $detail }

@@ -1,336 +1,354 @@
-### upbot's texts in English: the source every other catalogue translates.
-### The WS API and the CLI show these exact texts; tests quote many of them.
-### Every message here exists in pt.ftl, ru.ftl and ko.ftl with the same placeholders.
-### DOWN, UP and DEGRADED stay in upper-case Latin in every language.
+### Тексты upbot на русском.
+### Те же id и те же подстановки, что в en.ftl. DOWN, UP и DEGRADED не переводятся.
 
-## Units and small words
+## Единицы и короткие слова
 
-unit-d = { $n }d
-unit-h = { $n }h
-unit-m = { $n }m
-unit-s = { $n }s
-unit-s-frac = { $n }s
-unit-ms = { $n }ms
-at = at { $time }
-until = { $at } (in { $duration })
-every = every { $duration }
-someone = someone
-an-admin = an admin
-the-operator = the operator
-your-group = your group
+unit-d = { $n } д
+unit-h = { $n } ч
+unit-m = { $n } мин
+unit-s = { $n } с
+unit-s-frac = { $n } с
+unit-ms = { $n } мс
+at = в { $time }
+until = { $at } (через { $duration })
+every = каждые { $duration }
+someone = кто-то
+an-admin = администратор
+the-operator = оператор
+your-group = ваша группа
 monitors-count = { $count ->
-    [one] { $count } monitor
-   *[other] { $count } monitors
+    [one] { $count } монитор
+    [few] { $count } монитора
+   *[many] { $count } мониторов
 }
-state-pending = PENDING
-state-paused = PAUSED
-lang-name-en = English
-lang-name-pt = Portuguese
-lang-name-ru = Russian
-lang-name-ko = Korean
+state-pending = ОЖИДАНИЕ
+state-paused = ПАУЗА
+lang-name-en = английский
+lang-name-pt = португальский
+lang-name-ru = русский
+lang-name-ko = корейский
 
-## Alerts
+## Оповещения
 
-alert-back-after = back after { $duration } down
-alert-now-up = now UP
-alert-recovered = recovered
-alert-now = now { $state }
+alert-back-after = снова работает после { $duration } простоя
+alert-now-up = теперь UP
+alert-recovered = восстановлен
+alert-now = теперь { $state }
 alert-changes = <b>{ $count ->
-    [one] { $count } change
-   *[other] { $count } changes
+    [one] { $count } изменение
+    [few] { $count } изменения
+   *[many] { $count } изменений
 }</b>: { $counts }
 storm-header = 🚨 <b>{ $count ->
-    [one] { $count } change
-   *[other] { $count } changes
+    [one] { $count } изменение
+    [few] { $count } изменения
+   *[many] { $count } изменений
 }</b>: { $counts }
-storm-more = … and { $count } more · { $cmd } down shows every monitor not UP
+storm-more = … и ещё { $count } · { $cmd } down покажет все мониторы не в UP
 count-state = { $count } { $state }
-count-still-down = { $count } still DOWN
-behind = + { $count } behind it
-reminder-line = ⏰ still <b>DOWN</b> for { $duration } · #{ $id } { $who }{ $reason } · since { $since }
-mute-ended-line = { $icon } <b>{ $state }</b> #{ $id } { $who }{ $reason } · was { $from } · since { $since }
-acked-notice = ✅ #{ $id } { $who } ({ $state }) acked by { $by }{ $why }. No reminders until it recovers.
-muted-notice-all = 🔕 All monitors of this chat muted by { $by } until { $until }{ $why }. Probing goes on.
-muted-notice-one = 🔕 #{ $id } { $who } muted by { $by } until { $until }{ $why }. Probing goes on.
-mute-ended-all-same = 🔔 <b>Mute ended</b> for all monitors of this chat; nothing changed while it lasted.
-mute-ended-one-same = 🔔 <b>Mute ended</b> for #{ $id } { $who }; nothing changed while it lasted: it is { $state }.
-mute-ended-changed = 🔔 <b>Mute ended</b>: { $count ->
-    [one] { $count } monitor
-   *[other] { $count } monitors
-} changed while it lasted ({ $counts })
-mute-ended-changed-all = 🔔 <b>Mute ended</b> for all monitors of this chat: { $count ->
-    [one] { $count } monitor
-   *[other] { $count } monitors
-} changed while it lasted ({ $counts })
+count-still-down = { $count } всё ещё DOWN
+behind = + ещё { $count } за ним
+reminder-line = ⏰ всё ещё <b>DOWN</b> уже { $duration } · #{ $id } { $who }{ $reason } · с { $since }
+mute-ended-line = { $icon } <b>{ $state }</b> #{ $id } { $who }{ $reason } · было { $from } · с { $since }
+acked-notice = ✅ #{ $id } { $who } ({ $state }): { $by } взял(а) в работу{ $why }. Напоминаний не будет, пока не восстановится.
+muted-notice-all = 🔕 { $by } заглушил(а) все мониторы этого чата до { $until }{ $why }. Проверки продолжаются.
+muted-notice-one = 🔕 { $by } заглушил(а) #{ $id } { $who } до { $until }{ $why }. Проверки продолжаются.
+mute-ended-all-same = 🔔 <b>Тишина закончилась</b> для всех мониторов этого чата; за это время ничего не изменилось.
+mute-ended-one-same = 🔔 <b>Тишина закончилась</b> для #{ $id } { $who }; за это время ничего не изменилось: сейчас { $state }.
+mute-ended-changed = 🔔 <b>Тишина закончилась</b>: за это время { $count ->
+    [one] изменился { $count } монитор
+    [few] изменились { $count } монитора
+   *[many] изменились { $count } мониторов
+} ({ $counts })
+mute-ended-changed-all = 🔔 <b>Тишина закончилась</b> для всех мониторов этого чата: за это время { $count ->
+    [one] изменился { $count } монитор
+    [few] изменились { $count } монитора
+   *[many] изменились { $count } мониторов
+} ({ $counts })
 
-## Buttons under an alert, and their answers
+## Кнопки под оповещением и ответы на нажатия
 
-button-ack = ✅ Ack
-button-mute = 🔕 Mute 1h
-button-pause = ⏸ Pause
-button-stale = This button no longer does anything.
-press-acked-toast = ✅ Acked. No reminders until it recovers.
-press-acked-line = ✅ Acked by { $by }
-press-muted-toast = 🔕 Muted until { $until }.
-press-muted-line = 🔕 Muted by { $by } until { $until }
-press-paused-toast = ⏸ Paused.
-press-paused-line = ⏸ Paused by { $by }; { $cmd } { $id } starts it again
-press-done-toast = Done.
-press-done-line = Done by { $by }: { $reply }
+button-ack = ✅ Беру
+button-mute = 🔕 Тишина 1 ч
+button-pause = ⏸ Пауза
+button-stale = Эта кнопка больше ничего не делает.
+press-acked-toast = ✅ Взято в работу. Напоминаний не будет, пока не восстановится.
+press-acked-line = ✅ В работе у { $by }
+press-muted-toast = 🔕 Тишина до { $until }.
+press-muted-line = 🔕 { $by } включил(а) тишину до { $until }
+press-paused-toast = ⏸ На паузе.
+press-paused-line = ⏸ { $by } поставил(а) на паузу; { $cmd } { $id } запустит снова
+press-done-toast = Готово.
+press-done-line = Сделал(а) { $by }: { $reply }
 
-## Command replies
+## Ответы на команды
 
-added = ✅ Added #{ $id } <b>{ $name }</b>: { $what }.
-added-push = push monitor { $name }
-added-probe = { $kind } { $target }, every { $every }
-added-tail = I'll post here when it goes DOWN or comes back UP. Remove it with { $cmd } { $id }.
-rotated = 🔑 New token for #{ $id } <b>{ $name }</b>; the old URLs no longer work.
-deleted = 🗑 Deleted #{ $id } { $who }.
-paused = ⏸ Paused #{ $id } { $who }. Resume with { $cmd } { $id }.
-resumed = ▶️ Resumed #{ $id } { $who }; it stays PENDING until the next checks decide.
-acked = ✅ #{ $id } { $who } acked by { $by }{ $why }. No reminders until it recovers.
-muted = 🔕 Muted { $what } until { $until }{ $why }. Probing goes on; when the mute ends I'll say what changed. { $cmd } { $end } ends it now.
-muted-what-all = every monitor of this chat ({ $count })
+added = ✅ Добавлен #{ $id } <b>{ $name }</b>: { $what }.
+added-push = push-монитор { $name }
+added-probe = { $kind } { $target }, каждые { $every }
+added-tail = Напишу сюда, когда он упадёт в DOWN или вернётся в UP. Удалить: { $cmd } { $id }.
+rotated = 🔑 Новый токен для #{ $id } <b>{ $name }</b>; старые URL больше не работают.
+deleted = 🗑 Удалён #{ $id } { $who }.
+paused = ⏸ #{ $id } { $who } на паузе. Возобновить: { $cmd } { $id }.
+resumed = ▶️ #{ $id } { $who } снова проверяется; до решения следующих проверок он в ОЖИДАНИИ.
+acked = ✅ #{ $id } { $who }: { $by } взял(а) в работу{ $why }. Напоминаний не будет, пока не восстановится.
+muted = 🔕 Тишина: { $what } до { $until }{ $why }. Проверки продолжаются; когда тишина закончится, расскажу, что изменилось. { $cmd } { $end } закончит её сейчас.
+muted-what-all = все мониторы этого чата ({ $count })
 unmuted = { $changed ->
-    [0] 🔔 Unmuted { $what }; nothing changed while it was muted.
-    [one] 🔔 Unmuted { $what }; { $changed } monitor changed while it was muted (see the next message).
-   *[other] 🔔 Unmuted { $what }; { $changed } monitors changed while it was muted (see the next message).
+    [0] 🔔 Тишина снята: { $what }; за это время ничего не изменилось.
+    [one] 🔔 Тишина снята: { $what }; за это время изменился { $changed } монитор (подробности в следующем сообщении).
+    [few] 🔔 Тишина снята: { $what }; за это время изменились { $changed } монитора (подробности в следующем сообщении).
+   *[many] 🔔 Тишина снята: { $what }; за это время изменились { $changed } мониторов (подробности в следующем сообщении).
 }
-unmuted-what-chat = this chat
-reminders-on = ⏰ { $what }: a reminder every { $every } while DOWN (unless acked or muted).
-reminders-off = ⏰ { $what }: no reminders.
-quiet-on = 🔈 Quiet mode on: UP and recovery messages arrive without sound; DOWN always with sound.
-quiet-off = 🔔 Quiet mode off: every alert arrives with sound.
-lang-set = 🌐 This chat now speaks { $name }. { $cmd } en|pt|ru|ko changes it.
-lang-current = 🌐 This chat speaks { $name }. { $cmd } en|pt|ru|ko changes it.
-mark-acked = ✅ acked by { $by }
-mark-muted = 🔕 muted until { $until }
-list-down-none = 🟢 Every monitor is UP. { $cmd } shows them all.
-list-down-head = <b>{ $count } not UP</b>
-list-empty = No monitors in this chat yet. Add one with { $cmd } 192.0.2.10 or { $cmd } example.com:443
+unmuted-what-chat = этот чат
+reminders-on = ⏰ { $what }: напоминание каждые { $every }, пока DOWN (если никто не взял в работу и нет тишины).
+reminders-off = ⏰ { $what }: без напоминаний.
+quiet-on = 🔈 Тихий режим включён: сообщения об UP и восстановлении приходят без звука; DOWN всегда со звуком.
+quiet-off = 🔔 Тихий режим выключен: все оповещения приходят со звуком.
+lang-set = 🌐 Язык этого чата теперь { $name }. { $cmd } en|pt|ru|ko меняет его.
+lang-current = 🌐 Язык этого чата: { $name }. { $cmd } en|pt|ru|ko меняет его.
+mark-acked = ✅ в работе у { $by }
+mark-muted = 🔕 тишина до { $until }
+list-down-none = 🟢 Все мониторы в UP. { $cmd } покажет их все.
+list-down-head = <b>Не в UP: { $count }</b>
+list-empty = В этом чате пока нет мониторов. Добавьте: { $cmd } 192.0.2.10 или { $cmd } example.com:443
 list-head = <b>{ $count ->
-    [one] { $count } monitor
-   *[other] { $count } monitors
+    [one] { $count } монитор
+    [few] { $count } монитора
+   *[many] { $count } мониторов
 }</b>
-rtt-ms = { $ms } ms
-no-rtt = no RTT yet
-url-webhook = status webhook (POST): <code>{ $url }</code>
-url-heartbeat = heartbeat (GET or POST): <code>{ $url }</code>
-push-expected = expected every { $every }, grace { $grace }
-status-head = { $icon } #{ $id } { $who } is <b>{ $state }</b> { $since }
-status-since = since { $time } ({ $ago })
-status-reason = reason: { $reason }
-status-last-heartbeat = last heartbeat: { $time }
-status-settings = { $what } · every { $every } · timeout { $timeout } · fails { $fails } · recovers { $recovers }
-stats-rtt = RTT min/avg/max (24 h): { $rtt }
-stats-rtt-values = { $min } / { $avg } / { $max } ms
-stats-none-yet = none yet
-stats-no-probes = no probes in the last 24 h
-stats-loss-of = loss: { $loss }% of { $probes } probes (24 h)
-stats-uptime = uptime 24 h: { $day } · 7 d: { $week } · 30 d: { $month }
-stats-loss-uptime = loss: { $loss }% · uptime (24 h): { $uptime }% · { $probes } probes
+rtt-ms = { $ms } мс
+no-rtt = RTT пока нет
+url-webhook = вебхук статуса (POST): <code>{ $url }</code>
+url-heartbeat = heartbeat (GET или POST): <code>{ $url }</code>
+push-expected = ожидается каждые { $every }, запас { $grace }
+status-head = { $icon } #{ $id } { $who }: <b>{ $state }</b> { $since }
+status-since = с { $time } ({ $ago })
+status-reason = причина: { $reason }
+status-last-heartbeat = последний heartbeat: { $time }
+status-settings = { $what } · каждые { $every } · таймаут { $timeout } · сбоев { $fails } · успехов { $recovers }
+stats-rtt = RTT мин/сред/макс (24 ч): { $rtt }
+stats-rtt-values = { $min } / { $avg } / { $max } мс
+stats-none-yet = пока нет
+stats-no-probes = за последние 24 ч проверок не было
+stats-loss-of = потери: { $loss }% из { $probes ->
+    [one] { $probes } проверки
+   *[many] { $probes } проверок
+} (24 ч)
+stats-uptime = доступность 24 ч: { $day } · 7 д: { $week } · 30 д: { $month }
+stats-loss-uptime = потери: { $loss }% · доступность (24 ч): { $uptime }% · { $probes ->
+    [one] { $probes } проверка
+    [few] { $probes } проверки
+   *[many] { $probes } проверок
+}
 
-## Help, menus and other chat texts
+## Справка, меню и другие тексты чата
 
-help-greeting = 👋 I watch hosts and tell this chat when they go DOWN and come back UP.
-help-commands = <b>Commands</b>
-help-options = { $cmd } options: { $keys }
-help-examples = Examples: { $cmd } 192.0.2.10 · { $cmd } example.com:443 name=web · { $cmd } tcp db.lan 5432 interval=1m · { $cmd } push nightly heartbeat=1d
-help-groups = In groups only admins may add, delete, pause, resume, mute, remind, quiet or change the language; anyone may ack.
-cmd-add = watch a host or host:port
-cmd-del = stop watching
-cmd-list = this chat's monitors
-cmd-status = state, RTT, loss, uptime over 24 h
-cmd-pause = stop probing without deleting
-cmd-resume = start probing again
-cmd-rotate = new webhook URLs for a push monitor
-cmd-graph = response-time chart with uptime and incidents
-cmd-page = public status page of this chat's monitors
-cmd-ack = I'm on it: stop reminders until it recovers
-cmd-mute = hold alerts for a while; probing goes on
-cmd-unmute = end a mute now and hear what changed
-cmd-remind = remind while DOWN (neither acked nor muted)
-cmd-quiet = UP messages without sound (DOWN always with)
-cmd-lang = the chat's language: en, pt, ru or ko
-cmd-help = how to use this bot
-cmd-chatid = this chat's id
-chat-id = This chat's id is <code>{ $id }</code>.
-chat-id-topic = This chat's id is <code>{ $id }</code> (topic <code>{ $topic }</code>).
+help-greeting = 👋 Я слежу за хостами и пишу в этот чат, когда они падают в DOWN и возвращаются в UP.
+help-commands = <b>Команды</b>
+help-options = параметры { $cmd }: { $keys }
+help-examples = Примеры: { $cmd } 192.0.2.10 · { $cmd } example.com:443 name=web · { $cmd } tcp db.lan 5432 interval=1m · { $cmd } push nightly heartbeat=1d
+help-groups = В группах добавлять, удалять, ставить на паузу, возобновлять, включать тишину, напоминания, тихий режим и менять язык могут только администраторы; взять в работу может любой.
+cmd-add = следить за хостом или host:port
+cmd-del = перестать следить
+cmd-list = мониторы этого чата
+cmd-status = состояние, RTT, потери, доступность за 24 ч
+cmd-pause = остановить проверки, не удаляя
+cmd-resume = возобновить проверки
+cmd-rotate = новые URL вебхука для push-монитора
+cmd-graph = график времени отклика с доступностью и инцидентами
+cmd-page = публичная страница статуса мониторов этого чата
+cmd-ack = беру в работу: без напоминаний до восстановления
+cmd-mute = придержать оповещения на время; проверки идут
+cmd-unmute = закончить тишину сейчас и узнать, что изменилось
+cmd-remind = напоминать, пока DOWN (если не в работе и не заглушён)
+cmd-quiet = сообщения об UP без звука (DOWN всегда со звуком)
+cmd-lang = язык чата: en, pt, ru или ko
+cmd-help = как пользоваться ботом
+cmd-chatid = id этого чата
+chat-id = id этого чата: <code>{ $id }</code>.
+chat-id-topic = id этого чата: <code>{ $id }</code> (тема <code>{ $topic }</code>).
 not-allowed =
-    🔒 This chat (id <code>{ $id }</code>) is not allowed to use this bot, so I will not act on commands here.
-    To allow it, the operator adds <code>{ $id }</code> to UPBOT_ALLOWED_CHATS (comma-separated ids, or * for any chat) and restarts upbot, or adds a monitor for chat_id <code>{ $id }</code> through the API.
-unknown-command = Unknown command { $cmd }. Commands: { $cmds }; { $help } explains them.
-send-help = Send { $cmd } for the commands.
-stale = ⌛ Ignored { $cmd } sent { $ago } ago while upbot was offline; send it again if you still want it.
-usage-selector = usage: { $cmd } &lt;id&gt; (see { $list })
-err-internal-chat = ⚠️ Something went wrong on the server; the operator can see it in the log.
+    🔒 Этому чату (id <code>{ $id }</code>) не разрешено пользоваться ботом, поэтому команды здесь я не выполняю.
+    Чтобы разрешить, оператор добавляет <code>{ $id }</code> в UPBOT_ALLOWED_CHATS (id через запятую или * для любого чата) и перезапускает upbot, либо добавляет через API монитор с chat_id <code>{ $id }</code>.
+unknown-command = Неизвестная команда { $cmd }. Команды: { $cmds }; { $help } расскажет о них.
+send-help = Отправьте { $cmd }, чтобы увидеть команды.
+stale = ⌛ Пропустил { $cmd }, отправленную { $ago } назад, пока upbot был недоступен; отправьте её ещё раз, если она ещё нужна.
+usage-selector = использование: { $cmd } &lt;id&gt; (см. { $list })
+err-internal-chat = ⚠️ На сервере что-то пошло не так; подробности оператор увидит в логе.
 
-## Push URLs in private
+## URL push-мониторов в личке
 
-urls-private-head = 🔑 Push monitor #{ $id } <b>{ $name }</b> in <b>{ $group }</b>
-urls-private-keep = Keep them private: whoever has them can report for this monitor. { $cmd } { $id } in the group replaces them.
-urls-sent-privately = 🔒 I sent you the URLs privately.
-urls-cannot-message = 🔒 URLs are shown only in a private chat, and I cannot message you: open a private chat with @{ $bot }, press Start, then send { $cmd } { $id } here.
-urls-anonymous = 🔒 URLs are shown only in a private chat, and you posted anonymously: send { $cmd } { $id } as yourself to get them.
-urls-admins-only = 🔒 Only admins get the URLs, in a private chat.
-secret-deleted = 🗑 I deleted your message: it showed a secret.
-secret-kept = ⚠️ Your message shows a secret and I may not delete messages here: delete it yourself (or make me an admin who may delete messages).
+urls-private-head = 🔑 Push-монитор #{ $id } <b>{ $name }</b> в <b>{ $group }</b>
+urls-private-keep = Держите их в секрете: кто знает эти URL, тот может отчитываться за монитор. { $cmd } { $id } в группе заменит их.
+urls-sent-privately = 🔒 Отправил вам URL в личные сообщения.
+urls-cannot-message = 🔒 URL показываются только в личном чате, а написать вам я не могу: откройте личный чат с @{ $bot }, нажмите «Старт» и отправьте сюда { $cmd } { $id }.
+urls-anonymous = 🔒 URL показываются только в личном чате, а вы написали анонимно: отправьте { $cmd } { $id } от своего имени, чтобы их получить.
+urls-admins-only = 🔒 URL получают только администраторы, в личном чате.
+secret-deleted = 🗑 Я удалил ваше сообщение: в нём был секрет.
+secret-kept = ⚠️ В вашем сообщении виден секрет, а удалять сообщения здесь мне нельзя: удалите его сами (или сделайте меня администратором с правом удалять сообщения).
 
-## Charts (/graph) and the status page (/page)
+## Графики (/graph) и страница статуса (/page)
 
-period-hour = last hour
-period-day = last 24 h
-period-week = last 7 days
-period-month = last 30 days
+period-hour = последний час
+period-day = последние 24 ч
+period-week = последние 7 дней
+period-month = последние 30 дней
 month = { $m ->
-    [1] Jan
-    [2] Feb
-    [3] Mar
-    [4] Apr
-    [5] May
-    [6] Jun
-    [7] Jul
-    [8] Aug
-    [9] Sep
-    [10] Oct
-    [11] Nov
-   *[12] Dec
+    [1] янв
+    [2] фев
+    [3] мар
+    [4] апр
+    [5] мая
+    [6] июн
+    [7] июл
+    [8] авг
+    [9] сен
+    [10] окт
+    [11] ноя
+   *[12] дек
 }
 day-month = { $day } { $month }
-graph-no-data = no data in this period yet
-graph-uptime = uptime { $uptime }
+graph-no-data = за этот период данных пока нет
+graph-uptime = доступность { $uptime }
 graph-down = DOWN { $duration }
 graph-degraded = DEGRADED { $duration }
 graph-incidents = { $count ->
-    [0] no incidents
-    [one] { $count } incident
-   *[other] { $count } incidents
+    [0] без инцидентов
+    [one] { $count } инцидент
+    [few] { $count } инцидента
+   *[many] { $count } инцидентов
 }
 graph-incident = • { $start } UTC, { $end }: DOWN { $duration }
-graph-until = until { $time }
-graph-still-down = still DOWN
-graph-earlier = … and { $count } earlier
-graph-rtt = RTT min/avg/max: { $min } / { $avg } / { $max } ms
-page-head-on = 🌐 This chat's status page
-page-head-published = 🌐 Published this chat's status page
-page-targets-shown = Targets are shown.
-page-targets-hidden = Targets are hidden ({ $cmd } on targets shows them).
+graph-until = до { $time }
+graph-still-down = всё ещё DOWN
+graph-earlier = … и ещё { $count } раньше
+graph-rtt = RTT мин/сред/макс: { $min } / { $avg } / { $max } мс
+page-head-on = 🌐 Страница статуса этого чата
+page-head-published = 🌐 Опубликовал страницу статуса этого чата
+page-targets-shown = Адреса целей показаны.
+page-targets-hidden = Адреса целей скрыты ({ $cmd } on targets покажет их).
 page-on = { $head }: { $url }
-    It shows { $monitors } with their state, 90 days of uptime and response times. { $targets } Take it down with { $cmd } off.
-page-taken-down = 🌐 The status page is taken down; its address now answers 404. { $cmd } on publishes it at a new address.
-page-none = This chat has no status page. { $cmd } on publishes one (read-only, for anyone with the link).
+    На ней { $monitors } с состоянием, доступностью за 90 дней и временем отклика. { $targets } Снять: { $cmd } off.
+page-taken-down = 🌐 Страница статуса снята; её адрес теперь отвечает 404. { $cmd } on опубликует её по новому адресу.
+page-none = У этого чата нет страницы статуса. { $cmd } on опубликует её (только для чтения, для всех, у кого есть ссылка).
 
-## Probe failure reasons (stored in English; translated when a chat is told)
+## Причины сбоев (хранятся по-английски, переводятся при сообщении в чат)
 
-reason-timed-out = timed out
-reason-timed-out-after = timed out after { $duration }
-reason-refused = connection refused
-reason-host-unreachable = host unreachable
-reason-network-unreachable = network unreachable
-reason-network-down = network is down
-reason-blocked = blocked by a local firewall rule
-reason-reset = connection reset
-reason-aborted = connection aborted
-reason-closed = connection closed
-reason-no-local-address = no local address can reach this target
-reason-no-local-port = no free local port
-reason-no-family = this address family is not supported here
-reason-too-many-files = too many open files on the monitoring host
-reason-out-of-memory = out of memory on the monitoring host
-reason-network-error = network error
-reason-prohibited = communication administratively prohibited
-reason-destination-unreachable = destination unreachable
-reason-time-exceeded = time exceeded in transit
-reason-icmp-unexpected = unexpected ICMP type { $type } code { $code }
-reason-no-such-host = no such host
-reason-no-addresses = no addresses
-reason-lookup-timed-out = lookup timed out
-reason-dns-temporary = temporary failure in name resolution
+reason-timed-out = нет ответа
+reason-timed-out-after = нет ответа за { $duration }
+reason-refused = соединение отклонено
+reason-host-unreachable = хост недоступен
+reason-network-unreachable = сеть недоступна
+reason-network-down = сеть не работает
+reason-blocked = заблокировано локальным правилом файрвола
+reason-reset = соединение сброшено
+reason-aborted = соединение прервано
+reason-closed = соединение закрыто
+reason-no-local-address = ни один локальный адрес не достаёт до этой цели
+reason-no-local-port = нет свободного локального порта
+reason-no-family = это семейство адресов здесь не поддерживается
+reason-too-many-files = на хосте мониторинга слишком много открытых файлов
+reason-out-of-memory = на хосте мониторинга закончилась память
+reason-network-error = сетевая ошибка
+reason-prohibited = связь запрещена администратором
+reason-destination-unreachable = назначение недоступно
+reason-time-exceeded = истекло время жизни пакета в пути
+reason-icmp-unexpected = неожиданный ICMP: тип { $type }, код { $code }
+reason-no-such-host = такого хоста нет
+reason-no-addresses = нет адресов
+reason-lookup-timed-out = DNS не ответил вовремя
+reason-dns-temporary = временный сбой разрешения имён
 reason-dns = dns: { $detail }
-reason-permission = permission denied: { $detail }
-reason-no-raw-socket = ICMP needs CAP_NET_RAW
-reason-pings-lost = { $count } of { $count } pings lost
-reason-no-heartbeat = no heartbeat for { $duration }
-reason-reported-down = reported down
-reason-reported-degraded = reported degraded
-reason-not-probed = push monitors are not probed
-reason-rule-refused = { $ip } is refused by the UPBOT_CHAT_TARGETS rule { $rule }
-reason-rule-none = { $ip } is not allowed by any UPBOT_CHAT_TARGETS rule
+reason-permission = доступ запрещён: { $detail }
+reason-no-raw-socket = для ICMP нужен CAP_NET_RAW
+reason-pings-lost = { $count ->
+    [one] потерян { $count } из { $count } пинга
+    [few] потеряны { $count } из { $count } пингов
+    [many] потеряно { $count } из { $count } пингов
+   *[other] потеряны { $count } из { $count } пингов
+}
+reason-no-heartbeat = нет heartbeat уже { $duration }
+reason-reported-down = сообщил о DOWN
+reason-reported-degraded = сообщил о DEGRADED
+reason-not-probed = push-мониторы не проверяются
+reason-rule-refused = { $ip } запрещён правилом { $rule } из UPBOT_CHAT_TARGETS
+reason-rule-none = { $ip } не разрешён ни одним правилом UPBOT_CHAT_TARGETS
 
-## Errors (the WS API and the CLI show the English text, with the same codes)
+## Ошибки (WS API и CLI показывают английский текст с теми же кодами)
 
-err-usage = usage: { $cmd } { $args }
-err-usage-kind = usage: /add { $kind } <host> …
+err-usage = использование: { $cmd } { $args }
+err-usage-kind = использование: /add { $kind } <host> …
 err-field = { $field }: { $error }
-err-given-twice = { $field } is given twice
-err-unknown-option = unknown option { $option }; known: { $known }
-err-unexpected-argument = unexpected argument { $word }
-err-unexpected-argument-kv = unexpected argument { $word }; options are key=value
-err-unexpected-usage = unexpected { $word }; usage: { $cmd } { $args }
-err-unbalanced-quote = unbalanced quote
-err-id-required = a monitor id is required
-err-invalid-id = invalid id { $id }
-err-target-required = target is required (a host, host:port or tcp://host:port)
-err-target-empty = target is empty
-err-target-host = invalid host { $host }: expected a host name, IPv4 or IPv6 address
-err-target-port = invalid port { $port }: expected 1-65535
-err-target-ping-port = a ping target takes no port
-err-target-scheme = unsupported scheme { $scheme }: use a host, host:port or tcp://host:port
-err-target-not-unicast = { $host } is not a host address (unspecified, broadcast or multicast)
-err-target-policy = { $host }: { $why }; ask the operator to add it
-err-port-zero = port must be a port 1-65535, got 0
-err-push-only = heartbeat, grace, secret and sign_heartbeats are for push monitors (kind push)
-err-push-fields = push monitors take heartbeat, grace, secret and sign_heartbeats; port, timeout, fails and recovers do not apply
-err-push-name = push monitors need a name: { $error }
-err-interval-range = interval must be between 1s and 24h, got { $got }
-err-timeout-longer = timeout must not be longer than the interval
-err-timeout-min = timeout must be at least 100ms
-err-count-range = { $field } must be between 1 and { $max }, got { $got }
-err-heartbeat-range = heartbeat must be between 1s and 90 days, got { $got }
-err-grace-range = grace must be between 1s and 90 days, got { $got }
-err-sign-needs-secret = sign_heartbeats=true needs a secret to sign with
-err-set-by-chat = { $field } is set by the chat itself
-err-parent-unknown = parent={ $id }: there is no monitor #{ $id } here (see /list)
-err-parent-other-chat = parent={ $id }: #{ $id } alerts another chat; a parent must alert the same chat
-err-parent-cycle = parent={ $id } would make a cycle: { $path }
-err-parent-depth = parent chains are limited to { $max } levels
-err-name-empty = name must not be empty
-err-name-long = name is longer than { $max } characters
-err-name-control = name must not contain control characters
-err-secret-form = secret must be 1 to { $max } printable characters without spaces
-err-secret-whsec = a secret starting with whsec_ must continue with base64 (Standard Webhooks)
-err-admins-only = only group administrators may change monitors
-err-no-monitor = no monitor #{ $id }
-err-no-monitor-for = no monitor for { $host }
-err-several-monitors = { $host } matches several monitors ({ $ids }); use the id
-err-push-exists = a push monitor named { $name } already exists as #{ $id }
-err-already-watched = { $target } is already watched as #{ $id }
-err-chat-limit = this chat has { $count } monitors, the most UPBOT_CHAT_MAX_MONITORS allows ({ $max }); delete one first
-err-duration-required = a duration is required, e.g. 30m or 2h
-err-mute-range = a mute lasts 1s to 366 days, got { $got }
-err-remind-range = remind must be between 10s and 30 days, got { $got }
-err-muted-with-all = #{ $id } is muted with all: unmute all ends it
-err-not-muted = #{ $id } is not muted
-err-nothing-muted = nothing is muted in this chat
-err-not-push = #{ $id } is not a push monitor; only push monitors have a token
-err-ack-state = only a DOWN or DEGRADED monitor can be acked; it is { $state }
+err-given-twice = { $field } указан дважды
+err-unknown-option = неизвестный параметр { $option }; известные: { $known }
+err-unexpected-argument = лишний аргумент { $word }
+err-unexpected-argument-kv = лишний аргумент { $word }; параметры пишутся как ключ=значение
+err-unexpected-usage = лишнее { $word }; использование: { $cmd } { $args }
+err-unbalanced-quote = незакрытая кавычка
+err-id-required = нужен id монитора
+err-invalid-id = неверный id { $id }
+err-target-required = нужна цель (хост, host:port или tcp://host:port)
+err-target-empty = цель пуста
+err-target-host = неверный хост { $host }: нужно имя хоста, адрес IPv4 или IPv6
+err-target-port = неверный порт { $port }: нужен 1-65535
+err-target-ping-port = у цели ping не бывает порта
+err-target-scheme = схема { $scheme } не поддерживается: укажите host, host:port или tcp://host:port
+err-target-not-unicast = { $host } не адрес хоста (неопределённый, широковещательный или групповой)
+err-target-policy = { $host }: { $why }; попросите оператора разрешить
+err-port-zero = порт должен быть от 1 до 65535, а указан 0
+err-push-only = heartbeat, grace, secret и sign_heartbeats только для push-мониторов (kind push)
+err-push-fields = push-мониторы принимают heartbeat, grace, secret и sign_heartbeats; port, timeout, fails и recovers к ним не относятся
+err-push-name = push-монитору нужно имя: { $error }
+err-interval-range = interval должен быть от 1 с до 24 ч, а указано { $got }
+err-timeout-longer = timeout не может быть больше интервала
+err-timeout-min = timeout должен быть не меньше 100 мс
+err-count-range = { $field } должен быть от 1 до { $max }, а указано { $got }
+err-heartbeat-range = heartbeat должен быть от 1 с до 90 дней, а указано { $got }
+err-grace-range = grace должен быть от 1 с до 90 дней, а указано { $got }
+err-sign-needs-secret = для sign_heartbeats=true нужен secret, которым подписывать
+err-set-by-chat = { $field } задаёт сам чат
+err-parent-unknown = parent={ $id }: монитора #{ $id } здесь нет (см. /list)
+err-parent-other-chat = parent={ $id }: #{ $id } оповещает другой чат; родитель должен оповещать этот же чат
+err-parent-cycle = parent={ $id } создаст цикл: { $path }
+err-parent-depth = в цепочке родителей не больше { $max } уровней
+err-name-empty = имя не может быть пустым
+err-name-long = имя длиннее { $max } символов
+err-name-control = в имени не должно быть управляющих символов
+err-secret-form = secret должен состоять из 1–{ $max } печатных символов без пробелов
+err-secret-whsec = secret, начинающийся с whsec_, дальше должен быть в base64 (Standard Webhooks)
+err-admins-only = менять мониторы могут только администраторы группы
+err-no-monitor = монитора #{ $id } нет
+err-no-monitor-for = нет монитора для { $host }
+err-several-monitors = под { $host } подходят несколько мониторов ({ $ids }); укажите id
+err-push-exists = push-монитор с именем { $name } уже есть: #{ $id }
+err-already-watched = за { $target } уже следит #{ $id }
+err-chat-limit = в этом чате { $count } мониторов, больше UPBOT_CHAT_MAX_MONITORS не позволяет ({ $max }); сначала удалите один
+err-duration-required = нужна длительность, например 30m или 2h
+err-mute-range = тишина длится от 1 с до 366 дней, а указано { $got }
+err-remind-range = напоминание должно быть от 10 с до 30 дней, а указано { $got }
+err-muted-with-all = #{ $id } заглушён через all: закончит unmute all
+err-not-muted = #{ $id } не заглушён
+err-nothing-muted = в этом чате ничего не заглушено
+err-not-push = #{ $id } не push-монитор; токен есть только у push-мониторов
+err-ack-state = взять в работу можно только монитор в DOWN или DEGRADED; этот сейчас { $state }
 err-on-monitor = #{ $id }: { $error }
-err-page-say-on = say on: /page on targets
-err-title-long = title: at most { $max } characters
-err-title-control = title: no control characters
-err-out-of-range = { $value } is out of range
-err-not-whole-number = invalid value: string { $value }, expected a whole number (a JSON number or a numeric string)
-err-invalid-duration = invalid duration { $value }: use e.g. 30, 30s, 5m
-err-invalid-duration-number = invalid duration { $value }
-err-unknown-kind = unknown kind { $value }; use ping, tcp or push
-err-not-flag = { $value } is not true or false
-err-must-be-flag = must be true or false
-err-not-monitor-id = { $value } is not a monitor id (a whole number such as 7)
-err-not-scope = { $value } is neither a monitor id (such as 7) nor all
-err-unknown-period = unknown period { $value }; use 1h, 24h, 7d or 30d
-err-unknown-lang = unknown language { $value }; use en, pt, ru or ko
+err-page-say-on = добавьте on: /page on targets
+err-title-long = title: не больше { $max } символов
+err-title-control = title: без управляющих символов
+err-out-of-range = { $value } вне допустимого диапазона
+err-not-whole-number = неверное значение { $value }: нужно целое число
+err-invalid-duration = неверная длительность { $value }: пишите, например, 30, 30s, 5m
+err-invalid-duration-number = неверная длительность { $value }
+err-unknown-kind = неизвестный тип { $value }; используйте ping, tcp или push
+err-not-flag = { $value } — не true и не false
+err-must-be-flag = должно быть true или false
+err-not-monitor-id = { $value } не id монитора (целое число, например 7)
+err-not-scope = { $value } не id монитора (например 7) и не all
+err-unknown-period = неизвестный период { $value }; используйте 1h, 24h, 7d или 30d
+err-unknown-lang = неизвестный язык { $value }; используйте en, pt, ru или ko
 
-## Warnings on a reply
+## Предупреждения в ответе
 
-warn-no-icmp = ICMP is unavailable on this server ({ $why }): this ping monitor stays PENDING until upbot runs with CAP_NET_RAW; a tcp monitor (host:port) works meanwhile
-reason-raw-socket-denied = permission denied opening a raw { $family } socket: { $detail }
+warn-no-icmp = ICMP на этом сервере недоступен ({ $why }): этот ping-монитор останется в ОЖИДАНИИ, пока upbot не запустят с CAP_NET_RAW; tcp-монитор (host:port) тем временем работает
+reason-raw-socket-denied = нет прав открыть raw-сокет { $family }: { $detail }
