@@ -1371,6 +1371,69 @@ mod tests {
     }
 
     #[test]
+    fn storms_reminders_notices_and_presses_speak_the_chats_language() {
+        let alerts: Vec<(u64, Alert)> = (0..30)
+            .map(|i| {
+                let a = alert(i, &format!("web-{i:02}"), "10.0.0.1", State::Up, State::Down, "connection refused", None);
+                (i, a)
+            })
+            .collect();
+        let rows: HashMap<u64, &Alert> = alerts.iter().map(|(k, a)| (*k, a)).collect();
+        let keys: Vec<u64> = (0..30).collect();
+        let lines: Vec<(u64, usize)> = keys.iter().map(|k| (*k, 0)).collect();
+        let ru = Style::new("mon_bot", false).in_lang(Lang::Ru);
+        let c = plan_chunks(&planned(&lines, Section::Alerts, true, &keys), &rows, &ru, 1_000_000);
+        let html = &c[0].html;
+        assert!(html.starts_with("🚨 <b>30 изменений</b>: 30 DOWN\n"), "{html}");
+        assert!(
+            html.contains("🔴 <b>DOWN</b> #0 <b>web-00</b> (10.0.0.1): соединение отклонено · в 00:16:40 UTC"),
+            "{html}"
+        );
+        let shown = html.lines().count() - 2;
+        assert_eq!(
+            html.lines().last().unwrap(),
+            format!("… и ещё {} · /list@mon_bot down покажет все мониторы не в UP", 30 - shown)
+        );
+
+        let mut rem = alert(7, "db", "10.0.0.5", State::Down, State::Down, "3 of 3 pings lost", Some(1_800_000));
+        rem.notice = Notice::Reminder;
+        rem.transition.at_ms = 1_000_000 + 1_800_000;
+        let mut acked = alert(7, "db", "10.0.0.5", State::Down, State::Down, "", None);
+        acked.notice = Notice::Acked {
+            by: "the operator".into(),
+            reason: None,
+        };
+        let rows: HashMap<u64, &Alert> = [(1, &rem), (2, &acked)].into_iter().collect();
+        let one = |style: &Style, key: u64, section| {
+            plan_chunks(&planned(&[(key, 0)], section, false, &[key]), &rows, style, 2_800_000)[0]
+                .html
+                .clone()
+        };
+        let ko = Style::new("mon_bot", true).in_lang(Lang::Ko);
+        assert_eq!(
+            one(&ko, 1, Section::Alerts),
+            "⏰ 30분째 <b>DOWN</b> · #7 <b>db</b> (10.0.0.5): 핑 3개 중 3개 손실 · 00:16:40 UTC부터"
+        );
+        let pt = Style::new("mon_bot", true).in_lang(Lang::Pt);
+        assert_eq!(
+            one(&pt, 2, Section::Info),
+            "✅ #7 <b>db</b> (10.0.0.5) (DOWN): o operador assumiu. Sem lembretes até se recuperar."
+        );
+        let m = view(State::Down, "refused");
+        assert_eq!(
+            pressed(&Reply::Acked(m.clone()), "Ann", &ru, 0),
+            (
+                "✅ Взято в работу. Напоминаний не будет, пока не восстановится.".to_string(),
+                "✅ В работе у Ann".to_string()
+            )
+        );
+        let up = reply(&Reply::List(vec![view(State::Up, "")]), &ko, 0);
+        assert_eq!(up, "<b>모니터 1개</b>\n🟢 #7 <b>db_main</b> UP · tcp db.lan:5432 · 30초마다 · 1.23ms");
+        let list = reply(&Reply::List(vec![view(State::Up, "")]), &ru, 0);
+        assert!(list.ends_with("UP · tcp db.lan:5432 · каждые 30 с · 1,23 мс"), "{list}");
+    }
+
+    #[test]
     fn durations_are_human() {
         assert_eq!(human(Duration::from_millis(303_400)), "5m 3s");
         assert_eq!(human(Duration::from_millis(10)), "1s");
