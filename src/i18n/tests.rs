@@ -272,3 +272,24 @@ fn messages_render_in_every_language_and_english_is_their_display() {
         assert!(tr!(lang, "graph-degraded", duration = "1m").contains("DEGRADED"), "{lang}");
     }
 }
+
+#[test]
+fn a_chats_bad_words_get_translated_errors_and_the_ws_the_same_english() {
+    let e = crate::core::AddRequest::parse_chat("10.0.0.1 interval=abc").unwrap_err();
+    assert_eq!(e.to_string(), "interval: invalid duration \"abc\": use e.g. 30, 30s, 5m");
+    assert_eq!(
+        e.message().unwrap().render(Lang::Ru),
+        "interval: неверная длительность \"abc\": пишите, например, 30, 30s, 5m"
+    );
+    let e = crate::core::AddRequest::parse_chat("db port=http").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "port: invalid value: string \"http\", expected a whole number (a JSON number or a numeric string)"
+    );
+    assert_eq!(
+        e.message().unwrap().render(Lang::Pt),
+        "port: valor inválido \"http\": esperava um número inteiro"
+    );
+    let e = crate::core::AddRequest::parse_chat("db colour=red").unwrap_err();
+    assert!(e.message().unwrap().render(Lang::Ko).starts_with("알 수 없는 옵션 \"colour\"."), "{e}");
+}
