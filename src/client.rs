@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::core::cmd::{
-    self, AckRequest, AddRequest, ById, GraphRequest, ListRequest, MuteRequest, PageRequest, QuietRequest, LangRequest,
+    self, AckRequest, AddRequest, ById, GraphRequest, LangRequest, ListRequest, MuteRequest, PageRequest, QuietRequest,
     RemindRequest, UnmuteRequest,
 };
 

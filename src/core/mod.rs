@@ -27,8 +27,7 @@ pub mod view;
 
 pub use cmd::{
     AckRequest, AddRequest, ById, Command, Every, LangRequest, ListRequest, MuteRequest, QuietRequest, RemindRequest,
-    SPECS, Scope,
-    Selector, Spec, UnmuteRequest, parse_duration,
+    SPECS, Scope, Selector, Spec, UnmuteRequest, parse_duration,
 };
 pub use engine::{Engine, Engines};
 pub use error::{CoreError, ErrorCode};

@@ -552,8 +552,8 @@ impl Service {
             Err(_) => st.icmp_v4.err().filter(|_| st.icmp_v6.is_err()),
         };
         why.map(|w| msg!("warn-no-icmp", why = Arg::Reason(w)))
-        .into_iter()
-        .collect()
+            .into_iter()
+            .collect()
     }
 }
 

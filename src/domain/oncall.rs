@@ -286,7 +286,11 @@ pub fn check_parent(
     loop {
         if at == child || chain[..chain.len() - 1].contains(&at) {
             let path: Vec<String> = chain.iter().map(|id| format!("#{id}")).collect();
-            return Err(msg!("err-parent-cycle", id = parent.to_string(), path = path.join(" → ")));
+            return Err(msg!(
+                "err-parent-cycle",
+                id = parent.to_string(),
+                path = path.join(" → ")
+            ));
         }
         let Some(next) = parent_of(at) else {
             return Ok(());

@@ -27,8 +27,8 @@ use std::fmt;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use fluent_bundle::concurrent::FluentBundle;
 pub use fluent_bundle::FluentArgs;
+use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentResource, FluentValue};
 use fluent_syntax::ast;
 use serde::{Deserialize, Serialize};

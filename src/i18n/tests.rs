@@ -79,7 +79,8 @@ fn literals(text: &str) -> Vec<String> {
 /// Literals that could be message ids (`at`, `alert-now-up`).
 fn id_like(s: &str) -> bool {
     s.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// The text of each `tr!(…)`, `msg!(…)` and `Msg::new(…)` call (to its closing
@@ -260,23 +261,39 @@ fn messages_render_in_every_language_and_english_is_their_display() {
     let m = msg!("err-mute-range", got = Duration::from_secs(400 * 86_400));
     assert_eq!(m.to_string(), "a mute lasts 1s to 366 days, got 400d");
     assert_eq!(m.render(Lang::Ru), "тишина длится от 1 с до 366 дней, а указано 400 д");
-    let nested = msg!("err-field", field = "interval", error = msg!("err-invalid-duration", value = "\"x\""));
-    assert_eq!(nested.render(Lang::Ko), "interval: 잘못된 기간 \"x\": 예를 들어 30, 30s, 5m처럼 쓰세요");
+    let nested = msg!(
+        "err-field",
+        field = "interval",
+        error = msg!("err-invalid-duration", value = "\"x\"")
+    );
+    assert_eq!(
+        nested.render(Lang::Ko),
+        "interval: 잘못된 기간 \"x\": 예를 들어 30, 30s, 5m처럼 쓰세요"
+    );
     let raw = Msg::raw("as it is");
     assert_eq!((raw.render(Lang::Pt), raw.id()), ("as it is".to_string(), ""));
-    assert_eq!(serde_json::to_string(&m).unwrap(), "\"a mute lasts 1s to 366 days, got 400d\"");
+    assert_eq!(
+        serde_json::to_string(&m).unwrap(),
+        "\"a mute lasts 1s to 366 days, got 400d\""
+    );
     // DOWN, UP and DEGRADED stay Latin in every language.
     for lang in Lang::ALL {
         assert!(tr!(lang, "alert-now-up").contains("UP"), "{lang}");
         assert!(tr!(lang, "graph-still-down").contains("DOWN"), "{lang}");
-        assert!(tr!(lang, "graph-degraded", duration = "1m").contains("DEGRADED"), "{lang}");
+        assert!(
+            tr!(lang, "graph-degraded", duration = "1m").contains("DEGRADED"),
+            "{lang}"
+        );
     }
 }
 
 #[test]
 fn a_chats_bad_words_get_translated_errors_and_the_ws_the_same_english() {
     let e = crate::core::AddRequest::parse_chat("10.0.0.1 interval=abc").unwrap_err();
-    assert_eq!(e.to_string(), "interval: invalid duration \"abc\": use e.g. 30, 30s, 5m");
+    assert_eq!(
+        e.to_string(),
+        "interval: invalid duration \"abc\": use e.g. 30, 30s, 5m"
+    );
     assert_eq!(
         e.message().unwrap().render(Lang::Ru),
         "interval: неверная длительность \"abc\": пишите, например, 30, 30s, 5m"
@@ -291,5 +308,11 @@ fn a_chats_bad_words_get_translated_errors_and_the_ws_the_same_english() {
         "port: valor inválido \"http\": esperava um número inteiro"
     );
     let e = crate::core::AddRequest::parse_chat("db colour=red").unwrap_err();
-    assert!(e.message().unwrap().render(Lang::Ko).starts_with("알 수 없는 옵션 \"colour\"."), "{e}");
+    assert!(
+        e.message()
+            .unwrap()
+            .render(Lang::Ko)
+            .starts_with("알 수 없는 옵션 \"colour\"."),
+        "{e}"
+    );
 }

@@ -182,7 +182,10 @@ async fn on_message(bot: Bot, msg: Message, me: Me, ctx: Arc<BotCtx>) -> Handler
         _ if !allowed => {
             if ctx.shared.access.refusal_due(chat) {
                 tracing::info!(bot = %ctx.username, chat, "chat not in UPBOT_ALLOWED_CHATS; told how to allow it");
-                ("refused_told", Some(Answer::text(thread, format::not_allowed(lang, chat))))
+                (
+                    "refused_told",
+                    Some(Answer::text(thread, format::not_allowed(lang, chat))),
+                )
             } else {
                 ("refused_quiet", None)
             }

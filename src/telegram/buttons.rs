@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use teloxide::types::InlineKeyboardMarkup;
 
 use crate::domain::MonitorId;
-use crate::i18n::{Lang, tr};
 use crate::domain::oncall::BUTTON_MUTE;
+use crate::i18n::{Lang, tr};
 
 /// Telegram's limit on `callback_data`.
 pub const MAX_DATA: usize = 64;

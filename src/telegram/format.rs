@@ -360,23 +360,21 @@ pub fn plan_chunks(msg: &Message, rows: &HashMap<u64, &Alert>, style: &Style, no
         }
         (Section::MuteEnded { all }, _) => Some(tr!(
             lang,
-            if all { "mute-ended-changed-all" } else { "mute-ended-changed" },
+            if all {
+                "mute-ended-changed-all"
+            } else {
+                "mute-ended-changed"
+            },
             count = total,
             counts = counts(lang, &lines)
         )),
         (Section::Info, _) => None,
-        (Section::Alerts, _) if msg.storm => Some(tr!(
-            lang,
-            "storm-header",
-            count = total,
-            counts = counts(lang, &lines)
-        )),
-        (Section::Alerts, _) if lines.len() > 1 || total > lines.len() => Some(tr!(
-            lang,
-            "alert-changes",
-            count = total,
-            counts = counts(lang, &lines)
-        )),
+        (Section::Alerts, _) if msg.storm => {
+            Some(tr!(lang, "storm-header", count = total, counts = counts(lang, &lines)))
+        }
+        (Section::Alerts, _) if lines.len() > 1 || total > lines.len() => {
+            Some(tr!(lang, "alert-changes", count = total, counts = counts(lang, &lines)))
+        }
         (Section::Alerts, _) => None,
     };
     let texts: Vec<String> = lines.iter().map(|(a, b)| plan_line(lang, a, *b, now_ms)).collect();
@@ -584,9 +582,7 @@ pub fn reply(r: &Reply, style: &Style, now_ms: u64) -> String {
             }
             text
         }
-        Reply::Rotated(m) => {
-            tr!(lang, "rotated", id = m.id.to_string(), name = esc(&m.name)) + &push_urls(lang, m)
-        }
+        Reply::Rotated(m) => tr!(lang, "rotated", id = m.id.to_string(), name = esc(&m.name)) + &push_urls(lang, m),
         Reply::Deleted(m) => tr!(lang, "deleted", id = m.id.to_string(), who = who(&m.name, &m.target)),
         Reply::Paused(m) => tr!(
             lang,
@@ -989,7 +985,12 @@ pub fn stale(lang: Lang, cmd: &str, age: Duration) -> String {
 
 /// Usage line of a command that takes a monitor.
 pub fn usage_selector(cmd: &str, style: &Style) -> String {
-    tr!(style.lang, "usage-selector", cmd = style.cmd(cmd), list = style.cmd("list"))
+    tr!(
+        style.lang,
+        "usage-selector",
+        cmd = style.cmd(cmd),
+        list = style.cmd("list")
+    )
 }
 
 #[cfg(test)]
@@ -1374,7 +1375,15 @@ mod tests {
     fn storms_reminders_notices_and_presses_speak_the_chats_language() {
         let alerts: Vec<(u64, Alert)> = (0..30)
             .map(|i| {
-                let a = alert(i, &format!("web-{i:02}"), "10.0.0.1", State::Up, State::Down, "connection refused", None);
+                let a = alert(
+                    i,
+                    &format!("web-{i:02}"),
+                    "10.0.0.1",
+                    State::Up,
+                    State::Down,
+                    "connection refused",
+                    None,
+                );
                 (i, a)
             })
             .collect();
@@ -1392,10 +1401,21 @@ mod tests {
         let shown = html.lines().count() - 2;
         assert_eq!(
             html.lines().last().unwrap(),
-            format!("… и ещё {} · /list@mon_bot down покажет все мониторы не в UP", 30 - shown)
+            format!(
+                "… и ещё {} · /list@mon_bot down покажет все мониторы не в UP",
+                30 - shown
+            )
         );
 
-        let mut rem = alert(7, "db", "10.0.0.5", State::Down, State::Down, "3 of 3 pings lost", Some(1_800_000));
+        let mut rem = alert(
+            7,
+            "db",
+            "10.0.0.5",
+            State::Down,
+            State::Down,
+            "3 of 3 pings lost",
+            Some(1_800_000),
+        );
         rem.notice = Notice::Reminder;
         rem.transition.at_ms = 1_000_000 + 1_800_000;
         let mut acked = alert(7, "db", "10.0.0.5", State::Down, State::Down, "", None);
@@ -1421,14 +1441,17 @@ mod tests {
         );
         let m = view(State::Down, "refused");
         assert_eq!(
-            pressed(&Reply::Acked(m.clone()), "Ann", &ru, 0),
+            pressed(&Reply::Acked(m), "Ann", &ru, 0),
             (
                 "✅ Взято в работу. Напоминаний не будет, пока не восстановится.".to_string(),
                 "✅ В работе у Ann".to_string()
             )
         );
         let up = reply(&Reply::List(vec![view(State::Up, "")]), &ko, 0);
-        assert_eq!(up, "<b>모니터 1개</b>\n🟢 #7 <b>db_main</b> UP · tcp db.lan:5432 · 30초마다 · 1.23ms");
+        assert_eq!(
+            up,
+            "<b>모니터 1개</b>\n🟢 #7 <b>db_main</b> UP · tcp db.lan:5432 · 30초마다 · 1.23ms"
+        );
         let list = reply(&Reply::List(vec![view(State::Up, "")]), &ru, 0);
         assert!(list.ends_with("UP · tcp db.lan:5432 · каждые 30 с · 1,23 мс"), "{list}");
     }

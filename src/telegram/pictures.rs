@@ -58,7 +58,11 @@ pub fn caption(g: &GraphView, lang: Lang) -> String {
     ));
     if t.down_ms > 0 {
         out.push_str(" · ");
-        out.push_str(&tr!(lang, "graph-down", duration = human_in(lang, Duration::from_millis(t.down_ms))));
+        out.push_str(&tr!(
+            lang,
+            "graph-down",
+            duration = human_in(lang, Duration::from_millis(t.down_ms))
+        ));
     }
     if t.degraded_ms > 0 {
         out.push_str(" · ");

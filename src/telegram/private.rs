@@ -9,8 +9,8 @@
 //! either way. The texts are here; [`super::bot`] decides, [`super::send`] delivers.
 
 use super::format::{Style, esc};
-use crate::i18n::{Lang, tr};
 use crate::core::{MonitorView, Reply, StatusView};
+use crate::i18n::{Lang, tr};
 
 /// The monitor whose push URLs `r` shows, if it shows any.
 pub fn urls_in(r: &Reply) -> Option<&MonitorView> {
@@ -91,7 +91,12 @@ pub fn cannot_message(bot: &str, style: &Style, id: u64) -> String {
 
 /// Group line: an anonymous admin has no private chat to send to.
 pub fn anonymous(style: &Style, id: u64) -> String {
-    tr!(style.lang, "urls-anonymous", cmd = style.cmd("status"), id = id.to_string())
+    tr!(
+        style.lang,
+        "urls-anonymous",
+        cmd = style.cmd("status"),
+        id = id.to_string()
+    )
 }
 
 /// Group line: someone who is not an admin asked.

@@ -1264,7 +1264,9 @@ async fn a_chat_set_to_each_language_gets_help_add_errors_and_alerts_in_it() {
         let help = ask(&fake, T1, g, 51, "/help").await.text;
         assert!(help.contains(w.help), "{code}: {help}");
         assert!(help.contains("/lang@mon_one_bot en|pt|ru|ko"), "{code}: {help}");
-        let added = ask(&fake, T1, g, 51, &format!("/add 127.0.0.{} {QUIET}", i + 1)).await.text;
+        let added = ask(&fake, T1, g, 51, &format!("/add 127.0.0.{} {QUIET}", i + 1))
+            .await
+            .text;
         assert!(added.starts_with(w.added), "{code}: {added}");
         assert!(added.contains("DOWN") && added.contains("UP"), "{code}: {added}");
         let error = ask(&fake, T1, g, 51, "/del 999").await.text;
@@ -1272,7 +1274,9 @@ async fn a_chat_set_to_each_language_gets_help_add_errors_and_alerts_in_it() {
         inject(&app, MonitorId(i as u64 + 1), State::Down, "connection refused");
         let alert = fake.wait_for_message(g, |m| m.text.contains("<b>DOWN</b>")).await;
         assert!(
-            alert.text.starts_with(&format!("🔴 <b>DOWN</b> #{} <b>127.0.0.{}</b>", i + 1, i + 1)),
+            alert
+                .text
+                .starts_with(&format!("🔴 <b>DOWN</b> #{} <b>127.0.0.{}</b>", i + 1, i + 1)),
             "{code}: {}",
             alert.text
         );
@@ -1306,7 +1310,10 @@ async fn a_new_chat_speaks_its_first_senders_language_and_menus_exist_in_each() 
     let r = ask_from(&fake, g, user_in(81, "ru"), "/list").await;
     assert!(r.starts_with("В этом чате пока нет мониторов."), "{r}");
     let r = ask_from(&fake, g, user_in(82, "ko"), "/list").await;
-    assert!(r.starts_with("В этом чате пока нет мониторов."), "the chat keeps its language: {r}");
+    assert!(
+        r.starts_with("В этом чате пока нет мониторов."),
+        "the chat keeps its language: {r}"
+    );
     let r = ask_from(&fake, g, user_in(82, "ko"), "/frob").await;
     assert!(r.starts_with("Неизвестная команда /frob."), "{r}");
 
@@ -1328,8 +1335,14 @@ async fn a_new_chat_speaks_its_first_senders_language_and_menus_exist_in_each() 
         let m = menus.iter().find(|m| m.language_code.as_deref() == code).unwrap();
         m.commands.iter().find(|(c, _)| c == cmd).unwrap().1.clone()
     };
-    assert_eq!(line(None, "add"), "watch a host or host:port — /add 192.0.2.10 interval=30s");
-    assert_eq!(line(Some("pt"), "add"), "vigiar um host ou host:porta — /add 192.0.2.10 interval=30s");
+    assert_eq!(
+        line(None, "add"),
+        "watch a host or host:port — /add 192.0.2.10 interval=30s"
+    );
+    assert_eq!(
+        line(Some("pt"), "add"),
+        "vigiar um host ou host:porta — /add 192.0.2.10 interval=30s"
+    );
     assert_eq!(line(Some("ru"), "del"), "перестать следить — /del 7");
     assert_eq!(line(Some("ko"), "help"), "이 봇 사용법");
     app.stop().await;

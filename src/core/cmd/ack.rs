@@ -77,7 +77,8 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, req: AckRequest) -> Resu
     let _one = svc.book().ops.lock().await;
     let m = svc.resolve(caller, &Selector::Id(MonitorId(req.id)))?;
     let h = svc.live_health(&m);
-    let incident = oncall::ack_check(&h).map_err(|e| invalid(msg!("err-on-monitor", id = m.id.to_string(), error = e)))?;
+    let incident =
+        oncall::ack_check(&h).map_err(|e| invalid(msg!("err-on-monitor", id = m.id.to_string(), error = e)))?;
     let now = now_ms();
     let ack = Ack {
         by: who(caller, req.by.as_deref()),

@@ -14,10 +14,10 @@ use serde_json::{Map, Value};
 use super::args;
 use super::{Selector, Spec};
 use crate::core::error::{CoreError, invalid};
-use crate::i18n::{Msg, msg};
 use crate::core::service::{Caller, MonitorView, Service, validate_chat_id};
 use crate::domain::oncall::OnCall;
 use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, PushSettings, Target, now_ms};
+use crate::i18n::{Msg, msg};
 
 /// Help and menu text.
 pub const SPEC: Spec = Spec {

@@ -269,7 +269,12 @@ mod tests {
         ] {
             assert_eq!(s.parse::<Period>(), Ok(p));
         }
-        assert!("2h".parse::<Period>().unwrap_err().to_string().contains("1h, 24h, 7d or 30d"));
+        assert!(
+            "2h".parse::<Period>()
+                .unwrap_err()
+                .to_string()
+                .contains("1h, 24h, 7d or 30d")
+        );
         let r: GraphRequest = args::from_json(json!({"id": "7"})).unwrap();
         assert_eq!(r.period, Period::Day, "24h by default");
         let r: GraphRequest = args::from_json(json!({"id": 7, "period": "7d"})).unwrap();

@@ -66,7 +66,11 @@ impl LangRequest {
             return Err(invalid(msg!("err-usage", cmd = "/lang", args = SPEC.args)));
         }
         Ok(Self {
-            lang: if t.is_empty() { None } else { Some(lang(t).map_err(invalid)?) },
+            lang: if t.is_empty() {
+                None
+            } else {
+                Some(lang(t).map_err(invalid)?)
+            },
             chat_id: None,
         })
     }

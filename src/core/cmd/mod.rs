@@ -108,7 +108,9 @@ impl Selector {
         let digits = s.strip_prefix('#').unwrap_or(s);
         match digits.parse::<u64>() {
             Ok(n) => Ok(Selector::Id(MonitorId(n))),
-            Err(_) if digits.chars().all(|c| c.is_ascii_digit()) => Err(invalid(msg!("err-invalid-id", id = format!("{s:?}")))),
+            Err(_) if digits.chars().all(|c| c.is_ascii_digit()) => {
+                Err(invalid(msg!("err-invalid-id", id = format!("{s:?}"))))
+            }
             Err(_) => Ok(Selector::Host(s.to_string())),
         }
     }

@@ -1,11 +1,11 @@
 //! `rotate`: give a push monitor a new token; its old webhook URLs stop working once
 //! this returns.
 
-use crate::i18n::msg;
 use super::Selector;
 use super::Spec;
 use crate::core::error::{CoreError, invalid};
 use crate::core::service::{Caller, MonitorView, Service};
+use crate::i18n::msg;
 
 /// Help and menu text.
 pub const SPEC: Spec = Spec {
