@@ -1271,19 +1271,17 @@ mod tests {
         );
     }
 
-    #[test]
-    fn reminders_parents_mute_ends_and_notices_read_well() {
-        let mut rem = alert(
-            7,
-            "db",
-            "10.0.0.5",
-            State::Down,
-            State::Down,
-            "connection refused",
-            Some(1_800_000),
-        );
+    /// A reminder of #7 db, DOWN for 30 min since 00:16:40 UTC.
+    fn reminder(reason: &str) -> Alert {
+        let mut rem = alert(7, "db", "10.0.0.5", State::Down, State::Down, reason, Some(1_800_000));
         rem.notice = Notice::Reminder;
         rem.transition.at_ms = 1_000_000 + 1_800_000;
+        rem
+    }
+
+    #[test]
+    fn reminders_parents_mute_ends_and_notices_read_well() {
+        let rem = reminder("connection refused");
         let parent = alert(
             4,
             "switch",
@@ -1407,17 +1405,7 @@ mod tests {
             )
         );
 
-        let mut rem = alert(
-            7,
-            "db",
-            "10.0.0.5",
-            State::Down,
-            State::Down,
-            "3 of 3 pings lost",
-            Some(1_800_000),
-        );
-        rem.notice = Notice::Reminder;
-        rem.transition.at_ms = 1_000_000 + 1_800_000;
+        let rem = reminder("3 of 3 pings lost");
         let mut acked = alert(7, "db", "10.0.0.5", State::Down, State::Down, "", None);
         acked.notice = Notice::Acked {
             by: "the operator".into(),

@@ -196,16 +196,21 @@ async fn two_bots_three_chats_are_isolated() {
             }
         }
     }
-    // setMyCommands went out without leading slashes, once per bot
+    // setMyCommands went out without leading slashes, once per bot and language
     let cmds: Vec<_> = fake
         .calls()
         .into_iter()
         .filter(|c| c.method == "setmycommands")
         .collect();
-    assert_eq!(cmds.len(), 2);
-    assert!(cmds[0].body["commands"].as_array().unwrap().iter().all(|c| {
-        let name = c["command"].as_str().unwrap();
-        !name.starts_with('/')
+    assert_eq!(cmds.len(), 2 * 4);
+    for t in [T1, T2] {
+        assert_eq!(cmds.iter().filter(|c| c.token == t).count(), 4, "{t}");
+    }
+    assert!(cmds.iter().all(|c| {
+        c.body["commands"].as_array().unwrap().iter().all(|c| {
+            let name = c["command"].as_str().unwrap();
+            !name.starts_with('/')
+        })
     }));
     app.stop().await;
 }
