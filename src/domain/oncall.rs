@@ -195,7 +195,15 @@ pub fn incident_ms(h: &Health) -> Option<u64> {
 
 /// Why an ack is refused, or the incident it acks.
 pub fn ack_check(h: &Health) -> Result<u64, Msg> {
-    incident_ms(h).ok_or_else(|| msg!("err-ack-state", state = h.state.as_str().to_uppercase()))
+    incident_ms(h).ok_or_else(|| {
+        // DOWN, UP, DEGRADED stay Latin everywhere; PENDING and PAUSED are translated.
+        let state = match h.state {
+            State::Pending => Msg::new("state-pending"),
+            State::Paused => Msg::new("state-paused"),
+            s => Msg::raw(s.as_str().to_uppercase()),
+        };
+        msg!("err-ack-state", state = state)
+    })
 }
 
 /// Whether `ack` still holds: the monitor is still in the incident it was given in
