@@ -312,7 +312,7 @@ async fn main() -> anyhow::Result<()> {
     };
     std::fs::write(docs.join("chart.png"), &g.png)?;
     println!("wrote docs/chart.png ({} bytes); its caption:", g.png.len());
-    let caption = upbot::telegram::pictures::caption(&g);
+    let caption = upbot::telegram::pictures::caption(&g, upbot::i18n::Lang::En);
     println!(
         "{}",
         upbot::telegram::format::strip_html(&caption)

@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::core::cmd::{
-    self, AckRequest, AddRequest, ById, GraphRequest, ListRequest, MuteRequest, PageRequest, QuietRequest,
+    self, AckRequest, AddRequest, ById, GraphRequest, LangRequest, ListRequest, MuteRequest, PageRequest, QuietRequest,
     RemindRequest, UnmuteRequest,
 };
 
@@ -97,6 +97,9 @@ pub enum ClientCommand {
     #[command(about = cmd::quiet::SPEC.about, long_about = None)]
     /// The core's `quiet` (help from its definition).
     Quiet(QuietRequest),
+    #[command(about = cmd::lang::SPEC.about, long_about = None)]
+    /// The core's `lang` (help from its definition).
+    Lang(LangRequest),
     /// Stream events as JSON lines until the server closes or Ctrl-C
     Watch {
         /// Event types: probe, state (comma-separated)
@@ -443,6 +446,19 @@ pub async fn run(
                 out,
                 "quiet recoveries {} for chat {}",
                 if on { "on" } else { "off" },
+                v.get("chat_id").unwrap_or(&Value::Null)
+            )?;
+            Ok(())
+        }
+        ClientCommand::Lang(a) => {
+            let v = one_request(&s, "lang", data(&a)).await?;
+            if s.json {
+                return print_json(out, &v);
+            }
+            writeln!(
+                out,
+                "language {} for chat {}",
+                v.get("lang").and_then(Value::as_str).unwrap_or("en"),
                 v.get("chat_id").unwrap_or(&Value::Null)
             )?;
             Ok(())

@@ -99,7 +99,7 @@ pub struct MonitorView {
     /// What the caller should know about the monitor as it was just added (e.g. ICMP
     /// is unavailable on this server, so a ping monitor stays pending).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::i18n::Msg>,
 }
 
 /// `status` reply: the monitor plus 24 h figures.
@@ -145,6 +145,8 @@ pub enum Reply {
     Reminders(RemindView),
     /// Quiet recoveries on or off (durable).
     Quiet(QuietView),
+    /// The chat's language (durable).
+    Lang(LangView),
 }
 
 /// `mute` reply.
@@ -184,6 +186,17 @@ pub struct RemindView {
     pub remind: Option<f64>,
     /// The monitors.
     pub monitors: Vec<MonitorView>,
+}
+
+/// `lang` reply.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LangView {
+    /// The chat.
+    pub chat_id: i64,
+    /// Its language.
+    pub lang: crate::i18n::Lang,
+    /// Whether this command set it (else it only said which one is set).
+    pub changed: bool,
 }
 
 /// `quiet` reply.

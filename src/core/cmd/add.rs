@@ -19,6 +19,7 @@ use crate::domain::oncall::OnCall;
 use crate::domain::{
     Health, Kind, LossLimit, Monitor, MonitorId, PingSettings, ProbeStats, PushSettings, Target, now_ms,
 };
+use crate::i18n::{Msg, msg};
 
 /// Help and menu text.
 pub const SPEC: Spec = Spec {
@@ -157,12 +158,12 @@ impl AddRequest {
     /// or `push <name> [key=value …]` into the same type the WS API reads. A value may
     /// be quoted to hold spaces (`name="db primary"`).
     pub fn parse_chat(text: &str) -> Result<Self, CoreError> {
-        let usage = || invalid(format!("usage: /add {}", SPEC.args));
+        let usage = || invalid(msg!("err-usage", cmd = "/add", args = SPEC.args));
         let known = Self::chat_keys();
         let mut map = Map::new();
         let put = |map: &mut Map<String, Value>, k: &str, v: String| {
             if map.insert(k.to_string(), Value::String(v)).is_some() {
-                return Err(invalid(format!("{k} is given twice")));
+                return Err(invalid(msg!("err-given-twice", field = k)));
             }
             Ok(())
         };
@@ -173,7 +174,11 @@ impl AddRequest {
                     let k = k.to_ascii_lowercase();
                     let k = if k == "type" { "kind".to_string() } else { k };
                     if !known.contains(&k.as_str()) {
-                        return Err(invalid(format!("unknown option {k:?}; known: {}", known.join(", "))));
+                        return Err(invalid(msg!(
+                            "err-unknown-option",
+                            option = format!("{k:?}"),
+                            known = known.join(", ")
+                        )));
                     }
                     put(&mut map, &k, v.to_string())?;
                 }
@@ -187,11 +192,11 @@ impl AddRequest {
                 put(&mut map, "kind", k.as_str().to_string())?;
                 let target = pos
                     .next()
-                    .ok_or_else(|| invalid(format!("usage: /add {} <host> …", k.as_str())))?;
+                    .ok_or_else(|| invalid(msg!("err-usage-kind", kind = k.as_str())))?;
                 put(&mut map, "target", target)?;
                 if let Some(p) = pos.next() {
                     if k != Kind::Tcp {
-                        return Err(invalid(format!("unexpected argument {p:?}")));
+                        return Err(invalid(msg!("err-unexpected-argument", word = format!("{p:?}"))));
                     }
                     put(&mut map, "port", p)?;
                 }
@@ -199,7 +204,7 @@ impl AddRequest {
             _ => put(&mut map, "target", first)?,
         }
         if let Some(extra) = pos.next() {
-            return Err(invalid(format!("unexpected argument {extra:?}; options are key=value")));
+            return Err(invalid(msg!("err-unexpected-argument-kv", word = format!("{extra:?}"))));
         }
         args::from_json(Value::Object(map)).map_err(invalid)
     }
@@ -208,7 +213,7 @@ impl AddRequest {
     /// monitor with its defaults (no id, owner or push token yet).
     pub fn validate(&self) -> Result<Monitor, CoreError> {
         if self.target.trim().is_empty() {
-            return Err(invalid("target is required (a host, host:port or tcp://host:port)"));
+            return Err(invalid(msg!("err-target-required")));
         }
         if let Some(c) = self.chat_id {
             validate_chat_id(c)?;
@@ -217,7 +222,7 @@ impl AddRequest {
             return Err(invalid("thread_id must be a forum topic id (a positive number)"));
         }
         if self.port == Some(0) {
-            return Err(invalid("port must be a port 1-65535, got 0"));
+            return Err(invalid(msg!("err-port-zero")));
         }
         if let Some(r) = self.remind {
             crate::core::oncall::check_remind(r)?;
@@ -226,28 +231,23 @@ impl AddRequest {
             return self.validate_push();
         }
         if self.heartbeat.is_some() || self.grace.is_some() || self.secret.is_some() || self.sign_heartbeats.is_some() {
-            return Err(invalid(
-                "heartbeat, grace, secret and sign_heartbeats are for push monitors (kind push)",
-            ));
+            return Err(invalid(msg!("err-push-only")));
         }
-        let target = Target::parse(&self.target, self.kind, self.port).map_err(|e| invalid(e.to_string()))?;
+        let target = Target::parse(&self.target, self.kind, self.port).map_err(|e| invalid(target_error(&e)))?;
         let interval = self.interval.unwrap_or(Monitor::DEFAULT_INTERVAL);
         if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
-            return Err(invalid(format!(
-                "interval must be between 1s and 24h, got {}",
-                crate::domain::duration::human(interval)
-            )));
+            return Err(invalid(msg!("err-interval-range", got = interval)));
         }
         let timeout = match self.timeout {
-            Some(t) if t > interval => return Err(invalid("timeout must not be longer than the interval")),
-            Some(t) if t < MIN_TIMEOUT => return Err(invalid("timeout must be at least 100ms")),
+            Some(t) if t > interval => return Err(invalid(msg!("err-timeout-longer"))),
+            Some(t) if t < MIN_TIMEOUT => return Err(invalid(msg!("err-timeout-min"))),
             Some(t) => t,
             None => Monitor::DEFAULT_TIMEOUT.min(interval),
         };
-        let count = |name: &str, v: Option<u32>, default: u32| match v {
+        let count = |name: &'static str, v: Option<u32>, default: u32| match v {
             None => Ok(default),
             Some(n) if (1..=MAX_COUNT).contains(&n) => Ok(n),
-            Some(n) => Err(invalid(format!("{name} must be between 1 and {MAX_COUNT}, got {n}"))),
+            Some(n) => Err(invalid(msg!("err-count-range", field = name, max = MAX_COUNT, got = n))),
         };
         let name = match &self.name {
             Some(n) => validate_name(n)?,
@@ -266,31 +266,32 @@ impl AddRequest {
     fn ping_settings(&self, kind: Kind) -> Result<Option<PingSettings>, CoreError> {
         if kind != Kind::Ping {
             if self.retries.is_some() || self.loss.is_some() || self.window.is_some() {
-                return Err(invalid(
-                    "retries, loss and window are for ping monitors (a tcp connect that times out is always tried once more)",
-                ));
+                return Err(invalid(msg!("err-ping-only")));
             }
             return Ok(None);
         }
         let d = PingSettings::default();
         let retries = self.retries.unwrap_or(d.retries);
         if retries > MAX_RETRIES {
-            return Err(invalid(format!(
-                "retries must be between 0 and {MAX_RETRIES}, got {retries}"
+            return Err(invalid(msg!(
+                "err-retries-range",
+                max = u32::from(MAX_RETRIES),
+                got = u32::from(retries)
             )));
         }
         let loss = self.loss.unwrap_or(d.loss);
         if let LossLimit::Pct(p) = loss {
             if !(1..=100).contains(&p) {
-                return Err(invalid(format!(
-                    "loss must be a percentage from 1 to 100, or off; got {p}"
-                )));
+                return Err(invalid(msg!("err-loss-range", got = u32::from(p))));
             }
         }
         let window = self.window.unwrap_or(d.window);
         if !(MIN_WINDOW..=MAX_WINDOW).contains(&window) {
-            return Err(invalid(format!(
-                "window must be between {MIN_WINDOW} and {MAX_WINDOW} probes, got {window}"
+            return Err(invalid(msg!(
+                "err-window-range",
+                min = MIN_WINDOW,
+                max = MAX_WINDOW,
+                got = window
             )));
         }
         Ok(Some(PingSettings { retries, loss, window }))
@@ -307,11 +308,12 @@ impl AddRequest {
             || self.loss.is_some()
             || self.window.is_some()
         {
-            return Err(invalid(
-                "push monitors take heartbeat, grace, secret and sign_heartbeats; port, timeout, fails, recovers, retries, loss and window do not apply",
-            ));
+            return Err(invalid(msg!("err-push-fields")));
         }
-        let host = validate_name(&self.target).map_err(|e| invalid(format!("push monitors need a name: {e}")))?;
+        let host = validate_name(&self.target).map_err(|e| match e.message() {
+            Some(m) => invalid(msg!("err-push-name", error = m.clone())),
+            None => e,
+        })?;
         let name = match &self.name {
             Some(n) => validate_name(n)?,
             None => host.clone(),
@@ -319,23 +321,17 @@ impl AddRequest {
         let heartbeat = self.heartbeat.or(self.interval);
         if let Some(h) = heartbeat {
             if !(MIN_HEARTBEAT..=MAX_HEARTBEAT).contains(&h) {
-                return Err(invalid(format!(
-                    "heartbeat must be between 1s and 90 days, got {}",
-                    crate::domain::duration::human(h)
-                )));
+                return Err(invalid(msg!("err-heartbeat-range", got = h)));
             }
         }
         let grace = self.grace.unwrap_or(Monitor::DEFAULT_GRACE);
         if !(Duration::from_secs(1)..=MAX_HEARTBEAT).contains(&grace) {
-            return Err(invalid(format!(
-                "grace must be between 1s and 90 days, got {}",
-                crate::domain::duration::human(grace)
-            )));
+            return Err(invalid(msg!("err-grace-range", got = grace)));
         }
         let secret = self.secret.as_deref().map(validate_secret).transpose()?;
         let sign_heartbeats = self.sign_heartbeats.unwrap_or(false);
         if sign_heartbeats && secret.is_none() {
-            return Err(invalid("sign_heartbeats=true needs a secret to sign with"));
+            return Err(invalid(msg!("err-sign-needs-secret")));
         }
         let settings = PushSettings {
             token: String::new(),
@@ -396,7 +392,7 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, req: AddRequest) -> Resu
                 "thread_id" => req.thread_id.is_some(),
                 _ => req.bot.is_some(),
             }) {
-                return Err(invalid(format!("{f} is set by the chat itself")));
+                return Err(invalid(msg!("err-set-by-chat", field = *f)));
             }
             m.chat_id = Some(*chat_id);
             m.thread_id = *thread_id;
@@ -448,11 +444,9 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, req: AddRequest) -> Resu
 fn check_parent(svc: &Service, caller: &Caller, m: &Monitor, pid: u64) -> Result<MonitorId, CoreError> {
     let p = svc
         .resolve(caller, &Selector::Id(MonitorId(pid)))
-        .map_err(|_| invalid(format!("parent={pid}: there is no monitor #{pid} here (see /list)")))?;
+        .map_err(|_| invalid(msg!("err-parent-unknown", id = pid.to_string())))?;
     if p.chat_id != m.chat_id {
-        return Err(invalid(format!(
-            "parent={pid}: #{pid} alerts another chat; a parent must alert the same chat"
-        )));
+        return Err(invalid(msg!("err-parent-other-chat", id = pid.to_string())));
     }
     // The new monitor has no id yet and no monitor names it: only the chain above the
     // parent can loop.
@@ -460,17 +454,30 @@ fn check_parent(svc: &Service, caller: &Caller, m: &Monitor, pid: u64) -> Result
     Ok(p.id)
 }
 
+/// A target that does not parse, as a message of the catalogues.
+fn target_error(e: &crate::domain::target::TargetError) -> Msg {
+    use crate::domain::target::TargetError as E;
+    match e {
+        E::Empty => msg!("err-target-empty"),
+        E::BadHost(h) => msg!("err-target-host", host = format!("{h:?}")),
+        E::BadPort(p) => msg!("err-target-port", port = format!("{p:?}")),
+        E::PortOnPing => msg!("err-target-ping-port"),
+        E::BadScheme(s) => msg!("err-target-scheme", scheme = format!("{s:?}")),
+        E::NotUnicast(h) => msg!("err-target-not-unicast", host = h.as_str()),
+    }
+}
+
 /// A monitor (or push) name: trimmed, non-empty, short, printable.
 fn validate_name(n: &str) -> Result<String, CoreError> {
     let n = n.trim();
     if n.is_empty() {
-        return Err(invalid("name must not be empty"));
+        return Err(invalid(msg!("err-name-empty")));
     }
     if n.chars().count() > MAX_NAME {
-        return Err(invalid(format!("name is longer than {MAX_NAME} characters")));
+        return Err(invalid(msg!("err-name-long", max = MAX_NAME)));
     }
     if n.chars().any(char::is_control) {
-        return Err(invalid("name must not contain control characters"));
+        return Err(invalid(msg!("err-name-control")));
     }
     Ok(n.to_string())
 }
@@ -480,17 +487,13 @@ fn validate_name(n: &str) -> Result<String, CoreError> {
 fn validate_secret(s: &str) -> Result<String, CoreError> {
     use base64::Engine as _;
     if s.is_empty() || s.len() > MAX_SECRET || s.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(invalid(format!(
-            "secret must be 1 to {MAX_SECRET} printable characters without spaces"
-        )));
+        return Err(invalid(msg!("err-secret-form", max = MAX_SECRET)));
     }
     if let Some(b64) = s.strip_prefix("whsec_") {
         match base64::engine::general_purpose::STANDARD.decode(b64) {
             Ok(k) if !k.is_empty() => {}
             _ => {
-                return Err(invalid(
-                    "a secret starting with whsec_ must continue with base64 (Standard Webhooks)",
-                ));
+                return Err(invalid(msg!("err-secret-whsec")));
             }
         }
     }
@@ -524,7 +527,7 @@ pub(crate) fn split_words(s: &str) -> Result<Vec<String>, CoreError> {
         }
     }
     if quote.is_some() {
-        return Err(invalid("unbalanced quote"));
+        return Err(invalid(msg!("err-unbalanced-quote")));
     }
     if in_word {
         out.push(cur);
