@@ -604,6 +604,8 @@ mod tests {
                 sign_heartbeats: false,
             }),
             chat_added: false,
+            http: None,
+            dns: None,
         }
     }
 

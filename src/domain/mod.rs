@@ -2,12 +2,14 @@
 //! probe statistics, the chat target policy and the one duration format. Nothing here does I/O, so every rule is unit-testable.
 
 pub mod duration;
+pub mod kinds;
 pub mod monitor;
 pub mod policy;
 pub mod state;
 pub mod stats;
 pub mod target;
 
+pub use kinds::{DnsSettings, HttpSettings, RecordType};
 pub use monitor::{Kind, Monitor, MonitorId, PushSettings};
 pub use policy::TargetPolicy;
 pub use state::{Health, Outcome, State, Transition};

@@ -408,8 +408,42 @@ fn status(s: &StatusView, now_ms: u64) -> String {
         m.fails,
         m.recovers
     ));
+    out.push_str(&kind_settings(m));
     out.push_str(&stats_lines(&s.stats));
     out
+}
+
+/// An http or dns monitor's own settings, one line (empty for other kinds).
+fn kind_settings(m: &MonitorView) -> String {
+    let f = &m.settings;
+    let mut parts = Vec::new();
+    if let Some(method) = f.method.filter(|m| *m != "GET") {
+        parts.push(method.to_string());
+    }
+    if let Some(e) = &f.expect {
+        parts.push(format!("expect {}", esc(e)));
+    }
+    if let Some(k) = &f.keyword {
+        parts.push(format!("keyword {}", esc(k)));
+    }
+    if let Some(d) = f.degraded {
+        parts.push(format!("degraded above {}", every(d)));
+    }
+    if m.target.starts_with("https://") {
+        if let Some(days) = f.cert_days {
+            parts.push(format!("certificate warning {days} days before expiry"));
+        }
+    }
+    if f.tls_verify == Some(false) {
+        parts.push("certificate not verified".into());
+    }
+    if f.record_type.is_some() && f.server.is_none() {
+        parts.push("system resolver".into());
+    }
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!("\n{}", parts.join(" · "))
 }
 
 fn stats_lines(st: &StatsSummary) -> String {
@@ -459,7 +493,9 @@ pub fn help(style: &Style, greeting: bool) -> String {
         crate::core::AddRequest::chat_keys().join(", ")
     ));
     out.push_str(&format!(
-        "\nExamples: {} 192.0.2.10 · {} example.com:443 name=web · {} tcp db.lan 5432 interval=1m · {} push nightly heartbeat=1d",
+        "\nExamples: {} 192.0.2.10 · {} example.com:443 name=web · {} tcp db.lan 5432 interval=1m · {} push nightly heartbeat=1d · {} https://example.com/health keyword=ok · {} dns example.com type=MX",
+        c("add"),
+        c("add"),
         c("add"),
         c("add"),
         c("add"),
@@ -673,6 +709,7 @@ mod tests {
             last_heartbeat: None,
             signed: None,
             sign_heartbeats: None,
+            settings: Default::default(),
             warnings: Vec::new(),
         }
     }

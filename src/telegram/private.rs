@@ -135,6 +135,7 @@ mod tests {
             last_heartbeat: None,
             signed: Some(false),
             sign_heartbeats: Some(false),
+            settings: Default::default(),
             warnings: Vec::new(),
         }
     }

@@ -15,13 +15,14 @@ use super::Spec;
 use super::args;
 use crate::core::error::{CoreError, invalid};
 use crate::core::service::{Caller, MonitorView, Service, validate_chat_id};
+use crate::domain::kinds::{self, DnsSettings, HttpMethod, HttpSettings, Keyword, RecordType, StatusList};
 use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, PushSettings, Target, now_ms};
 
 /// Help and menu text.
 pub const SPEC: Spec = Spec {
     name: "add",
-    args: "<host|host:port> [interval=30s fails=3 recovers=2 name=… timeout=2s]",
-    about: "watch a host or host:port",
+    args: "<host|host:port|https://…|dns name> [interval=30s fails=3 recovers=2 name=… timeout=2s]",
+    about: "watch a host, host:port, URL or DNS name",
     example: "192.0.2.10 interval=30s",
     modifies: true,
 };
@@ -51,9 +52,11 @@ pub const OPERATOR_ONLY: &[&str] = &["chat_id", "thread_id", "bot"];
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct AddRequest {
-    /// host or IP (ping), host:port, [v6]:port or tcp://host:port (tcp); a push monitor's name
+    /// host or IP (ping), host:port, [v6]:port or tcp://host:port (tcp), an http(s):// URL
+    /// (http), a name to look up (kind dns); a push monitor's name
+    #[arg(required_unless_present = "url", default_value = "", hide_default_value = true)]
     pub target: String,
-    /// ping, tcp or push (default: from the target)
+    /// ping, tcp, push, http or dns (default: from the target)
     #[arg(long, value_parser = args::kind)]
     #[serde(with = "args::opt_kind")]
     pub kind: Option<Kind>,
@@ -106,7 +109,43 @@ pub struct AddRequest {
     #[arg(long, value_parser = args::flag, num_args = 0..=1, default_missing_value = "true")]
     #[serde(with = "args::opt_flag")]
     pub sign_heartbeats: Option<bool>,
+    /// http: the URL (another name for the target)
+    #[arg(long)]
+    pub url: Option<String>,
+    /// http: accepted status codes, e.g. 200-299,301 (default 200-299); dns: records the answer must contain
+    #[arg(long)]
+    #[serde(with = "args::opt_list")]
+    pub expect: Option<String>,
+    /// http: text the body must contain (!text: must not contain)
+    #[arg(long)]
+    pub keyword: Option<String>,
+    /// http: GET or HEAD (default GET)
+    #[arg(long)]
+    pub method: Option<String>,
+    /// http: slower than this is DEGRADED, e.g. 800ms
+    #[arg(long, value_parser = args::duration)]
+    #[serde(with = "args::opt_duration")]
+    pub degraded: Option<Duration>,
+    /// https: DEGRADED this many days before the certificate expires (default 14; 0: only DOWN once expired)
+    #[arg(long)]
+    #[serde(with = "args::opt_num")]
+    pub cert_days: Option<u32>,
+    /// https: verify the certificate (default true; expiry is watched either way)
+    #[arg(long, value_parser = args::flag, num_args = 0..=1, default_missing_value = "true")]
+    #[serde(with = "args::opt_flag")]
+    pub tls_verify: Option<bool>,
+    /// dns: A, AAAA, MX, TXT or CNAME (default A; chat: type=)
+    #[arg(long)]
+    pub record_type: Option<String>,
+    /// dns: the server to ask, host:port (default: the system resolver)
+    #[arg(long)]
+    pub server: Option<String>,
 }
+
+/// Fields only http monitors take.
+const HTTP_FIELDS: &[&str] = &["url", "keyword", "method", "degraded", "cert_days", "tls_verify"];
+/// Fields only dns monitors take.
+const DNS_FIELDS: &[&str] = &["record_type", "server"];
 
 impl AddRequest {
     /// Every field name (the WS `data` keys, the chat keys).
@@ -142,7 +181,12 @@ impl AddRequest {
             match w.split_once('=') {
                 Some((k, v)) if !k.is_empty() && !k.contains(':') && !k.contains('/') => {
                     let k = k.to_ascii_lowercase();
-                    let k = if k == "type" { "kind".to_string() } else { k };
+                    // `type=` is the record type of a dns monitor, else the kind.
+                    let k = match k.as_str() {
+                        "type" if RecordType::parse(v).is_some() => "record_type".to_string(),
+                        "type" => "kind".to_string(),
+                        _ => k,
+                    };
                     if !known.contains(&k.as_str()) {
                         return Err(invalid(format!("unknown option {k:?}; known: {}", known.join(", "))));
                     }
@@ -161,10 +205,12 @@ impl AddRequest {
                     .ok_or_else(|| invalid(format!("usage: /add {} <host> …", k.as_str())))?;
                 put(&mut map, "target", target)?;
                 if let Some(p) = pos.next() {
-                    if k != Kind::Tcp {
-                        return Err(invalid(format!("unexpected argument {p:?}")));
+                    match k {
+                        Kind::Tcp => put(&mut map, "port", p)?,
+                        // `/add dns example.com MX`
+                        Kind::Dns => put(&mut map, "record_type", p)?,
+                        _ => return Err(invalid(format!("unexpected argument {p:?}"))),
                     }
-                    put(&mut map, "port", p)?;
                 }
             }
             _ => put(&mut map, "target", first)?,
@@ -178,9 +224,7 @@ impl AddRequest {
     /// The one validation: checks every field against its limits and builds the
     /// monitor with its defaults (no id, owner or push token yet).
     pub fn validate(&self) -> Result<Monitor, CoreError> {
-        if self.target.trim().is_empty() {
-            return Err(invalid("target is required (a host, host:port or tcp://host:port)"));
-        }
+        let text = self.target_text()?;
         if let Some(c) = self.chat_id {
             validate_chat_id(c)?;
         }
@@ -198,7 +242,11 @@ impl AddRequest {
                 "heartbeat, grace, secret and sign_heartbeats are for push monitors (kind push)",
             ));
         }
-        let target = Target::parse(&self.target, self.kind, self.port).map_err(|e| invalid(e.to_string()))?;
+        let target = Target::parse(&text, self.kind, self.port).map_err(|e| invalid(e.to_string()))?;
+        if target.kind == Kind::Http && self.port.is_some() {
+            return Err(invalid("an http monitor's port is part of its URL"));
+        }
+        self.check_kind_fields(target.kind)?;
         let interval = self.interval.unwrap_or(Monitor::DEFAULT_INTERVAL);
         if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
             return Err(invalid(format!(
@@ -221,10 +269,132 @@ impl AddRequest {
             Some(n) => validate_name(n)?,
             None => target.display(),
         };
+        let http = match &target.url {
+            Some(url) => Some(Box::new(self.http_settings(url, timeout)?)),
+            None => None,
+        };
+        let dns = match target.kind {
+            Kind::Dns => Some(Box::new(self.dns_settings()?)),
+            _ => None,
+        };
         Ok(Monitor {
             fails: count("fails", self.fails, Monitor::DEFAULT_FAILS)?,
             recovers: count("recovers", self.recovers, Monitor::DEFAULT_RECOVERS)?,
+            http,
+            dns,
             ..draft(target.kind, target.host, target.port, interval, timeout, name, None)
+        })
+    }
+
+    /// The target as given in `target` or (http) `url`.
+    fn target_text(&self) -> Result<String, CoreError> {
+        let target = self.target.trim();
+        match self.url.as_deref().map(str::trim) {
+            Some(u) if !target.is_empty() && u != target => {
+                Err(invalid("give the URL once: as target or as url, not both"))
+            }
+            Some(u) if !u.is_empty() => {
+                if !matches!(self.kind, None | Some(Kind::Http)) {
+                    return Err(invalid("url is for http monitors"));
+                }
+                Ok(u.to_string())
+            }
+            _ if target.is_empty() => Err(invalid(
+                "target is required (a host, host:port, tcp://host:port, an http(s):// URL or a name for kind dns)",
+            )),
+            _ => Ok(target.to_string()),
+        }
+    }
+
+    /// Refuses settings that the monitor's kind does not take, naming them.
+    fn check_kind_fields(&self, kind: Kind) -> Result<(), CoreError> {
+        let set = |f: &str| match f {
+            "url" => self.url.is_some(),
+            "keyword" => self.keyword.is_some(),
+            "method" => self.method.is_some(),
+            "degraded" => self.degraded.is_some(),
+            "cert_days" => self.cert_days.is_some(),
+            "tls_verify" => self.tls_verify.is_some(),
+            "record_type" => self.record_type.is_some(),
+            "server" => self.server.is_some(),
+            _ => false,
+        };
+        let misplaced = |fields: &[&'static str], owner: Kind| {
+            (kind != owner)
+                .then(|| fields.iter().find(|f| set(f)))
+                .flatten()
+                .map(|f| invalid(format!("{f} is for {} monitors", owner.as_str())))
+        };
+        if let Some(e) = misplaced(HTTP_FIELDS, Kind::Http).or_else(|| misplaced(DNS_FIELDS, Kind::Dns)) {
+            return Err(e);
+        }
+        if self.expect.is_some() && !matches!(kind, Kind::Http | Kind::Dns) {
+            return Err(invalid("expect is for http and dns monitors"));
+        }
+        Ok(())
+    }
+
+    /// An http monitor's settings, each checked.
+    fn http_settings(&self, url: &str, timeout: Duration) -> Result<HttpSettings, CoreError> {
+        let method = match &self.method {
+            Some(m) => HttpMethod::parse(m).map_err(invalid)?,
+            None => HttpMethod::Get,
+        };
+        let expect = match &self.expect {
+            Some(e) => StatusList::parse(e).map_err(invalid)?,
+            None => StatusList::default(),
+        };
+        let keyword = self.keyword.as_deref().map(Keyword::parse).transpose().map_err(invalid)?;
+        if keyword.is_some() && method == HttpMethod::Head {
+            return Err(invalid("keyword needs the body, which HEAD does not fetch: use method=GET"));
+        }
+        if let Some(d) = self.degraded {
+            if d.is_zero() || d >= timeout {
+                return Err(invalid(format!(
+                    "degraded must be above 0 and below the timeout ({})",
+                    crate::domain::duration::human(timeout)
+                )));
+            }
+        }
+        let cert_days = self.cert_days.unwrap_or(kinds::DEFAULT_CERT_DAYS);
+        if cert_days > kinds::MAX_CERT_DAYS {
+            return Err(invalid(format!(
+                "cert_days must be between 0 and {}, got {cert_days}",
+                kinds::MAX_CERT_DAYS
+            )));
+        }
+        Ok(HttpSettings {
+            url: url.to_string(),
+            method,
+            expect,
+            keyword,
+            degraded: self.degraded,
+            cert_days,
+            tls_verify: self.tls_verify.unwrap_or(true),
+        })
+    }
+
+    /// A dns monitor's settings, each checked.
+    fn dns_settings(&self) -> Result<DnsSettings, CoreError> {
+        let record_type = match &self.record_type {
+            Some(t) => RecordType::parse(t)
+                .ok_or_else(|| invalid(format!("record_type must be A, AAAA, MX, TXT or CNAME, got {t:?}")))?,
+            None => RecordType::A,
+        };
+        let expect = match &self.expect {
+            Some(e) => DnsSettings::parse_expect(record_type, e).map_err(invalid)?,
+            None => Vec::new(),
+        };
+        let server = self
+            .server
+            .as_deref()
+            .map(crate::domain::target::parse_server)
+            .transpose()
+            .map_err(|e| invalid(format!("server: {e}")))?;
+        Ok(DnsSettings {
+            record_type,
+            expect,
+            server,
         })
     }
 
@@ -236,6 +406,7 @@ impl AddRequest {
                 "push monitors take heartbeat, grace, secret and sign_heartbeats; port, timeout, fails and recovers do not apply",
             ));
         }
+        self.check_kind_fields(Kind::Push)?;
         let host = validate_name(&self.target).map_err(|e| invalid(format!("push monitors need a name: {e}")))?;
         let name = match &self.name {
             Some(n) => validate_name(n)?,
@@ -305,6 +476,8 @@ fn draft(
         created_ms: now_ms(),
         push,
         chat_added: false,
+        http: None,
+        dns: None,
     }
 }
 
@@ -331,8 +504,11 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, req: AddRequest) -> Resu
             m.thread_id = req.thread_id;
         }
     }
-    if m.chat_added && m.kind != Kind::Push {
-        svc.check_chat_target(&m.host).await?;
+    if m.chat_added {
+        // What the monitor reaches: its host, or a dns monitor's server.
+        if let Some(host) = m.reached_host() {
+            svc.check_chat_target(&host).await?;
+        }
     }
     // Last of the checks: it may ask the Bot API.
     m.bot = svc.resolve_bot(caller, m.chat_id, req.bot.clone()).await?;
@@ -488,7 +664,8 @@ mod tests {
             (json!({"target": "x", "fails": -1}), "fails: -1 is out of range"),
             (json!({"target": "x", "fails": 1.5}), "fails: invalid type"),
             (json!({"target": "x", "chat_id": "abc"}), "chat_id: invalid value"),
-            (json!({"target": "x", "kind": "http"}), "kind: unknown kind"),
+            (json!({"target": "x", "kind": "smtp"}), "kind: unknown kind"),
+            (json!({"target": "x", "expect": {"a": 1}}), "expect: "),
             (json!({"target": "x", "sign_heartbeats": "maybe"}), "sign_heartbeats: "),
             (json!("x"), "data must be a JSON object"),
         ] {
