@@ -669,7 +669,7 @@ mod tests {
         assert_eq!(g.cmd("del"), "/del@mon_bot");
         assert_eq!(p.cmd("del"), "/del");
         let h = help(&g, false);
-        assert!(h.contains("/add@mon_bot &lt;host|host:port&gt;"), "{h}");
+        assert!(h.contains("/add@mon_bot &lt;host|host:port|URL&gt;"), "{h}");
         assert!(h.contains("/rotate@mon_bot &lt;id&gt;: new webhook URLs"), "{h}");
         assert!(h.contains("options: kind, port, interval"), "{h}");
         assert!(h.contains("sign_heartbeats"), "{h}");
