@@ -80,6 +80,8 @@ struct Inner {
     extra_roots: OnceLock<Vec<CertificateDer<'static>>>,
     /// Indexed by `chat * 2 + verify`.
     pools: [OnceLock<HttpClient>; 4],
+    /// [`CONN_MAX_AGE`] (tests shorten it).
+    max_age: Duration,
 }
 
 impl std::fmt::Debug for HttpProber {
@@ -107,8 +109,22 @@ impl HttpProber {
                 policy,
                 extra_roots: OnceLock::new(),
                 pools: Default::default(),
+                max_age: CONN_MAX_AGE,
             }),
         }
+    }
+
+    /// The same prober with connections kept at most `max_age` (tests; the default is
+    /// [`CONN_MAX_AGE`]). Call before the first probe.
+    pub fn with_conn_max_age(self, max_age: Duration) -> Self {
+        let inner = Arc::new(Inner {
+            resolver: self.inner.resolver.clone(),
+            policy: self.inner.policy.clone(),
+            extra_roots: self.inner.extra_roots.clone(),
+            pools: Default::default(),
+            max_age,
+        });
+        Self { inner }
     }
 
     /// Trusts `roots` too, besides Mozilla's (`UPBOT_EXTRA_CA_FILE`). Call before the
@@ -139,7 +155,7 @@ impl HttpProber {
                 tls: TlsConnector::from(Arc::new(tls_config(verify, roots))),
             };
             Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(CONN_MAX_AGE)
+                .pool_idle_timeout(self.inner.max_age)
                 .pool_timer(TokioTimer::new())
                 .timer(TokioTimer::new())
                 .build(connector)
@@ -152,7 +168,7 @@ impl HttpProber {
         // The earliest certificate expiry met on the way (every https hop counts).
         let mut not_after: Option<i64> = None;
         for hop in 0..=MAX_REDIRECTS {
-            let resp = send(client, s.method, &url).await?;
+            let resp = send(client, s.method, &url, self.inner.max_age).await?;
             if let Some(t) = resp.extensions().get::<ConnInfo>().and_then(|i| i.not_after_ms) {
                 not_after = Some(not_after.map_or(t, |n| n.min(t)));
             }
@@ -214,8 +230,13 @@ impl HttpProber {
 }
 
 /// Sends one request; a failure on a reused connection is retried once (see the
-/// module docs). A connection past [`CONN_MAX_AGE`] is not reused after this.
-async fn send(client: &HttpClient, method: HttpMethod, url: &str) -> Result<Response<Incoming>, ProbeFailure> {
+/// module docs). A connection past `max_age` is not reused after this.
+async fn send(
+    client: &HttpClient,
+    method: HttpMethod,
+    url: &str,
+    max_age: Duration,
+) -> Result<Response<Incoming>, ProbeFailure> {
     let uri: Uri = url
         .parse()
         .map_err(|_| ProbeFailure::other(format!("invalid URL {url}")))?;
@@ -234,7 +255,7 @@ async fn send(client: &HttpClient, method: HttpMethod, url: &str) -> Result<Resp
                 let old = resp
                     .extensions()
                     .get::<ConnInfo>()
-                    .is_some_and(|i| i.opened.elapsed() >= CONN_MAX_AGE);
+                    .is_some_and(|i| i.opened.elapsed() >= max_age);
                 if old {
                     if let Some(c) = conn.connection_metadata().as_ref() {
                         c.poison();
