@@ -277,6 +277,19 @@ pub fn cert_verdict(not_after_ms: i64, now_ms: u64, cert_days: u32) -> CertVerdi
     }
 }
 
+impl CertVerdict {
+    /// The step as a level for the state machine: 1 at `cert_days`, 2 at 3 days, 3 at
+    /// 1 day (higher is worse); `None` unless expiring.
+    pub fn level(&self) -> Option<std::num::NonZeroU8> {
+        match self {
+            CertVerdict::Expiring { step: 1, .. } => std::num::NonZeroU8::new(3),
+            CertVerdict::Expiring { step: 3, .. } => std::num::NonZeroU8::new(2),
+            CertVerdict::Expiring { .. } => std::num::NonZeroU8::new(1),
+            _ => None,
+        }
+    }
+}
+
 /// `2026-11-30` for a time in ms since the epoch (UTC).
 pub fn date(ms: i64) -> String {
     let t = std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
@@ -493,6 +506,11 @@ mod tests {
         assert!(matches!(cert_verdict(at(0.5), now, 0), CertVerdict::Fine));
         assert!(matches!(cert_verdict(at(-0.5), now, 0), CertVerdict::Expired(_)));
         assert!(matches!(cert_verdict(at(40.0), now, 60), CertVerdict::Expiring { step: 60, .. }));
+        let level = |d: f64, cd: u32| cert_verdict(at(d), now, cd).level().map(u8::from);
+        assert_eq!(
+            [level(10.0, 14), level(2.0, 14), level(0.5, 14), level(1.5, 2), level(20.0, 14)],
+            [Some(1), Some(2), Some(3), Some(1), None]
+        );
         assert_eq!(date(0), "1970-01-01");
     }
 

@@ -11,6 +11,8 @@
 //! - Everything (state, streak, the pre-pause state, outage start) is plain data that is
 //!   persisted, so a restart continues a half-counted outage instead of forgetting it.
 
+use std::num::NonZeroU8;
+
 use serde::{Deserialize, Serialize};
 
 /// A monitor's state as users see it.
@@ -113,9 +115,10 @@ pub struct Health {
     #[serde(default)]
     pub down_since_ms: Option<u64>,
     /// How far an ongoing DEGRADED has gone, as last announced (a certificate's 14, 3
-    /// or 1 days before expiry); see [`Health::observe_stepped`].
+    /// or 1 days before expiry as levels 1, 2, 3); see [`Health::observe_stepped`].
+    /// One byte, so the record does not grow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step: Option<u32>,
+    pub step: Option<NonZeroU8>,
 }
 
 impl Health {
@@ -189,15 +192,15 @@ impl Health {
     }
 
     /// [`Health::observe`] for an outcome that may carry a step: how far a DEGRADED
-    /// cause has gone (a certificate 14, then 3, then 1 day from expiry; smaller is
-    /// worse). Entering DEGRADED records the step; while DEGRADED, reaching a new,
+    /// cause has gone (a certificate 14, then 3, then 1 day from expiry: levels 1, 2,
+    /// 3; higher is worse). Entering DEGRADED records the step; while DEGRADED, reaching a new,
     /// worse step is a DEGRADED → DEGRADED transition, announced with the new reason
     /// (once per step, however many probes see it); a step that eases or goes away is
     /// recorded without a word. Leaving DEGRADED forgets the step.
     pub fn observe_stepped(
         &mut self,
         outcome: &Outcome,
-        step: Option<u32>,
+        step: Option<NonZeroU8>,
         fails: u32,
         recovers: u32,
         now_ms: u64,
@@ -216,7 +219,7 @@ impl Health {
         let worse = match (self.step, step) {
             (_, None) => false,
             (None, Some(_)) => true,
-            (Some(old), Some(new)) => new < old,
+            (Some(old), Some(new)) => new > old,
         };
         self.step = step;
         worse.then(|| Transition {
@@ -328,7 +331,8 @@ mod tests {
         let mut h = Health::new(0);
         let cert = |d: u32| Outcome::Degraded(format!("certificate expires in {d} days"));
         let mut seen = Vec::new();
-        let feed = |h: &mut Health, o: &Outcome, step: Option<u32>, seen: &mut Vec<(State, State, String)>| {
+        let level = NonZeroU8::new;
+        let feed = |h: &mut Health, o: &Outcome, step: Option<NonZeroU8>, seen: &mut Vec<(State, State, String)>| {
             if let Some(t) = h.observe_stepped(o, step, 2, 2, 1) {
                 assert!(t.announce);
                 seen.push((t.from, t.to, t.reason));
@@ -338,15 +342,15 @@ mod tests {
             feed(&mut h, &Outcome::Up, None, &mut seen);
         }
         for d in [14, 14, 13, 12, 4, 3, 3, 2, 1, 1] {
-            let step = if d <= 1 { 1 } else if d <= 3 { 3 } else { 14 };
-            feed(&mut h, &cert(d), Some(step), &mut seen);
+            let step = if d <= 1 { 3 } else if d <= 3 { 2 } else { 1 };
+            feed(&mut h, &cert(d), level(step), &mut seen);
         }
-        assert_eq!(h.step, Some(1));
+        assert_eq!(h.step, level(3));
         // Slow but the certificate renewed: still DEGRADED, step forgotten, no word.
         feed(&mut h, &Outcome::Degraded("slow".into()), None, &mut seen);
         assert_eq!((h.state, h.step), (State::Degraded, None));
         // A later certificate step is news again.
-        feed(&mut h, &cert(10), Some(14), &mut seen);
+        feed(&mut h, &cert(10), level(1), &mut seen);
         for _ in 0..2 {
             feed(&mut h, &Outcome::Up, None, &mut seen);
         }
@@ -364,7 +368,7 @@ mod tests {
             ]
         );
         // A step carried by an outcome that is not DEGRADED is ignored.
-        assert_eq!(h.observe_stepped(&Outcome::Up, Some(3), 2, 2, 1), None);
+        assert_eq!(h.observe_stepped(&Outcome::Up, level(2), 2, 2, 1), None);
         assert_eq!(h.step, None);
     }
 

@@ -202,13 +202,12 @@ impl HttpProber {
                 return Err(ProbeFailure::other(why));
             }
             let mut reasons = Vec::new();
-            let mut step = None;
-            match not_after.map(|t| cert_verdict(t, now_ms(), s.cert_days)) {
+            let step;
+            let verdict = not_after.map(|t| cert_verdict(t, now_ms(), s.cert_days));
+            step = verdict.as_ref().and_then(CertVerdict::level);
+            match verdict {
                 Some(CertVerdict::Expired(why)) => return Err(ProbeFailure::other(why)),
-                Some(CertVerdict::Expiring { reason, step: st }) => {
-                    reasons.push(reason);
-                    step = Some(st);
-                }
+                Some(CertVerdict::Expiring { reason, .. }) => reasons.push(reason),
                 Some(CertVerdict::Fine) | None => {}
             }
             if let Some(limit) = s.degraded.filter(|l| rtt > *l) {

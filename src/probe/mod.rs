@@ -65,8 +65,9 @@ pub struct Degraded {
     /// The reason users see ("certificate expires in 5 days").
     pub reason: String,
     /// How far the cause has gone, for causes announced once per step (a certificate's
-    /// 14, 3 and 1 days); see `Health::observe_stepped`.
-    pub step: Option<u32>,
+    /// 14, 3 and 1 days as levels 1, 2, 3; higher is worse); see
+    /// `Health::observe_stepped`.
+    pub step: Option<std::num::NonZeroU8>,
 }
 
 impl From<Duration> for Answer {

@@ -212,7 +212,8 @@ async fn certificates_near_expiry_are_degraded_and_expired_ones_down() {
     let url = soon.url("https", Some("localhost"), "/ok");
     let r = p.probe(&get(url.clone()), false, T).await;
     let d = up(&r).degraded.clone().expect("expiring in 5 days is degraded");
-    assert_eq!((d.reason.as_str(), d.step), ("certificate expires in 5 days", Some(14)));
+    // The first step (14 days): level 1.
+    assert_eq!((d.reason.as_str(), d.step.map(u8::from)), ("certificate expires in 5 days", Some(1)));
     // Slow too: both reasons, the certificate's step kept.
     let both = HttpSettings {
         degraded: Some(Duration::from_millis(100)),
@@ -221,7 +222,7 @@ async fn certificates_near_expiry_are_degraded_and_expired_ones_down() {
     let r = p.probe(&both, false, T).await;
     let d = up(&r).degraded.clone().unwrap();
     assert!(d.reason.starts_with("certificate expires in 5 days; slow response: "), "{d:?}");
-    assert_eq!(d.step, Some(14));
+    assert_eq!(d.step.map(u8::from), Some(1));
     // cert_days=3: five days left is fine.
     let short = HttpSettings {
         cert_days: 3,
@@ -249,7 +250,8 @@ async fn certificates_near_expiry_are_degraded_and_expired_ones_down() {
         .probe(&lax(soon_unverified.url("https", Some("localhost"), "/ok")), false, T)
         .await;
     let d = up(&r).degraded.clone().unwrap();
-    assert_eq!((d.reason.as_str(), d.step), ("certificate expires in 2 days", Some(3)));
+    // The 3-day step: level 2.
+    assert_eq!((d.reason.as_str(), d.step.map(u8::from)), ("certificate expires in 2 days", Some(2)));
 }
 
 #[tokio::test]
