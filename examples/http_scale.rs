@@ -8,10 +8,13 @@
 //!     cargo run --release --example http_scale -- --http 1000 --interval 10 --secs 60
 //!     cargo run --release --example http_scale -- --http 1000 --interval 10 --secs 60 --https
 //!
-//! With `--https` the server's certificate comes from a CA made at start, trusted
-//! through `UPBOT_EXTRA_CA_FILE`, as an operator with a private CA would.
+//! With `--https` each address has its own certificate from a CA made at start,
+//! trusted through `UPBOT_EXTRA_CA_FILE`, as an operator with a private CA would.
 
 #![allow(missing_docs, unreachable_pub)]
+
+#[path = "support/mod.rs"]
+mod support;
 
 use std::io::{BufRead, Write};
 use std::net::Ipv4Addr;
@@ -19,6 +22,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use support::rusage;
 use upbot::core::{AddRequest, Caller, Command as Cmd};
 use upbot::domain::State;
 
@@ -62,18 +66,6 @@ fn addr(i: usize) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 4, 0, 1)) + i as u32)
 }
 
-/// CPU seconds (user+sys) and peak RSS (KiB) of `who`.
-#[allow(unsafe_code)]
-fn rusage(who: libc::c_int) -> (f64, u64) {
-    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage writes a complete rusage into the pointer it is given.
-    let ru = unsafe {
-        libc::getrusage(who, ru.as_mut_ptr());
-        ru.assume_init()
-    };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    (t(ru.ru_utime) + t(ru.ru_stime), ru.ru_maxrss as u64)
-}
 
 /// Current RSS in KiB (from /proc/self/statm).
 fn rss_now_kib() -> u64 {
@@ -106,29 +98,37 @@ fn main() {
     rt.block_on(bench(parse_args()));
 }
 
-/// The server: `--serve N [CERT KEY]`, one listener per address, answers `ok` with
-/// keep-alive; prints `ready`, and its CPU seconds when its stdin closes.
+/// The server: `--serve N [CA_PEM_OUT]`, one listener per address, answers `ok` with
+/// keep-alive; prints `ready`, and its CPU seconds when its stdin closes. With a path
+/// it serves TLS: it makes a CA (written there for upbot to trust) and one certificate
+/// per address, as N real sites would have.
 fn serve(args: &[String]) {
     let n: usize = args.first().and_then(|v| v.parse().ok()).unwrap_or(0);
-    let tls = match (args.get(1), args.get(2)) {
-        (Some(cert), Some(key)) => {
-            use rustls::pki_types::pem::PemObject;
-            let chain = rustls::pki_types::CertificateDer::pem_file_iter(cert)
-                .expect("cert file")
-                .collect::<Result<Vec<_>, _>>()
-                .expect("cert pem");
-            let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key).expect("key pem");
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let mut c = rustls::ServerConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .expect("versions")
-                .with_no_client_auth()
-                .with_single_cert(chain, key)
-                .expect("server cert");
-            c.alpn_protocols = vec![b"http/1.1".to_vec()];
-            Some(tokio_rustls::TlsAcceptor::from(Arc::new(c)))
-        }
-        _ => None,
+    let ca = args.get(1).map(|out| {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let cert = p.self_signed(&key).expect("CA");
+        std::fs::write(out, cert.pem()).expect("write CA");
+        (cert, key)
+    });
+    let tls = |i: usize| {
+        let (ca, ca_key) = ca.as_ref()?;
+        let key = rcgen::KeyPair::generate().expect("key");
+        let leaf = rcgen::CertificateParams::new(vec![addr(i).to_string()])
+            .expect("params")
+            .signed_by(&key, ca, ca_key)
+            .expect("leaf");
+        let der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut c = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.der().clone()], der)
+            .expect("server cert");
+        c.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Some(tokio_rustls::TlsAcceptor::from(Arc::new(c)))
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -137,7 +137,7 @@ fn serve(args: &[String]) {
     rt.block_on(async move {
         for i in 0..n {
             let l = tokio::net::TcpListener::bind((addr(i), PORT)).await.expect("bind");
-            let tls = tls.clone();
+            let tls = tls(i);
             tokio::spawn(async move {
                 while let Ok((tcp, _)) = l.accept().await {
                     let tls = tls.clone();
@@ -184,26 +184,8 @@ async fn bench(a: Args) {
     let mut server = Command::new(exe);
     server.arg("--serve").arg(a.http.to_string());
     if a.https {
-        // A CA, and one server certificate naming every address.
-        let ca_key = rcgen::KeyPair::generate().expect("key");
-        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let ca = ca.self_signed(&ca_key).expect("CA");
-        let names: Vec<String> = (0..a.http).map(|i| addr(i).to_string()).collect();
-        let key = rcgen::KeyPair::generate().expect("key");
-        let leaf = rcgen::CertificateParams::new(names)
-            .expect("params")
-            .signed_by(&key, &ca, &ca_key)
-            .expect("leaf");
-        let (ca_pem, cert, key_pem) = (
-            dir.path().join("ca.pem"),
-            dir.path().join("cert.pem"),
-            dir.path().join("key.pem"),
-        );
-        std::fs::write(&ca_pem, ca.pem()).expect("write");
-        std::fs::write(&cert, leaf.pem()).expect("write");
-        std::fs::write(&key_pem, key.serialize_pem()).expect("write");
-        server.arg(&cert).arg(&key_pem);
+        let ca_pem = dir.path().join("ca.pem");
+        server.arg(&ca_pem);
         vars.insert("UPBOT_EXTRA_CA_FILE", ca_pem.display().to_string());
     }
     let mut server = server

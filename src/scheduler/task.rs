@@ -161,11 +161,13 @@ impl MonitorTask {
     async fn check(&mut self) -> Checked {
         let timeout = self.monitor.timeout.min(self.monitor.interval);
         let chat = self.monitor.chat_added;
+        // Boxed apart: their futures are large (TLS, hyper, hickory), and this future
+        // is what every ping and tcp probe allocates.
         if let Some(h) = &self.monitor.http {
-            return self.shared.http.probe(h, chat, timeout).await;
+            return Box::pin(self.shared.http.probe(h, chat, timeout)).await;
         }
         if let Some(d) = &self.monitor.dns {
-            return self.shared.records.probe(&self.monitor.host, d, chat, timeout).await;
+            return Box::pin(self.shared.records.probe(&self.monitor.host, d, chat, timeout)).await;
         }
         self.probe().await.map(Answer::from)
     }

@@ -748,6 +748,53 @@ mod tests {
     }
 
     #[test]
+    fn status_of_http_and_dns_monitors_shows_their_settings() {
+        let stats = StatsSummary {
+            probes: 0,
+            loss_pct: 0.0,
+            uptime_pct: 0.0,
+            rtt_min_ms: None,
+            rtt_avg_ms: None,
+            rtt_max_ms: None,
+        };
+        let mut m = view(State::Degraded, "certificate expires in 5 days");
+        m.kind = Kind::Http;
+        m.target = "https://example.com/health".into();
+        m.settings = crate::core::view::KindFields {
+            url: Some(m.target.clone()),
+            method: Some("GET"),
+            expect: Some("200-299".into()),
+            keyword: Some("ok".into()),
+            degraded: Some(0.8),
+            cert_days: Some(14),
+            tls_verify: Some(true),
+            ..Default::default()
+        };
+        let text = status(&StatusView { monitor: m, stats: stats.clone() }, 1_000_000);
+        assert!(text.contains("reason: certificate expires in 5 days\n"), "{text}");
+        assert!(
+            text.contains(
+                "http https://example.com/health · every 30s · timeout 2s · fails 3 · recovers 2\n\
+                 expect 200-299 · keyword ok · degraded above 800ms · certificate warning 14 days before expiry\n"
+            ),
+            "{text}"
+        );
+        let mut d = view(State::Up, "");
+        d.kind = Kind::Dns;
+        d.target = "example.com MX".into();
+        d.settings = crate::core::view::KindFields {
+            record_type: Some("MX"),
+            expect: Some("mail.example.com".into()),
+            ..Default::default()
+        };
+        let text = status(&StatusView { monitor: d, stats }, 1_000_000);
+        assert!(
+            text.contains("dns example.com MX · every 30s · timeout 2s · fails 3 · recovers 2\nexpect mail.example.com · system resolver\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn durations_are_human() {
         assert_eq!(human(Duration::from_millis(303_400)), "5m 3s");
         assert_eq!(human(Duration::from_millis(10)), "1s");

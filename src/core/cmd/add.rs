@@ -55,6 +55,7 @@ pub struct AddRequest {
     /// host or IP (ping), host:port, [v6]:port or tcp://host:port (tcp), an http(s):// URL
     /// (http), a name to look up (kind dns); a push monitor's name
     #[arg(required_unless_present = "url", default_value = "", hide_default_value = true)]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub target: String,
     /// ping, tcp, push, http or dns (default: from the target)
     #[arg(long, value_parser = args::kind)]
