@@ -66,11 +66,14 @@ fn addr(i: usize) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 4, 0, 1)) + i as u32)
 }
 
-
 /// Current RSS in KiB (from /proc/self/statm).
 fn rss_now_kib() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     pages * 4
 }
 
@@ -261,7 +264,11 @@ async fn bench(a: Args) {
     drop(server.stdin.take());
     line.clear();
     let _ = server_out.read_line(&mut line);
-    let server_cpu: f64 = line.trim().strip_prefix("cpu ").and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+    let server_cpu: f64 = line
+        .trim()
+        .strip_prefix("cpu ")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN);
     let _ = server.wait();
 
     let total = (m.probes_ok + m.probes_failed) as f64;
@@ -278,7 +285,11 @@ async fn bench(a: Args) {
         "CPU {cpu:.2} % of one core ({:.0} µs per probe); {:.1} probes/s; success {:.3} %; state changes {changes}",
         (c1 - c0) * 1e6 / total.max(1.0),
         total / wall,
-        if total > 0.0 { m.probes_ok as f64 * 100.0 / total } else { 0.0 },
+        if total > 0.0 {
+            m.probes_ok as f64 * 100.0 / total
+        } else {
+            0.0
+        },
     );
     println!(
         "schedule lag p50 / p99 / max: {:.2?} / {:.2?} / {:.2?}",
@@ -292,7 +303,5 @@ async fn bench(a: Args) {
         rss_max.saturating_sub(rss_idle) as f64 / a.http.max(1) as f64
     );
     println!("open sockets: {socks_idle} before the adds, {socks_max} max in the window, {socks_end} at its end");
-    println!(
-        "server process: {server_cpu:.2} s CPU over the whole run (not counted above)"
-    );
+    println!("server process: {server_cpu:.2} s CPU over the whole run (not counted above)");
 }

@@ -72,7 +72,6 @@ fn sh(cmd: &str) -> bool {
         .unwrap_or(false)
 }
 
-
 fn target(i: usize) -> Ipv4Addr {
     // 127.1.0.1, 127.1.0.2, …: distinct loopback addresses, all answered by the kernel.
     Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 1, 0, 1)) + i as u32)

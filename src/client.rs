@@ -43,6 +43,8 @@ pub struct Common {
 /// same types the WS API reads; see [`crate::core::cmd`]), plus `watch` and the legacy
 /// aliases.
 #[derive(clap::Subcommand, Debug, Clone)]
+// Parsed once per process: the size of `add`'s variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ClientCommand {
     #[command(about = cmd::add::SPEC.about, long_about = None)]
     /// The core's `add` (help from its definition).

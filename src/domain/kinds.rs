@@ -268,10 +268,7 @@ pub fn cert_verdict(not_after_ms: i64, now_ms: u64, cert_days: u32) -> CertVerdi
     match step {
         None => CertVerdict::Fine,
         Some(step) => CertVerdict::Expiring {
-            reason: format!(
-                "certificate expires in {days} day{}",
-                if days == 1 { "" } else { "s" }
-            ),
+            reason: format!("certificate expires in {days} day{}", if days == 1 { "" } else { "s" }),
             step,
         },
     }
@@ -501,14 +498,29 @@ mod tests {
         assert!(matches!(v(-0.1), CertVerdict::Expired(r) if r.starts_with("certificate expired today")));
         // cert_days below 3: the steps above it are skipped; 0 only reports expiry.
         assert!(matches!(cert_verdict(at(2.5), now, 2), CertVerdict::Fine));
-        assert!(matches!(cert_verdict(at(1.5), now, 2), CertVerdict::Expiring { step: 2, .. }));
-        assert!(matches!(cert_verdict(at(0.5), now, 2), CertVerdict::Expiring { step: 1, .. }));
+        assert!(matches!(
+            cert_verdict(at(1.5), now, 2),
+            CertVerdict::Expiring { step: 2, .. }
+        ));
+        assert!(matches!(
+            cert_verdict(at(0.5), now, 2),
+            CertVerdict::Expiring { step: 1, .. }
+        ));
         assert!(matches!(cert_verdict(at(0.5), now, 0), CertVerdict::Fine));
         assert!(matches!(cert_verdict(at(-0.5), now, 0), CertVerdict::Expired(_)));
-        assert!(matches!(cert_verdict(at(40.0), now, 60), CertVerdict::Expiring { step: 60, .. }));
+        assert!(matches!(
+            cert_verdict(at(40.0), now, 60),
+            CertVerdict::Expiring { step: 60, .. }
+        ));
         let level = |d: f64, cd: u32| cert_verdict(at(d), now, cd).level().map(u8::from);
         assert_eq!(
-            [level(10.0, 14), level(2.0, 14), level(0.5, 14), level(1.5, 2), level(20.0, 14)],
+            [
+                level(10.0, 14),
+                level(2.0, 14),
+                level(0.5, 14),
+                level(1.5, 2),
+                level(20.0, 14)
+            ],
             [Some(1), Some(2), Some(3), Some(1), None]
         );
         assert_eq!(date(0), "1970-01-01");

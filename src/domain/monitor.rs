@@ -183,7 +183,8 @@ impl Monitor {
     /// Whether `other` watches the same thing (dedupe within one chat): kind, host and
     /// port, and for http the URL and method, for dns the type and server.
     pub fn same_target(&self, other: &Monitor) -> bool {
-        fn probe(m: &Monitor) -> (Option<(&str, HttpMethod)>, Option<(RecordType, Option<&str>)>) {
+        type Probe<'a> = (Option<(&'a str, HttpMethod)>, Option<(RecordType, Option<&'a str>)>);
+        fn probe(m: &Monitor) -> Probe<'_> {
             (
                 m.http.as_ref().map(|h| (h.url.as_str(), h.method)),
                 m.dns.as_ref().map(|d| (d.record_type, d.server.as_deref())),

@@ -342,7 +342,13 @@ mod tests {
             feed(&mut h, &Outcome::Up, None, &mut seen);
         }
         for d in [14, 14, 13, 12, 4, 3, 3, 2, 1, 1] {
-            let step = if d <= 1 { 3 } else if d <= 3 { 2 } else { 1 };
+            let step = if d <= 1 {
+                3
+            } else if d <= 3 {
+                2
+            } else {
+                1
+            };
             feed(&mut h, &cert(d), level(step), &mut seen);
         }
         assert_eq!(h.step, level(3));

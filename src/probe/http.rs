@@ -202,9 +202,8 @@ impl HttpProber {
                 return Err(ProbeFailure::other(why));
             }
             let mut reasons = Vec::new();
-            let step;
             let verdict = not_after.map(|t| cert_verdict(t, now_ms(), s.cert_days));
-            step = verdict.as_ref().and_then(CertVerdict::level);
+            let step = verdict.as_ref().and_then(CertVerdict::level);
             match verdict {
                 Some(CertVerdict::Expired(why)) => return Err(ProbeFailure::other(why)),
                 Some(CertVerdict::Expiring { reason, .. }) => reasons.push(reason),
@@ -289,7 +288,9 @@ fn follow(base: &str, loc: &hyper::header::HeaderValue) -> Result<String, ProbeF
         .map_err(|_| ProbeFailure::other(format!("redirect to an invalid URL {loc:?}")))?;
     match next.scheme() {
         "http" | "https" if next.host().is_some() => Ok(next.to_string()),
-        _ => Err(ProbeFailure::other(format!("redirect to a URL that is not http(s): {next}"))),
+        _ => Err(ProbeFailure::other(format!(
+            "redirect to a URL that is not http(s): {next}"
+        ))),
     }
 }
 
@@ -685,10 +686,7 @@ mod tests {
     #[test]
     fn redirects_resolve_relative_locations_and_refuse_other_schemes() {
         let hv = |s: &'static str| hyper::header::HeaderValue::from_static(s);
-        assert_eq!(
-            follow("http://a.test/x/y", &hv("/z")).unwrap(),
-            "http://a.test/z"
-        );
+        assert_eq!(follow("http://a.test/x/y", &hv("/z")).unwrap(), "http://a.test/z");
         assert_eq!(
             follow("http://a.test/x/y", &hv("https://b.test:8443/q")).unwrap(),
             "https://b.test:8443/q"

@@ -94,12 +94,11 @@ impl RecordProber {
         let addrs = self.inner.names.resolve(&host).await?;
         let policy = chat.then(|| self.inner.policy.get().unwrap_or_else(|| TargetPolicy::default_ref()));
         let mut allowed = addrs.iter().copied().filter(|ip| policy.is_none_or(|p| p.allows(*ip)));
-        let ip = match allowed.next() {
-            Some(ip) => ip,
-            None => {
-                let why = addrs.iter().find_map(|ip| policy.and_then(|p| p.refusal(*ip)));
-                return Err(ProbeFailure::other(why.unwrap_or_else(|| format!("{host}: no address"))));
-            }
+        let Some(ip) = allowed.next() else {
+            let why = addrs.iter().find_map(|ip| policy.and_then(|p| p.refusal(*ip)));
+            return Err(ProbeFailure::other(
+                why.unwrap_or_else(|| format!("{host}: no address")),
+            ));
         };
         let addr = SocketAddr::new(ip, port);
         let mut servers = self.inner.servers.lock().unwrap_or_else(PoisonError::into_inner);
@@ -115,8 +114,9 @@ impl RecordProber {
 /// A resolver that asks `server` (or the system configuration) every time.
 fn build(server: Option<SocketAddr>) -> Result<TokioResolver, String> {
     let mut builder = match server {
-        None => TokioResolver::builder_tokio()
-            .map_err(|e| format!("cannot read the system resolver configuration: {e}"))?,
+        None => {
+            TokioResolver::builder_tokio().map_err(|e| format!("cannot read the system resolver configuration: {e}"))?
+        }
         Some(addr) => {
             let servers = NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true);
             TokioResolver::builder_with_config(
@@ -176,7 +176,11 @@ fn record_text(rt: RecordType, data: &RData) -> Option<String> {
         RData::AAAA(a) => a.0.to_string(),
         RData::MX(mx) => format!("{} {}", mx.preference(), mx.exchange()),
         RData::CNAME(c) => c.0.to_string(),
-        RData::TXT(t) => t.txt_data().iter().map(|p| String::from_utf8_lossy(p)).collect::<String>(),
+        RData::TXT(t) => t
+            .txt_data()
+            .iter()
+            .map(|p| String::from_utf8_lossy(p))
+            .collect::<String>(),
         _ => return None,
     };
     normalize_record(rt, &text).ok()
@@ -207,7 +211,10 @@ fn failure(e: &ResolveError, name: &str, rt: RecordType, server: &str) -> ProbeF
 
 fn timed_out(after: Duration, server: &str) -> ProbeFailure {
     let ms = Duration::from_millis(u64::try_from(after.as_millis()).unwrap_or(u64::MAX));
-    ProbeFailure::new(FailKind::Timeout, format!("{} waiting for {server}", duration::human(ms)))
+    ProbeFailure::new(
+        FailKind::Timeout,
+        format!("{} waiting for {server}", duration::human(ms)),
+    )
 }
 
 /// The short upper-case name of a response code (`FORMERR`, `NOTIMP`, …).

@@ -278,7 +278,11 @@ impl MonitorTask {
         if let Some(outcome) = outcome {
             let mut next = live.health.clone();
             // A certificate's 14/3/1-day steps are announced once each.
-            let step = result.as_ref().ok().and_then(|a| a.degraded.as_ref()).and_then(|d| d.step);
+            let step = result
+                .as_ref()
+                .ok()
+                .and_then(|a| a.degraded.as_ref())
+                .and_then(|d| d.step);
             match next.observe_stepped(&outcome, step, m.fails, m.recovers, now) {
                 // Committed first (the caller awaits it); memory keeps the old state.
                 Some(t) => verdict = Some((next, t)),

@@ -770,7 +770,13 @@ mod tests {
             tls_verify: Some(true),
             ..Default::default()
         };
-        let text = status(&StatusView { monitor: m, stats: stats.clone() }, 1_000_000);
+        let text = status(
+            &StatusView {
+                monitor: m,
+                stats: stats.clone(),
+            },
+            1_000_000,
+        );
         assert!(text.contains("reason: certificate expires in 5 days\n"), "{text}");
         assert!(
             text.contains(

@@ -179,27 +179,42 @@ async fn https_certificates_are_verified_and_failures_say_why() {
     let p = prober();
     p.set_extra_roots(vec![ca.der()]);
     let good = http_server("127.0.0.1", Some(tls(ca.leaf(&["localhost", "127.0.0.1"], -1.0, 90.0)))).await;
-    let r = p.probe(&get(good.url("https", Some("localhost"), "/ok")), false, T).await;
+    let r = p
+        .probe(&get(good.url("https", Some("localhost"), "/ok")), false, T)
+        .await;
     assert!(up(&r).degraded.is_none(), "{r:?}");
     up(&p.probe(&get(good.url("https", None, "/ok")), false, T).await);
 
     let own = http_server("127.0.0.1", Some(tls(self_signed(&["localhost"])))).await;
     assert_eq!(
-        fail(p.probe(&get(own.url("https", Some("localhost"), "/ok")), false, T).await),
+        fail(
+            p.probe(&get(own.url("https", Some("localhost"), "/ok")), false, T)
+                .await
+        ),
         "certificate not trusted: unknown issuer (self-signed, or signed by a private CA)"
     );
     let expired = http_server("127.0.0.1", Some(tls(ca.leaf(&["localhost"], -30.0, -2.5)))).await;
-    let why = fail(p.probe(&get(expired.url("https", Some("localhost"), "/ok")), false, T).await);
+    let why = fail(
+        p.probe(&get(expired.url("https", Some("localhost"), "/ok")), false, T)
+            .await,
+    );
     assert!(why.starts_with("certificate expired 2 days ago ("), "{why}");
     let wrong = http_server("127.0.0.1", Some(tls(ca.leaf(&["other.test"], -1.0, 90.0)))).await;
     assert_eq!(
-        fail(p.probe(&get(wrong.url("https", Some("localhost"), "/ok")), false, T).await),
+        fail(
+            p.probe(&get(wrong.url("https", Some("localhost"), "/ok")), false, T)
+                .await
+        ),
         "certificate is not valid for localhost (it is for other.test)"
     );
     // Without the CA the good server is unknown too.
     assert!(
-        fail(prober().probe(&get(good.url("https", Some("localhost"), "/ok")), false, T).await)
-            .contains("unknown issuer")
+        fail(
+            prober()
+                .probe(&get(good.url("https", Some("localhost"), "/ok")), false, T)
+                .await
+        )
+        .contains("unknown issuer")
     );
 }
 
@@ -213,7 +228,10 @@ async fn certificates_near_expiry_are_degraded_and_expired_ones_down() {
     let r = p.probe(&get(url.clone()), false, T).await;
     let d = up(&r).degraded.clone().expect("expiring in 5 days is degraded");
     // The first step (14 days): level 1.
-    assert_eq!((d.reason.as_str(), d.step.map(u8::from)), ("certificate expires in 5 days", Some(1)));
+    assert_eq!(
+        (d.reason.as_str(), d.step.map(u8::from)),
+        ("certificate expires in 5 days", Some(1))
+    );
     // Slow too: both reasons, the certificate's step kept.
     let both = HttpSettings {
         degraded: Some(Duration::from_millis(100)),
@@ -221,7 +239,10 @@ async fn certificates_near_expiry_are_degraded_and_expired_ones_down() {
     };
     let r = p.probe(&both, false, T).await;
     let d = up(&r).degraded.clone().unwrap();
-    assert!(d.reason.starts_with("certificate expires in 5 days; slow response: "), "{d:?}");
+    assert!(
+        d.reason.starts_with("certificate expires in 5 days; slow response: "),
+        "{d:?}"
+    );
     assert_eq!(d.step.map(u8::from), Some(1));
     // cert_days=3: five days left is fine.
     let short = HttpSettings {
@@ -237,12 +258,17 @@ async fn certificates_near_expiry_are_degraded_and_expired_ones_down() {
     };
     let own = http_server("127.0.0.1", Some(tls(self_signed(&["localhost"])))).await;
     assert!(
-        up(&p.probe(&lax(own.url("https", Some("localhost"), "/ok")), false, T).await)
-            .degraded
-            .is_none()
+        up(&p
+            .probe(&lax(own.url("https", Some("localhost"), "/ok")), false, T)
+            .await)
+        .degraded
+        .is_none()
     );
     let expired = http_server("127.0.0.1", Some(tls(ca.leaf(&["elsewhere.test"], -30.0, -2.5)))).await;
-    let why = fail(p.probe(&lax(expired.url("https", Some("localhost"), "/ok")), false, T).await);
+    let why = fail(
+        p.probe(&lax(expired.url("https", Some("localhost"), "/ok")), false, T)
+            .await,
+    );
     let when = date(now_ms() as i64 - (2.5 * 86_400_000.0) as i64);
     assert_eq!(why, format!("certificate expired 2 days ago ({when})"));
     let soon_unverified = http_server("127.0.0.1", Some(tls(ca.leaf(&["elsewhere.test"], -1.0, 1.5)))).await;
@@ -251,7 +277,10 @@ async fn certificates_near_expiry_are_degraded_and_expired_ones_down() {
         .await;
     let d = up(&r).degraded.clone().unwrap();
     // The 3-day step: level 2.
-    assert_eq!((d.reason.as_str(), d.step.map(u8::from)), ("certificate expires in 2 days", Some(2)));
+    assert_eq!(
+        (d.reason.as_str(), d.step.map(u8::from)),
+        ("certificate expires in 2 days", Some(2))
+    );
 }
 
 #[tokio::test]
@@ -272,13 +301,21 @@ async fn connections_are_reused_for_a_while_and_a_dead_server_is_seen() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let opened = s.conns.load(Ordering::SeqCst) - before;
-    assert!((2..=5).contains(&opened), "{opened} connections for 8 probes over 800 ms");
+    assert!(
+        (2..=5).contains(&opened),
+        "{opened} connections for 8 probes over 800 ms"
+    );
     // The server goes away with its connections: the next probe says so at once.
     let addr = s.addr;
     drop(s);
     let why = fail(p.probe(&get(format!("http://{addr}/ok")), false, T).await);
     assert!(
-        ["connection refused", "connection closed before the response", "connection reset"].contains(&why.as_str()),
+        [
+            "connection refused",
+            "connection closed before the response",
+            "connection reset"
+        ]
+        .contains(&why.as_str()),
         "{why}"
     );
 }
@@ -337,7 +374,10 @@ async fn dns_answers_are_checked_against_expect() {
         let r = p.probe(name, &dns(rt, expect, d.addr), false, T).await;
         assert!(r.is_ok(), "{name} {rt} {expect}: {r:?}");
     }
-    let why = fail(p.probe("a.test", &dns(RecordType::A, "192.0.2.99", d.addr), false, T).await);
+    let why = fail(
+        p.probe("a.test", &dns(RecordType::A, "192.0.2.99", d.addr), false, T)
+            .await,
+    );
     assert_eq!(why, "a.test A is 192.0.2.10, 192.0.2.11, expected 192.0.2.99");
     // Every probe asks the server (nothing is cached).
     assert_eq!(d.queries_for("a.test."), 4);
@@ -365,7 +405,10 @@ async fn dns_failures_name_themselves() {
         "no MX record for a.test (empty answer)"
     );
     assert_eq!(
-        fail(p.probe("drop.test", &any(RecordType::A), false, Duration::from_millis(300)).await),
+        fail(
+            p.probe("drop.test", &any(RecordType::A), false, Duration::from_millis(300))
+                .await
+        ),
         format!("timed out after 300ms waiting for {}", d.addr)
     );
 }
@@ -420,9 +463,7 @@ async fn https_monitor_end_to_end_degraded_once_by_its_certificate() {
     let app = spawn_app(&[("UPBOT_EXTRA_CA_FILE", ca_file.to_str().unwrap())]).await;
     let s = http_server("127.0.0.1", Some(tls(ca.leaf(&["localhost"], -60.0, 5.0)))).await;
     let mut c = app.ws().await;
-    let sub = c
-        .request("subscribe", json!({"event_types": ["state", "probe"]}))
-        .await;
+    let sub = c.request("subscribe", json!({"event_types": ["state", "probe"]})).await;
     assert_eq!(sub["type"], "subscribed");
     let url = s.url("https", Some("localhost"), "/ok");
     let added = c
@@ -433,18 +474,30 @@ async fn https_monitor_end_to_end_degraded_once_by_its_certificate() {
         .await;
     assert_eq!(added["type"], "added", "{added}");
     let m = &added["data"];
-    assert_eq!((m["kind"].as_str(), m["target"].as_str()), (Some("http"), Some(url.as_str())));
+    assert_eq!(
+        (m["kind"].as_str(), m["target"].as_str()),
+        (Some("http"), Some(url.as_str()))
+    );
     assert_eq!(m["url"], url.as_str());
-    assert_eq!((m["expect"].as_str(), m["keyword"].as_str()), (Some("200-299"), Some("good")));
+    assert_eq!(
+        (m["expect"].as_str(), m["keyword"].as_str()),
+        (Some("200-299"), Some("good"))
+    );
     assert_eq!((m["method"].as_str(), m["degraded"].as_f64()), (Some("GET"), Some(0.8)));
-    assert_eq!((m["cert_days"].as_u64(), m["tls_verify"].as_bool()), (Some(14), Some(true)));
+    assert_eq!(
+        (m["cert_days"].as_u64(), m["tls_verify"].as_bool()),
+        (Some(14), Some(true))
+    );
     assert!(m.get("record_type").is_none() && m.get("server").is_none(), "{m}");
     let id = m["id"].as_u64().unwrap();
     let state = c
         .recv_until(|v| v["type"] == "state" && v["data"]["monitor_id"] == id)
         .await;
     let st = &state["data"];
-    assert_eq!((st["from"].as_str(), st["to"].as_str()), (Some("pending"), Some("degraded")));
+    assert_eq!(
+        (st["from"].as_str(), st["to"].as_str()),
+        (Some("pending"), Some("degraded"))
+    );
     assert_eq!(st["reason"], "certificate expires in 5 days");
     // Three more probes, each DEGRADED by the same certificate: no second alert.
     let mut probes = 0;
@@ -481,7 +534,12 @@ async fn dns_monitor_end_to_end_and_both_kinds_survive_a_restart() {
         recovers: Some(1),
         ..AddRequest::default()
     };
-    let v = match app.running.service.execute(&Caller::Operator, Command::Add(Box::new(req))).await {
+    let v = match app
+        .running
+        .service
+        .execute(&Caller::Operator, Command::Add(Box::new(req)))
+        .await
+    {
         Ok(Reply::Added(v)) => v,
         other => panic!("{other:?}"),
     };
@@ -500,7 +558,12 @@ async fn dns_monitor_end_to_end_and_both_kinds_survive_a_restart() {
         interval: Some(Duration::from_secs(3600)),
         ..AddRequest::default()
     };
-    let h = match app.running.service.execute(&Caller::Operator, Command::Add(Box::new(http))).await {
+    let h = match app
+        .running
+        .service
+        .execute(&Caller::Operator, Command::Add(Box::new(http)))
+        .await
+    {
         Ok(Reply::Added(v)) => v,
         other => panic!("{other:?}"),
     };
@@ -516,7 +579,10 @@ async fn dns_monitor_end_to_end_and_both_kinds_survive_a_restart() {
         other => panic!("{other:?}"),
     };
     let dns_back = list.iter().find(|m| m.id == v.id).unwrap();
-    assert_eq!((dns_back.state, dns_back.target.as_str()), (State::Down, v.target.as_str()));
+    assert_eq!(
+        (dns_back.state, dns_back.target.as_str()),
+        (State::Down, v.target.as_str())
+    );
     assert_eq!(dns_back.settings, v.settings);
     let http_back = list.iter().find(|m| m.id == h.id).unwrap();
     assert_eq!(http_back.settings, h.settings);
@@ -553,13 +619,19 @@ async fn chat_added_http_and_dns_targets_obey_the_chat_policy() {
     ] {
         match run(chat.clone(), text).await {
             Err(CoreError::Validation(m)) => {
-                assert!(m.contains(&format!("is refused by the UPBOT_CHAT_TARGETS rule {rule}")), "{text}: {m}")
+                assert!(
+                    m.contains(&format!("is refused by the UPBOT_CHAT_TARGETS rule {rule}")),
+                    "{text}: {m}"
+                )
             }
             other => panic!("{text}: {other:?}"),
         }
     }
     // Without a server a chat's dns monitor asks the system resolver: allowed.
-    assert!(matches!(run(chat.clone(), "dns example.com interval=24h").await, Ok(Reply::Added(_))));
+    assert!(matches!(
+        run(chat.clone(), "dns example.com interval=24h").await,
+        Ok(Reply::Added(_))
+    ));
     assert!(matches!(
         run(Caller::Operator, "https://127.0.0.1:8443/health interval=24h").await,
         Ok(Reply::Added(_))

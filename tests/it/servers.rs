@@ -151,7 +151,12 @@ fn router() -> axum::Router {
                 if n == 0 {
                     "landed".into_response()
                 } else {
-                    (StatusCode::FOUND, [(header::LOCATION, format!("/redirect/{}", n - 1))], "").into_response()
+                    (
+                        StatusCode::FOUND,
+                        [(header::LOCATION, format!("/redirect/{}", n - 1))],
+                        "",
+                    )
+                        .into_response()
                 }
             }),
         )
@@ -215,7 +220,12 @@ pub async fn http_server(ip: &str, tls: Option<Arc<rustls::ServerConfig>>) -> Ht
             });
         }
     });
-    HttpServer { addr, hits, conns, task }
+    HttpServer {
+        addr,
+        hits,
+        conns,
+        task,
+    }
 }
 
 /// A server that accepts connections and never answers (keeps them open).
@@ -272,7 +282,10 @@ pub async fn dns_server() -> DnsServer {
     let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind udp");
     let addr = sock.local_addr().expect("addr");
     let queries = Arc::new(Mutex::new(HashMap::new()));
-    let a_records = Arc::new(Mutex::new(vec![Ipv4Addr::new(192, 0, 2, 10), Ipv4Addr::new(192, 0, 2, 11)]));
+    let a_records = Arc::new(Mutex::new(vec![
+        Ipv4Addr::new(192, 0, 2, 10),
+        Ipv4Addr::new(192, 0, 2, 11),
+    ]));
     let (q, a) = (queries.clone(), a_records.clone());
     let task = tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];

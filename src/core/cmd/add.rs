@@ -346,9 +346,16 @@ impl AddRequest {
             Some(e) => StatusList::parse(e).map_err(invalid)?,
             None => StatusList::default(),
         };
-        let keyword = self.keyword.as_deref().map(Keyword::parse).transpose().map_err(invalid)?;
+        let keyword = self
+            .keyword
+            .as_deref()
+            .map(Keyword::parse)
+            .transpose()
+            .map_err(invalid)?;
         if keyword.is_some() && method == HttpMethod::Head {
-            return Err(invalid("keyword needs the body, which HEAD does not fetch: use method=GET"));
+            return Err(invalid(
+                "keyword needs the body, which HEAD does not fetch: use method=GET",
+            ));
         }
         if let Some(d) = self.degraded {
             if d.is_zero() || d >= timeout {
@@ -745,29 +752,52 @@ mod tests {
         assert_eq!(r.target, "https://example.com/health");
         assert_eq!(r.expect.as_deref(), Some("200-299,301"));
         assert_eq!(r.keyword.as_deref(), Some("all good"));
-        assert_eq!((r.method.as_deref(), r.degraded), (Some("head"), Some(Duration::from_millis(800))));
+        assert_eq!(
+            (r.method.as_deref(), r.degraded),
+            (Some("head"), Some(Duration::from_millis(800)))
+        );
         assert_eq!((r.cert_days, r.tls_verify), (Some(7), Some(false)));
         let r = AddRequest::parse_chat("dns example.com type=MX expect=mail.example.com server=127.0.0.53:53").unwrap();
         assert_eq!((r.kind, r.target.as_str()), (Some(Kind::Dns), "example.com"));
         assert_eq!(r.record_type.as_deref(), Some("MX"));
         assert_eq!(r.server.as_deref(), Some("127.0.0.53:53"));
-        assert_eq!(AddRequest::parse_chat("dns example.com AAAA").unwrap().record_type.as_deref(), Some("AAAA"));
+        assert_eq!(
+            AddRequest::parse_chat("dns example.com AAAA")
+                .unwrap()
+                .record_type
+                .as_deref(),
+            Some("AAAA")
+        );
         // `type=` is still the kind when it names one.
         assert_eq!(AddRequest::parse_chat("x type=tcp").unwrap().record_type, None);
         // WS: expect as a number or a list; url instead of target.
         let r = ws(json!({"url": "http://h/", "expect": [200, "301-302"], "tls_verify": "no"})).unwrap();
         assert_eq!((r.expect.as_deref(), r.tls_verify), (Some("200,301-302"), Some(false)));
         let m = r.validate().unwrap();
-        assert_eq!((m.kind, m.host.as_str(), m.target()), (Kind::Http, "h", "http://h/".to_string()));
+        assert_eq!(
+            (m.kind, m.host.as_str(), m.target()),
+            (Kind::Http, "h", "http://h/".to_string())
+        );
         let h = m.http.unwrap();
-        assert_eq!((h.expect.to_string(), h.tls_verify, h.cert_days), ("200,301-302".into(), false, 14));
-        assert_eq!(ws(json!({"target": "x", "expect": 204})).unwrap().expect.as_deref(), Some("204"));
-        let m = ws(json!({"target": "Example.com", "kind": "dns", "record_type": "a", "expect": "192.0.2.1", "server": "::1"}))
-            .unwrap()
-            .validate()
-            .unwrap();
+        assert_eq!(
+            (h.expect.to_string(), h.tls_verify, h.cert_days),
+            ("200,301-302".into(), false, 14)
+        );
+        assert_eq!(
+            ws(json!({"target": "x", "expect": 204})).unwrap().expect.as_deref(),
+            Some("204")
+        );
+        let m = ws(
+            json!({"target": "Example.com", "kind": "dns", "record_type": "a", "expect": "192.0.2.1", "server": "::1"}),
+        )
+        .unwrap()
+        .validate()
+        .unwrap();
         let d = m.dns.as_deref().unwrap();
-        assert_eq!((d.record_type, d.expect.as_slice(), d.server.as_deref()), (RecordType::A, &["192.0.2.1".to_string()][..], Some("[::1]:53")));
+        assert_eq!(
+            (d.record_type, d.expect.as_slice(), d.server.as_deref()),
+            (RecordType::A, &["192.0.2.1".to_string()][..], Some("[::1]:53"))
+        );
         assert_eq!(m.target(), "example.com A @[::1]:53");
         // A ping or tcp monitor carries neither.
         let m = ws(json!({"target": "db:5432"})).unwrap().validate().unwrap();
@@ -778,25 +808,70 @@ mod tests {
     fn http_and_dns_validation() {
         let v = |data: Value| ws(data).unwrap().validate();
         for (data, needle) in [
-            (json!({"target": "db:5432", "keyword": "x"}), "keyword is for http monitors"),
-            (json!({"target": "db", "server": "1.1.1.1"}), "server is for dns monitors"),
-            (json!({"target": "https://x/", "record_type": "A"}), "record_type is for dns monitors"),
-            (json!({"target": "db", "expect": "200"}), "expect is for http and dns monitors"),
+            (
+                json!({"target": "db:5432", "keyword": "x"}),
+                "keyword is for http monitors",
+            ),
+            (
+                json!({"target": "db", "server": "1.1.1.1"}),
+                "server is for dns monitors",
+            ),
+            (
+                json!({"target": "https://x/", "record_type": "A"}),
+                "record_type is for dns monitors",
+            ),
+            (
+                json!({"target": "db", "expect": "200"}),
+                "expect is for http and dns monitors",
+            ),
             (json!({"kind": "push", "url": "https://x/"}), "url is for http monitors"),
-            (json!({"target": "n", "kind": "push", "keyword": "x"}), "keyword is for http monitors"),
-            (json!({"target": "https://a/", "url": "https://b/"}), "give the URL once"),
+            (
+                json!({"target": "n", "kind": "push", "keyword": "x"}),
+                "keyword is for http monitors",
+            ),
+            (
+                json!({"target": "https://a/", "url": "https://b/"}),
+                "give the URL once",
+            ),
             (json!({"target": "https://x/", "port": 80}), "port is part of its URL"),
-            (json!({"target": "https://x/", "expect": "abc"}), "expect: \"abc\" is not a status code"),
-            (json!({"target": "https://x/", "method": "POST"}), "method must be GET or HEAD"),
-            (json!({"target": "https://x/", "method": "HEAD", "keyword": "ok"}), "use method=GET"),
-            (json!({"target": "https://x/", "degraded": "3s"}), "below the timeout (2s)"),
-            (json!({"target": "https://x/", "cert_days": 400}), "cert_days must be between 0 and 365"),
-            (json!({"target": "https://x/", "keyword": ""}), "keyword must not be empty"),
+            (
+                json!({"target": "https://x/", "expect": "abc"}),
+                "expect: \"abc\" is not a status code",
+            ),
+            (
+                json!({"target": "https://x/", "method": "POST"}),
+                "method must be GET or HEAD",
+            ),
+            (
+                json!({"target": "https://x/", "method": "HEAD", "keyword": "ok"}),
+                "use method=GET",
+            ),
+            (
+                json!({"target": "https://x/", "degraded": "3s"}),
+                "below the timeout (2s)",
+            ),
+            (
+                json!({"target": "https://x/", "cert_days": 400}),
+                "cert_days must be between 0 and 365",
+            ),
+            (
+                json!({"target": "https://x/", "keyword": ""}),
+                "keyword must not be empty",
+            ),
             (json!({"target": "ftp://x/"}), "unsupported scheme"),
             (json!({"target": "x", "kind": "http"}), "an http target is a URL"),
-            (json!({"target": "x", "kind": "dns", "record_type": "SRV"}), "record_type must be A, AAAA"),
-            (json!({"target": "x", "kind": "dns", "expect": "::1"}), "not an IPv4 address"),
-            (json!({"target": "x", "kind": "dns", "server": "x:0"}), "server: invalid port"),
+            (
+                json!({"target": "x", "kind": "dns", "record_type": "SRV"}),
+                "record_type must be A, AAAA",
+            ),
+            (
+                json!({"target": "x", "kind": "dns", "expect": "::1"}),
+                "not an IPv4 address",
+            ),
+            (
+                json!({"target": "x", "kind": "dns", "server": "x:0"}),
+                "server: invalid port",
+            ),
             (json!({"target": "192.0.2.1", "kind": "dns"}), "a name to look up"),
         ] {
             let e = v(data.clone()).unwrap_err();
