@@ -1,6 +1,6 @@
 //! Wiring and lifetime: open the store, start the scheduler, the command core and the
 //! fronts, and shut them down in order (stop intake: Telegram dispatchers and alert
-//! senders → close WS sessions → stop probes → final flush).
+//! senders → close WS sessions → the on-call clock → stop probes → final flush).
 //!
 //! The store holds bot tokens, push secrets and webhook tokens, so the process creates
 //! its files private to its user (umask 077; the data dir itself is created 0700).
@@ -98,6 +98,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     )
     .context("loading monitors")?;
     service.set_chat_safety(crate::core::ChatSafety::from_config(&config));
+    // Ends mutes on time (those that ended while upbot was stopped at once) and queues
+    // reminders; it only writes to the outbox, so it may start before the senders.
+    let clock = tokio::spawn(crate::core::oncall::run_clock(service.clone(), shutdown.child_token()));
 
     // Before the WS API: its "listening" line tells operators (and tests) start-up is done.
     let telegram = crate::telegram::Telegram::start(&config, service.clone())
@@ -108,6 +111,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         Ok(l) => l,
         Err(e) => {
             telegram.stop().await;
+            shutdown.cancel();
+            let _ = clock.await;
             return Err(e).with_context(|| format!("binding the WS API to {} (UPBOT_WS_ADDR)", config.ws_addr));
         }
     };
@@ -132,8 +137,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .spawn(async move { crate::http::serve(http_listener, &config, service, scheduler, token, tracker2).await })
     };
 
+    // Recorded history is written in batches (see core::history).
+    tracker.spawn(service.clone().run_history_saver(shutdown.clone()));
+
     let scheduler_handle = scheduler.clone();
     let token = shutdown.clone();
+    let history_service = service.clone();
     let done = tokio::spawn(async move {
         token.cancelled().await;
         tracing::info!("shutting down");
@@ -148,8 +157,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         if let Ok(Err(e)) = http.await {
             tracing::warn!(error = %e, "HTTP receiver ended with an error");
         }
+        let _ = clock.await;
         push.shutdown().await;
         scheduler.shutdown().await;
+        if let Err(e) = history_service.save_history().await {
+            tracing::warn!(error = %e, "saving history at shutdown failed");
+        }
         store.flush().await.context("final store flush")?;
         tracing::info!("stopped; store flushed");
         Ok(())

@@ -1,4 +1,5 @@
-//! The CLI client: `upbot add|del|list|status|pause|resume|watch` and the legacy
+//! The CLI client: `upbot add|del|list|status|pause|resume|rotate|graph|page|ack|mute|
+//! unmute|remind|quiet|watch` and the legacy
 //! `add-mon|del-mon|list-mon` aliases, as a thin layer over the WebSocket API. Owns the
 //! argument definitions (clap), the request/reply exchange, human and JSON output, and
 //! the exit-code policy: 0 success, 1 the server answered an error, 2 usage, 3 cannot
@@ -16,7 +17,10 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::core::cmd::{self, AddRequest, ById, ListRequest};
+use crate::core::cmd::{
+    self, AckRequest, AddRequest, ById, GraphRequest, ListRequest, MuteRequest, PageRequest, QuietRequest,
+    RemindRequest, UnmuteRequest,
+};
 
 /// Server used when neither `--server` nor `UPBOT_SERVER` is given.
 pub const DEFAULT_SERVER: &str = "ws://127.0.0.1:8765";
@@ -67,6 +71,34 @@ pub enum ClientCommand {
     #[command(about = cmd::rotate::SPEC.about, long_about = None)]
     /// The core's `rotate` (help from its definition).
     Rotate(ById),
+    #[command(about = cmd::graph::SPEC.about, long_about = None)]
+    /// The core's `graph`: writes the PNG to a file and prints the figures.
+    Graph {
+        /// The core's input.
+        #[command(flatten)]
+        req: GraphRequest,
+        /// Where to write the PNG [default: monitor-<id>-<period>.png]
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
+    #[command(about = cmd::page::SPEC.about, long_about = None)]
+    /// The core's `page` (help from its definition).
+    Page(PageRequest),
+    #[command(about = cmd::ack::SPEC.about, long_about = None)]
+    /// The core's `ack` (help from its definition).
+    Ack(AckRequest),
+    #[command(about = cmd::mute::SPEC.about, long_about = None)]
+    /// The core's `mute` (help from its definition).
+    Mute(MuteRequest),
+    #[command(about = cmd::unmute::SPEC.about, long_about = None)]
+    /// The core's `unmute` (help from its definition).
+    Unmute(UnmuteRequest),
+    #[command(about = cmd::remind::SPEC.about, long_about = None)]
+    /// The core's `remind` (help from its definition).
+    Remind(RemindRequest),
+    #[command(about = cmd::quiet::SPEC.about, long_about = None)]
+    /// The core's `quiet` (help from its definition).
+    Quiet(QuietRequest),
     /// Stream events as JSON lines until the server closes or Ctrl-C
     Watch {
         /// Event types: probe, state (comma-separated)
@@ -342,6 +374,81 @@ pub async fn run(
             let v = one_request(&s, "list", data(&l)).await?;
             print_list(out, &s, &v)
         }
+        ClientCommand::Graph { req, out: file } => graph(out, &s, req, file).await,
+        ClientCommand::Page(p) => {
+            let v = one_request(&s, "page", data(&p)).await?;
+            if s.json {
+                return print_json(out, &v);
+            }
+            match v.get("url").and_then(Value::as_str) {
+                Some(url) => writeln!(
+                    out,
+                    "status page of chat {}: {url} (targets {})",
+                    v.get("chat_id").unwrap_or(&Value::Null),
+                    if v.get("targets").and_then(Value::as_bool) == Some(true) {
+                        "shown"
+                    } else {
+                        "hidden"
+                    }
+                )?,
+                None => writeln!(
+                    out,
+                    "chat {} has no status page",
+                    v.get("chat_id").unwrap_or(&Value::Null)
+                )?,
+            }
+            Ok(())
+        }
+        ClientCommand::Ack(a) => {
+            let m = one_request(&s, "ack", data(&a)).await?;
+            if s.json {
+                return print_json(out, &m);
+            }
+            let why = m
+                .get("ack_reason")
+                .and_then(Value::as_str)
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "acked #{} {} (by {}{why})",
+                id_of(&m),
+                str_of(&m, "name"),
+                str_of(&m, "acked_by")
+            )?;
+            Ok(())
+        }
+        ClientCommand::Mute(a) => {
+            let v = one_request(&s, "mute", data(&a)).await?;
+            oncall_line(out, &s, &v, &format!("muted until {}", str_of(&v, "muted_until")))
+        }
+        ClientCommand::Unmute(a) => {
+            let v = one_request(&s, "unmute", data(&a)).await?;
+            let changed = v.get("changed").and_then(Value::as_u64).unwrap_or(0);
+            oncall_line(out, &s, &v, &format!("unmuted; {changed} changed while muted"))
+        }
+        ClientCommand::Remind(a) => {
+            let v = one_request(&s, "remind", data(&a)).await?;
+            let what = match v.get("remind").and_then(Value::as_f64) {
+                Some(secs) => format!("a reminder every {} while DOWN", fmt_secs(secs)),
+                None => "no reminders".into(),
+            };
+            oncall_line(out, &s, &v, &what)
+        }
+        ClientCommand::Quiet(a) => {
+            let v = one_request(&s, "quiet", data(&a)).await?;
+            if s.json {
+                return print_json(out, &v);
+            }
+            let on = v.get("quiet").and_then(Value::as_bool).unwrap_or(false);
+            writeln!(
+                out,
+                "quiet recoveries {} for chat {}",
+                if on { "on" } else { "off" },
+                v.get("chat_id").unwrap_or(&Value::Null)
+            )?;
+            Ok(())
+        }
         ClientCommand::Watch { types, monitors, chats } => watch(&s, types, monitors, chats, out).await,
         ClientCommand::AddMon {
             chat_id,
@@ -393,6 +500,44 @@ pub fn data(input: &impl Serialize) -> Value {
 async fn by_id(out: &mut impl Write, s: &Settings, ty: &str, verb: &str, id: ById) -> Result<(), ClientError> {
     let m = one_request(s, ty, data(&id)).await?;
     print_monitor(out, s, verb, &m, false)
+}
+
+/// `upbot graph`: asks for the chart, writes the PNG, prints the figures (or, with
+/// `--json`, the reply without the image).
+async fn graph(
+    out: &mut impl Write,
+    s: &Settings,
+    req: GraphRequest,
+    file: Option<std::path::PathBuf>,
+) -> Result<(), ClientError> {
+    use base64::Engine as _;
+    let mut v = one_request(s, "graph", data(&req)).await?;
+    let png = v
+        .get("png_base64")
+        .and_then(Value::as_str)
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .ok_or_else(|| ClientError::Connection("the server's graph reply carries no PNG".into()))?;
+    let path = file.unwrap_or_else(|| format!("monitor-{}-{}.png", req.id, req.period).into());
+    std::fs::write(&path, &png)?;
+    if let Some(m) = v.as_object_mut() {
+        m.remove("png_base64");
+        m.insert("file".into(), Value::String(path.display().to_string()));
+    }
+    if s.json {
+        return print_json(out, &v);
+    }
+    let pct = crate::pictures::page::pct(v.get("uptime_pct").and_then(Value::as_f64));
+    let incidents = v.get("incidents").and_then(Value::as_array).map_or(0, Vec::len);
+    writeln!(
+        out,
+        "#{} {}: uptime {pct} over {}, {incidents} incident(s), RTT avg {}; chart written to {}",
+        id_of(&v),
+        str_of(&v, "name"),
+        str_of(&v, "period"),
+        fmt_ms(v.get("rtt_avg_ms").and_then(Value::as_f64)),
+        path.display()
+    )?;
+    Ok(())
 }
 
 async fn one_request(s: &Settings, ty: &str, data: Value) -> Result<Value, ClientError> {
@@ -458,6 +603,33 @@ pub fn fmt_secs(secs: f64) -> String {
 
 fn fmt_ms(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |ms| format!("{ms:.1} ms"))
+}
+
+/// `#7 web, #8 db: muted until …` (or the JSON): the reply of an on-call command
+/// about one or more monitors.
+fn oncall_line(out: &mut impl Write, s: &Settings, v: &Value, what: &str) -> Result<(), ClientError> {
+    if s.json {
+        return print_json(out, v);
+    }
+    let monitors: Vec<String> = v
+        .get("monitors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|m| format!("#{} {}", id_of(m), str_of(m, "name")))
+        .collect();
+    let who = match (v.get("all").and_then(Value::as_bool), monitors.as_slice()) {
+        (Some(true), ms) => format!(
+            "all {} monitors of chat {}",
+            ms.len(),
+            v.get("chat_id").unwrap_or(&Value::Null)
+        ),
+        (_, [one]) => one.clone(),
+        (_, ms) if ms.len() <= 5 => ms.join(", "),
+        (_, ms) => format!("{} monitors", ms.len()),
+    };
+    writeln!(out, "{who}: {what}")?;
+    Ok(())
 }
 
 fn print_monitor(out: &mut impl Write, s: &Settings, verb: &str, m: &Value, details: bool) -> Result<(), ClientError> {

@@ -62,6 +62,20 @@ pub struct StateEvent {
     /// When, ms since the epoch.
     #[serde(skip)]
     pub at_ms: u64,
+    /// An on-call change this event reports instead of a state change (`ack`, `mute`,
+    /// `unmute`, `remind`; `from` and `to` are then the unchanged state); absent for
+    /// state changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oncall: Option<&'static str>,
+    /// With `oncall`: who acked the current incident.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acked_by: Option<String>,
+    /// With `oncall`: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ack_reason: Option<String>,
+    /// With `oncall`: end of the mute holding its alerts (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub muted_until: Option<String>,
 }
 
 /// Capacity of the notice channel: notices are rare (one per chat-wide change).
@@ -110,6 +124,10 @@ impl StateEvent {
             announce: t.announce,
             down_for_ms: t.down_for_ms,
             at_ms: t.at_ms,
+            oncall: None,
+            acked_by: None,
+            ack_reason: None,
+            muted_until: None,
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod domain;
 pub mod events;
 pub mod http;
 pub mod metrics;
+pub mod pictures;
 pub mod probe;
 pub mod push;
 pub mod scheduler;

@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::domain::history::{Bucket, Recorder};
 use crate::domain::{Health, Kind, Monitor, MonitorId, Outcome, State, Transition, now_ms};
 use crate::events::{EventBus, StateEvent};
 use crate::metrics::Metrics;
@@ -104,6 +105,9 @@ struct Entry {
     gate: Arc<tokio::sync::Mutex<()>>,
     /// [`Push::halt`]ed: reports wait for the next upsert, no deadline runs.
     halted: bool,
+    /// Its history since the last save: reports count as probes (DOWN reports as
+    /// failures), time per state.
+    history: Recorder,
 }
 
 #[derive(Default)]
@@ -245,6 +249,8 @@ impl Push {
             }),
         };
         let mut gate = None;
+        let now = now_ms();
+        let mut history = Recorder::new(now, health.state);
         if let Some(old) = old {
             if let Some(d) = old.deadline {
                 reg.deadlines.remove(&(d.0, id));
@@ -253,6 +259,8 @@ impl Push {
                 reg.tokens.remove(&digest(&p.token));
             }
             gate = Some(old.gate);
+            history = old.history;
+            history.set_state(now, health.state);
         }
         reg.tokens.insert(key, id);
         let generation = self.next_generation();
@@ -266,6 +274,7 @@ impl Push {
                 generation,
                 gate: gate.unwrap_or_default(),
                 halted: false,
+                history,
             },
         );
         self.schedule(&mut reg, id);
@@ -326,6 +335,27 @@ impl Push {
     /// Live health of a push monitor.
     pub fn live(&self, id: MonitorId) -> Option<Health> {
         lock(&self.inner.reg).entries.get(&id).map(|e| e.health.clone())
+    }
+
+    /// Hands over every push monitor's recorded history minutes (the periodic save).
+    pub fn take_history(&self, now_ms: u64) -> Vec<(MonitorId, Vec<(u64, Bucket)>)> {
+        let mut reg = lock(&self.inner.reg);
+        reg.entries
+            .iter_mut()
+            .filter_map(|(id, e)| {
+                let minutes = e.history.take(now_ms);
+                (!minutes.is_empty()).then_some((*id, minutes))
+            })
+            .collect()
+    }
+
+    /// The history minutes `id` recorded and has not handed over yet.
+    pub fn unsaved_history(&self, id: MonitorId, now_ms: u64) -> Vec<(u64, Bucket)> {
+        lock(&self.inner.reg)
+            .entries
+            .get(&id)
+            .map(|e| e.history.peek(now_ms))
+            .unwrap_or_default()
     }
 
     /// Last heartbeat or report of a push monitor, ms since the epoch.
@@ -398,6 +428,10 @@ impl Push {
                     {
                         let mut reg = lock(&self.inner.reg);
                         if let Some(e) = reg.entries.get_mut(&id).filter(|e| e.generation == generation) {
+                            e.history.probe(now, !matches!(signal, Signal::Down(_)), None);
+                            if let Some(t) = &t {
+                                e.history.set_state(now, t.to);
+                            }
                             e.health = health.clone();
                             e.seen_ms = Some(now);
                             self.schedule(&mut reg, id);
@@ -533,6 +567,7 @@ impl Push {
                 {
                     let mut reg = lock(&self.inner.reg);
                     if let Some(e) = reg.entries.get_mut(&id).filter(|e| e.generation == generation) {
+                        e.history.set_state(now, t.to);
                         e.health = health;
                         self.schedule(&mut reg, id);
                     }

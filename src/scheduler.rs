@@ -33,7 +33,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats};
+use crate::domain::history::{Bucket, Recorder};
+use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, now_ms};
 use crate::events::EventBus;
 use crate::probe::dns::Resolver;
 use crate::probe::icmp::IcmpClients;
@@ -90,6 +91,8 @@ struct Live {
     stats_dirty: bool,
     /// The monitor was removed: nothing may be saved for it any more.
     removed: bool,
+    /// Its history since the last save (minutes, time per state).
+    history: Recorder,
 }
 
 type LiveRef = Arc<Mutex<Live>>;
@@ -263,6 +266,7 @@ impl Scheduler {
                     generation: 0,
                     stats_dirty: false,
                     removed: false,
+                    history: Recorder::new(now_ms(), health.state),
                 })),
                 cancel: None,
             }
@@ -273,6 +277,7 @@ impl Scheduler {
         let generation = {
             let mut live = lock(&entry.live);
             live.generation += 1;
+            live.history.set_state(now_ms(), health.state);
             live.health = health;
             live.generation
         };
@@ -323,6 +328,27 @@ impl Scheduler {
         let live = lock(&self.shared.registry).get(&id).map(|e| e.live.clone())?;
         let l = lock(&live);
         Some((l.health.clone(), l.stats.clone()))
+    }
+
+    /// Hands over every monitor's recorded history minutes (the periodic save).
+    pub fn take_history(&self, now_ms: u64) -> Vec<(MonitorId, Vec<(u64, Bucket)>)> {
+        let lives: Vec<(MonitorId, LiveRef)> = lock(&self.shared.registry)
+            .iter()
+            .map(|(id, e)| (*id, e.live.clone()))
+            .collect();
+        lives
+            .into_iter()
+            .filter_map(|(id, live)| {
+                let minutes = lock(&live).history.take(now_ms);
+                (!minutes.is_empty()).then_some((id, minutes))
+            })
+            .collect()
+    }
+
+    /// The history minutes `id` recorded and has not handed over yet.
+    pub fn unsaved_history(&self, id: MonitorId, now_ms: u64) -> Vec<(u64, Bucket)> {
+        let live = lock(&self.shared.registry).get(&id).map(|e| e.live.clone());
+        live.map(|l| lock(&l).history.peek(now_ms)).unwrap_or_default()
     }
 
     /// The monitor as the scheduler last received it.
@@ -636,6 +662,53 @@ mod tests {
         );
         store.flush().await.unwrap();
         assert_eq!(store.health(m.id).unwrap().unwrap().reason, h.reason);
+        s.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn history_counts_every_probe_and_the_time_down_until_handed_over() {
+        let store = Store::temporary().unwrap();
+        let events = EventBus::new();
+        let s = engine(&store, &events);
+        let mut sub = events.subscribe();
+        let (l, port) = listener().await;
+        let server = serve(l);
+        let m = monitor(9, Kind::Tcp, "127.0.0.1", Some(port));
+        add(&s, &store, &m).await;
+        let mut ok = 0;
+        while ok < 4 {
+            ok += u32::from(next_probe(&mut sub, m.id).await.ok);
+        }
+        // The target goes away: DOWN after `fails` failures.
+        server.abort();
+        let _ = server.await;
+        let ev = tokio::time::timeout(WAIT, sub.state.recv()).await.unwrap().unwrap();
+        assert_eq!(ev.to, State::Up);
+        let ev = tokio::time::timeout(WAIT, async {
+            loop {
+                let ev = sub.state.recv().await.unwrap();
+                if ev.to == State::Down {
+                    return ev;
+                }
+            }
+        })
+        .await
+        .expect("DOWN in time");
+        assert_eq!(ev.monitor_id, m.id);
+        // Halted, so no probe lands between the reads below.
+        let (live_h, live_s) = s.halt(m.id).unwrap();
+        let now = now_ms();
+        let peek = s.unsaved_history(m.id, now);
+        let taken = s.take_history(now);
+        assert_eq!(taken, vec![(m.id, peek)], "peek shows what take hands over");
+        let mut total = crate::domain::history::Bucket::default();
+        taken[0].1.iter().for_each(|(_, b)| total.merge(b));
+        let summary = live_s.summary(now);
+        assert_eq!(u64::from(total.probes), summary.probes, "every probe, once");
+        assert_eq!(total.failures, total.probes - total.rtt_count);
+        assert!(total.rtt_count >= 4 && total.failures >= m.fails);
+        assert!(total.known_ms > 0 && total.down_ms <= now - live_h.since_ms + 1);
+        assert!(s.take_history(now).is_empty(), "taken means gone");
         s.shutdown().await;
     }
 

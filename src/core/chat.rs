@@ -40,6 +40,18 @@ impl Service {
         let ids = moved.iter().map(|(m, _)| m.id).collect();
         tracing::info!(old_chat = old, new_chat = new, monitors = moved.len(), "chat migrated");
         self.hand_back(moved);
+        // The chat's status page follows it, at the same address.
+        if let Some(p) = self.pages().of_chat(old) {
+            let page = crate::store::PublishedPage { chat_id: new, ..p };
+            let stored = match self.store().put_page(&page).await {
+                Ok(()) => self.store().delete_page(old).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            match stored {
+                Ok(()) => self.pages().put(page),
+                Err(e) => tracing::error!(old_chat = old, new_chat = new, error = %e, "moving the status page failed"),
+            }
+        }
         Ok(ids)
     }
 

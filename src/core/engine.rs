@@ -9,6 +9,7 @@
 //! handing the new one back with [`Engine::upsert`] (it would be overwritten, or
 //! announced twice).
 
+use crate::domain::history::Bucket;
 use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats};
 use crate::push::Push;
 use crate::scheduler::Scheduler;
@@ -26,6 +27,12 @@ pub trait Engine: Send + Sync {
     fn halt(&self, id: MonitorId) -> Option<(Health, ProbeStats)>;
     /// The live state of `id`.
     fn live(&self, id: MonitorId) -> Option<(Health, ProbeStats)>;
+    /// The minutes of history `id`'s recorder holds and has not handed to the store
+    /// yet, as of `now_ms` (readers lay them over what is stored).
+    fn unsaved_history(&self, id: MonitorId, now_ms: u64) -> Vec<(u64, Bucket)>;
+    /// Hands over the history minutes every monitor recorded since the last call (the
+    /// periodic save writes them in one batch).
+    fn take_history(&self, now_ms: u64) -> Vec<(MonitorId, Vec<(u64, Bucket)>)>;
 }
 
 impl Engine for Scheduler {
@@ -43,6 +50,14 @@ impl Engine for Scheduler {
 
     fn live(&self, id: MonitorId) -> Option<(Health, ProbeStats)> {
         Scheduler::live(self, id)
+    }
+
+    fn unsaved_history(&self, id: MonitorId, now_ms: u64) -> Vec<(u64, Bucket)> {
+        Scheduler::unsaved_history(self, id, now_ms)
+    }
+
+    fn take_history(&self, now_ms: u64) -> Vec<(MonitorId, Vec<(u64, Bucket)>)> {
+        Scheduler::take_history(self, now_ms)
     }
 }
 
@@ -63,6 +78,14 @@ impl Engine for Push {
     fn live(&self, id: MonitorId) -> Option<(Health, ProbeStats)> {
         Push::live(self, id).map(|h| (h, ProbeStats::default()))
     }
+
+    fn unsaved_history(&self, id: MonitorId, now_ms: u64) -> Vec<(u64, Bucket)> {
+        Push::unsaved_history(self, id, now_ms)
+    }
+
+    fn take_history(&self, now_ms: u64) -> Vec<(MonitorId, Vec<(u64, Bucket)>)> {
+        Push::take_history(self, now_ms)
+    }
 }
 
 /// Both engines, and the one place that knows which kind runs where.
@@ -75,6 +98,16 @@ pub struct Engines {
 }
 
 impl Engines {
+    /// The probe scheduler as an [`Engine`].
+    pub fn scheduler_engine(&self) -> &dyn Engine {
+        &self.scheduler
+    }
+
+    /// The push engine as an [`Engine`].
+    pub fn push_engine(&self) -> &dyn Engine {
+        &self.push
+    }
+
     /// The engine that runs monitors of `kind`.
     pub fn of(&self, kind: Kind) -> &dyn Engine {
         match kind {

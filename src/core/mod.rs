@@ -9,19 +9,28 @@
 //! - the errors and their codes: [`error`];
 //! - the engines behind one trait (probe scheduler, push engine): [`engine`];
 //! - whole-chat operations (migration, a removed bot): `chat.rs`;
-//! - Telegram bots as the core needs them: [`gateway`].
+//! - published status pages and the data they show: [`pages`];
+//! - the periodic save of the engines' recorded history: [`history`];
+//! - Telegram bots as the core needs them: [`gateway`];
+//! - acks, mutes, reminders and chat settings, and the on-call clock: [`oncall`].
 
 mod chat;
 pub mod cmd;
 pub mod engine;
 pub mod error;
 pub mod gateway;
+pub mod history;
+pub mod oncall;
+pub mod pages;
 pub mod service;
 pub mod view;
 
-pub use cmd::{AddRequest, ById, Command, ListRequest, SPECS, Selector, Spec, parse_duration};
+pub use cmd::{
+    AckRequest, AddRequest, ById, Command, Every, ListRequest, MuteRequest, QuietRequest, RemindRequest, SPECS, Scope,
+    Selector, Spec, UnmuteRequest, parse_duration,
+};
 pub use engine::{Engine, Engines};
 pub use error::{CoreError, ErrorCode};
 pub use gateway::{BotGateway, ResolveFuture};
 pub use service::{Caller, ChatSafety, Service};
-pub use view::{MonitorView, Reply, StatusView};
+pub use view::{MonitorView, MuteView, QuietView, RemindView, Reply, StatusView, UnmuteView};

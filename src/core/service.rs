@@ -18,6 +18,7 @@ use super::cmd::{Command, Selector};
 use super::engine::Engines;
 use super::error::{CoreError, invalid};
 use super::gateway::BotGateway;
+use super::pages::Pages;
 use super::view::monitor_view;
 pub use super::view::{MonitorView, Reply, StatusView};
 use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, State, TargetPolicy, Transition, now_ms};
@@ -106,6 +107,12 @@ struct Inner {
     resolver: RwLock<Resolver>,
     /// Serialises mutations so dedupe checks and writes cannot interleave.
     writes: tokio::sync::Mutex<()>,
+    /// Published status pages.
+    pages: Pages,
+    /// Charts drawn at once (`graph`).
+    renders: tokio::sync::Semaphore,
+    /// On-call records and chat settings (write-through to the store).
+    oncall: super::oncall::Book,
 }
 
 /// The command core's handle; cheap to clone.
@@ -151,6 +158,8 @@ impl Service {
             map.insert(m.id, m);
         }
         tracing::info!(monitors = map.len(), "monitors loaded");
+        let pages = Pages::new(store.pages()?);
+        let oncall = super::oncall::Book::load(&store)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -164,6 +173,9 @@ impl Service {
                 safety: RwLock::new(ChatSafety::default()),
                 resolver: RwLock::new(Resolver::bounded(MAX_LOOKUPS_IN_FLIGHT)),
                 writes: tokio::sync::Mutex::new(()),
+                pages,
+                renders: tokio::sync::Semaphore::new(super::cmd::graph::MAX_RENDERS),
+                oncall,
             }),
         })
     }
@@ -279,10 +291,46 @@ impl Service {
         self.inner.events.state(StateEvent::new(m, t));
     }
 
+    /// The address of the status page at `slug`.
+    pub fn page_url(&self, slug: &str) -> String {
+        format!("{}/status/{slug}", self.inner.public_url)
+    }
+
     // ---- for the commands (`super::cmd`) and chat operations (`super::chat`) ----
+
+    /// The published status pages.
+    pub(crate) fn pages(&self) -> &Pages {
+        &self.inner.pages
+    }
+
+    /// Waits for a turn to draw a chart (at most [`super::cmd::graph::MAX_RENDERS`] at once).
+    pub(crate) async fn render_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.inner.renders.acquire().await.ok()
+    }
+
+    /// The history of `m` over `[from_ms, to_ms)` in steps of `step_ms`: what the store
+    /// has, with what its engine recorded but has not saved yet laid over it.
+    pub(crate) fn history(
+        &self,
+        m: &Monitor,
+        from_ms: u64,
+        to_ms: u64,
+        step_ms: u64,
+        now_ms: u64,
+    ) -> Result<crate::domain::history::Series, CoreError> {
+        let unsaved = self.inner.engines.of(m.kind).unsaved_history(m.id, now_ms);
+        Ok(self
+            .inner
+            .store
+            .history(m.id, from_ms, to_ms, step_ms, &unsaved, now_ms)?)
+    }
 
     pub(crate) fn engines(&self) -> &Engines {
         &self.inner.engines
+    }
+
+    pub(crate) fn book(&self) -> &super::oncall::Book {
+        &self.inner.oncall
     }
 
     /// Takes the write lock every mutation holds while it checks and changes the cache.
@@ -387,7 +435,8 @@ impl Service {
         } else {
             None
         };
-        monitor_view(m, live, &self.inner.public_url, seen)
+        let oncall = self.oncall_view(m, &live.0);
+        monitor_view(m, live, &self.inner.public_url, seen, oncall)
     }
 
     /// The bot that will alert `chat_id` (a chat caller's own; an operator names one).

@@ -71,6 +71,16 @@ pub struct MonitorView {
     /// Push: whether heartbeats must be signed too (`sign_heartbeats`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sign_heartbeats: Option<bool>,
+    /// Who acked its current incident (DOWN or DEGRADED), if anyone.
+    pub acked_by: Option<String>,
+    /// Why they acked.
+    pub ack_reason: Option<String>,
+    /// End of the mute holding its alerts, its own or its chat's (RFC 3339).
+    pub muted_until: Option<String>,
+    /// While this monitor is DOWN, this one's DOWN is counted in its alert.
+    pub parent: Option<MonitorId>,
+    /// Reminder period while DOWN, seconds.
+    pub remind: Option<f64>,
     /// http and dns settings (absent for other kinds).
     #[serde(flatten)]
     pub settings: KindFields,
@@ -160,6 +170,70 @@ pub enum Reply {
     Resumed(MonitorView),
     /// Push token replaced (durable); the view carries the new URLs.
     Rotated(MonitorView),
+    /// A chart and its figures.
+    Graph(Box<super::cmd::GraphView>),
+    /// The chat's status page (after the change, durable).
+    Page(super::cmd::PageView),
+    /// The monitors not UP (`list down`).
+    ListDown(Vec<MonitorView>),
+    /// The incident is acked (durable).
+    Acked(MonitorView),
+    /// Alerts held (durable).
+    Muted(MuteView),
+    /// A mute ended (durable; the end-of-mute message is queued).
+    Unmuted(UnmuteView),
+    /// Reminder period set (durable).
+    Reminders(RemindView),
+    /// Quiet recoveries on or off (durable).
+    Quiet(QuietView),
+}
+
+/// `mute` reply.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MuteView {
+    /// `all`: the whole chat.
+    pub all: bool,
+    /// The chat.
+    pub chat_id: Option<i64>,
+    /// When the mute ends (RFC 3339).
+    pub muted_until: String,
+    /// Who muted.
+    pub by: String,
+    /// Why.
+    pub reason: Option<String>,
+    /// The monitors held.
+    pub monitors: Vec<MonitorView>,
+}
+
+/// `unmute` reply.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnmuteView {
+    /// `all`: the whole chat.
+    pub all: bool,
+    /// The chat.
+    pub chat_id: Option<i64>,
+    /// How many monitors changed while muted (the chat is told which).
+    pub changed: usize,
+    /// The monitors no longer held.
+    pub monitors: Vec<MonitorView>,
+}
+
+/// `remind` reply.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemindView {
+    /// The period, seconds (`null`: off).
+    pub remind: Option<f64>,
+    /// The monitors.
+    pub monitors: Vec<MonitorView>,
+}
+
+/// `quiet` reply.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuietView {
+    /// The chat.
+    pub chat_id: i64,
+    /// UP and recovery messages arrive without sound.
+    pub quiet: bool,
 }
 
 fn secs(d: Duration) -> f64 {
@@ -173,6 +247,7 @@ pub(crate) fn monitor_view(
     (h, s): (Health, ProbeStats),
     public_url: &str,
     last_seen_ms: Option<u64>,
+    oncall: super::oncall::OnCallView,
 ) -> MonitorView {
     let push = m.push.as_ref();
     MonitorView {
@@ -202,6 +277,11 @@ pub(crate) fn monitor_view(
         last_heartbeat: last_seen_ms.map(rfc3339),
         signed: push.map(|p| p.secret.is_some()),
         sign_heartbeats: push.map(|p| p.sign_heartbeats),
+        acked_by: oncall.acked_by,
+        ack_reason: oncall.ack_reason,
+        muted_until: oncall.muted_until.map(rfc3339),
+        parent: oncall.parent,
+        remind: oncall.remind.map(secs),
         settings: KindFields::of(m),
         warnings: Vec::new(),
     }

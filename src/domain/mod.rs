@@ -1,9 +1,13 @@
 //! Pure domain types and rules: monitors, targets, the debounce state machine,
-//! probe statistics, the chat target policy and the one duration format. Nothing here does I/O, so every rule is unit-testable.
+//! probe statistics, the downsampled history, the chat target policy, the one duration
+//! format, the on-call decisions (acks, mutes, reminders, parents, storms) and the http
+//! and dns settings (`kinds`). Nothing here does I/O, so every rule is unit-testable.
 
 pub mod duration;
+pub mod history;
 pub mod kinds;
 pub mod monitor;
+pub mod oncall;
 pub mod policy;
 pub mod state;
 pub mod stats;

@@ -46,8 +46,15 @@ pub struct StatsSummary {
     pub probes: u64,
     /// Probes that failed, as a percentage.
     pub loss_pct: f64,
-    /// Successful probes, as a percentage (uptime).
+    /// Successful probes, as a percentage (100 − `loss_pct`).
     pub uptime_pct: f64,
+    /// Uptime over the last 24 h from the history: the share of the time with a verdict
+    /// that was not DOWN (`None`: nothing known yet).
+    pub uptime_24h_pct: Option<f64>,
+    /// The same over the last 7 days.
+    pub uptime_7d_pct: Option<f64>,
+    /// The same over the last 30 days.
+    pub uptime_30d_pct: Option<f64>,
     /// RTT minimum, ms.
     pub rtt_min_ms: Option<f64>,
     /// RTT average, ms.
@@ -111,6 +118,9 @@ impl ProbeStats {
             probes,
             loss_pct: pct(probes - ok),
             uptime_pct: pct(ok),
+            uptime_24h_pct: None,
+            uptime_7d_pct: None,
+            uptime_30d_pct: None,
             rtt_min_ms: (ok > 0).then(|| ms(min)),
             rtt_avg_ms: (ok > 0).then(|| sum as f64 / ok as f64 / 1000.0),
             rtt_max_ms: (ok > 0).then(|| ms(max)),

@@ -1,5 +1,5 @@
 //! The HTTP receiver (`UPBOT_HTTP_ADDR`): push monitors' webhooks and heartbeats,
-//! `/healthz` and `/metrics`. Connections are bounded in time and number by
+//! the public status pages ([`page`]), `/healthz` and `/metrics`. Connections are bounded in time and number by
 //! [`server`]; the process's descriptor limit is raised at start by [`limits`].
 //!
 //! A webhook request passes these gates in order, each with its own status:
@@ -24,6 +24,7 @@
 
 pub mod healthcheck;
 pub mod limits;
+pub mod page;
 pub mod server;
 pub mod signature;
 
@@ -177,8 +178,10 @@ fn router(state: AppState) -> Router {
         .route("/webhooks/{token}/heartbeat", get(heartbeat).post(heartbeat))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_webhook))
         .layer(DefaultBodyLimit::max(MAX_BODY));
+    let pages = page::routes(state.service.clone());
     Router::new()
         .merge(hooks)
+        .nest_service("/status", pages)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not found") })

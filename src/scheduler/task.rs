@@ -239,6 +239,7 @@ impl MonitorTask {
                 self.only_timeouts = true;
                 let us = u64::try_from(answer.rtt.as_micros()).unwrap_or(u64::MAX);
                 live.stats.record(now, Some(us), None);
+                live.history.probe(now, true, Some(us));
                 // A poor answer (slow, a certificate near expiry) is a plain DEGRADED.
                 Some(match &answer.degraded {
                     Some(d) => Outcome::Degraded(d.reason.clone()),
@@ -264,6 +265,7 @@ impl MonitorTask {
                     self.only_timeouts = false;
                 }
                 live.stats.record(now, None, Some(f.to_string()));
+                live.history.probe(now, false, None);
                 let reason = if m.kind == Kind::Ping && self.only_timeouts {
                     format!("{n} of {n} pings lost", n = m.fails.max(1))
                 } else {
@@ -335,6 +337,7 @@ impl MonitorTask {
                     let mut live = lock(&self.live);
                     let current = live.generation == self.generation;
                     if current {
+                        live.history.set_state(now_ms(), health.state);
                         live.health = health;
                     }
                     current

@@ -7,7 +7,10 @@
 //! [`StoredBot`]: bots added through the API, started again at boot), `chats` (chat id →
 //! `()`: chats allowed implicitly because the operator named them), and for push
 //! monitors `push_tokens` (token → id) and `push_seen` (id → last heartbeat or report,
-//! ms since the epoch, so heartbeat deadlines survive a restart).
+//! ms since the epoch, so heartbeat deadlines survive a restart). `history` holds each
+//! monitor's downsampled history ([`history`]) and `pages` the published status pages
+//! ([`pages`]); the on-call trees `oncall` and `chat_settings` are described in
+//! [`oncall`].
 //! Keys are big-endian ids, values serde_json.
 //!
 //! Durability rule: sled's `insert` is not durable until a flush, so every method that
@@ -52,9 +55,15 @@ use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, Transition};
 pub use self::integrity::FILE as INTEGRITY_FILE;
 pub use self::writer::RECOVER_EVERY;
 
+pub mod oncall;
 pub mod outbox;
 
+mod history;
+mod pages;
 mod replay;
+
+pub use history::HistorySaved;
+pub use pages::PublishedPage;
 
 /// Schema version this build writes; older stores are migrated at open.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -141,6 +150,9 @@ pub struct Alert {
     pub kind: Kind,
     /// What happened.
     pub transition: Transition,
+    /// What the row announces (absent in rows of state changes, as before).
+    #[serde(default, skip_serializing_if = "crate::domain::oncall::Notice::is_change")]
+    pub notice: crate::domain::oncall::Notice,
 }
 
 /// A bot added through the API (`add` with `bot` = token), kept so it starts again at
@@ -183,6 +195,7 @@ impl Alert {
             target: m.target(),
             kind: m.kind,
             transition: t.clone(),
+            notice: Default::default(),
         })
     }
 }
@@ -224,6 +237,7 @@ pub struct Store {
     push_seen: TreeRef,
     bots: TreeRef,
     chats: TreeRef,
+    oncall: oncall::OnCallTrees,
     /// The live database and the failure state, shared by every handle.
     core: Arc<Core>,
     /// The writer thread; `None` only in the writer's own handle.
@@ -330,6 +344,7 @@ impl Store {
             push_seen: tree("push_seen"),
             bots: tree("bots"),
             chats: tree("chats"),
+            oncall: oncall::OnCallTrees::new(&core),
             core,
             writer: None,
         })
@@ -617,6 +632,7 @@ impl Store {
         self.health.remove(k)?;
         self.stats.remove(k)?;
         self.push_seen.remove(k)?;
+        self.delete_history(id)?;
         Ok(old)
     }
 
@@ -643,6 +659,7 @@ impl Store {
                 removed += 1;
             }
         }
+        removed += self.sweep_history()?;
         Ok(removed)
     }
 

@@ -290,6 +290,7 @@ mod tests {
                 announce: true,
                 down_for_ms: None,
             },
+            notice: Default::default(),
         }
     }
 

@@ -96,10 +96,20 @@ pub async fn can_modify(bot: &Bot, msg: &Message) -> bool {
     let Some(user) = msg.from.as_ref() else {
         return false;
     };
-    match api::chat_member(bot, msg.chat.id.0, user.id.0).await {
+    user_can_modify(bot, msg.chat.id.0, user.id.0).await
+}
+
+/// Whether `user` may change monitors in `chat` (a button press has a user, not a
+/// message): anyone in their private chat with the bot; creators and administrators in
+/// groups.
+pub async fn user_can_modify(bot: &Bot, chat: i64, user: u64) -> bool {
+    if chat > 0 {
+        return true;
+    }
+    match api::chat_member(bot, chat, user).await {
         Ok(member) => is_admin(&member.kind),
         Err(e) => {
-            tracing::warn!(chat = msg.chat.id.0, user = user.id.0, error = %e, "getChatMember failed; treating the sender as a member");
+            tracing::warn!(chat, user, error = %e, "getChatMember failed; treating the sender as a member");
             false
         }
     }

@@ -152,23 +152,39 @@ pub fn parse<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, Failure
     Err(Failure::Api(api))
 }
 
-/// Calls `method` with a JSON `payload` and reads its result.
-pub async fn call<T: DeserializeOwned>(bot: &Bot, method: &str, payload: &impl Serialize) -> Result<T, Failure> {
-    let mut url = bot.api_url();
-    url.path_segments_mut()
-        .map_err(|()| Failure::Transport("the Bot API URL cannot take a path".into()))?
-        .pop_if_empty()
-        .push(&format!("bot{}", bot.token()))
-        .push(method);
-    let body = serde_json::to_vec(payload).map_err(|e| Failure::Transport(format!("encoding the request: {e}")))?;
-    let sent = bot
-        .client()
-        .post(url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .timeout(CALL_TIMEOUT)
-        .send()
-        .await;
+/// `sendPhoto` with a PNG uploaded as multipart form data (`chart.png`), its caption
+/// in HTML parse mode (or plain when `html` is false), into forum topic `thread`.
+pub async fn send_photo(
+    bot: &Bot,
+    chat: i64,
+    thread: Option<i32>,
+    png: &[u8],
+    caption: &str,
+    html: bool,
+) -> Result<(), Failure> {
+    let url = method_url(bot, "sendPhoto")?;
+    let photo = reqwest::multipart::Part::bytes(png.to_vec())
+        .file_name("chart.png")
+        .mime_str("image/png")
+        .map_err(|e| Failure::Transport(format!("encoding the photo: {e}")))?;
+    let mut form = reqwest::multipart::Form::new()
+        .text("chat_id", chat.to_string())
+        .text("caption", caption.to_string())
+        .part("photo", photo);
+    if html {
+        form = form.text("parse_mode", "HTML");
+    }
+    if let Some(t) = thread {
+        form = form.text("message_thread_id", t.to_string());
+    }
+    send(bot.client().post(url).multipart(form))
+        .await
+        .map(|_: serde_json::Value| ())
+}
+
+/// Sends one Bot API request (bounded by [`CALL_TIMEOUT`]) and reads its answer.
+async fn send<T: DeserializeOwned>(req: reqwest::RequestBuilder) -> Result<T, Failure> {
+    let sent = req.timeout(CALL_TIMEOUT).send().await;
     let resp = sent.map_err(|e| Failure::Transport(e.without_url().to_string()))?;
     let status = resp.status().as_u16();
     let bytes = resp
@@ -178,10 +194,55 @@ pub async fn call<T: DeserializeOwned>(bot: &Bot, method: &str, payload: &impl S
     parse(status, &bytes)
 }
 
+/// The URL of `method` for `bot` (the token is in it: never log it).
+fn method_url(bot: &Bot, method: &str) -> Result<reqwest::Url, Failure> {
+    let mut url = bot.api_url();
+    url.path_segments_mut()
+        .map_err(|()| Failure::Transport("the Bot API URL cannot take a path".into()))?
+        .pop_if_empty()
+        .push(&format!("bot{}", bot.token()))
+        .push(method);
+    Ok(url)
+}
+
+/// Calls `method` with a JSON `payload` and reads its result.
+pub async fn call<T: DeserializeOwned>(bot: &Bot, method: &str, payload: &impl Serialize) -> Result<T, Failure> {
+    let url = method_url(bot, method)?;
+    let body = serde_json::to_vec(payload).map_err(|e| Failure::Transport(format!("encoding the request: {e}")))?;
+    send(
+        bot.client()
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body),
+    )
+    .await
+}
+
 /// `sendMessage`: `html` in HTML parse mode, or as plain text when `html` is false;
 /// into forum topic `thread` when given. Link previews are off: a preview makes
 /// Telegram fetch the link, and a fetched heartbeat URL is a heartbeat.
 pub async fn send_message(bot: &Bot, chat: i64, thread: Option<i32>, text: &str, html: bool) -> Result<(), Failure> {
+    send_message_with(bot, chat, thread, text, html, &Extras::default()).await
+}
+
+/// What a message may carry besides its text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extras {
+    /// Without sound (`disable_notification`).
+    pub silent: bool,
+    /// Inline keyboard (`reply_markup`).
+    pub markup: Option<serde_json::Value>,
+}
+
+/// [`send_message`] with [`Extras`].
+pub async fn send_message_with(
+    bot: &Bot,
+    chat: i64,
+    thread: Option<i32>,
+    text: &str,
+    html: bool,
+    extras: &Extras,
+) -> Result<(), Failure> {
     let mut payload = serde_json::json!({
         "chat_id": chat,
         "text": text,
@@ -193,7 +254,51 @@ pub async fn send_message(bot: &Bot, chat: i64, thread: Option<i32>, text: &str,
     if let Some(t) = thread {
         payload["message_thread_id"] = t.into();
     }
+    if extras.silent {
+        payload["disable_notification"] = true.into();
+    }
+    if let Some(m) = &extras.markup {
+        payload["reply_markup"] = m.clone();
+    }
     call::<serde_json::Value>(bot, "sendMessage", &payload)
+        .await
+        .map(|_| ())
+}
+
+/// `editMessageText`: replaces a message's text (and its inline keyboard: none when
+/// `markup` is `None`). An edit that changes nothing is not a failure.
+pub async fn edit_message(
+    bot: &Bot,
+    chat: i64,
+    message_id: i32,
+    text: &str,
+    html: bool,
+    markup: Option<&serde_json::Value>,
+) -> Result<(), Failure> {
+    let mut payload = serde_json::json!({
+        "chat_id": chat,
+        "message_id": message_id,
+        "text": text,
+        "link_preview_options": {"is_disabled": true},
+    });
+    if html {
+        payload["parse_mode"] = "HTML".into();
+    }
+    payload["reply_markup"] = markup
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({"inline_keyboard": []}));
+    match call::<serde_json::Value>(bot, "editMessageText", &payload).await {
+        Err(Failure::Api(ApiError::MessageNotModified)) => Ok(()),
+        Err(Failure::Api(ApiError::Unknown(t))) if t.contains("message is not modified") => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+/// `answerCallbackQuery`: the small notice a button press gets (an alert box when
+/// `alert`, for refusals).
+pub async fn answer_callback(bot: &Bot, id: &str, text: &str, alert: bool) -> Result<(), Failure> {
+    let payload = serde_json::json!({"callback_query_id": id, "text": text, "show_alert": alert});
+    call::<serde_json::Value>(bot, "answerCallbackQuery", &payload)
         .await
         .map(|_| ())
 }

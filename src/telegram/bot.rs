@@ -13,15 +13,17 @@ use teloxide::dispatching::ShutdownToken;
 use teloxide::dispatching::{Dispatcher, UpdateHandler};
 use teloxide::error_handlers::{ErrorHandler, LoggingErrorHandler};
 use teloxide::prelude::*;
-use teloxide::types::{ChatMemberKind, ChatMemberUpdated, Me};
+use teloxide::types::{CallbackQuery, ChatMemberKind, ChatMemberUpdated, Me, User};
+use teloxide::utils::render::RenderMessageTextHelper;
 
 use super::Shared;
 use super::access;
+use super::buttons::{self, Press};
 use super::commands::{self, Action, Cmd, Parsed};
 use super::format::{self, Style};
 use super::private;
 use super::send::{Answer, Courier, Private, SideJob};
-use crate::core::{Caller, Reply};
+use crate::core::{AckRequest, Caller, Command, MuteRequest, Reply, Scope, Selector};
 use crate::domain::now_ms;
 
 /// What handlers return; errors end up in the dispatcher's error handler.
@@ -45,6 +47,7 @@ pub struct BotCtx {
 pub fn schema() -> UpdateHandler<Box<dyn Error + Send + Sync>> {
     dptree::entry()
         .branch(Update::filter_my_chat_member().endpoint(on_my_chat_member))
+        .branch(Update::filter_callback_query().endpoint(on_button))
         .branch(
             Update::filter_message()
                 .branch(Message::filter_migration_to().endpoint(on_migration))
@@ -229,8 +232,14 @@ impl BotCtx {
             Action::Help { greeting } => text(format::help(style, greeting)),
             Action::ChatId => text(format::chat_id(chat, thread)),
             Action::Usage(n) => text(format::usage_selector(n, style)),
-            Action::Core(c) => {
+            Action::Core(mut c) => {
                 let can_modify = modifies && access::can_modify(bot, msg).await;
+                let by = sender_name(msg);
+                match &mut c {
+                    Command::Ack(r) => r.by = Some(by),
+                    Command::Mute(r) => r.by = Some(by),
+                    _ => {}
+                }
                 let caller = Caller::Chat {
                     chat_id: chat,
                     bot: self.username.clone(),
@@ -259,6 +268,9 @@ impl BotCtx {
         is_admin: bool,
         thread: Option<i32>,
     ) -> Answer {
+        if let Reply::Graph(g) = r {
+            return Answer::photo(thread, g.png.as_slice().into(), format::reply(r, style, now_ms()));
+        }
         let Some(view) = private::urls_in(r).filter(|_| !msg.chat.is_private()) else {
             return Answer::text(thread, format::reply(r, style, now_ms()));
         };
@@ -286,6 +298,103 @@ impl BotCtx {
         }
         a
     }
+}
+
+/// How a person is named in "acked by …": `Ann Lee (@ann)`.
+pub fn person(u: &User) -> String {
+    let mut name = u.first_name.clone();
+    if let Some(l) = &u.last_name {
+        name.push(' ');
+        name.push_str(l);
+    }
+    match &u.username {
+        Some(n) => format!("{name} (@{n})"),
+        None => name,
+    }
+}
+
+/// The sender of a chat command, by name (an anonymous admin is "an admin").
+fn sender_name(msg: &Message) -> String {
+    if msg.sender_chat.as_ref().is_some_and(|c| c.id == msg.chat.id) {
+        return "an admin".into();
+    }
+    msg.from.as_ref().map_or_else(|| "someone".into(), person)
+}
+
+/// A press on a button under an alert: the same command a typed one would run, with
+/// the same permission rule (ack: anyone; mute, pause: admins in groups). Every press
+/// is answered (`answerCallbackQuery`; a refusal as an alert box with its reason);
+/// a press that worked edits the alert to say who did what and drops that button.
+async fn on_button(bot: Bot, q: CallbackQuery, ctx: Arc<BotCtx>) -> HandlerResult {
+    let answer = |text: String, alert: bool| {
+        let (bot, id, username) = (bot.clone(), q.id.0.clone(), ctx.username.clone());
+        tokio::spawn(async move {
+            if let Err(e) = super::api::answer_callback(&bot, &id, &text, alert).await {
+                tracing::info!(bot = %username, error = %e, "answering a button press failed");
+            }
+        });
+    };
+    let data = q.data.clone().unwrap_or_default();
+    let (Some(press), Some(msg)) = (buttons::decode(&data), q.message.as_ref()) else {
+        answer("This button no longer does anything.".into(), true);
+        return Ok(());
+    };
+    let chat = msg.chat().id.0;
+    if !ctx.shared.access.is_allowed(chat) {
+        answer(format::strip_html(&format::not_allowed(chat)), true);
+        return Ok(());
+    }
+    let regular = msg.regular_message();
+    let thread = regular.and_then(topic);
+    let can_modify = press.modifies() && access::user_can_modify(&bot, chat, q.from.id.0).await;
+    let caller = Caller::Chat {
+        chat_id: chat,
+        bot: ctx.username.clone(),
+        thread_id: thread,
+        can_modify,
+    };
+    let by = person(&q.from);
+    let id = press.monitor();
+    let cmd = match press {
+        Press::Ack(_) => Command::Ack(AckRequest {
+            id: id.0,
+            reason: None,
+            by: Some(by.clone()),
+        }),
+        Press::Mute(_, d) => Command::Mute(MuteRequest {
+            id: Scope::Id(id.0),
+            duration: Some(d),
+            reason: None,
+            chat_id: None,
+            by: Some(by.clone()),
+        }),
+        Press::Pause(_) => Command::Pause(Selector::Id(id)),
+    };
+    ctx.shared.service.metrics().telegram_update("command");
+    let style = Style::new(&ctx.username, msg.chat().is_private());
+    match ctx.shared.service.execute(&caller, cmd).await {
+        Ok(r) => {
+            let (toast, line) = format::pressed(&r, &by, &style, now_ms());
+            answer(toast, false);
+            tracing::info!(bot = %ctx.username, chat, monitor = %id, press = %data, "button pressed");
+            if let Some(m) = regular {
+                let html = m
+                    .html_text()
+                    .unwrap_or_else(|| format::esc(m.text().unwrap_or_default()));
+                let markup = buttons::without(m.reply_markup(), &data);
+                let edit = Answer {
+                    edit: Some((m.id.0, markup)),
+                    ..Answer::text(thread, format!("{html}\n{line}"))
+                };
+                ctx.courier.answer(chat, edit);
+            }
+        }
+        Err(e) => {
+            tracing::debug!(bot = %ctx.username, chat, monitor = %id, error = %e, "button press refused");
+            answer(format::strip_html(&format::error(&e)), true);
+        }
+    }
+    Ok(())
 }
 
 async fn on_migration(msg: Message, new: ChatId, ctx: Arc<BotCtx>) -> HandlerResult {

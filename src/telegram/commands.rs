@@ -7,6 +7,8 @@
 use teloxide::types::BotCommand;
 use teloxide::utils::command::{BotCommands, ParseError};
 
+use crate::core::cmd::{AckRequest, MuteRequest, QuietRequest, RemindRequest, UnmuteRequest};
+use crate::core::cmd::{GraphRequest, PageRequest};
 use crate::core::{AddRequest, Command, CoreError, SPECS, Selector};
 
 /// The menu lines of the commands only the chat has.
@@ -22,7 +24,7 @@ pub enum Cmd {
     /// stop watching — /del 7
     Del(String),
     /// this chat's monitors
-    List,
+    List(String),
     /// state, RTT, loss, uptime over 24 h — /status 7
     Status(String),
     /// stop probing without deleting — /pause 7
@@ -31,6 +33,20 @@ pub enum Cmd {
     Resume(String),
     /// new webhook URLs for a push monitor — /rotate 7
     Rotate(String),
+    /// response-time chart with uptime and incidents — /graph 7 24h
+    Graph(String),
+    /// public status page of this chat's monitors — /page on
+    Page(String),
+    /// I'm on it — /ack 7 looking into it
+    Ack(String),
+    /// hold alerts for a while — /mute 7 1h
+    Mute(String),
+    /// end a mute now — /unmute 7
+    Unmute(String),
+    /// remind while DOWN — /remind 7 30m
+    Remind(String),
+    /// UP messages without sound — /quiet on
+    Quiet(String),
     /// how to use this bot
     Help,
     /// how to use this bot
@@ -91,11 +107,18 @@ pub fn name(cmd: &Cmd) -> &'static str {
     match cmd {
         Cmd::Add(_) => "/add",
         Cmd::Del(_) => "/del",
-        Cmd::List => "/list",
+        Cmd::List(_) => "/list",
         Cmd::Status(_) => "/status",
         Cmd::Pause(_) => "/pause",
         Cmd::Resume(_) => "/resume",
         Cmd::Rotate(_) => "/rotate",
+        Cmd::Graph(_) => "/graph",
+        Cmd::Page(_) => "/page",
+        Cmd::Ack(_) => "/ack",
+        Cmd::Mute(_) => "/mute",
+        Cmd::Unmute(_) => "/unmute",
+        Cmd::Remind(_) => "/remind",
+        Cmd::Quiet(_) => "/quiet",
         Cmd::Help => "/help",
         Cmd::Start => "/start",
         Cmd::Chatid => "/chatid",
@@ -148,7 +171,18 @@ pub fn action(cmd: Cmd) -> Result<Action, CoreError> {
         Cmd::Pause(a) => sel(&a, "pause"),
         Cmd::Resume(a) => sel(&a, "resume"),
         Cmd::Rotate(a) => sel(&a, "rotate"),
-        Cmd::List => Ok(Action::Core(Command::List { chat_id: None })),
+        Cmd::Graph(a) if a.trim().is_empty() => Ok(Action::Usage("graph")),
+        Cmd::Graph(a) => GraphRequest::parse_chat(&a).map(|(s, p)| Action::Core(Command::Graph(s, p))),
+        Cmd::Page(a) => PageRequest::parse_chat(&a).map(|r| Action::Core(Command::Page(r))),
+        // `/list down`: only the monitors not UP; other words are ignored, as before.
+        Cmd::List(a) if a.trim().eq_ignore_ascii_case("down") => Ok(Action::Core(Command::ListDown { chat_id: None })),
+        Cmd::List(_) => Ok(Action::Core(Command::List { chat_id: None })),
+        Cmd::Ack(a) if a.trim().is_empty() => Ok(Action::Usage("ack")),
+        Cmd::Ack(a) => AckRequest::parse_chat(&a).map(|r| Action::Core(Command::Ack(r))),
+        Cmd::Mute(a) => MuteRequest::parse_chat(&a).map(|r| Action::Core(Command::Mute(r))),
+        Cmd::Unmute(a) => UnmuteRequest::parse_chat(&a).map(|r| Action::Core(Command::Unmute(r))),
+        Cmd::Remind(a) => RemindRequest::parse_chat(&a).map(|r| Action::Core(Command::Remind(r))),
+        Cmd::Quiet(a) => QuietRequest::parse_chat(&a).map(|r| Action::Core(Command::Quiet(r))),
         Cmd::Help => Ok(Action::Help { greeting: false }),
         Cmd::Start => Ok(Action::Help { greeting: true }),
         Cmd::Chatid => Ok(Action::ChatId),
@@ -178,8 +212,13 @@ mod tests {
             add("10.0.0.1\nname=x"),
             "arguments keep their inner newlines"
         );
-        assert_eq!(parse("/list extra", ME), Parsed::Command(Cmd::List));
+        assert_eq!(parse("/list extra", ME), Parsed::Command(Cmd::List("extra".into())));
         assert_eq!(parse("/chatid", ME), Parsed::Command(Cmd::Chatid));
+        assert_eq!(parse("/list down", ME), Parsed::Command(Cmd::List("down".into())));
+        assert_eq!(
+            parse("/ack@mon_one_bot 7 on it", ME),
+            Parsed::Command(Cmd::Ack("7 on it".into()))
+        );
     }
 
     #[test]
@@ -214,7 +253,67 @@ mod tests {
             action(Cmd::Rotate("7".into())).unwrap(),
             Action::Core(Command::Rotate(Selector::Id(MonitorId(7))))
         );
-        assert!(!modifies(&Cmd::List));
+        assert_eq!(
+            action(Cmd::Graph("7 7d".into())).unwrap(),
+            Action::Core(Command::Graph(
+                Selector::Id(MonitorId(7)),
+                crate::core::cmd::Period::Week
+            ))
+        );
+        assert_eq!(action(Cmd::Graph(String::new())).unwrap(), Action::Usage("graph"));
+        assert!(!modifies(&Cmd::Graph(String::new())));
+        assert!(modifies(&Cmd::Page(String::new())), "groups: admins only");
+        let Action::Core(Command::Page(p)) = action(Cmd::Page("on targets".into())).unwrap() else {
+            panic!("page")
+        };
+        assert_eq!((p.on, p.targets), (Some(true), Some(true)));
+        assert!(matches!(
+            action(Cmd::Page("maybe".into())),
+            Err(CoreError::Validation(_))
+        ));
+        assert!(!modifies(&Cmd::List(String::new())));
+        assert!(!modifies(&Cmd::Ack(String::new())), "anyone may ack");
+        for c in [
+            Cmd::Mute(String::new()),
+            Cmd::Unmute(String::new()),
+            Cmd::Remind(String::new()),
+            Cmd::Quiet(String::new()),
+        ] {
+            assert!(modifies(&c), "{c:?}");
+        }
+        assert_eq!(
+            action(Cmd::List(" DOWN ".into())).unwrap(),
+            Action::Core(Command::ListDown { chat_id: None })
+        );
+        assert_eq!(
+            action(Cmd::List("x".into())).unwrap(),
+            Action::Core(Command::List { chat_id: None })
+        );
+        let Action::Core(Command::Ack(a)) = action(Cmd::Ack("#7 on it, ETA 5m".into())).unwrap() else {
+            panic!("ack")
+        };
+        assert_eq!((a.id, a.reason.as_deref()), (7, Some("on it, ETA 5m")));
+        assert_eq!(action(Cmd::Ack(" ".into())).unwrap(), Action::Usage("ack"));
+        let Action::Core(Command::Mute(m)) = action(Cmd::Mute("all 2h deploy window".into())).unwrap() else {
+            panic!("mute")
+        };
+        assert_eq!(m.id, crate::core::Scope::All);
+        assert_eq!(m.duration, Some(std::time::Duration::from_secs(7200)));
+        assert_eq!(m.reason.as_deref(), Some("deploy window"));
+        for bad in ["", "7", "7 soon", "x 1h"] {
+            assert!(action(Cmd::Mute(bad.into())).is_err(), "{bad:?}");
+        }
+        let Action::Core(Command::Remind(r)) = action(Cmd::Remind("7 off".into())).unwrap() else {
+            panic!("remind")
+        };
+        assert_eq!(r.duration, Some(crate::core::Every::Off));
+        assert!(action(Cmd::Remind("7".into())).is_err());
+        assert!(action(Cmd::Unmute("7 8".into())).is_err());
+        let Action::Core(Command::Quiet(q)) = action(Cmd::Quiet("off".into())).unwrap() else {
+            panic!("quiet")
+        };
+        assert_eq!(q.on, Some(false));
+        assert!(action(Cmd::Quiet("maybe".into())).is_err());
     }
 
     #[test]

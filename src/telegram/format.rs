@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use teloxide::utils::html::escape;
 
+use std::collections::HashMap;
+
 use crate::core::{CoreError, MonitorView, Reply, StatusView};
+use crate::domain::oncall::{self, Message, Notice, Section};
 use crate::domain::{Kind, State, StatsSummary};
 use crate::store::Alert;
 
@@ -141,6 +144,201 @@ pub fn alert_chunks(alerts: &[(u64, Alert)], now_ms: u64) -> Vec<Chunk> {
     });
     let lines = alerts.iter().map(|(k, a)| (alert_line(a, now_ms), vec![*k])).collect();
     chunk_lines(header, lines, MAX_MESSAGE)
+}
+
+/// `14:03:12 UTC` (with the date on another day than `now_ms`).
+fn when(at_ms: u64, now_ms: u64) -> String {
+    let at = alert_time(at_ms, now_ms);
+    at.strip_prefix("at ").unwrap_or(&at).to_string()
+}
+
+/// One line of a planned message.
+fn plan_line(a: &Alert, behind: usize, now_ms: u64) -> String {
+    let t = &a.transition;
+    let mut line = match &a.notice {
+        Notice::Change => alert_line(a, now_ms),
+        Notice::Reminder => {
+            let down_for = human(Duration::from_millis(t.down_for_ms.unwrap_or(0)));
+            let since = t.at_ms.saturating_sub(t.down_for_ms.unwrap_or(0));
+            let reason = if t.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", esc(&truncate(&t.reason, MAX_REASON)))
+            };
+            format!(
+                "⏰ still <b>DOWN</b> for {down_for} · #{} {}{reason} · since {}",
+                a.monitor_id,
+                who(&a.name, &a.target),
+                when(since, now_ms)
+            )
+        }
+        Notice::MuteEnded { .. } => {
+            let reason = if t.reason.is_empty() || !matches!(t.to, State::Down | State::Degraded) {
+                String::new()
+            } else {
+                format!(": {}", esc(&truncate(&t.reason, MAX_REASON)))
+            };
+            format!(
+                "{} <b>{}</b> #{} {}{reason} · was {} · since {}",
+                state_icon(t.to),
+                state_word(t.to),
+                a.monitor_id,
+                who(&a.name, &a.target),
+                state_word(t.from),
+                when(t.at_ms, now_ms)
+            )
+        }
+        Notice::Acked { by, reason } => {
+            let why = reason.as_deref().map(|r| format!(": {}", esc(r))).unwrap_or_default();
+            format!(
+                "✅ #{} {} ({}) acked by {}{why}. No reminders until it recovers.",
+                a.monitor_id,
+                who(&a.name, &a.target),
+                state_word(t.to),
+                esc(by)
+            )
+        }
+        Notice::Muted {
+            by,
+            until_ms,
+            reason,
+            all,
+        } => {
+            let what = if *all {
+                "All monitors of this chat".to_string()
+            } else {
+                format!("#{} {}", a.monitor_id, who(&a.name, &a.target))
+            };
+            let why = reason.as_deref().map(|r| format!(": {}", esc(r))).unwrap_or_default();
+            format!(
+                "🔕 {what} muted by {} until {}{why}. Probing goes on.",
+                esc(by),
+                until_text(*until_ms, now_ms)
+            )
+        }
+    };
+    if behind > 0 {
+        line.push_str(&format!(" · + {behind} behind it"));
+    }
+    line
+}
+
+/// `3 DOWN, 1 UP, 2 still DOWN` over the lines of a message (children counted in).
+fn counts(lines: &[(&Alert, usize)]) -> String {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for (a, behind) in lines {
+        let word = match a.notice {
+            Notice::Reminder => "still DOWN".to_string(),
+            _ => state_word(a.transition.to).to_string(),
+        };
+        match counts.iter_mut().find(|(w, _)| *w == word) {
+            Some((_, n)) => *n += 1 + behind,
+            None => counts.push((word, 1 + behind)),
+        }
+    }
+    // The worst first, whatever came first.
+    let rank = |w: &str| {
+        ["DOWN", "still DOWN", "DEGRADED", "UP"]
+            .iter()
+            .position(|r| *r == w)
+            .unwrap_or(4)
+    };
+    counts.sort_by_key(|(w, _)| rank(w));
+    counts
+        .iter()
+        .map(|(w, n)| format!("{n} {w}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The texts of one planned message: its lines (a summary line first when there are
+/// several), split at 4096 characters; a storm as one summary message (counts, the
+/// first names that fit, and `… and N more`). Every chunk but the last carries no
+/// keys: the rows leave the outbox with the last one.
+pub fn plan_chunks(msg: &Message, rows: &HashMap<u64, &Alert>, style: &Style, now_ms: u64) -> Vec<Chunk> {
+    let lines: Vec<(&Alert, usize)> = msg
+        .lines
+        .iter()
+        .filter_map(|l| rows.get(&l.key).map(|a| (*a, l.behind)))
+        .collect();
+    let Some((first, _)) = lines.first() else {
+        return Vec::new();
+    };
+    let total: usize = lines.iter().map(|(_, b)| 1 + b).sum();
+    let header = match (msg.section, &first.notice) {
+        (Section::MuteEnded { all }, Notice::MuteEnded { changed: false, .. }) => {
+            let text = if all {
+                "🔔 <b>Mute ended</b> for all monitors of this chat; nothing changed while it lasted.".to_string()
+            } else {
+                format!(
+                    "🔔 <b>Mute ended</b> for #{} {}; nothing changed while it lasted: it is {}.",
+                    first.monitor_id,
+                    who(&first.name, &first.target),
+                    state_word(first.transition.to)
+                )
+            };
+            return vec![Chunk {
+                html: text,
+                keys: msg.keys.clone(),
+            }];
+        }
+        (Section::MuteEnded { all }, _) => Some(format!(
+            "🔔 <b>Mute ended</b>{}: {} changed while it lasted ({})",
+            if all { " for all monitors of this chat" } else { "" },
+            if total == 1 {
+                "1 monitor".to_string()
+            } else {
+                format!("{total} monitors")
+            },
+            counts(&lines)
+        )),
+        (Section::Info, _) => None,
+        (Section::Alerts, _) if msg.storm => Some(format!("🚨 <b>{total} changes</b>: {}", counts(&lines))),
+        (Section::Alerts, _) if lines.len() > 1 || total > lines.len() => {
+            Some(format!("<b>{total} changes</b>: {}", counts(&lines)))
+        }
+        (Section::Alerts, _) => None,
+    };
+    let texts: Vec<String> = lines.iter().map(|(a, b)| plan_line(a, *b, now_ms)).collect();
+    if msg.storm || texts.len() > oncall::STORM_AT {
+        return vec![storm_chunk(header.unwrap_or_default(), &texts, msg.keys.clone(), style)];
+    }
+    let mut chunks = chunk_lines(
+        header,
+        texts.into_iter().map(|t| (t, Vec::new())).collect(),
+        MAX_MESSAGE,
+    );
+    if let Some(last) = chunks.last_mut() {
+        last.keys = msg.keys.clone();
+    }
+    chunks
+}
+
+/// One storm summary: the header, as many of the first lines as fit (at most
+/// [`oncall::STORM_NAMES`]), then `… and N more` pointing at `/list down`.
+fn storm_chunk(header: String, lines: &[String], keys: Vec<u64>, style: &Style) -> Chunk {
+    let footer = |more: usize| {
+        format!(
+            "… and {more} more · {} down shows every monitor not UP",
+            style.cmd("list")
+        )
+    };
+    let mut html = header;
+    let mut shown = 0;
+    for line in lines.iter().take(oncall::STORM_NAMES) {
+        let room = MAX_MESSAGE.saturating_sub(tg_len(&footer(lines.len() - shown - 1)) + 2);
+        if tg_len(&html) + 1 + tg_len(line) > room {
+            break;
+        }
+        html.push('\n');
+        html.push_str(line);
+        shown += 1;
+    }
+    if shown < lines.len() {
+        html.push('\n');
+        html.push_str(&footer(lines.len() - shown));
+    }
+    Chunk { html, keys }
 }
 
 /// Packs lines into messages of at most `limit` (UTF-16 units), never splitting a line
@@ -309,12 +507,133 @@ pub fn reply(r: &Reply, style: &Style, now_ms: u64) -> String {
             m.id,
             who(&m.name, &m.target)
         ),
-        Reply::List(ms) => list(ms, style),
+        Reply::List(ms) => list(ms, style, now_ms),
+        Reply::ListDown(ms) => list_down(ms, style, now_ms),
         Reply::Status(s) => status(s, now_ms),
+        Reply::Graph(g) => super::pictures::caption(g),
+        Reply::Page(p) => super::pictures::page_reply(p, style),
+        Reply::Acked(m) => {
+            let why = m
+                .ack_reason
+                .as_deref()
+                .map(|r| format!(": {}", esc(r)))
+                .unwrap_or_default();
+            format!(
+                "✅ #{} {} acked by {}{why}. No reminders until it recovers.",
+                m.id,
+                who(&m.name, &m.target),
+                esc(m.acked_by.as_deref().unwrap_or("someone"))
+            )
+        }
+        Reply::Muted(v) => {
+            let until = until_ms(&v.muted_until);
+            let what = match (v.all, v.monitors.as_slice()) {
+                (true, ms) => format!("every monitor of this chat ({})", ms.len()),
+                (false, [m]) => format!("#{} {}", m.id, who(&m.name, &m.target)),
+                (false, ms) => format!("{} monitors", ms.len()),
+            };
+            let why = v.reason.as_deref().map(|r| format!(": {}", esc(r))).unwrap_or_default();
+            let end = if v.all {
+                "all".to_string()
+            } else {
+                v.monitors.first().map(|m| m.id.to_string()).unwrap_or_default()
+            };
+            format!(
+                "🔕 Muted {what} until {}{why}. Probing goes on; when the mute ends I'll say what changed. {} {end} ends it now.",
+                until.map_or_else(|| esc(&v.muted_until), |u| until_text(u, now_ms)),
+                style.cmd("unmute"),
+            )
+        }
+        Reply::Unmuted(v) => {
+            let what = match (v.all, v.monitors.as_slice()) {
+                (true, _) => "this chat".to_string(),
+                (false, [m]) => format!("#{} {}", m.id, who(&m.name, &m.target)),
+                (false, ms) => format!("{} monitors", ms.len()),
+            };
+            match v.changed {
+                0 => format!("🔔 Unmuted {what}; nothing changed while it was muted."),
+                1 => format!("🔔 Unmuted {what}; 1 monitor changed while it was muted (see the next message)."),
+                n => format!("🔔 Unmuted {what}; {n} monitors changed while it was muted (see the next message)."),
+            }
+        }
+        Reply::Reminders(v) => {
+            let what = match v.monitors.as_slice() {
+                [m] => format!("#{} {}", m.id, who(&m.name, &m.target)),
+                ms => format!("{} monitors", ms.len()),
+            };
+            match v.remind {
+                Some(s) => format!(
+                    "⏰ {what}: a reminder every {} while DOWN (unless acked or muted).",
+                    every(s)
+                ),
+                None => format!("⏰ {what}: no reminders."),
+            }
+        }
+        Reply::Quiet(q) if q.quiet => {
+            "🔈 Quiet mode on: UP and recovery messages arrive without sound; DOWN always with sound.".into()
+        }
+        Reply::Quiet(_) => "🔔 Quiet mode off: every alert arrives with sound.".into(),
     }
 }
 
-fn list(monitors: &[MonitorView], style: &Style) -> String {
+/// An RFC 3339 time as ms since the epoch.
+fn until_ms(rfc: &str) -> Option<u64> {
+    humantime::parse_rfc3339(rfc)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as u64)
+}
+
+/// `15:03 UTC (in 1h)` for a time to come.
+fn until_text(until: u64, now_ms: u64) -> String {
+    let at = alert_time(until, now_ms);
+    let at = at.strip_prefix("at ").unwrap_or(&at).to_string();
+    format!(
+        "{at} (in {})",
+        human(Duration::from_millis(until.saturating_sub(now_ms)))
+    )
+}
+
+/// What `/list` adds to a monitor's line: who acked it, until when it is muted.
+fn oncall_marks(m: &MonitorView, now_ms: u64) -> String {
+    let mut out = String::new();
+    if let Some(by) = &m.acked_by {
+        out.push_str(&format!(" · ✅ acked by {}", esc(by)));
+        if let Some(r) = &m.ack_reason {
+            out.push_str(&format!(": {}", esc(&truncate(r, 60))));
+        }
+    }
+    if let Some(u) = m.muted_until.as_deref().and_then(until_ms) {
+        let at = alert_time(u, now_ms);
+        out.push_str(&format!(" · 🔕 muted until {}", at.strip_prefix("at ").unwrap_or(&at)));
+    }
+    out
+}
+
+/// `/list down`: every monitor not UP, one short line each (after a storm summary this
+/// is the full list, so lines stay short: about 40 characters each).
+fn list_down(monitors: &[MonitorView], style: &Style, now_ms: u64) -> String {
+    if monitors.is_empty() {
+        return format!("🟢 Every monitor is UP. {} shows them all.", style.cmd("list"));
+    }
+    let mut out = format!("<b>{} not UP</b>", monitors.len());
+    for m in monitors {
+        let since = until_ms(&m.since)
+            .map(|t| format!(" {}", human(Duration::from_millis(now_ms.saturating_sub(t)))))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "\n{} #{} {} {}{since}{}",
+            state_icon(m.state),
+            m.id,
+            esc(&truncate(&m.name, 40)),
+            state_word(m.state),
+            oncall_marks(m, now_ms)
+        ));
+    }
+    out
+}
+
+fn list(monitors: &[MonitorView], style: &Style, now_ms: u64) -> String {
     if monitors.is_empty() {
         return format!(
             "No monitors in this chat yet. Add one with {} 192.0.2.10 or {} example.com:443",
@@ -339,12 +658,13 @@ fn list(monitors: &[MonitorView], style: &Style) -> String {
             format!("<b>{}</b> ", esc(&m.name))
         };
         out.push_str(&format!(
-            "\n{} #{} {name}{} · {} · every {} · {rtt}",
+            "\n{} #{} {name}{} · {} · every {} · {rtt}{}",
             state_icon(m.state),
             m.id,
             state_word(m.state),
             kind_target(m),
             every(m.interval),
+            oncall_marks(m, now_ms),
         ));
     }
     out
@@ -454,10 +774,52 @@ fn stats_lines(st: &StatsSummary) -> String {
     if st.probes == 0 {
         return format!("\nRTT min/avg/max (24 h): {rtt}\nno probes in the last 24 h");
     }
-    format!(
-        "\nRTT min/avg/max (24 h): {rtt}\nloss: {:.1}% · uptime (24 h): {:.2}% · {} probes",
-        st.loss_pct, st.uptime_pct, st.probes
-    )
+    match (st.uptime_24h_pct, st.uptime_7d_pct, st.uptime_30d_pct) {
+        // From the history: the share of the time that was not DOWN.
+        (Some(d), Some(w), Some(m)) => format!(
+            "\nRTT min/avg/max (24 h): {rtt}\nloss: {:.1}% of {} probes (24 h)\nuptime 24 h: {} · 7 d: {} · 30 d: {}",
+            st.loss_pct,
+            st.probes,
+            crate::pictures::page::pct(Some(d)),
+            crate::pictures::page::pct(Some(w)),
+            crate::pictures::page::pct(Some(m))
+        ),
+        _ => format!(
+            "\nRTT min/avg/max (24 h): {rtt}\nloss: {:.1}% · uptime (24 h): {:.2}% · {} probes",
+            st.loss_pct, st.uptime_pct, st.probes
+        ),
+    }
+}
+
+/// What a button press that worked says: the short notice (`answerCallbackQuery`,
+/// plain text) and the line added to the alert.
+pub fn pressed(r: &Reply, by: &str, style: &Style, now_ms: u64) -> (String, String) {
+    match r {
+        Reply::Acked(_) => (
+            "✅ Acked. No reminders until it recovers.".into(),
+            format!("✅ Acked by {}", esc(by)),
+        ),
+        Reply::Muted(v) => {
+            let until = until_ms(&v.muted_until).map_or_else(|| esc(&v.muted_until), |u| until_text(u, now_ms));
+            (
+                format!("🔕 Muted until {}.", strip_html(&until)),
+                format!("🔕 Muted by {} until {until}", esc(by)),
+            )
+        }
+        Reply::Paused(m) => (
+            "⏸ Paused.".into(),
+            format!(
+                "⏸ Paused by {}; {} {} starts it again",
+                esc(by),
+                style.cmd("resume"),
+                m.id
+            ),
+        ),
+        other => (
+            "Done.".into(),
+            format!("Done by {}: {}", esc(by), reply(other, style, now_ms)),
+        ),
+    }
 }
 
 /// Reply to a failed command.
@@ -502,7 +864,7 @@ pub fn help(style: &Style, greeting: bool) -> String {
         c("add"),
     ));
     if !style.suffix.is_empty() {
-        out.push_str("\nIn groups only admins may add, delete, pause or resume.");
+        out.push_str("\nIn groups only admins may add, delete, pause, resume, mute, remind or quiet; anyone may ack.");
     }
     out
 }
@@ -575,6 +937,7 @@ mod tests {
                 announce: true,
                 down_for_ms: down,
             },
+            notice: Default::default(),
         }
     }
 
@@ -709,6 +1072,11 @@ mod tests {
             last_heartbeat: None,
             signed: None,
             sign_heartbeats: None,
+            acked_by: None,
+            ack_reason: None,
+            muted_until: None,
+            parent: None,
+            remind: None,
             settings: Default::default(),
             warnings: Vec::new(),
         }
@@ -725,8 +1093,22 @@ mod tests {
                 rtt_min_ms: Some(0.412),
                 rtt_avg_ms: Some(1.5),
                 rtt_max_ms: Some(12.75),
+                uptime_24h_pct: None,
+                uptime_7d_pct: None,
+                uptime_30d_pct: None,
             },
         };
+        let mut known = s.clone();
+        (
+            known.stats.uptime_24h_pct,
+            known.stats.uptime_7d_pct,
+            known.stats.uptime_30d_pct,
+        ) = (Some(99.999), Some(99.5), Some(100.0));
+        let text = reply(&Reply::Status(Box::new(known)), &Style::new("mon_bot", false), 0);
+        assert!(
+            text.ends_with("loss: 1.2% of 2880 probes (24 h)\nuptime 24 h: 99.99% · 7 d: 99.50% · 30 d: 100%"),
+            "uptime from the history: {text}"
+        );
         let text = reply(
             &Reply::Status(Box::new(s)),
             &Style::new("mon_bot", false),
@@ -747,6 +1129,171 @@ mod tests {
         );
     }
 
+    fn planned(lines: &[(u64, usize)], section: Section, storm: bool, keys: &[u64]) -> Message {
+        Message {
+            thread: None,
+            section,
+            keys: keys.to_vec(),
+            lines: lines
+                .iter()
+                .map(|(key, behind)| oncall::Line {
+                    key: *key,
+                    behind: *behind,
+                })
+                .collect(),
+            storm,
+            silent: false,
+            buttons: None,
+            marks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_storm_is_one_summary_within_4096_whatever_the_names() {
+        let long = "n".repeat(64);
+        let alerts: Vec<(u64, Alert)> = (0..1000)
+            .map(|i| {
+                let to = if i % 4 == 0 { State::Up } else { State::Down };
+                (
+                    i,
+                    alert(
+                        i,
+                        &long,
+                        "[fd00::1234:5678]:65535",
+                        State::Up,
+                        to,
+                        &"r".repeat(400),
+                        None,
+                    ),
+                )
+            })
+            .collect();
+        let rows: HashMap<u64, &Alert> = alerts.iter().map(|(k, a)| (*k, a)).collect();
+        let keys: Vec<u64> = (0..1000).collect();
+        let lines: Vec<(u64, usize)> = keys.iter().map(|k| (*k, 0)).collect();
+        let style = Style::new("mon_bot", false);
+        let chunks = plan_chunks(&planned(&lines, Section::Alerts, true, &keys), &rows, &style, 1_000_000);
+        assert_eq!(chunks.len(), 1);
+        let c = &chunks[0];
+        assert!(tg_len(&c.html) <= MAX_MESSAGE, "{}", tg_len(&c.html));
+        assert_eq!(c.keys, keys, "every row leaves the outbox with the summary");
+        assert!(
+            c.html.starts_with("🚨 <b>1000 changes</b>: 750 DOWN, 250 UP"),
+            "{}",
+            c.html
+        );
+        let last = c.html.lines().last().unwrap();
+        let shown = c.html.lines().count() - 2;
+        assert!((1..=oncall::STORM_NAMES).contains(&shown), "{shown}");
+        assert_eq!(
+            last,
+            format!(
+                "… and {} more · /list@mon_bot down shows every monitor not UP",
+                1000 - shown
+            )
+        );
+    }
+
+    #[test]
+    fn reminders_parents_mute_ends_and_notices_read_well() {
+        let mut rem = alert(
+            7,
+            "db",
+            "10.0.0.5",
+            State::Down,
+            State::Down,
+            "connection refused",
+            Some(1_800_000),
+        );
+        rem.notice = Notice::Reminder;
+        rem.transition.at_ms = 1_000_000 + 1_800_000;
+        let parent = alert(
+            4,
+            "switch",
+            "10.0.1.1",
+            State::Up,
+            State::Down,
+            "3 of 3 pings lost",
+            None,
+        );
+        let mut same = alert(9, "web", "10.0.0.9", State::Up, State::Up, "", None);
+        same.notice = Notice::MuteEnded {
+            all: false,
+            changed: false,
+        };
+        let mut acked = alert(7, "db", "10.0.0.5", State::Down, State::Down, "", None);
+        acked.notice = Notice::Acked {
+            by: "the operator".into(),
+            reason: Some("on it".into()),
+        };
+        let rows: HashMap<u64, &Alert> = [(1, &rem), (2, &parent), (3, &same), (4, &acked)].into_iter().collect();
+        let style = Style::new("mon_bot", true);
+        let text = |lines: &[(u64, usize)], section, keys: &[u64]| {
+            let c = plan_chunks(&planned(lines, section, false, keys), &rows, &style, 2_800_000);
+            assert_eq!(c.len(), 1);
+            assert_eq!(c[0].keys, keys);
+            c[0].html.clone()
+        };
+        assert_eq!(
+            text(&[(1, 0)], Section::Alerts, &[1]),
+            "⏰ still <b>DOWN</b> for 30m · #7 <b>db</b> (10.0.0.5): connection refused · since 00:16:40 UTC"
+        );
+        assert_eq!(
+            text(&[(2, 3)], Section::Alerts, &[2, 10, 11, 12]),
+            "<b>4 changes</b>: 4 DOWN\n🔴 <b>DOWN</b> #4 <b>switch</b> (10.0.1.1): 3 of 3 pings lost · at 00:16:40 UTC · + 3 behind it"
+        );
+        assert_eq!(
+            text(&[(3, 0)], Section::MuteEnded { all: false }, &[3]),
+            "🔔 <b>Mute ended</b> for #9 <b>web</b> (10.0.0.9); nothing changed while it lasted: it is UP."
+        );
+        assert_eq!(
+            text(&[(4, 0)], Section::Info, &[4]),
+            "✅ #7 <b>db</b> (10.0.0.5) (DOWN) acked by the operator: on it. No reminders until it recovers."
+        );
+        let mut changed = alert(7, "db", "10.0.0.5", State::Up, State::Down, "refused", None);
+        changed.notice = Notice::MuteEnded {
+            all: true,
+            changed: true,
+        };
+        let rows: HashMap<u64, &Alert> = [(5, &changed)].into_iter().collect();
+        let c = plan_chunks(
+            &planned(&[(5, 0)], Section::MuteEnded { all: true }, false, &[5]),
+            &rows,
+            &style,
+            1_000_000,
+        );
+        assert_eq!(
+            c[0].html,
+            "🔔 <b>Mute ended</b> for all monitors of this chat: 1 monitor changed while it lasted (1 DOWN)\n\
+             🔴 <b>DOWN</b> #7 <b>db</b> (10.0.0.5): refused · was UP · since 00:16:40 UTC"
+        );
+    }
+
+    #[test]
+    fn a_press_says_who_did_what() {
+        let style = Style::new("mon_bot", false);
+        let m = view(State::Down, "refused");
+        let (toast, line) = pressed(&Reply::Acked(m.clone()), "Ann <A>", &style, 0);
+        assert_eq!(
+            (toast.as_str(), line.as_str()),
+            ("✅ Acked. No reminders until it recovers.", "✅ Acked by Ann &lt;A&gt;")
+        );
+        let (toast, line) = pressed(&Reply::Paused(m.clone()), "Ann", &style, 0);
+        assert_eq!(toast, "⏸ Paused.");
+        assert_eq!(line, "⏸ Paused by Ann; /resume@mon_bot 7 starts it again");
+        let muted = crate::core::MuteView {
+            all: false,
+            chat_id: Some(-1),
+            muted_until: "1970-01-01T01:00:00.000Z".into(),
+            by: "Ann".into(),
+            reason: None,
+            monitors: vec![m],
+        };
+        let (toast, line) = pressed(&Reply::Muted(muted), "Ann", &style, 0);
+        assert_eq!(toast, "🔕 Muted until 01:00:00 UTC (in 1h).");
+        assert_eq!(line, "🔕 Muted by Ann until 01:00:00 UTC (in 1h)");
+    }
+
     #[test]
     fn status_of_http_and_dns_monitors_shows_their_settings() {
         let stats = StatsSummary {
@@ -756,6 +1303,9 @@ mod tests {
             rtt_min_ms: None,
             rtt_avg_ms: None,
             rtt_max_ms: None,
+            uptime_24h_pct: None,
+            uptime_7d_pct: None,
+            uptime_30d_pct: None,
         };
         let mut m = view(State::Degraded, "certificate expires in 5 days");
         m.kind = Kind::Http;

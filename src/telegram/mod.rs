@@ -6,7 +6,8 @@
 //! Where things are: [`bot`] turns updates into commands and answers; [`send`] sends
 //! every message; [`outbox`] feeds it the durable alerts; [`pace`] holds Telegram's
 //! limits and the back-off; [`api`] makes the Bot API calls and classifies failures;
-//! [`access`] decides who may do what; [`private`] keeps push URLs and secrets out of
+//! [`buttons`] are the ack/mute/pause buttons under alerts; [`access`] decides who
+//! may do what; [`private`] keeps push URLs and secrets out of
 //! groups; [`format`] writes the texts.
 //!
 //! [`Telegram::start`] launches the bots and registers the [`BotGateway`] the core uses
@@ -17,10 +18,12 @@
 pub mod access;
 pub mod api;
 pub mod bot;
+pub mod buttons;
 pub mod commands;
 pub mod format;
 pub mod outbox;
 pub mod pace;
+pub mod pictures;
 pub mod private;
 pub mod send;
 
@@ -65,6 +68,8 @@ impl Shared {
     /// allowed under its new id, and tell WS subscribers. Idempotent.
     pub async fn chat_migrated(&self, bot: &str, old: i64, new: i64) -> Result<(), CoreError> {
         let ids = self.service.migrate_chat(old, new).await?;
+        // The chat's settings (quiet, a mute of all) move too; the flush below covers it.
+        self.service.move_chat_settings(old, new)?;
         let alerts = self.store.outbox_rechat(old, new).await?;
         if self.access.is_allowed(old) {
             self.access.allow(new).await?;

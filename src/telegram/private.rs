@@ -135,6 +135,11 @@ mod tests {
             last_heartbeat: None,
             signed: Some(false),
             sign_heartbeats: Some(false),
+            acked_by: None,
+            ack_reason: None,
+            muted_until: None,
+            parent: None,
+            remind: None,
             settings: Default::default(),
             warnings: Vec::new(),
         }

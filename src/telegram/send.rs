@@ -17,6 +17,8 @@
 //!   at most the one message whose removal was not yet on disk.
 
 use std::collections::{HashMap, VecDeque};
+
+use crate::domain::oncall::Mark;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -28,7 +30,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::Shared;
 use super::api::{self, Verdict, classify};
-use super::format::{Chunk, alert_chunks, split_reply, strip_html};
+use super::buttons;
+use super::format::{Style, plan_chunks, split_reply, strip_html};
 use super::pace::{Lane, Limits, Pacer, retry_delay};
 use crate::domain::now_ms;
 use crate::store::Alert;
@@ -52,6 +55,11 @@ pub struct Answer {
     pub delete: Option<SideJob<i32>>,
     /// First send this privately (push URLs go to the admin's private chat).
     pub private: Option<SideJob<Private>>,
+    /// Send this PNG (a `/graph` chart) with `html` as its caption (sendPhoto).
+    pub photo: Option<Arc<[u8]>>,
+    /// Edit this message of the chat instead of sending a new one (an alert whose
+    /// button was pressed), with this keyboard (`None`: none left).
+    pub edit: Option<(i32, Option<serde_json::Value>)>,
 }
 
 /// A private message: to `user`'s private chat with the bot.
@@ -82,6 +90,42 @@ impl Answer {
             html,
             delete: None,
             private: None,
+            photo: None,
+            edit: None,
+        }
+    }
+
+    /// A photo with its caption (at most 1,024 characters, so it is one message).
+    pub fn photo(thread: Option<i32>, png: Arc<[u8]>, caption: String) -> Self {
+        Self {
+            photo: Some(png),
+            ..Self::text(thread, caption)
+        }
+    }
+}
+
+/// One message as [`Courier::deliver`] sends it.
+#[derive(Debug, Clone, Copy)]
+struct Out<'a> {
+    thread: Option<i32>,
+    html: &'a str,
+    silent: bool,
+    markup: Option<&'a serde_json::Value>,
+    /// Edit this message instead of sending.
+    edit: Option<i32>,
+    /// Send this PNG with `html` as its caption (sendPhoto).
+    photo: Option<&'a [u8]>,
+}
+
+impl<'a> Out<'a> {
+    fn text(thread: Option<i32>, html: &'a str) -> Self {
+        Self {
+            thread,
+            html,
+            silent: false,
+            markup: None,
+            edit: None,
+            photo: None,
         }
     }
 }
@@ -94,6 +138,8 @@ struct Slot {
     alerts: bool,
     /// A worker serves this chat.
     worker: bool,
+    /// Queued rows wait until then (unless new ones come first).
+    look_at: Option<Instant>,
     /// Wakes the worker out of a back-off wait.
     wake: Arc<Notify>,
 }
@@ -106,9 +152,6 @@ enum Delivered {
     /// Not sent: an answer came in while an alert waited for its turn (alerts only).
     Preempted,
 }
-
-/// Outbox rows (sequence, alert), oldest first.
-type Queued = Vec<(u64, Alert)>;
 
 /// What a chat's worker does next.
 enum Job {
@@ -228,7 +271,14 @@ impl Courier {
                 Job::Done => return,
                 Job::Answer(a) => self.send_answer(chat, a).await,
                 Job::Alerts => match self.send_alerts(chat).await {
-                    Ok(()) => backoff = Backoff::default(),
+                    Ok(later) => {
+                        backoff = Backoff::default();
+                        // Rows wait (a storm still arriving, a child waiting for its
+                        // parent): look again then, or as soon as new rows come.
+                        if let Some(slot) = self.chats().get_mut(&chat) {
+                            slot.look_at = later;
+                        }
+                    }
                     Err(v) => self.alerts_failed(chat, v, &mut backoff).await,
                 },
                 Job::Wait(until, wake) => {
@@ -250,11 +300,17 @@ impl Courier {
         if let Some(a) = slot.answers.pop_front() {
             return Job::Answer(a);
         }
-        if slot.alerts {
-            if let Some(until) = backoff.until.filter(|u| *u > Instant::now()) {
+        let now = Instant::now();
+        if slot.alerts || slot.look_at.is_some() {
+            if let Some(until) = backoff.until.filter(|u| *u > now) {
                 return Job::Wait(until, slot.wake.clone());
             }
+            match slot.look_at {
+                Some(t) if !slot.alerts && t > now => return Job::Wait(t, slot.wake.clone()),
+                _ => {}
+            }
             slot.alerts = false;
+            slot.look_at = None;
             return Job::Alerts;
         }
         chats.remove(&chat);
@@ -294,15 +350,25 @@ impl Courier {
     /// Sends one message, paced, with the fallbacks: plain text when the HTML is
     /// refused, the General topic when the forum topic is gone. A 429 holds the chat
     /// (both lanes) for `retry_after`. Other failures are returned for the caller.
-    async fn deliver(&self, chat: i64, thread: Option<i32>, html: &str, lane: Lane) -> Result<Delivered, Verdict> {
-        let mut thread = thread;
+    async fn deliver(&self, chat: i64, out: Out<'_>, lane: Lane) -> Result<Delivered, Verdict> {
+        let html = out.html;
+        let mut thread = out.thread;
         let mut as_html = true;
         let mut text = html.to_string();
+        let extras = api::Extras {
+            silent: out.silent,
+            markup: out.markup.cloned(),
+        };
         for _ in 0..3 {
             if !self.my_turn(chat, lane).await? {
                 return Ok(Delivered::Preempted);
             }
-            let failure = match api::send_message(&self.bot, chat, thread, &text, as_html).await {
+            let sent = match (out.edit, out.photo) {
+                (Some(id), _) => api::edit_message(&self.bot, chat, id, &text, as_html, out.markup).await,
+                (None, Some(png)) => api::send_photo(&self.bot, chat, thread, png, &text, as_html).await,
+                (None, None) => api::send_message_with(&self.bot, chat, thread, &text, as_html, &extras).await,
+            };
+            let failure = match sent {
                 Ok(()) => return Ok(Delivered::Sent),
                 Err(f) => f,
             };
@@ -344,16 +410,29 @@ impl Courier {
         chat: i64,
         thread: Option<i32>,
         html: &str,
+        photo: Option<&[u8]>,
         own_chat: bool,
+        edit: Option<&(i32, Option<serde_json::Value>)>,
     ) -> Result<(), Verdict> {
         let mut chat = chat;
-        for part in split_reply(html) {
+        // An edit replaces one message and a photo's caption is one part: neither is split.
+        let parts = match (edit, photo) {
+            (None, None) => split_reply(html),
+            _ => vec![html.to_string()],
+        };
+        for part in parts {
             let mut blind = 0;
             let mut attempt = 0;
             loop {
                 attempt += 1;
+                let out = Out {
+                    edit: edit.map(|e| e.0),
+                    markup: edit.and_then(|e| e.1.as_ref()),
+                    photo,
+                    ..Out::text(thread, &part)
+                };
                 // (The reply lane never gives way: Ok is always Sent.)
-                let Err(err) = self.deliver(chat, thread, &part, Lane::Reply).await else {
+                let Err(err) = self.deliver(chat, out, Lane::Reply).await else {
                     break;
                 };
                 match err {
@@ -401,7 +480,10 @@ impl Courier {
             html = format!("{html}\n{line}");
         }
         if let Some(job) = a.private {
-            let line = match self.deliver_answer(job.what.user, None, &job.what.html, false).await {
+            let line = match self
+                .deliver_answer(job.what.user, None, &job.what.html, None, false, None)
+                .await
+            {
                 Ok(()) => job.done,
                 Err(v) => {
                     tracing::info!(bot = %self.username, chat, user = job.what.user, verdict = ?v, "could not message a user privately");
@@ -410,14 +492,21 @@ impl Courier {
             };
             html = format!("{html}\n{line}");
         }
-        if let Err(v) = self.deliver_answer(chat, a.thread, &html, true).await {
+        if let Err(v) = self
+            .deliver_answer(chat, a.thread, &html, a.photo.as_deref(), true, a.edit.as_ref())
+            .await
+        {
             tracing::warn!(bot = %self.username, chat, verdict = ?v, "reply not delivered");
         }
     }
 
-    /// Sends the chat's pending alerts, oldest first, topic by topic, as few messages
-    /// as fit; stops early (and comes back) when an answer is waiting.
-    async fn send_alerts(self: &Arc<Self>, chat: i64) -> Result<(), Verdict> {
+    /// Sends what the chat's queued rows call for now, as the on-call plan decides
+    /// ([`crate::domain::oncall::plan`]): rows held by a mute (or otherwise folded)
+    /// leave the outbox unsent; the rest go as few messages as fit, topic by topic;
+    /// rows that must wait (a storm still arriving, a child waiting for its parent's
+    /// verdict) stay, and `Ok(Some(t))` says when to look again. Stops early (and comes
+    /// back) when an answer is waiting.
+    async fn send_alerts(self: &Arc<Self>, chat: i64) -> Result<Option<Instant>, Verdict> {
         let pending = match self.shared.store.outbox_for_chat(&self.username, chat) {
             Ok(p) => p,
             Err(e) => {
@@ -425,53 +514,79 @@ impl Courier {
                 return Err(Verdict::Retry(None));
             }
         };
-        let mut threads: Vec<(Option<i32>, Queued)> = Vec::new();
-        for (k, a) in pending {
-            match threads.iter_mut().find(|(t, _)| *t == a.thread_id) {
-                Some((_, v)) => v.push((k, a)),
-                None => threads.push((a.thread_id, vec![(k, a)])),
-            }
+        if pending.is_empty() {
+            return Ok(None);
         }
-        for (thread, alerts) in threads {
-            for chunk in alert_chunks(&alerts, now_ms()) {
+        let svc = &self.shared.service;
+        let now = now_ms();
+        let plan = svc.oncall_plan(chat, &pending, now);
+        let later = plan
+            .later_ms
+            .map(|t| Instant::now() + Duration::from_millis(t.saturating_sub(now)));
+        if !plan.fold.is_empty() {
+            let recorded = svc.oncall_delivered(&plan.fold_marks);
+            if let Err(e) = recorded.map_err(|e| e.to_string()).and(
+                self.shared
+                    .store
+                    .outbox_remove(&plan.fold)
+                    .await
+                    .map_err(|e| e.to_string()),
+            ) {
+                tracing::error!(bot = %self.username, chat, error = %e, "cannot drop held alerts; retrying");
+                return Err(Verdict::Retry(None));
+            }
+            tracing::debug!(bot = %self.username, chat, rows = plan.fold.len(), "held or covered alerts folded");
+        }
+        let rows: HashMap<u64, &Alert> = pending.iter().map(|(k, a)| (*k, a)).collect();
+        let style = Style::new(&self.username, chat > 0);
+        for msg in &plan.messages {
+            let markup = msg.buttons.map(buttons::keyboard);
+            for chunk in plan_chunks(msg, &rows, &style, now) {
                 if self.answers_waiting(chat) {
                     self.kick(chat); // the rest after the answers
-                    return Ok(());
+                    return Ok(None);
                 }
-                if self.send_chunk(chat, thread, &chunk).await? == Delivered::Preempted {
+                let out = Out {
+                    silent: msg.silent,
+                    markup: markup.as_ref(),
+                    ..Out::text(msg.thread, &chunk.html)
+                };
+                let marks = if chunk.keys.is_empty() { &[][..] } else { &msg.marks[..] };
+                if self.send_chunk(chat, out, &chunk.keys, marks).await? == Delivered::Preempted {
                     self.kick(chat); // the rest after the answers
-                    return Ok(());
+                    return Ok(None);
                 }
             }
         }
-        Ok(())
+        Ok(later)
     }
 
-    async fn send_chunk(&self, chat: i64, thread: Option<i32>, chunk: &Chunk) -> Result<Delivered, Verdict> {
+    async fn send_chunk(&self, chat: i64, out: Out<'_>, keys: &[u64], marks: &[Mark]) -> Result<Delivered, Verdict> {
         let store = &self.shared.store;
-        match self.deliver(chat, thread, &chunk.html, Lane::Alert).await {
+        match self.deliver(chat, out, Lane::Alert).await {
             Ok(Delivered::Preempted) => Ok(Delivered::Preempted),
             Ok(Delivered::Sent) => {
-                // First of all, on disk: delivered. (A crash before this flush ends
-                // sends the message again; nothing else runs in that window.)
-                if let Err(e) = store.outbox_remove(&chunk.keys).await {
+                // First of all, on disk: delivered, and what the chat now knows. (A
+                // crash before this flush ends sends the message again; nothing else
+                // runs in that window.)
+                if let Err(e) = self.shared.service.oncall_delivered(marks) {
+                    tracing::error!(bot = %self.username, chat, error = %e, "what was announced could not be recorded");
+                }
+                if let Err(e) = store.outbox_remove(keys).await {
                     tracing::error!(bot = %self.username, chat, error = %e, "delivered alerts not removed; they may be sent again");
                     return Err(Verdict::Retry(None));
                 }
                 let metrics = self.shared.service.metrics();
-                for _ in &chunk.keys {
+                for _ in keys {
                     metrics.alert_sent();
                 }
-                tracing::debug!(bot = %self.username, chat, alerts = chunk.keys.len(), "alerts delivered");
+                tracing::debug!(bot = %self.username, chat, alerts = keys.len(), "alerts delivered");
                 Ok(Delivered::Sent)
             }
             Err(Verdict::Rejected(why)) => {
                 // Retrying cannot fix it and would block the chat forever.
-                tracing::error!(bot = %self.username, chat, alerts = chunk.keys.len(), reason = %why, "Telegram refused alerts for good; dropping them");
-                store
-                    .outbox_remove(&chunk.keys)
-                    .await
-                    .map_err(|_| Verdict::Retry(None))?;
+                tracing::error!(bot = %self.username, chat, alerts = keys.len(), reason = %why, "Telegram refused alerts for good; dropping them");
+                store.outbox_remove(keys).await.map_err(|_| Verdict::Retry(None))?;
                 Ok(Delivered::Sent)
             }
             Err(v) => Err(v),

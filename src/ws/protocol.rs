@@ -489,7 +489,55 @@ pub fn reply_data(reply: Reply) -> (&'static str, Value) {
         Reply::Paused(m) => ("paused", v(serde_json::to_value(m))),
         Reply::Resumed(m) => ("resumed", v(serde_json::to_value(m))),
         Reply::Rotated(m) => ("rotated", v(serde_json::to_value(m))),
+        Reply::Graph(g) => ("graph", graph_data(&g)),
+        Reply::Page(p) => ("page", v(serde_json::to_value(p))),
+        Reply::ListDown(ms) => ("list", json!({ "monitors": v(serde_json::to_value(ms)) })),
+        Reply::Acked(m) => ("acked", v(serde_json::to_value(m))),
+        Reply::Muted(m) => ("muted", v(serde_json::to_value(m))),
+        Reply::Unmuted(m) => ("unmuted", v(serde_json::to_value(m))),
+        Reply::Reminders(r) => ("reminders", v(serde_json::to_value(r))),
+        Reply::Quiet(q) => ("quiet", v(serde_json::to_value(q))),
     }
+}
+
+/// The `graph` reply's data: the figures, the incidents and the PNG in base64.
+fn graph_data(g: &crate::core::cmd::GraphView) -> Value {
+    use base64::Engine as _;
+    let t = &g.totals;
+    let ms = |us: f64| us / 1000.0;
+    let incidents: Vec<Value> = g
+        .incidents
+        .iter()
+        .map(|i| {
+            json!({
+                "start": rfc3339(i.start_ms),
+                "end": rfc3339(i.end_ms),
+                "down_seconds": i.down_ms / 1000,
+                "ongoing": i.ongoing,
+            })
+        })
+        .collect();
+    json!({
+        "id": g.monitor.id,
+        "name": g.monitor.name,
+        "target": g.monitor.target,
+        "period": g.period.as_str(),
+        "from": rfc3339(g.from_ms),
+        "to": rfc3339(g.to_ms),
+        "uptime_pct": g.uptime_pct(),
+        "down_seconds": t.down_ms / 1000,
+        "degraded_seconds": t.degraded_ms / 1000,
+        "probes": t.probes,
+        "failures": t.failures,
+        "rtt_min_ms": (t.rtt_count > 0).then(|| ms(f64::from(t.rtt_min_us))),
+        "rtt_avg_ms": t.rtt_avg_us().map(ms),
+        "rtt_max_ms": (t.rtt_count > 0).then(|| ms(f64::from(t.rtt_max_us))),
+        "incidents": incidents,
+        "content_type": "image/png",
+        "width": crate::pictures::chart::WIDTH,
+        "height": crate::pictures::chart::HEIGHT,
+        "png_base64": base64::engine::general_purpose::STANDARD.encode(&g.png),
+    })
 }
 
 /// The `pong` data.
@@ -772,6 +820,10 @@ mod tests {
             announce: true,
             down_for_ms: None,
             at_ms: 0,
+            oncall: None,
+            acked_by: None,
+            ack_reason: None,
+            muted_until: None,
         };
         let v: Value = serde_json::from_str(&state_event(&st, 5_000)).unwrap();
         assert_eq!(v["type"], "state");

@@ -1,7 +1,10 @@
 //! An in-process fake Bot API (axum on 127.0.0.1:0) that the real bots talk to through
 //! `UPBOT_TELEGRAM_API_URL`: several bots by token, long-poll `getUpdates`, the methods
-//! upbot calls, fault injection per method and chat, and awaitable records of every
-//! call. teloxide sends PascalCase method names; they are matched case-insensitively.
+//! upbot calls (inline keyboards and `disable_notification` on `sendMessage`,
+//! `editMessageText` of a message it sent, `answerCallbackQuery`), button presses
+//! (`callback_query` updates from a chosen user), fault injection per method and chat,
+//! and awaitable records of every call. teloxide sends PascalCase method names; they
+//! are matched case-insensitively.
 #![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -32,6 +35,10 @@ pub struct Call {
     pub body: Value,
     /// Whether the fake answered `ok: true`.
     pub ok: bool,
+    /// The uploaded photo of a multipart `sendPhoto` (its text fields are in `body`).
+    pub photo: Option<Vec<u8>>,
+    /// The `message_id` a `sendMessage` got.
+    pub message_id: Option<i64>,
 }
 
 /// A delivered `sendMessage`.
@@ -43,6 +50,20 @@ pub struct Sent {
     pub text: String,
     pub thread: Option<i64>,
     pub parse_mode: Option<String>,
+    /// Sent with `disable_notification` (no sound).
+    pub silent: bool,
+    /// Its inline keyboard (`reply_markup`), if any.
+    pub markup: Option<Value>,
+    /// The id the fake gave it.
+    pub message_id: i64,
+}
+
+/// A message as the chat shows it now (after edits).
+#[derive(Debug, Clone)]
+pub struct Shown {
+    pub text: String,
+    pub markup: Option<Value>,
+    pub thread: Option<i64>,
 }
 
 /// What an injected fault answers.
@@ -90,6 +111,9 @@ struct Inner {
     never_started: HashSet<i64>,
     faults: Vec<Fault>,
     calls: Vec<Call>,
+    /// Messages the bots sent, as they are now: (chat, message id) → text, keyboard.
+    messages: HashMap<(i64, i64), Shown>,
+    next_callback: u64,
 }
 
 struct FakeState {
@@ -295,6 +319,78 @@ impl FakeTelegram {
         self.push_message(token, chat(chat_id), user(from), text, json!({}))
     }
 
+    /// `user` presses the button with `data` under message `message_id` of `chat`
+    /// (a `callback_query` update carrying the message as the chat shows it now).
+    /// Returns the callback query's id.
+    pub fn press(&self, token: &str, chat_id: i64, user_id: u64, message_id: i64, data: &str) -> String {
+        let (qid, msg) = self.with(|i| {
+            i.next_callback += 1;
+            let shown = i.messages.get(&(chat_id, message_id)).cloned();
+            let bot = i.bots.get(token).map(|b| (b.id, b.username.clone()));
+            (format!("cq{}", i.next_callback), (shown, bot))
+        });
+        let (shown, bot) = msg;
+        let shown = shown.expect("pressing a button under a message the bot sent");
+        let (bot_id, bot_name) = bot.expect("known bot");
+        let mut m = json!({"message_id": message_id, "date": now_unix(), "chat": chat(chat_id),
+            "from": {"id": bot_id, "is_bot": true, "first_name": "Monitor", "username": bot_name},
+            "text": shown.text});
+        if let Some(k) = shown.markup {
+            m["reply_markup"] = k;
+        }
+        if let Some(t) = shown.thread {
+            m["message_thread_id"] = json!(t);
+            m["is_topic_message"] = json!(true);
+        }
+        let from = json!({"id": user_id, "is_bot": false, "first_name": format!("user{user_id}"),
+            "username": format!("user{user_id}")});
+        self.push_update(
+            token,
+            json!({"callback_query": {"id": qid, "from": from, "chat_instance": "ci1", "data": data, "message": m}}),
+        );
+        qid
+    }
+
+    /// The message as chat `chat_id` shows it now (text and keyboard after edits).
+    pub fn shown(&self, chat_id: i64, message_id: i64) -> Option<Shown> {
+        self.state
+            .inner
+            .lock()
+            .unwrap()
+            .messages
+            .get(&(chat_id, message_id))
+            .cloned()
+    }
+
+    /// Waits for the answer to callback query `qid` (`answerCallbackQuery`): its text
+    /// and whether it was an alert box.
+    pub async fn wait_callback_answer(&self, qid: &str) -> (String, bool) {
+        let mut cond = |calls: &[Call]| {
+            calls
+                .iter()
+                .find(|c| c.method == "answercallbackquery" && c.body["callback_query_id"] == qid)
+                .map(|c| {
+                    (
+                        c.body["text"].as_str().unwrap_or_default().to_string(),
+                        c.body["show_alert"].as_bool().unwrap_or(false),
+                    )
+                })
+        };
+        self.wait_until_for(WAIT, &format!("the answer to {qid}"), &mut cond)
+            .await
+    }
+
+    /// Waits until message `message_id` of `chat_id` is shown with a text satisfying `pred`.
+    pub async fn wait_shown(&self, chat_id: i64, message_id: i64, pred: impl Fn(&Shown) -> bool) -> Shown {
+        let state = self.state.clone();
+        let mut cond = |_: &[Call]| {
+            let i = state.inner.lock().unwrap();
+            i.messages.get(&(chat_id, message_id)).filter(|m| pred(m)).cloned()
+        };
+        self.wait_until_for(WAIT, &format!("message {message_id} of {chat_id} edited"), &mut cond)
+            .await
+    }
+
     /// Every call so far.
     pub fn calls(&self) -> Vec<Call> {
         self.state.inner.lock().unwrap().calls.clone()
@@ -378,15 +474,54 @@ pub fn sent_from(calls: &[Call], chat: i64) -> Vec<Sent> {
             text: c.body["text"].as_str().unwrap_or_default().to_string(),
             thread: c.body["message_thread_id"].as_i64(),
             parse_mode: c.body["parse_mode"].as_str().map(String::from),
+            silent: c.body["disable_notification"].as_bool().unwrap_or(false),
+            markup: c.body.get("reply_markup").cloned(),
+            message_id: c.message_id.unwrap_or(0),
         })
         .collect()
 }
 
-async fn api(State(st): State<Arc<FakeState>>, Path((bot, method)): Path<(String, String)>, body: Bytes) -> Response {
-    let body: Value = serde_json::from_slice(&body).unwrap_or_else(|_| json!({}));
+/// A multipart form as JSON (text fields; numbers as numbers) plus the `photo` file.
+async fn read_form(mut form: axum::extract::Multipart) -> (Value, Option<Vec<u8>>) {
+    let mut body = json!({});
+    let mut photo = None;
+    while let Ok(Some(field)) = form.next_field().await {
+        let name = field.name().unwrap_or_default().to_string();
+        if field.file_name().is_some() {
+            body[format!("{name}_content_type")] = json!(field.content_type());
+            body[format!("{name}_file_name")] = json!(field.file_name());
+            photo = field.bytes().await.ok().map(|b| b.to_vec());
+            continue;
+        }
+        let text = field.text().await.unwrap_or_default();
+        body[name] = text.parse::<i64>().map_or_else(|_| json!(text), |n| json!(n));
+    }
+    (body, photo)
+}
+
+async fn api(
+    State(st): State<Arc<FakeState>>,
+    Path((bot, method)): Path<(String, String)>,
+    req: axum::extract::Request,
+) -> Response {
+    use axum::extract::FromRequest;
+    let multipart = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (body, photo) = if multipart {
+        match axum::extract::Multipart::from_request(req, &()).await {
+            Ok(form) => read_form(form).await,
+            Err(_) => (json!({}), None),
+        }
+    } else {
+        let bytes = Bytes::from_request(req, &()).await.unwrap_or_default();
+        (serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({})), None)
+    };
     let method = method.to_ascii_lowercase();
     let token = bot.strip_prefix("bot").unwrap_or(&bot).to_string();
-    let resp = answer(&st, &token, &method, &body).await;
+    let (resp, message_id) = answer(&st, &token, &method, &body).await;
     let ok = resp.status().is_success();
     st.inner.lock().unwrap().calls.push(Call {
         at: Instant::now(),
@@ -394,12 +529,28 @@ async fn api(State(st): State<Arc<FakeState>>, Path((bot, method)): Path<(String
         method,
         body,
         ok,
+        photo,
+        message_id,
     });
     st.changed.notify_waiters();
     resp
 }
 
-async fn answer(st: &FakeState, token: &str, method: &str, body: &Value) -> Response {
+/// The answer, and the `message_id` it gave a sent message (read back from the answer).
+async fn answer(st: &FakeState, token: &str, method: &str, body: &Value) -> (Response, Option<i64>) {
+    let r = answer_call(st, token, method, body).await;
+    if method != "sendmessage" || !r.status().is_success() {
+        return (r, None);
+    }
+    let (parts, b) = r.into_parts();
+    let bytes = axum::body::to_bytes(b, usize::MAX).await.unwrap_or_default();
+    let id = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v["result"]["message_id"].as_i64());
+    (Response::from_parts(parts, axum::body::Body::from(bytes)), id)
+}
+
+async fn answer_call(st: &FakeState, token: &str, method: &str, body: &Value) -> Response {
     let chat_id = body["chat_id"].as_i64();
     {
         let mut i = st.inner.lock().unwrap();
@@ -473,8 +624,42 @@ async fn answer(st: &FakeState, token: &str, method: &str, body: &Value) -> Resp
                     m["message_thread_id"] = json!(t);
                     m["is_topic_message"] = json!(true);
                 }
+                let shown = Shown {
+                    text: body["text"].as_str().unwrap_or_default().to_string(),
+                    markup: body.get("reply_markup").cloned(),
+                    thread: body["message_thread_id"].as_i64(),
+                };
+                let id = i.next_message;
+                i.messages.insert((c, id), shown);
                 return ok(m);
             }
+            "sendphoto" => {
+                i.next_message += 1;
+                let c = chat_id.unwrap_or(0);
+                let m = json!({"message_id": i.next_message, "date": now_unix(), "chat": chat(c),
+                    "photo": [{"file_id": "f", "file_unique_id": "u", "width": 960, "height": 480}],
+                    "caption": body["caption"]});
+                return ok(m);
+            }
+            "editmessagetext" => {
+                let key = (chat_id.unwrap_or(0), body["message_id"].as_i64().unwrap_or(0));
+                let Some(shown) = i.messages.get_mut(&key) else {
+                    return err(400, "Bad Request: message to edit not found", None);
+                };
+                let text = body["text"].as_str().unwrap_or_default().to_string();
+                let markup = body.get("reply_markup").cloned();
+                if shown.text == text && shown.markup == markup {
+                    return err(
+                        400,
+                        "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+                        None,
+                    );
+                }
+                shown.text = text;
+                shown.markup = markup.filter(|m| m["inline_keyboard"].as_array().is_some_and(|r| !r.is_empty()));
+                return ok(json!({"message_id": key.1, "date": now_unix(), "chat": chat(key.0), "text": shown.text}));
+            }
+            "answercallbackquery" => return ok(json!(true)),
             "getupdates" => {}
             other => return err(400, &format!("Bad Request: fake does not implement {other}"), None),
         }

@@ -12,8 +12,8 @@ use crate::helpers::{WAIT, WsClient};
 
 const BIN: &str = env!("CARGO_BIN_EXE_upbot");
 
-/// A server process whose stderr is collected line by line.
-struct Server {
+/// A server process whose stderr is collected line by line (also used by `oncall.rs`).
+pub(crate) struct Server {
     child: Child,
     log: Arc<Mutex<Vec<String>>>,
     lines: tokio::sync::mpsc::UnboundedReceiver<String>,
@@ -37,7 +37,7 @@ fn command(dir: &std::path::Path, env: &[(&str, &str)]) -> Command {
 }
 
 /// A data dir and port 0 for both listeners (the tests read the real ports from the log).
-fn port0_env(data: &std::path::Path) -> [(&str, &str); 3] {
+pub(crate) fn port0_env(data: &std::path::Path) -> [(&str, &str); 3] {
     [
         ("UPBOT_DATA_DIR", data.to_str().expect("utf-8 temp path")),
         ("UPBOT_WS_ADDR", "127.0.0.1:0"),
@@ -46,7 +46,7 @@ fn port0_env(data: &std::path::Path) -> [(&str, &str); 3] {
 }
 
 impl Server {
-    fn spawn(dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
+    pub(crate) fn spawn(dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
         let mut child = command(dir, env).spawn().expect("spawn upbot");
         let stderr = child.stderr.take().expect("piped stderr");
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -63,7 +63,7 @@ impl Server {
     }
 
     /// Waits for a log line containing `needle`; returns it.
-    async fn wait_log(&mut self, needle: &str) -> String {
+    pub(crate) async fn wait_log(&mut self, needle: &str) -> String {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -79,7 +79,7 @@ impl Server {
     }
 
     /// The WS URL, read from the "listening" log line (the server binds port 0).
-    async fn ws_url(&mut self) -> String {
+    pub(crate) async fn ws_url(&mut self) -> String {
         let line = self.wait_log("WebSocket API listening").await;
         let addr = line
             .split("addr=")
@@ -91,7 +91,7 @@ impl Server {
         format!("ws://{addr}/ws")
     }
 
-    fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let pid = self.child.id().expect("running").to_string();
         let ok = std::process::Command::new("kill")
             .args([sig, &pid])
@@ -101,7 +101,7 @@ impl Server {
         assert!(ok, "kill {sig} {pid}");
     }
 
-    async fn exit_code(&mut self) -> Option<i32> {
+    pub(crate) async fn exit_code(&mut self) -> Option<i32> {
         tokio::time::timeout(WAIT, self.child.wait())
             .await
             .expect("exits in time")
@@ -109,7 +109,7 @@ impl Server {
             .code()
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
 }

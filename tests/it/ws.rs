@@ -55,6 +55,10 @@ fn state(id: u64, to: State) -> StateEvent {
         announce: true,
         down_for_ms: None,
         at_ms: upbot::domain::now_ms(),
+        oncall: None,
+        acked_by: None,
+        ack_reason: None,
+        muted_until: None,
     }
 }
 

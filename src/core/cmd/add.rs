@@ -11,17 +11,18 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::Spec;
 use super::args;
+use super::{Selector, Spec};
 use crate::core::error::{CoreError, invalid};
 use crate::core::service::{Caller, MonitorView, Service, validate_chat_id};
 use crate::domain::kinds::{self, DnsSettings, HttpMethod, HttpSettings, Keyword, RecordType, StatusList};
+use crate::domain::oncall::OnCall;
 use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, PushSettings, Target, now_ms};
 
 /// Help and menu text.
 pub const SPEC: Spec = Spec {
     name: "add",
-    args: "<host|host:port|URL> [interval=30s fails=3 recovers=2 name=… timeout=2s]",
+    args: "<host|host:port|URL> [interval=30s fails=3 recovers=2 name=… timeout=2s remind=30m parent=<id>]",
     about: "watch a host, host:port, URL or DNS name",
     example: "192.0.2.10 interval=30s",
     modifies: true,
@@ -110,6 +111,14 @@ pub struct AddRequest {
     #[arg(long, value_parser = args::flag, num_args = 0..=1, default_missing_value = "true")]
     #[serde(with = "args::opt_flag")]
     pub sign_heartbeats: Option<bool>,
+    /// remind every this long while DOWN, neither acked nor muted (at least 10s)
+    #[arg(long, value_parser = args::duration)]
+    #[serde(with = "args::opt_duration")]
+    pub remind: Option<Duration>,
+    /// parent monitor id: while it is DOWN, this one's DOWN is counted in its alert
+    #[arg(long, value_parser = args::monitor_id, value_name = "ID")]
+    #[serde(with = "args::opt_num")]
+    pub parent: Option<u64>,
     /// http: the URL (another name for the target)
     #[arg(long)]
     pub url: Option<String>,
@@ -235,6 +244,9 @@ impl AddRequest {
         }
         if self.port == Some(0) {
             return Err(invalid("port must be a port 1-65535, got 0"));
+        }
+        if let Some(r) = self.remind {
+            crate::core::oncall::check_remind(r)?;
         }
         if self.kind == Some(Kind::Push) {
             return self.validate_push();
@@ -519,6 +531,10 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, req: AddRequest) -> Resu
             svc.check_chat_target(&host).await?;
         }
     }
+    let parent = match req.parent {
+        None => None,
+        Some(pid) => Some(check_parent(svc, caller, &m, pid)?),
+    };
     // Last of the checks: it may ask the Bot API.
     m.bot = svc.resolve_bot(caller, m.chat_id, req.bot.clone()).await?;
     if let Some(p) = m.push.as_mut() {
@@ -526,7 +542,18 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, req: AddRequest) -> Resu
     }
     let m = svc.reserve(caller, m).await?;
     let health = Health::new(now_ms());
+    // The on-call settings first: the monitor record is the commit point.
+    let oncall = OnCall {
+        parent,
+        remind: req.remind,
+        ..OnCall::default()
+    };
+    if let Err(e) = svc.put_new_oncall(m.id, oncall) {
+        svc.abandon(&m).await;
+        return Err(e);
+    }
     if let Err(e) = svc.store().put_monitor(&m, &health).await {
+        svc.forget_oncall(m.id);
         svc.abandon(&m).await;
         return Err(e.into());
     }
@@ -535,6 +562,23 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, req: AddRequest) -> Resu
     let mut view = svc.view(&m, Some((health, ProbeStats::default())));
     view.warnings = svc.add_warnings(&m);
     Ok(view)
+}
+
+/// The parent `pid` of the monitor `m` being added: it must exist where the caller can
+/// see it, alert the same chat, and its own chain must not loop.
+fn check_parent(svc: &Service, caller: &Caller, m: &Monitor, pid: u64) -> Result<MonitorId, CoreError> {
+    let p = svc
+        .resolve(caller, &Selector::Id(MonitorId(pid)))
+        .map_err(|_| invalid(format!("parent={pid}: there is no monitor #{pid} here (see /list)")))?;
+    if p.chat_id != m.chat_id {
+        return Err(invalid(format!(
+            "parent={pid}: #{pid} alerts another chat; a parent must alert the same chat"
+        )));
+    }
+    // The new monitor has no id yet and no monitor names it: only the chain above the
+    // parent can loop.
+    crate::domain::oncall::check_parent(MonitorId(0), p.id, |id| svc.oncall(id).parent).map_err(invalid)?;
+    Ok(p.id)
 }
 
 /// A monitor (or push) name: trimmed, non-empty, short, printable.
@@ -575,7 +619,7 @@ fn validate_secret(s: &str) -> Result<String, CoreError> {
 }
 
 /// Splits on whitespace, honouring "double" or 'single' quotes (for `name="db primary"`).
-fn split_words(s: &str) -> Result<Vec<String>, CoreError> {
+pub(crate) fn split_words(s: &str) -> Result<Vec<String>, CoreError> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quote: Option<char> = None;

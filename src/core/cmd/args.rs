@@ -315,3 +315,134 @@ pub fn from_json<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, String>
         }
     })
 }
+
+/// Which monitors an on-call command is about: one, or every monitor of a chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// One monitor (`7`, `"7"`, `"#7"`).
+    Id(u64),
+    /// `all`: every monitor of the chat.
+    All,
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Scope::Id(0)
+    }
+}
+
+impl FromStr for Scope {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("all") {
+            return Ok(Scope::All);
+        }
+        monitor_id(t)
+            .map(Scope::Id)
+            .map_err(|_| format!("{s:?} is neither a monitor id (such as 7) nor all"))
+    }
+}
+
+/// Clap value parser of [`Scope`].
+pub fn scope(s: &str) -> Result<Scope, String> {
+    s.parse()
+}
+
+/// [`Scope`]: a monitor id (number or numeric string) or `"all"`.
+pub mod scope {
+    use super::*;
+
+    /// Serialises an id as a number, `all` as `"all"`.
+    pub fn serialize<S: Serializer>(v: &Scope, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Scope::Id(id) => s.serialize_u64(*id),
+            Scope::All => s.serialize_str("all"),
+        }
+    }
+
+    /// Reads `7`, `"7"`, `"#7"` or `"all"`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Scope, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Scope;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a monitor id or \"all\"")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scope, E> {
+                Ok(Scope::Id(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scope, E> {
+                u64::try_from(v)
+                    .map(Scope::Id)
+                    .map_err(|_| E::custom(format!("{v} is not a monitor id")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scope, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A reminder period, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Every {
+    /// No reminders.
+    Off,
+    /// Remind this often.
+    Period(Duration),
+}
+
+impl FromStr for Every {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "off" | "none" | "never" | "0" => Ok(Every::Off),
+            _ => duration::parse(s).map(Every::Period),
+        }
+    }
+}
+
+/// Clap value parser of [`Every`].
+pub fn every(s: &str) -> Result<Every, String> {
+    s.parse()
+}
+
+/// `Option<Every>` for a field that must be given: absent stays `None` (the command
+/// says it is required); `null`, `"off"` and `0` turn reminders off; a duration sets them.
+pub mod every {
+    use super::*;
+
+    /// Serialises a period as seconds, `off` as `"off"` (never `null`, which a client
+    /// may drop as "not given").
+    pub fn serialize<S: Serializer>(v: &Option<Every>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(Every::Period(d)) => s.serialize_f64(d.as_secs_f64()),
+            Some(Every::Off) => s.serialize_str("off"),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads a duration (seconds or a string), `"off"`, or `null` (off).
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Every>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Secs(f64),
+            Word(String),
+        }
+        match Option::<Form>::deserialize(d)
+            .map_err(|_| de::Error::custom("must be a duration such as \"30m\", \"off\" or null"))?
+        {
+            None => Ok(Some(Every::Off)),
+            Some(Form::Secs(0.0)) => Ok(Some(Every::Off)),
+            Some(Form::Secs(v)) => duration::from_secs(v)
+                .map(|d| Some(Every::Period(d)))
+                .ok_or_else(|| de::Error::custom(format!("{v} is not a number of seconds"))),
+            Some(Form::Word(w)) => w.parse().map(Some).map_err(de::Error::custom),
+        }
+    }
+}

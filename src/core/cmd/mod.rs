@@ -8,19 +8,34 @@
 //! - CLI `upbot add …` → clap parses [`AddRequest`] → sent as the WS `add` above;
 //! - the Telegram command menu and `/help` are rendered from [`SPECS`].
 
+pub mod ack;
 pub mod add;
 pub mod args;
+pub mod graph;
 pub mod list;
+pub mod mute;
+pub mod page;
 pub mod pause;
+pub mod quiet;
+pub mod remind;
 pub mod remove;
 pub mod rotate;
 pub mod status;
+pub mod unmute;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use ack::AckRequest;
 pub use add::AddRequest;
+pub use args::{Every, Scope};
+pub use graph::{GraphRequest, GraphView, Period};
 pub use list::ListRequest;
+pub use mute::MuteRequest;
+pub use page::{PageRequest, PageView};
+pub use quiet::QuietRequest;
+pub use remind::RemindRequest;
+pub use unmute::UnmuteRequest;
 
 use super::error::{CoreError, invalid};
 use super::service::{Caller, Reply, Service};
@@ -61,6 +76,13 @@ pub const SPECS: &[Spec] = &[
     pause::PAUSE,
     pause::RESUME,
     rotate::SPEC,
+    graph::SPEC,
+    page::SPEC,
+    ack::SPEC,
+    mute::SPEC,
+    unmute::SPEC,
+    remind::SPEC,
+    quiet::SPEC,
 ];
 
 /// Which monitor a command is about.
@@ -125,6 +147,25 @@ pub enum Command {
     Resume(Selector),
     /// Give a push monitor a new token (its old webhook URLs stop working).
     Rotate(Selector),
+    /// A response-time chart of one monitor over a period.
+    Graph(Selector, Period),
+    /// Publish, take down or show the chat's status page.
+    Page(PageRequest),
+    /// The monitors not UP (`list down`).
+    ListDown {
+        /// Chat filter for operator callers.
+        chat_id: Option<i64>,
+    },
+    /// Someone is on it.
+    Ack(AckRequest),
+    /// Hold alerts for a while.
+    Mute(MuteRequest),
+    /// End a mute now.
+    Unmute(UnmuteRequest),
+    /// Remind while DOWN.
+    Remind(RemindRequest),
+    /// Quiet recoveries.
+    Quiet(QuietRequest),
 }
 
 impl Command {
@@ -148,7 +189,19 @@ impl Command {
             "pause" => by_id(data).map(Command::Pause),
             "resume" => by_id(data).map(Command::Resume),
             "rotate" => by_id(data).map(Command::Rotate),
-            "list" => args::from_json::<ListRequest>(data).map(|l| Command::List { chat_id: l.chat_id }),
+            "graph" => {
+                args::from_json::<GraphRequest>(data).map(|g| Command::Graph(Selector::Id(MonitorId(g.id)), g.period))
+            }
+            "page" => args::from_json::<PageRequest>(data).map(Command::Page),
+            "list" => args::from_json::<ListRequest>(data).map(|l| match l.down {
+                Some(true) => Command::ListDown { chat_id: l.chat_id },
+                _ => Command::List { chat_id: l.chat_id },
+            }),
+            "ack" => args::from_json::<AckRequest>(data).map(Command::Ack),
+            "mute" => args::from_json::<MuteRequest>(data).map(Command::Mute),
+            "unmute" => args::from_json::<UnmuteRequest>(data).map(Command::Unmute),
+            "remind" => args::from_json::<RemindRequest>(data).map(Command::Remind),
+            "quiet" => args::from_json::<QuietRequest>(data).map(Command::Quiet),
             _ => return None,
         };
         Some(cmd.map_err(|e| invalid(format!("{ty}: {e}"))))
@@ -164,6 +217,14 @@ impl Command {
             Command::Pause(_) => pause::PAUSE.name,
             Command::Resume(_) => pause::RESUME.name,
             Command::Rotate(_) => rotate::SPEC.name,
+            Command::Graph(..) => graph::SPEC.name,
+            Command::Page(_) => page::SPEC.name,
+            Command::ListDown { .. } => list::SPEC.name,
+            Command::Ack(_) => ack::SPEC.name,
+            Command::Mute(_) => mute::SPEC.name,
+            Command::Unmute(_) => unmute::SPEC.name,
+            Command::Remind(_) => remind::SPEC.name,
+            Command::Quiet(_) => quiet::SPEC.name,
         }
     }
 
@@ -177,6 +238,16 @@ impl Command {
             Command::Pause(sel) => pause::run(svc, caller, &sel, true).await.map(Reply::Paused),
             Command::Resume(sel) => pause::run(svc, caller, &sel, false).await.map(Reply::Resumed),
             Command::Rotate(sel) => rotate::run(svc, caller, &sel).await.map(Reply::Rotated),
+            Command::Graph(sel, period) => graph::run(svc, caller, &sel, period)
+                .await
+                .map(|g| Reply::Graph(Box::new(g))),
+            Command::Page(req) => page::run(svc, caller, req).await.map(Reply::Page),
+            Command::ListDown { chat_id } => Ok(Reply::ListDown(list::run_down(svc, caller, chat_id))),
+            Command::Ack(req) => ack::run(svc, caller, req).await.map(Reply::Acked),
+            Command::Mute(req) => mute::run(svc, caller, req).await.map(Reply::Muted),
+            Command::Unmute(req) => unmute::run(svc, caller, req).await.map(Reply::Unmuted),
+            Command::Remind(req) => remind::run(svc, caller, req).await.map(Reply::Reminders),
+            Command::Quiet(req) => quiet::run(svc, caller, req).await.map(Reply::Quiet),
         }
     }
 }
@@ -256,6 +327,12 @@ mod tests {
         );
         assert_eq!(list::SPEC.menu(), "this chat's monitors");
         let names: Vec<&str> = SPECS.iter().map(|s| s.name).collect();
-        assert_eq!(names, ["add", "del", "list", "status", "pause", "resume", "rotate"]);
+        assert_eq!(
+            names,
+            [
+                "add", "del", "list", "status", "pause", "resume", "rotate", "graph", "page", "ack", "mute", "unmute",
+                "remind", "quiet"
+            ]
+        );
     }
 }

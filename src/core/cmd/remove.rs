@@ -29,6 +29,7 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, sel: &Selector) -> Resul
     }
     engine.remove(m.id);
     svc.write_monitors(|all| all.remove(&m.id));
+    svc.forget_oncall(m.id);
     tracing::info!(monitor = %m.id, "monitor deleted");
     Ok(view)
 }

@@ -1,0 +1,258 @@
+//! The chat's side of the pictures: the caption of a `/graph` photo and the replies of
+//! `/page`. Pure (Telegram HTML, like [`super::format`]), so each text is tested.
+
+use std::time::Duration;
+
+use super::format::{Style, esc, human};
+use crate::core::cmd::graph::{GraphView, uptime_text, utc_stamp};
+use crate::core::cmd::page::PageView;
+use crate::domain::history::utc;
+
+/// Telegram's limit on a photo caption.
+pub const MAX_CAPTION: usize = 1024;
+/// Incidents listed in a caption; the rest are counted.
+const MAX_INCIDENT_LINES: usize = 8;
+
+fn short(ms: u64) -> String {
+    let (_, mo, d, h, mi) = utc(ms);
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!("{d} {} {h:02}:{mi:02}", MONTHS[(mo as usize + 11) % 12])
+}
+
+fn ms(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// The caption of a chart: the monitor, the period, uptime, DOWN time, each incident
+/// (UTC, to the minute) and the RTT figures; at most [`MAX_CAPTION`] characters.
+pub fn caption(g: &GraphView) -> String {
+    let m = &g.monitor;
+    let who = if m.name == m.target {
+        format!("<b>{}</b>", esc(&m.name))
+    } else {
+        format!("<b>{}</b> ({})", esc(&m.name), esc(&m.target))
+    };
+    let t = &g.totals;
+    let mut out = format!("📈 #{} {who} · {}", m.id, g.period.label());
+    if t.known_ms == 0 && t.probes == 0 {
+        out.push_str("\nno data in this period yet");
+        return out;
+    }
+    out.push_str(&format!("\nuptime {}", uptime_text(g.uptime_pct())));
+    if t.down_ms > 0 {
+        out.push_str(&format!(" · DOWN {}", human(Duration::from_millis(t.down_ms))));
+    }
+    if t.degraded_ms > 0 {
+        out.push_str(&format!(" · DEGRADED {}", human(Duration::from_millis(t.degraded_ms))));
+    }
+    out.push_str(&match g.incidents.len() {
+        0 => " · no incidents".to_string(),
+        1 => " · 1 incident".to_string(),
+        n => format!(" · {n} incidents"),
+    });
+    let shown = g.incidents.len().saturating_sub(MAX_INCIDENT_LINES);
+    for i in &g.incidents[shown..] {
+        let end = if i.ongoing {
+            "still DOWN".to_string()
+        } else {
+            let (_, _, _, h, mi) = utc(i.end_ms);
+            format!("until {h:02}:{mi:02}")
+        };
+        out.push_str(&format!(
+            "\n• {} UTC, {end}: DOWN {}",
+            short(i.start_ms),
+            human(Duration::from_millis(i.down_ms))
+        ));
+    }
+    if shown > 0 {
+        out.push_str(&format!("\n… and {shown} earlier"));
+    }
+    if let Some(avg) = t.rtt_avg_us() {
+        out.push_str(&format!(
+            "\nRTT min/avg/max: {} / {} / {} ms",
+            ms(f64::from(t.rtt_min_us) / 1000.0),
+            ms(avg / 1000.0),
+            ms(f64::from(t.rtt_max_us) / 1000.0)
+        ));
+    }
+    out.push_str(&format!("\n{} – {} UTC", utc_stamp(g.from_ms), utc_stamp(g.to_ms)));
+    // Incident lines are short; the cap only bites on absurd names.
+    if super::format::tg_len(&out) > MAX_CAPTION {
+        out = super::format::strip_html(&out)
+            .chars()
+            .take(MAX_CAPTION - 1)
+            .collect::<String>()
+            + "…";
+        out = esc(&out);
+    }
+    out
+}
+
+/// The reply to `/page`.
+pub fn page_reply(p: &PageView, style: &Style) -> String {
+    let monitors = match p.monitors {
+        1 => "1 monitor".to_string(),
+        n => format!("{n} monitors"),
+    };
+    match (&p.url, p.was_on) {
+        (Some(url), was_on) => {
+            let head = if was_on {
+                "🌐 This chat's status page"
+            } else {
+                "🌐 Published this chat's status page"
+            };
+            let targets = if p.targets {
+                "Targets are shown.".to_string()
+            } else {
+                format!("Targets are hidden ({} on targets shows them).", style.cmd("page"))
+            };
+            format!(
+                "{head}: {}\nIt shows {monitors} with their state, 90 days of uptime and response times. {targets} \
+                 Take it down with {} off.",
+                esc(url),
+                style.cmd("page")
+            )
+        }
+        (None, true) => format!(
+            "🌐 The status page is taken down; its address now answers 404. {} on publishes it at a new address.",
+            style.cmd("page")
+        ),
+        (None, false) => format!(
+            "This chat has no status page. {} on publishes one (read-only, for anyone with the link).",
+            style.cmd("page")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::cmd::graph::Period;
+    use crate::domain::history::{Bucket, DAY_MS, Incident, MINUTE_MS};
+    use crate::domain::{Kind, MonitorId, State};
+
+    const T0: u64 = 1_795_392_000_000; // 2026-11-23T00:00:00Z
+
+    fn view() -> crate::core::MonitorView {
+        crate::core::MonitorView {
+            id: MonitorId(7),
+            kind: Kind::Tcp,
+            target: "db.lan:5432".into(),
+            host: "db.lan".into(),
+            port: Some(5432),
+            interval: 30.0,
+            timeout: 2.0,
+            fails: 3,
+            recovers: 2,
+            name: "db <main>".into(),
+            chat_id: Some(-5),
+            bot: None,
+            state: State::Up,
+            since: String::new(),
+            reason: String::new(),
+            paused: false,
+            last_rtt_ms: None,
+            last_error: None,
+            created: String::new(),
+            webhook_url: None,
+            heartbeat_url: None,
+            heartbeat: None,
+            grace: None,
+            last_heartbeat: None,
+            signed: None,
+            sign_heartbeats: None,
+            settings: Default::default(),
+            warnings: Vec::new(),
+            acked_by: None,
+            ack_reason: None,
+            muted_until: None,
+            parent: None,
+            remind: None,
+        }
+    }
+
+    fn graph(incidents: Vec<Incident>, totals: Bucket) -> GraphView {
+        GraphView {
+            monitor: view(),
+            period: Period::Day,
+            from_ms: T0,
+            to_ms: T0 + DAY_MS,
+            totals,
+            incidents,
+            png: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn captions_give_uptime_incidents_and_rtt() {
+        let mut t = Bucket::default();
+        t.spend(State::Up, DAY_MS - 25 * MINUTE_MS);
+        t.spend(State::Down, 25 * MINUTE_MS);
+        t.probe(true, Some(412));
+        t.probe(true, Some(12_750));
+        let inc = Incident {
+            start_ms: T0 + 3 * 3_600_000 + 12 * MINUTE_MS,
+            end_ms: T0 + 3 * 3_600_000 + 37 * MINUTE_MS,
+            down_ms: 25 * MINUTE_MS,
+            ongoing: false,
+        };
+        assert_eq!(
+            caption(&graph(vec![inc], t)),
+            "📈 #7 <b>db &lt;main&gt;</b> (db.lan:5432) · last 24 h\n\
+             uptime 98.26% · DOWN 25m · 1 incident\n\
+             • 23 Nov 03:12 UTC, until 03:37: DOWN 25m\n\
+             RTT min/avg/max: 0.41 / 6.58 / 12.8 ms\n\
+             2026-11-23 00:00 – 2026-11-24 00:00 UTC"
+        );
+        let many: Vec<Incident> = (0..20)
+            .map(|i| Incident {
+                start_ms: T0 + i * 3_600_000,
+                end_ms: T0 + i * 3_600_000 + MINUTE_MS,
+                down_ms: MINUTE_MS,
+                ongoing: i == 19,
+            })
+            .collect();
+        let c = caption(&graph(many, t));
+        assert!(c.contains("20 incidents"));
+        assert!(c.contains("… and 12 earlier"));
+        assert!(c.contains("still DOWN"));
+        assert!(super::super::format::tg_len(&c) <= MAX_CAPTION);
+        assert!(caption(&graph(vec![], Bucket::default())).ends_with("no data in this period yet"));
+    }
+
+    #[test]
+    fn page_replies() {
+        let style = Style::new("mon_bot", false);
+        let mut p = PageView {
+            chat_id: -5,
+            on: true,
+            url: Some("http://h/status/abc".into()),
+            targets: false,
+            title: None,
+            monitors: 3,
+            was_on: false,
+        };
+        let t = page_reply(&p, &style);
+        assert!(
+            t.starts_with("🌐 Published this chat's status page: http://h/status/abc"),
+            "{t}"
+        );
+        assert!(t.contains("3 monitors") && t.contains("Targets are hidden"));
+        p.was_on = true;
+        p.targets = true;
+        assert!(page_reply(&p, &style).contains("Targets are shown."));
+        p.url = None;
+        p.on = false;
+        assert!(page_reply(&p, &style).contains("404"));
+        p.was_on = false;
+        assert!(page_reply(&p, &style).starts_with("This chat has no status page."));
+    }
+}
