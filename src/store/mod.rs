@@ -902,6 +902,8 @@ mod tests {
             created_ms: 1,
             push: None,
             chat_added: false,
+            http: None,
+            dns: None,
         }
     }
 
