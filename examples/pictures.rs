@@ -118,6 +118,8 @@ fn monitor(id: u64, kind: Kind, host: &str, port: Option<u16>, name: &str) -> Mo
         push: None,
         chat_added: false,
         ping: None,
+        http: None,
+        dns: None,
     }
 }
 

@@ -47,6 +47,8 @@ pub struct Common {
 /// same types the WS API reads; see [`crate::core::cmd`]), plus `watch` and the legacy
 /// aliases.
 #[derive(clap::Subcommand, Debug, Clone)]
+// Parsed once per process: the size of `add`'s variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ClientCommand {
     #[command(about = cmd::add::SPEC.about, long_about = None)]
     /// The core's `add` (help from its definition).
@@ -841,6 +843,61 @@ mod tests {
         assert!(table(&[v]).lines().nth(1).unwrap().ends_with("31.0 ms, 27% loss"));
         let tcp = json!({"id": 4, "state": "up", "kind": "tcp", "target": "db:5432", "stats": {"probes": 3}});
         assert!(status_line(&tcp).ends_with("over 3 probes"), "{}", status_line(&tcp));
+    }
+
+    #[test]
+    fn add_takes_the_http_and_dns_fields_as_flags() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            common: Common,
+            #[command(subcommand)]
+            cmd: ClientCommand,
+        }
+        let t = T::parse_from([
+            "upbot",
+            "add",
+            "--url",
+            "https://example.com/health",
+            "--expect",
+            "200-299,301",
+            "--keyword",
+            "!error",
+            "--degraded",
+            "800ms",
+            "--cert-days",
+            "7",
+            "--tls-verify",
+            "false",
+            "--server",
+            "ws://x",
+        ]);
+        let ClientCommand::Add(a) = t.cmd else { panic!() };
+        assert_eq!(
+            data(&a),
+            json!({"url": "https://example.com/health", "expect": "200-299,301", "keyword": "!error",
+                   "degraded": 0.8, "cert_days": 7, "tls_verify": false})
+        );
+        assert_eq!(t.common.server.as_deref(), Some("ws://x"));
+        let t = T::parse_from([
+            "upbot",
+            "add",
+            "example.com",
+            "--kind",
+            "dns",
+            "--record-type",
+            "MX",
+            "--dns-server",
+            "127.0.0.53:53",
+        ]);
+        let ClientCommand::Add(a) = t.cmd else { panic!() };
+        assert_eq!(
+            data(&a),
+            json!({"target": "example.com", "kind": "dns", "record_type": "MX", "server": "127.0.0.53:53"})
+        );
+        // Neither a target nor --url: a usage error.
+        assert!(T::try_parse_from(["upbot", "add", "--keyword", "x"]).is_err());
     }
 
     #[test]

@@ -640,6 +640,8 @@ mod tests {
             }),
             chat_added: false,
             ping: None,
+            http: None,
+            dns: None,
         }
     }
 

@@ -122,8 +122,13 @@ struct Shared {
     prom: crate::metrics::Metrics,
     /// The missing-CAP_NET_RAW warning was logged (once per engine, not per probe).
     permission_warned: AtomicBool,
-    /// `UPBOT_CHAT_TARGETS`, checked at every probe of a chat-added monitor.
-    chat_targets: std::sync::OnceLock<crate::domain::TargetPolicy>,
+    /// `UPBOT_CHAT_TARGETS`, checked at every probe of a chat-added monitor (shared
+    /// with the http and dns probes, which check it on every address they reach).
+    chat_targets: Arc<std::sync::OnceLock<crate::domain::TargetPolicy>>,
+    /// The http probe's shared client.
+    http: crate::probe::http::HttpProber,
+    /// The dns probe's resolvers.
+    records: crate::probe::records::RecordProber,
 }
 
 /// Cancels the engine when the last handle goes away, so a forgotten scheduler does
@@ -181,19 +186,23 @@ impl Scheduler {
             let _guard = rt.enter();
             open_icmp()
         };
+        let dns = Resolver::new();
+        let chat_targets = Arc::new(std::sync::OnceLock::new());
         let shared = Arc::new(Shared {
+            http: crate::probe::http::HttpProber::new(dns.clone(), chat_targets.clone()),
+            records: crate::probe::records::RecordProber::new(dns.clone(), chat_targets.clone()),
             store,
             events,
             stop: shutdown.clone(),
             handle: rt.handle().clone(),
             tracker: TaskTracker::new(),
             icmp,
-            dns: Resolver::new(),
+            dns,
             registry: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
             prom,
             permission_warned: AtomicBool::new(false),
-            chat_targets: std::sync::OnceLock::new(),
+            chat_targets,
         });
         let engine_shared = shared.clone();
         let (done_tx, done) = tokio::sync::oneshot::channel();
@@ -224,6 +233,12 @@ impl Scheduler {
     /// (once; the default is interface.md's). See [`crate::domain::policy`].
     pub fn set_chat_targets(&self, policy: crate::domain::TargetPolicy) {
         let _ = self.shared.chat_targets.set(policy);
+    }
+
+    /// Makes https monitors trust `roots` too, besides Mozilla's (`UPBOT_EXTRA_CA_FILE`).
+    /// Call before monitors are loaded.
+    pub fn set_extra_roots(&self, roots: Vec<rustls::pki_types::CertificateDer<'static>>) {
+        self.shared.http.set_extra_roots(roots);
     }
 
     /// What is available.
@@ -450,6 +465,8 @@ mod tests {
             push: None,
             chat_added: false,
             ping: None,
+            http: None,
+            dns: None,
         }
     }
 

@@ -497,9 +497,7 @@ impl Service {
     /// [`Service::abandon`], no other command sees it.
     pub(crate) async fn reserve(&self, caller: &Caller, mut m: Monitor) -> Result<Monitor, CoreError> {
         let _w = self.lock_writes().await;
-        let same = |o: &Monitor| {
-            o.kind == m.kind && o.host.eq_ignore_ascii_case(&m.host) && o.port == m.port && o.chat_id == m.chat_id
-        };
+        let same = |o: &Monitor| o.same_target(&m) && o.chat_id == m.chat_id;
         let dup = self
             .read_monitors(|all| all.values().find(|o| same(o)).map(|o| o.id))
             .or_else(|| self.pending(|p| p.values().find(|o| same(o)).map(|o| o.id)));

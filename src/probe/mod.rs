@@ -1,11 +1,14 @@
-//! Probes: an ICMP echo, retried when unanswered ([`icmp`]), or a TCP connect, tried
-//! once more when it times out ([`tcp`]), with host names resolved through a shared
-//! cache ([`dns`]). Every failure is classified into a
-//! [`FailKind`] so the scheduler can decide what counts toward DOWN, and rendered as
-//! the short text users see as an alert reason. No scheduling here.
+//! Probes: an ICMP echo, retried when unanswered ([`icmp`]), a TCP connect, tried once
+//! more when it times out ([`tcp`]), one HTTP(S) request ([`http`]) or one DNS query
+//! ([`records`]), with host names resolved through a shared cache ([`dns`]). Every
+//! failure is classified into a [`FailKind`] so the scheduler can decide what counts
+//! toward DOWN, and rendered as the short text users see as an alert reason. No
+//! scheduling here.
 
 pub mod dns;
+pub mod http;
 pub mod icmp;
+pub mod records;
 pub mod tcp;
 
 use std::io;
@@ -98,6 +101,36 @@ impl Probed {
         }
     }
 }
+
+/// A probe that got an answer: how long it took and, when the answer was a poor one
+/// (slow, a certificate near its expiry), why the target is DEGRADED.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// Time to the answer.
+    pub rtt: Duration,
+    /// Why the answer counts as DEGRADED, if it does.
+    pub degraded: Option<Degraded>,
+}
+
+/// Why an answer counts as DEGRADED.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Degraded {
+    /// The reason users see ("certificate expires in 5 days").
+    pub reason: String,
+    /// How far the cause has gone, for causes announced once per step (a certificate's
+    /// 14, 3 and 1 days as levels 1, 2, 3; higher is worse); see
+    /// `Health::observe_stepped`.
+    pub step: Option<std::num::NonZeroU8>,
+}
+
+impl From<Duration> for Answer {
+    fn from(rtt: Duration) -> Self {
+        Self { rtt, degraded: None }
+    }
+}
+
+/// The result of one probe of any kind: its answer, or why it failed.
+pub type Checked = Result<Answer, ProbeFailure>;
 
 impl ProbeFailure {
     /// A failure of `kind` with `detail`.

@@ -310,6 +310,8 @@ mod tests {
                 push: None,
                 chat_added: false,
                 ping: None,
+                http: None,
+                dns: None,
             };
             s.put_monitor(&m, &Health::new(0)).await.unwrap();
         }

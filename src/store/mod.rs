@@ -903,6 +903,8 @@ mod tests {
             push: None,
             chat_added: false,
             ping: None,
+            http: None,
+            dns: None,
         }
     }
 

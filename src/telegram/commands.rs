@@ -21,7 +21,7 @@ const CHAT_ONLY: &[&str] = &["help", "chatid"];
 #[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
 #[command(rename_rule = "lowercase")]
 pub enum Cmd {
-    /// watch a host or host:port — /add 192.0.2.10 interval=30s
+    /// watch a host, host:port, URL or DNS name — /add 192.0.2.10 interval=30s
     Add(String),
     /// stop watching — /del 7
     Del(String),
@@ -341,7 +341,7 @@ mod tests {
         let add = cmds.iter().find(|c| c.command == "add").unwrap();
         assert_eq!(
             add.description,
-            "watch a host or host:port — /add 192.0.2.10 interval=30s"
+            "watch a host, host:port, URL or DNS name — /add 192.0.2.10 interval=30s"
         );
     }
 }

@@ -835,6 +835,7 @@ fn status(lang: Lang, s: &StatusView, now_ms: u64) -> String {
             LossLimit::Pct(p) => tr!(lang, "status-ping", retries = retries, loss = p, window = window),
         });
     }
+    out.push_str(&kind_settings(lang, m));
     out.push_str(&stats_lines(lang, &s.stats));
     if m.kind == Kind::Ping {
         out.push_str(&packet_lines(lang, m, &s.stats));
@@ -874,6 +875,39 @@ fn packet_lines(lang: Lang, m: &MonitorView, st: &StatsSummary) -> String {
         _ => {}
     }
     out
+}
+
+/// An http or dns monitor's own settings, one line (empty for other kinds).
+fn kind_settings(lang: Lang, m: &MonitorView) -> String {
+    let f = &m.settings;
+    let mut parts = Vec::new();
+    if let Some(method) = f.method.filter(|m| *m != "GET") {
+        parts.push(method.to_string());
+    }
+    if let Some(e) = &f.expect {
+        parts.push(format!("expect {}", esc(e)));
+    }
+    if let Some(k) = &f.keyword {
+        parts.push(format!("keyword {}", esc(k)));
+    }
+    if let Some(d) = f.degraded {
+        parts.push(format!("degraded above {}", every(lang, d)));
+    }
+    if m.target.starts_with("https://") {
+        if let Some(days) = f.cert_days {
+            parts.push(format!("certificate warning {days} days before expiry"));
+        }
+    }
+    if f.tls_verify == Some(false) {
+        parts.push("certificate not verified".into());
+    }
+    if f.record_type.is_some() && f.server.is_none() {
+        parts.push("system resolver".into());
+    }
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!("\n{}", parts.join(" · "))
 }
 
 fn stats_lines(lang: Lang, st: &StatsSummary) -> String {
@@ -1158,7 +1192,7 @@ mod tests {
         assert_eq!(g.cmd("del"), "/del@mon_bot");
         assert_eq!(p.cmd("del"), "/del");
         let h = help(&g, false);
-        assert!(h.contains("/add@mon_bot &lt;host|host:port&gt;"), "{h}");
+        assert!(h.contains("/add@mon_bot &lt;host|host:port|URL&gt;"), "{h}");
         assert!(h.contains("/rotate@mon_bot &lt;id&gt;: new webhook URLs"), "{h}");
         assert!(h.contains("options: kind, port, interval"), "{h}");
         assert!(h.contains("sign_heartbeats"), "{h}");
@@ -1208,6 +1242,7 @@ mod tests {
             muted_until: None,
             parent: None,
             remind: None,
+            settings: Default::default(),
             warnings: Vec::new(),
         }
     }
@@ -1610,6 +1645,65 @@ mod tests {
         );
         let list = reply(&Reply::List(vec![view(State::Up, "")]), &ru, 0);
         assert!(list.ends_with("UP · tcp db.lan:5432 · каждые 30 с · 1,23 мс"), "{list}");
+    }
+
+    #[test]
+    fn status_of_http_and_dns_monitors_shows_their_settings() {
+        let stats = StatsSummary {
+            probes: 0,
+            loss_pct: 0.0,
+            uptime_pct: 0.0,
+            rtt_min_ms: None,
+            rtt_avg_ms: None,
+            rtt_max_ms: None,
+            packets_sent: 0,
+            packets_lost: 0,
+            uptime_24h_pct: None,
+            uptime_7d_pct: None,
+            uptime_30d_pct: None,
+        };
+        let mut m = view(State::Degraded, "certificate expires in 5 days");
+        m.kind = Kind::Http;
+        m.target = "https://example.com/health".into();
+        m.settings = crate::core::view::KindFields {
+            url: Some(m.target.clone()),
+            method: Some("GET"),
+            expect: Some("200-299".into()),
+            keyword: Some("ok".into()),
+            degraded: Some(0.8),
+            cert_days: Some(14),
+            tls_verify: Some(true),
+            ..Default::default()
+        };
+        let text = status(
+            Lang::En,
+            &StatusView {
+                monitor: m,
+                stats: stats.clone(),
+            },
+            1_000_000,
+        );
+        assert!(text.contains("reason: certificate expires in 5 days\n"), "{text}");
+        assert!(
+            text.contains(
+                "http https://example.com/health · every 30s · timeout 2s · fails 3 · recovers 2\n\
+                 expect 200-299 · keyword ok · degraded above 800ms · certificate warning 14 days before expiry\n"
+            ),
+            "{text}"
+        );
+        let mut d = view(State::Up, "");
+        d.kind = Kind::Dns;
+        d.target = "example.com MX".into();
+        d.settings = crate::core::view::KindFields {
+            record_type: Some("MX"),
+            expect: Some("mail.example.com".into()),
+            ..Default::default()
+        };
+        let text = status(Lang::En, &StatusView { monitor: d, stats }, 1_000_000);
+        assert!(
+            text.contains("dns example.com MX · every 30s · timeout 2s · fails 3 · recovers 2\nexpect mail.example.com · system resolver\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -186,6 +186,7 @@ mod tests {
             last_heartbeat: None,
             signed: None,
             sign_heartbeats: None,
+            settings: Default::default(),
             warnings: Vec::new(),
             acked_by: None,
             ack_reason: None,

@@ -157,6 +157,7 @@ mod tests {
             muted_until: None,
             parent: None,
             remind: None,
+            settings: Default::default(),
             warnings: Vec::new(),
         }
     }

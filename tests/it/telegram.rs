@@ -1219,7 +1219,7 @@ async fn a_chat_set_to_each_language_gets_help_add_errors_and_alerts_in_it() {
         Speaks {
             code: "en",
             set: "🌐 This chat now speaks English.",
-            help: "/add@mon_one_bot &lt;host|host:port&gt;",
+            help: "/add@mon_one_bot &lt;host|host:port|URL&gt;",
             added: "✅ Added #1 <b>127.0.0.1</b>: ping 127.0.0.1, every 1d.",
             error: "⚠️ no monitor #999",
             reason: ": connection refused · at ",
@@ -1229,7 +1229,7 @@ async fn a_chat_set_to_each_language_gets_help_add_errors_and_alerts_in_it() {
         Speaks {
             code: "pt",
             set: "🌐 Agora falo português neste chat.",
-            help: ": vigiar um host ou host:porta",
+            help: ": vigiar um host, host:porta, URL ou nome DNS",
             added: "✅ Adicionado #2 <b>127.0.0.2</b>: ping 127.0.0.2, a cada 1 d.",
             error: "⚠️ não há monitor #999",
             reason: ": conexão recusada · às ",
@@ -1239,7 +1239,7 @@ async fn a_chat_set_to_each_language_gets_help_add_errors_and_alerts_in_it() {
         Speaks {
             code: "ru",
             set: "🌐 Язык этого чата теперь русский.",
-            help: ": следить за хостом или host:port",
+            help: ": следить за хостом, host:port, URL или DNS-именем",
             added: "✅ Добавлен #3 <b>127.0.0.3</b>: ping 127.0.0.3, каждые 1 д.",
             error: "⚠️ монитора #999 нет",
             reason: ": соединение отклонено · в ",
@@ -1249,7 +1249,7 @@ async fn a_chat_set_to_each_language_gets_help_add_errors_and_alerts_in_it() {
         Speaks {
             code: "ko",
             set: "🌐 이제 이 채팅에서는 한국어로 말합니다.",
-            help: ": 호스트나 host:port 감시",
+            help: ": 호스트, host:port, URL 또는 DNS 이름 감시",
             added: "✅ #4 <b>127.0.0.4</b> 추가: ping 127.0.0.4, 1일마다.",
             error: "⚠️ #999 모니터가 없습니다",
             reason: ": 연결 거부됨 · ",
@@ -1309,7 +1309,7 @@ async fn a_new_chat_speaks_its_first_senders_language_and_menus_exist_in_each() 
     let (p1, p2, g) = (71, 72, -1001000000073);
     let (fake, app) = setup(&[T1], &format!("{p1},{p2},{g}")).await;
     let r = ask_from(&fake, p1, user_in(p1 as u64, "pt-BR"), "/help").await;
-    assert!(r.starts_with("<b>Comandos</b>\n/add &lt;host|host:port&gt;"), "{r}");
+    assert!(r.starts_with("<b>Comandos</b>\n/add &lt;host|host:port|URL&gt;"), "{r}");
     let r = ask_from(&fake, p2, user_in(p2 as u64, "de"), "/help").await;
     assert!(r.starts_with("<b>Commands</b>"), "{r}");
     let r = ask_from(&fake, g, user_in(81, "ru"), "/list").await;
@@ -1342,11 +1342,11 @@ async fn a_new_chat_speaks_its_first_senders_language_and_menus_exist_in_each() 
     };
     assert_eq!(
         line(None, "add"),
-        "watch a host or host:port — /add 192.0.2.10 interval=30s"
+        "watch a host, host:port, URL or DNS name — /add 192.0.2.10 interval=30s"
     );
     assert_eq!(
         line(Some("pt"), "add"),
-        "vigiar um host ou host:porta — /add 192.0.2.10 interval=30s"
+        "vigiar um host, host:porta, URL ou nome DNS — /add 192.0.2.10 interval=30s"
     );
     assert_eq!(line(Some("ru"), "del"), "перестать следить — /del 7");
     assert_eq!(line(Some("ko"), "help"), "이 봇 사용법");

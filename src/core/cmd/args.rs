@@ -228,6 +228,44 @@ pub mod opt_loss {
     }
 }
 
+/// `Option<String>` of a list: a string (`"200-299,301"`), a number (`200`) or an
+/// array of them, read as one comma-separated string.
+pub mod opt_list {
+    use super::*;
+
+    /// Serialises as the string.
+    pub fn serialize<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    /// Reads a string, a number, or an array of those.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Item {
+            Text(String),
+            Number(u64),
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            One(Item),
+            Many(Vec<Item>),
+        }
+        let text = |i: Item| match i {
+            Item::Text(t) => t,
+            Item::Number(n) => n.to_string(),
+        };
+        match Option::<Form>::deserialize(d)
+            .map_err(|_| de::Error::custom("must be a string, a number, or a list of them"))?
+        {
+            None => Ok(None),
+            Some(Form::One(i)) => Ok(Some(text(i))),
+            Some(Form::Many(v)) => Ok(Some(v.into_iter().map(text).collect::<Vec<_>>().join(","))),
+        }
+    }
+}
+
 /// `Option<bool>`: a JSON bool, or `true`/`false`/`yes`/`no`/`on`/`off`/`1`/`0`.
 pub mod opt_flag {
     use super::*;

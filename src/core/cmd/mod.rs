@@ -334,7 +334,7 @@ mod tests {
     fn menu_lines() {
         assert_eq!(
             add::SPEC.menu(),
-            "watch a host or host:port — /add 192.0.2.10 interval=30s"
+            "watch a host, host:port, URL or DNS name — /add 192.0.2.10 interval=30s"
         );
         assert_eq!(list::SPEC.menu(), "this chat's monitors");
         let names: Vec<&str> = SPECS.iter().map(|s| s.name).collect();
