@@ -53,7 +53,7 @@ pub struct ProbeStats {
 }
 
 /// Figures over the last 24 h, as shown by `/status` and the WS `status` reply.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StatsSummary {
     /// Probes made.
     pub probes: u64,

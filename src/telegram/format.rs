@@ -1474,9 +1474,7 @@ mod tests {
             rtt_max_ms: Some(48.3),
             packets_sent: 1000,
             packets_lost: 290,
-            uptime_24h_pct: None,
-            uptime_7d_pct: None,
-            uptime_30d_pct: None,
+            ..StatsSummary::default()
         };
         let s = StatusView {
             monitor: m.clone(),
@@ -1510,19 +1508,7 @@ mod tests {
         assert!(list.ends_with("every 5s · 1.23 ms"), "{list}");
         let s = StatusView {
             monitor: m,
-            stats: StatsSummary {
-                probes: 0,
-                loss_pct: 0.0,
-                uptime_pct: 0.0,
-                rtt_min_ms: None,
-                rtt_avg_ms: None,
-                rtt_max_ms: None,
-                packets_sent: 0,
-                packets_lost: 0,
-                uptime_24h_pct: None,
-                uptime_7d_pct: None,
-                uptime_30d_pct: None,
-            },
+            stats: StatsSummary::default(),
         };
         let text = reply(&Reply::Status(Box::new(s)), &Style::new("mon_bot", true), 1_000_000);
         assert!(text.contains("\nretries 2 · DEGRADED for loss: off\n"), "{text}");
@@ -1544,14 +1530,9 @@ mod tests {
             probes: 720,
             loss_pct: 1.0,
             uptime_pct: 99.0,
-            rtt_min_ms: None,
-            rtt_avg_ms: None,
-            rtt_max_ms: None,
             packets_sent: 1000,
             packets_lost: 34,
-            uptime_24h_pct: None,
-            uptime_7d_pct: None,
-            uptime_30d_pct: None,
+            ..StatsSummary::default()
         };
         let s = StatusView {
             monitor: m.clone(),
