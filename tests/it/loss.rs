@@ -217,8 +217,9 @@ async fn dead_host_is_down_within_fails_times_interval_plus_timeout() {
     );
     let took = down.at_ms - dead_at;
     eprintln!("100 %: DOWN {took} ms after the host died (bound 3500 ms)");
-    // 3 × 1 s + 500 ms, and a little for the verdict's flush to disk.
-    assert!(took <= 3_500 + 300, "DOWN {took} ms after the host died");
+    // 3 × 1 s + 500 ms. (The verdict's time is taken when the last probe ends, before
+    // it is stored; the slack is for a busy test machine's timers.)
+    assert!(took <= 3_500 + 500, "DOWN {took} ms after the host died");
     let failed: Vec<_> = w
         .probes_of(id)
         .into_iter()
