@@ -5,8 +5,13 @@
 //! ICMP targets black-holed by an nftables rule (no false verdicts allowed); then a
 //! restart that must answer `list` over the WS API quickly.
 //!
+//! Monitors are added over the WS API (`--conns` connections, each waiting for every
+//! acknowledgement before sending its next `add`), so the adds figure is the one a WS
+//! client sees: each `added` reply comes only after its store flush.
+//!
 //! Run (root, Linux; needs `ip`, `nft`, `fping`):
 //!     cargo run --release --example scale -- --icmp 10000 --tcp 1000 --secs 20
+//!     cargo run --release --example scale -- --table      # 10k, 50k, 100k ICMP: one table
 //!
 //! It re-executes itself inside a fresh network namespace, so probes and the drop rule
 //! touch only that namespace's loopback, and deletes the namespace at the end.
@@ -22,15 +27,20 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use support::rusage;
-use upbot::core::{AddRequest, Caller, Command as Cmd};
-use upbot::domain::{Kind, State};
+use upbot::domain::{MonitorId, State};
 
+#[derive(Clone)]
 struct Args {
     icmp: usize,
     tcp: usize,
     secs: u64,
     blackhole_pct: usize,
     fping: bool,
+    /// WS connections the adds are spread over.
+    conns: usize,
+    /// Run the whole benchmark once per size (ICMP monitors), each in a fresh process,
+    /// and print one table row per size.
+    sizes: Vec<usize>,
 }
 
 fn parse_args() -> Args {
@@ -40,17 +50,28 @@ fn parse_args() -> Args {
         secs: 20,
         blackhole_pct: 20,
         fping: true,
+        conns: 32,
+        sizes: Vec::new(),
     };
     let argv: Vec<String> = std::env::args().skip(1).filter(|s| s != "--inner").collect();
     let mut it = argv.iter();
     while let Some(k) = it.next() {
-        let mut num = || it.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or_else(|| usage());
+        let mut text = || it.next().cloned().unwrap_or_else(|| usage());
+        let num = |v: String| v.parse::<u64>().unwrap_or_else(|_| usage());
         match k.as_str() {
-            "--icmp" => a.icmp = num() as usize,
-            "--tcp" => a.tcp = num() as usize,
-            "--secs" => a.secs = num(),
-            "--blackhole-pct" => a.blackhole_pct = num() as usize,
+            "--icmp" => a.icmp = num(text()) as usize,
+            "--tcp" => a.tcp = num(text()) as usize,
+            "--secs" => a.secs = num(text()),
+            "--blackhole-pct" => a.blackhole_pct = num(text()) as usize,
+            "--conns" => a.conns = (num(text()) as usize).max(1),
             "--no-fping" => a.fping = false,
+            "--sizes" => a.sizes = text().split(',').map(|v| num(v.to_string()) as usize).collect(),
+            // The issue's table: ICMP only, no black-holed phase (not a table column).
+            "--table" => {
+                a.sizes = vec![10_000, 50_000, 100_000];
+                a.tcp = 0;
+                a.blackhole_pct = 0;
+            }
             "--listen" => {}
             _ => usage(),
         }
@@ -59,9 +80,15 @@ fn parse_args() -> Args {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: scale [--icmp N] [--tcp M] [--secs S] [--blackhole-pct P] [--no-fping]");
+    eprintln!(
+        "usage: scale [--icmp N] [--tcp M] [--secs S] [--blackhole-pct P] [--no-fping] [--conns C] [--sizes N,N,…] [--table]"
+    );
     std::process::exit(2)
 }
+
+/// The most targets fping is run on: it cannot keep 1 s rounds far past 10k
+/// (its shared 16-bit sequence space, notes P16).
+const FPING_MAX: usize = 10_000;
 
 fn sh(cmd: &str) -> bool {
     Command::new("sh")
@@ -88,25 +115,89 @@ fn main() {
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         return rt.block_on(inner(parse_args()));
     }
-    outer(&argv);
+    let a = parse_args();
+    if a.sizes.is_empty() {
+        let (code, _) = outer(&a);
+        std::process::exit(code);
+    }
+    table(&a);
 }
 
-/// Creates the namespace, re-runs itself inside it, and always deletes it.
-fn outer(argv: &[String]) {
-    let ns = format!("upbot-bench-{}", std::process::id());
+/// One table row, as the inner run prints it for [`table`] to collect.
+const ROW: &str = "ROW";
+
+/// Runs the benchmark once per size, each in a fresh process and namespace (so the peak
+/// RSS is that size's), and prints the rows together.
+fn table(a: &Args) {
+    let mut rows = Vec::new();
+    for &n in &a.sizes {
+        let mut one = a.clone();
+        one.icmp = n;
+        one.sizes.clear();
+        let (code, lines) = outer(&one);
+        if code != 0 {
+            eprintln!("scale: the run with {n} monitors failed (exit {code})");
+        }
+        rows.extend(lines.into_iter().filter(|l| l.starts_with(ROW)));
+    }
+    println!();
+    println!(
+        "| ICMP monitors | CPU (% of one core) | CPU per probe | peak RSS | lag p99 | answered | restart to full `list` | acknowledged WS adds |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let f: Vec<&str> = r.split('\t').skip(1).collect();
+        println!("| {} |", f.join(" | "));
+    }
+}
+
+/// Creates the namespace, re-runs itself inside it, and always deletes it. Returns the
+/// exit code and the lines the run printed (also passed through to stdout).
+fn outer(a: &Args) -> (i32, Vec<String>) {
+    use std::io::BufRead;
+    let ns = format!("upbot-bench-{}-{}", std::process::id(), a.icmp);
     if !sh(&format!("ip netns add {ns} && ip -n {ns} link set lo up")) {
         eprintln!("scale: cannot create network namespace {ns} (needs root and iproute2)");
         std::process::exit(1);
     }
     let exe = std::env::current_exe().expect("own path");
-    let status = Command::new("ip")
+    let mut args = vec![
+        "--inner".to_string(),
+        "--icmp".into(),
+        a.icmp.to_string(),
+        "--tcp".into(),
+        a.tcp.to_string(),
+        "--secs".into(),
+        a.secs.to_string(),
+        "--blackhole-pct".into(),
+        a.blackhole_pct.to_string(),
+        "--conns".into(),
+        a.conns.to_string(),
+    ];
+    if !a.fping {
+        args.push("--no-fping".into());
+    }
+    let child = Command::new("ip")
         .args(["netns", "exec", &ns])
         .arg(exe)
-        .arg("--inner")
-        .args(&argv[1..])
-        .status();
+        .args(&args)
+        .stdout(Stdio::piped())
+        .spawn();
+    let mut lines = Vec::new();
+    let code = match child {
+        Ok(mut c) => {
+            if let Some(out) = c.stdout.take() {
+                for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                    println!("{line}");
+                    lines.push(line);
+                }
+            }
+            c.wait().map(|s| s.code().unwrap_or(1)).unwrap_or(1)
+        }
+        Err(_) => 1,
+    };
     sh(&format!("ip netns pids {ns} | xargs -r kill -9; ip netns del {ns}"));
-    std::process::exit(status.map(|s| s.code().unwrap_or(1)).unwrap_or(1));
+    (code, lines)
 }
 
 /// TCP listeners in a separate process, so their accept cost is not charged to upbot.
@@ -147,6 +238,52 @@ struct Phase {
     false_verdicts: usize,
 }
 
+/// Empties a state receiver; returns how many events it held (lost ones included).
+fn drain(states: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<upbot::events::StateEvent>>) -> usize {
+    use tokio::sync::broadcast::error::TryRecvError;
+    let mut n = 0;
+    loop {
+        match states.try_recv() {
+            Ok(_) => n += 1,
+            Err(TryRecvError::Lagged(k)) => n += k as usize,
+            Err(_) => return n,
+        }
+    }
+}
+
+/// Adds `targets` one after another over one WS connection, each waiting for its
+/// acknowledgement; returns the new monitors' ids.
+async fn add_over_ws(url: &str, targets: Vec<(String, &'static str)>) -> Vec<MonitorId> {
+    use tokio_tungstenite::tungstenite::Message;
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("ws connect");
+    let mut ids = Vec::with_capacity(targets.len());
+    for (i, (target, kind)) in targets.into_iter().enumerate() {
+        let req = serde_json::json!({
+            "type": "add",
+            "request_id": i.to_string(),
+            "data": {"target": target, "kind": kind, "interval": "1s", "timeout": "900ms"},
+        });
+        ws.send(Message::text(req.to_string())).await.expect("send add");
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => {
+                    let v: serde_json::Value = serde_json::from_str(&t).expect("json");
+                    if v["request_id"] != i.to_string().as_str() {
+                        continue;
+                    }
+                    assert_eq!(v["type"], "added", "add {target} refused: {v}");
+                    ids.push(MonitorId(v["data"]["id"].as_u64().expect("id")));
+                    break;
+                }
+                Some(Ok(_)) => continue,
+                other => panic!("add {target} failed: {other:?}"),
+            }
+        }
+    }
+    let _ = ws.close(None).await;
+    ids
+}
+
 async fn measure(
     name: &str,
     running: &upbot::app::Running,
@@ -154,18 +291,15 @@ async fn measure(
     states: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<upbot::events::StateEvent>>,
 ) -> Phase {
     running.scheduler.reset_metrics();
-    while states.try_recv().is_ok() {}
+    drain(states);
     let (c0, _) = rusage(libc::RUSAGE_SELF);
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(secs)).await;
     let wall = t0.elapsed().as_secs_f64();
     let (c1, _) = rusage(libc::RUSAGE_SELF);
     let m = running.scheduler.metrics();
-    let mut false_verdicts = 0;
     // In a steady window nothing may change state: any change is a false verdict.
-    while states.try_recv().is_ok() {
-        false_verdicts += 1;
-    }
+    let false_verdicts = drain(states);
     let total = (m.probes_ok + m.probes_failed) as f64;
     Phase {
         name: name.to_string(),
@@ -229,53 +363,47 @@ async fn inner(a: Args) {
             }
         }
     });
-    let t_add = Instant::now();
-    let add = |target: String, kind: Kind| {
-        let svc = running.service.clone();
-        async move {
-            let req = AddRequest {
-                target,
-                kind: Some(kind),
-                interval: Some(Duration::from_secs(1)),
-                timeout: Some(Duration::from_millis(900)),
-                ..AddRequest::default()
-            };
-            svc.execute(&Caller::Operator, Cmd::Add(Box::new(req)))
-                .await
-                .expect("add")
-        }
-    };
-    let mut adds = Vec::new();
-    for i in 0..a.icmp {
-        adds.push(tokio::spawn(add(target(i).to_string(), Kind::Ping)));
-    }
+    // Adds over the WS API, as a client would send them: `conns` connections, each
+    // sending its next `add` once the previous one is acknowledged (after its flush).
+    let mut targets: Vec<(String, &str)> = (0..a.icmp).map(|i| (target(i).to_string(), "ping")).collect();
     for i in 0..a.tcp {
         // Distinct targets 127.3.x.y; the listeners bind 0.0.0.0, so every loopback
         // address reaches them.
         let host = Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 3, 0, 1)) + i as u32);
         let port = LISTEN_PORTS[i % LISTEN_PORTS.len()];
-        adds.push(tokio::spawn(add(format!("{host}:{port}"), Kind::Tcp)));
+        targets.push((format!("{host}:{port}"), "tcp"));
     }
-    for h in adds {
-        h.await.expect("add task");
+    let n = targets.len();
+    let url = format!("ws://{}/ws", running.ws_addr);
+    let t_add = Instant::now();
+    let mut conns = Vec::new();
+    for c in 0..a.conns {
+        let mine: Vec<(String, &str)> = targets.iter().skip(c).step_by(a.conns).cloned().collect();
+        let url = url.clone();
+        conns.push(tokio::spawn(async move { add_over_ws(&url, mine).await }));
     }
-    let n = a.icmp + a.tcp;
-    println!(
-        "added {n} monitors in {:.1} s (each acknowledged after a store flush)",
-        t_add.elapsed().as_secs_f64()
-    );
+    let mut ids = Vec::with_capacity(n);
+    for h in conns {
+        ids.extend(h.await.expect("add connection"));
+    }
+    let add_secs = t_add.elapsed().as_secs_f64();
+    println!("added {n} monitors over {} WS connections in {add_secs:.1} s (each acknowledged after a store flush)", a.conns);
 
     // Warm-up: every monitor reaches its first verdict (UP) before measuring.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut up = 0;
-    while up < n && Instant::now() < deadline {
-        if let Ok(Ok(ev)) = tokio::time::timeout(Duration::from_secs(1), states.recv()).await {
-            if ev.to == State::Up {
-                up += 1;
-            }
+    while Instant::now() < deadline {
+        up = ids
+            .iter()
+            .filter(|id| running.scheduler.live(**id).is_some_and(|(h, _)| h.state == State::Up))
+            .count();
+        if up == n {
+            break;
         }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     println!("{up}/{n} monitors UP after warm-up");
+    drain(&mut states);
 
     let mut phases = vec![measure("steady", &running, a.secs, &mut states).await];
     let (_, rss_kib) = rusage(libc::RUSAGE_SELF);
@@ -283,7 +411,11 @@ async fn inner(a: Args) {
     // fping on the same ICMP targets, in the same namespace: 10k targets every 2 s is
     // the most fping 5.1 sustains (its shared 16-bit sequence space, notes P16).
     let mut fping_line = String::from("fping: skipped");
-    if a.fping && a.icmp > 0 {
+    let mut fping_us = None;
+    if a.fping && a.icmp > FPING_MAX {
+        fping_line = format!("fping: skipped (more than {FPING_MAX} targets)");
+    }
+    if a.fping && a.icmp > 0 && a.icmp <= FPING_MAX {
         let list = dir.path().join("targets.txt");
         let text: String = (0..a.icmp).map(|i| format!("{}\n", target(i))).collect();
         std::fs::write(&list, text).expect("targets file");
@@ -298,7 +430,9 @@ async fn inner(a: Args) {
         let wall = t0.elapsed().as_secs_f64();
         let (c1, _) = rusage(libc::RUSAGE_CHILDREN);
         let fping_probes = (a.icmp as u64 * count) as f64;
-        let fping_us = (c1 - c0) * 1e6 / fping_probes;
+        let us = (c1 - c0) * 1e6 / fping_probes;
+        fping_us = Some(us);
+        let fping_us = us;
         let steady = &phases[0];
         let ours_us = steady.cpu_pct / 100.0 * 1e6 / steady.probes_per_s;
         fping_line = format!(
@@ -351,7 +485,13 @@ async fn inner(a: Args) {
     let t0 = Instant::now();
     let running = upbot::app::start(config).await.expect("restart");
     let url = format!("ws://{}/ws", running.ws_addr);
-    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.expect("ws connect");
+    // 100k monitors make a `list` reply of tens of MiB: past tungstenite's default cap.
+    let big = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(1 << 30))
+        .max_frame_size(Some(1 << 30));
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(big), false)
+        .await
+        .expect("ws connect");
     ws.send(tokio_tungstenite::tungstenite::Message::text(
         r#"{"type":"list","request_id":"l"}"#,
     ))
@@ -406,4 +546,21 @@ async fn inner(a: Args) {
             "black-holed phase: expected success {expect:.3} % (all {holed} holed targets fail, all others succeed)"
         );
     }
+    let steady = &phases[0];
+    let us = steady.cpu_pct / 100.0 * 1e6 / steady.probes_per_s;
+    let per_probe = match fping_us {
+        Some(f) => format!("{us:.1} µs (fping {f:.1} µs, ratio {:.2})", us / f),
+        None => format!("{us:.1} µs"),
+    };
+    let full = if listed == n { "" } else { " (INCOMPLETE)" };
+    // One tab-separated line for `--table`/`--sizes` to collect.
+    println!(
+        "{ROW}\t{}\t{:.1} %\t{per_probe}\t{:.0} MiB\t{:.1} ms\t{:.3} %\t{:.2} s{full}\t{add_secs:.1} s",
+        n,
+        steady.cpu_pct,
+        rss_kib as f64 / 1024.0,
+        steady.lag_p99.as_secs_f64() * 1000.0,
+        steady.ok_pct,
+        restart.as_secs_f64(),
+    );
 }
