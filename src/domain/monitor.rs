@@ -206,6 +206,24 @@ impl Monitor {
             && probe(self) == probe(other)
     }
 
+    /// A hash of what [`Monitor::same_target`] compares (and the chat), so a dedupe
+    /// check can skip the scan when no monitor may match: monitors that are the same
+    /// target in the same chat always hash alike (the host is hashed in lower case, as
+    /// it is compared ignoring ASCII case).
+    pub fn target_hash(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.kind.hash(&mut h);
+        for b in self.host.bytes() {
+            h.write_u8(b.to_ascii_lowercase());
+        }
+        self.port.hash(&mut h);
+        self.http.as_ref().map(|x| (x.url.as_str(), x.method.as_str())).hash(&mut h);
+        self.dns.as_ref().map(|d| (d.record_type, d.server.as_deref())).hash(&mut h);
+        self.chat_id.hash(&mut h);
+        h.finish()
+    }
+
     /// The host whose address a chat-added monitor may only reach where
     /// `UPBOT_CHAT_TARGETS` allows: the target itself, a dns monitor's `server` (its
     /// name is only looked up), nothing for push monitors.
@@ -256,6 +274,46 @@ pub(crate) mod opt_ms {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ping(host: &str, chat_id: Option<i64>) -> Monitor {
+        Monitor {
+            id: MonitorId(1),
+            kind: Kind::Ping,
+            host: host.into(),
+            port: None,
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            fails: 3,
+            recovers: 2,
+            name: host.into(),
+            chat_id,
+            thread_id: None,
+            bot: None,
+            paused: false,
+            created_ms: 0,
+            push: None,
+            chat_added: false,
+            ping: None,
+            http: None,
+            dns: None,
+        }
+    }
+
+    #[test]
+    fn the_same_target_in_the_same_chat_hashes_alike() {
+        let a = ping("Host.Example", Some(5));
+        let mut b = ping("host.example", Some(5));
+        (b.id, b.name, b.interval) = (MonitorId(2), "other".into(), Duration::from_secs(9));
+        assert!(a.same_target(&b));
+        assert_eq!(a.target_hash(), b.target_hash(), "case and settings do not matter");
+        let other_chat = ping("host.example", Some(6));
+        let other_host = ping("host.example2", Some(5));
+        let mut other_kind = ping("host.example", Some(5));
+        (other_kind.kind, other_kind.port) = (Kind::Tcp, Some(443));
+        for o in [other_chat, other_host, other_kind] {
+            assert_ne!(a.target_hash(), o.target_hash(), "{o:?}");
+        }
+    }
 
     #[test]
     fn debug_never_shows_push_secrets() {
