@@ -13,7 +13,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use super::{LiveRef, Shared, lock};
 use crate::domain::Health;
@@ -92,7 +91,6 @@ pub(super) struct MonitorTask {
     monitor: Arc<Monitor>,
     live: LiveRef,
     generation: u64,
-    cancel: CancellationToken,
     /// The host parsed as an IP literal (then DNS is never asked).
     literal: Option<IpAddr>,
     /// The address probed last; kept until re-resolution drops it.
@@ -110,7 +108,6 @@ impl MonitorTask {
         monitor: Arc<Monitor>,
         live: LiveRef,
         generation: u64,
-        cancel: CancellationToken,
     ) -> Self {
         Self {
             literal: monitor.host.parse().ok(),
@@ -119,7 +116,6 @@ impl MonitorTask {
             monitor,
             live,
             generation,
-            cancel,
             addr: None,
             pinger: IcmpPinger::new(),
             only_timeouts: true,
@@ -130,37 +126,28 @@ impl MonitorTask {
         let shared = self.shared.clone();
         let _running = RunningGuard::new(&shared.metrics.running);
         let interval = self.monitor.interval;
-        let cancel = self.cancel.clone();
+        // Stopped by aborting the task (see `Entry::task`): any await below may be the
+        // last, and whatever it owned is dropped there.
         let mut planned = Instant::now() + first_phase(interval);
         // One timer entry for the task's whole life, re-armed each tick.
         let sleep = tokio::time::sleep_until(planned);
         tokio::pin!(sleep);
         loop {
-            tokio::select! {
-                biased;
-                () = cancel.cancelled() => return,
-                () = &mut sleep => {}
-            }
+            (&mut sleep).await;
             let lag = Instant::now().saturating_duration_since(planned);
             shared.metrics.lag.record(lag);
             let started = Instant::now();
-            let result = tokio::select! {
-                biased;
-                () = cancel.cancelled() => return,
-                // Boxed: a probe's state (pinger waiter, timers, TCP connect) is
-                // large, and only the few monitors probing right now need it; unboxed,
-                // every sleeping task would carry that space (~1.3 KB each).
-                r = Box::pin(self.check()) => r,
-            };
+            // Boxed: a probe's state (pinger waiter, timers, TCP connect) is large,
+            // and only the few monitors probing right now need it; unboxed, every
+            // sleeping task would carry that space (~1.3 KB each).
+            let result = Box::pin(self.check()).await;
             let Some(verdict) = self.handle(result, started.elapsed()) else {
                 return;
             };
+            // Boxed like the probe: only monitors changing state need this space.
             if let Some((health, t)) = verdict {
-                tokio::select! {
-                    biased;
-                    () = cancel.cancelled() => return,
-                    // Boxed like the probe: only monitors changing state need this space.
-                    current = Box::pin(self.commit(health, t)) => if !current { return },
+                if !Box::pin(self.commit(health, t)).await {
+                    return;
                 }
             }
             planned = next_tick(planned, interval, Instant::now());
