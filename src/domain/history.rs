@@ -259,6 +259,9 @@ impl Recorder {
             None if self.open.len() >= MAX_OPEN => return None,
             None => 0,
         };
+        // Exactly as many slots as minutes open at once (one or two between saves):
+        // the default growth to four would cost ~170 bytes a monitor.
+        self.open.reserve_exact(1);
         self.open.insert(pos, (start, Bucket::default()));
         let pos = if self.open.len() > MAX_OPEN {
             self.open.pop_front();

@@ -86,6 +86,9 @@ impl ProbeStats {
     pub fn record(&mut self, now_ms: u64, rtt_us: Option<u64>, error: Option<String>, sent: u8, packets: Packets) {
         let hour = now_ms - now_ms % HOUR_MS;
         if self.buckets.back().is_none_or(|b| b.hour_ms != hour) {
+            // Grown one slot at a time (at most 24): doubling would leave up to 8
+            // empty slots of 48 bytes in each of 100,000 monitors' statistics.
+            self.buckets.reserve_exact(1);
             self.buckets.push_back(Bucket {
                 hour_ms: hour,
                 ..Bucket::default()
