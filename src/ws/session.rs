@@ -220,7 +220,7 @@ impl Session {
         }
     }
 
-    async fn reply(&self, ty: &str, request_id: Option<&Value>, data: Value) {
+    async fn reply(&self, ty: &str, request_id: Option<&Value>, data: impl serde::Serialize) {
         self.send(protocol::message(ty, request_id, data, now_ms())).await;
     }
 
