@@ -631,13 +631,13 @@ mod tests {
             bot: None,
             paused: false,
             created_ms: 1_000,
-            push: Some(PushSettings {
+            push: Some(Box::new(PushSettings {
                 token: new_token(),
                 heartbeat: heartbeat.map(Duration::from_secs),
                 grace: Duration::from_secs(60),
                 secret: None,
                 sign_heartbeats: false,
-            }),
+            })),
             chat_added: false,
             ping: None,
             http: None,

@@ -255,9 +255,14 @@ impl Scheduler {
     /// Starts, restarts or (if paused) stops probing `monitor`, with `health` as its live
     /// state. Statistics are kept across restarts (loaded from the store the first time).
     pub fn upsert(&self, monitor: Monitor, health: Health) {
+        self.upsert_shared(Arc::new(monitor), health);
+    }
+
+    /// [`Scheduler::upsert`] of a monitor the caller keeps too (the service's cache
+    /// shares its copy).
+    pub fn upsert_shared(&self, monitor: Arc<Monitor>, health: Health) {
         let sh = &self.shared;
         let id = monitor.id;
-        let monitor = Arc::new(monitor);
         let mut reg = lock(&sh.registry);
         let entry = reg.entry(id).or_insert_with(|| {
             let stats = sh.store.stats(id).ok().flatten().unwrap_or_default();

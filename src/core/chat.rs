@@ -7,6 +7,8 @@
 //! in between and be overwritten or announced twice, and push monitors learn their new
 //! chat (or their pause) like probed ones.
 
+use std::sync::Arc;
+
 use super::error::CoreError;
 use super::service::{Service, validate_chat_id};
 use crate::domain::{Health, Monitor, MonitorId, now_ms};
@@ -17,8 +19,12 @@ impl Service {
     pub async fn migrate_chat(&self, old: i64, new: i64) -> Result<Vec<MonitorId>, CoreError> {
         validate_chat_id(new)?;
         let _w = self.lock_writes().await;
-        let moving: Vec<Monitor> =
-            self.read_monitors(|all| all.values().filter(|m| m.chat_id == Some(old)).cloned().collect());
+        let moving: Vec<Monitor> = self.read_monitors(|all| {
+            all.values()
+                .filter(|m| m.chat_id == Some(old))
+                .map(|m| Monitor::clone(m))
+                .collect()
+        });
         let halted = self.halt_all(&moving)?;
         let moved: Vec<(Monitor, Health)> = halted
             .iter()
@@ -63,7 +69,7 @@ impl Service {
         let owned: Vec<Monitor> = self.read_monitors(|all| {
             all.values()
                 .filter(|m| m.chat_id == Some(chat_id) && m.bot.as_deref().is_some_and(|b| b.eq_ignore_ascii_case(bot)))
-                .cloned()
+                .map(|m| Monitor::clone(m))
                 .collect()
         });
         let ids = owned.iter().map(|m| m.id).collect();
@@ -114,7 +120,7 @@ impl Service {
     /// Gives each monitor back to its engine with its (new or unchanged) state.
     fn hand_back(&self, items: Vec<(Monitor, Health)>) {
         for (m, h) in items {
-            self.engines().of(m.kind).upsert(m, h);
+            self.engines().of(m.kind).upsert(Arc::new(m), h);
         }
     }
 }

@@ -9,6 +9,8 @@
 //! handing the new one back with [`Engine::upsert`] (it would be overwritten, or
 //! announced twice).
 
+use std::sync::Arc;
+
 use crate::domain::history::Bucket;
 use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats};
 use crate::push::Push;
@@ -18,7 +20,7 @@ use crate::scheduler::Scheduler;
 pub trait Engine: Send + Sync {
     /// Starts or restarts running `monitor` with `health` as its live state (a paused
     /// monitor is kept, not run). Ends a [`Engine::halt`].
-    fn upsert(&self, monitor: Monitor, health: Health);
+    fn upsert(&self, monitor: Arc<Monitor>, health: Health);
     /// Stops running `id` and forgets it; once this returns nothing more is written or
     /// published for it.
     fn remove(&self, id: MonitorId);
@@ -36,8 +38,8 @@ pub trait Engine: Send + Sync {
 }
 
 impl Engine for Scheduler {
-    fn upsert(&self, monitor: Monitor, health: Health) {
-        Scheduler::upsert(self, monitor, health);
+    fn upsert(&self, monitor: Arc<Monitor>, health: Health) {
+        Scheduler::upsert_shared(self, monitor, health);
     }
 
     fn remove(&self, id: MonitorId) {
@@ -63,8 +65,8 @@ impl Engine for Scheduler {
 
 /// Push monitors have no probe statistics: their figures are the reports themselves.
 impl Engine for Push {
-    fn upsert(&self, monitor: Monitor, health: Health) {
-        Push::upsert(self, monitor, health);
+    fn upsert(&self, monitor: Arc<Monitor>, health: Health) {
+        Push::upsert(self, Monitor::clone(&monitor), health);
     }
 
     fn remove(&self, id: MonitorId) {

@@ -272,7 +272,12 @@ impl Service {
 
     /// The monitors of `chat` the caller may see.
     pub(crate) fn chat_monitors(&self, chat: i64) -> Vec<Monitor> {
-        self.read_monitors(|all| all.values().filter(|m| m.chat_id == Some(chat)).cloned().collect())
+        self.read_monitors(|all| {
+            all.values()
+                .filter(|m| m.chat_id == Some(chat))
+                .map(|m| Monitor::clone(m))
+                .collect()
+        })
     }
 
     /// Records, for monitors about to be muted, the state last announced when nothing
@@ -422,7 +427,7 @@ impl Service {
                 .filter_map(|(child, rec)| rec.parent.filter(|p| downs.contains(p)).map(|p| (*child, p)))
                 .collect();
             for (child, parent) in children {
-                let Some(m) = self.read_monitors(|all| all.get(&child).cloned()) else {
+                let Some(m) = self.read_monitors(|all| all.get(&child).map(|m| Monitor::clone(m))) else {
                     continue;
                 };
                 if m.paused || heading(&self.live_health(&m)) != Some(State::Down) {
@@ -457,7 +462,7 @@ impl Service {
     }
 
     fn facts(&self, id: MonitorId, settings: &ChatSettings, now: u64) -> Facts {
-        let Some(m) = self.read_monitors(|all| all.get(&id).cloned()) else {
+        let Some(m) = self.read_monitors(|all| all.get(&id).map(|m| Monitor::clone(m))) else {
             return Facts::default();
         };
         let rec = self.oncall(id);
@@ -465,7 +470,7 @@ impl Service {
         let muted = oncall::active_mute(rec.mute.as_ref(), settings.mute_all.as_ref(), now).is_some();
         let parent = rec
             .parent
-            .and_then(|p| self.read_monitors(|all| all.get(&p).cloned()))
+            .and_then(|p| self.read_monitors(|all| all.get(&p).map(|m| Monitor::clone(m))))
             .map(|p| {
                 let ph = self.live_health(&p);
                 let verdict = |n: u32| {
@@ -527,7 +532,7 @@ impl Service {
                 next = next.min(mu.until_ms);
                 continue;
             }
-            match self.read_monitors(|all| all.get(id).cloned()) {
+            match self.read_monitors(|all| all.get(id).map(|m| Monitor::clone(m))) {
                 Some(m) => own_over.entry(m.chat_id).or_default().push(m),
                 None => {
                     self.update_oncall(*id, |r| r.mute = None)?;
@@ -553,7 +558,7 @@ impl Service {
             if rec.remind.is_none() && rec.ack.is_none() {
                 continue;
             }
-            let Some(m) = self.read_monitors(|all| all.get(&id).cloned()) else {
+            let Some(m) = self.read_monitors(|all| all.get(&id).map(|m| Monitor::clone(m))) else {
                 continue;
             };
             let h = self.live_health(&m);

@@ -102,7 +102,7 @@ impl Service {
         let mut mine: Vec<Monitor> = self.read_monitors(|all| {
             all.values()
                 .filter(|m| m.chat_id == Some(page.chat_id))
-                .cloned()
+                .map(|m| Monitor::clone(m))
                 .collect()
         });
         mine.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.id.cmp(&b.id)));

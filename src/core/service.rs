@@ -122,13 +122,14 @@ struct Inner {
 /// Scanning every monitor on each add made 100,000 adds quadratic (263 s).
 #[derive(Default)]
 pub(crate) struct Catalog {
-    all: BTreeMap<MonitorId, Monitor>,
+    /// Shared with the engine that runs each monitor: one copy, not two.
+    all: BTreeMap<MonitorId, Arc<Monitor>>,
     targets: std::collections::HashMap<u64, u32>,
     per_chat: std::collections::HashMap<i64, u32>,
 }
 
 impl std::ops::Deref for Catalog {
-    type Target = BTreeMap<MonitorId, Monitor>;
+    type Target = BTreeMap<MonitorId, Arc<Monitor>>;
 
     fn deref(&self) -> &Self::Target {
         &self.all
@@ -137,7 +138,8 @@ impl std::ops::Deref for Catalog {
 
 impl Catalog {
     /// Adds or replaces a monitor (as `BTreeMap::insert`).
-    pub(crate) fn insert(&mut self, id: MonitorId, m: Monitor) -> Option<Monitor> {
+    pub(crate) fn insert(&mut self, id: MonitorId, m: impl Into<Arc<Monitor>>) -> Option<Arc<Monitor>> {
+        let m = m.into();
         self.count(&m, true);
         let old = self.all.insert(id, m);
         if let Some(o) = &old {
@@ -147,7 +149,7 @@ impl Catalog {
     }
 
     /// Removes a monitor (as `BTreeMap::remove`).
-    pub(crate) fn remove(&mut self, id: &MonitorId) -> Option<Monitor> {
+    pub(crate) fn remove(&mut self, id: &MonitorId) -> Option<Arc<Monitor>> {
         let old = self.all.remove(id);
         if let Some(o) = &old {
             self.count(o, false);
@@ -222,6 +224,7 @@ impl Service {
                 None if m.paused => Health::new_paused(now_ms()),
                 None => Health::new(now_ms()),
             };
+            let m = Arc::new(m);
             engines.of(m.kind).upsert(m.clone(), health);
             map.insert(m.id, m);
         }
@@ -327,7 +330,7 @@ impl Service {
     /// Kind and state of every monitor (for the metrics scrape; a memory read per
     /// monitor where the engines hold live state).
     pub fn monitor_states(&self) -> Vec<(Kind, State)> {
-        let all: Vec<Monitor> = self.read_monitors(|all| all.values().cloned().collect());
+        let all: Vec<Arc<Monitor>> = self.read_monitors(|all| all.values().cloned().collect());
         all.iter()
             .map(|m| {
                 let state = self
@@ -408,7 +411,7 @@ impl Service {
         self.inner.writes.lock().await
     }
 
-    pub(crate) fn read_monitors<T>(&self, f: impl FnOnce(&BTreeMap<MonitorId, Monitor>) -> T) -> T {
+    pub(crate) fn read_monitors<T>(&self, f: impl FnOnce(&BTreeMap<MonitorId, Arc<Monitor>>) -> T) -> T {
         self.read_catalog(|c| f(&c.all))
     }
 
@@ -447,12 +450,13 @@ impl Service {
             Selector::Id(id) => all
                 .get(id)
                 .filter(|m| visible_to(caller, m))
-                .cloned()
+                .map(|m| Monitor::clone(m))
                 .ok_or_else(|| CoreError::NotFound(msg!("err-no-monitor", id = id.to_string()))),
             Selector::Host(h) => {
                 let h = h.trim();
                 let found: Vec<&Monitor> = all
                     .values()
+                    .map(|m| &**m)
                     .filter(|m| visible_to(caller, m))
                     .filter(|m| m.host.eq_ignore_ascii_case(h) || m.target().eq_ignore_ascii_case(h) || m.name == h)
                     .collect();
@@ -570,7 +574,11 @@ impl Service {
         let _w = self.lock_writes().await;
         let same = |o: &Monitor| o.same_target(&m) && o.chat_id == m.chat_id;
         let dup = self
-            .read_catalog(|c| c.may_hold(&m).then(|| c.values().find(|o| same(o)).map(|o| o.id)).flatten())
+            .read_catalog(|c| {
+                c.may_hold(&m)
+                    .then(|| c.values().find(|o| same(o)).map(|o| o.id))
+                    .flatten()
+            })
             .or_else(|| self.pending(|p| p.values().find(|o| same(o)).map(|o| o.id)));
         if let Some(id) = dup {
             return Err(CoreError::AlreadyExists(if m.kind == Kind::Push {
@@ -582,8 +590,8 @@ impl Service {
         if let Caller::Chat { chat_id, .. } = caller {
             let max = read(&self.inner.safety).max_monitors;
             let mine = |o: &Monitor| o.chat_id == Some(*chat_id);
-            let n = self.read_catalog(|c| c.of_chat(*chat_id))
-                + self.pending(|p| p.values().filter(|o| mine(o)).count());
+            let n =
+                self.read_catalog(|c| c.of_chat(*chat_id)) + self.pending(|p| p.values().filter(|o| mine(o)).count());
             if n >= max {
                 return Err(invalid(msg!("err-chat-limit", count = n, max = max)));
             }
@@ -597,8 +605,9 @@ impl Service {
     pub(crate) async fn commit(&self, m: &Monitor, health: &Health) {
         let _w = self.lock_writes().await;
         self.pending(|p| p.remove(&m.id));
+        let m = Arc::new(m.clone());
         self.write_monitors(|all| all.insert(m.id, m.clone()));
-        self.inner.engines.of(m.kind).upsert(m.clone(), health.clone());
+        self.inner.engines.of(m.kind).upsert(m, health.clone());
     }
 
     /// Drops a reservation whose write failed, undoing what may have reached the store

@@ -141,7 +141,7 @@ pub struct Monitor {
     pub created_ms: u64,
     /// Push-only settings.
     #[serde(default)]
-    pub push: Option<PushSettings>,
+    pub push: Option<Box<PushSettings>>,
     /// Http-only settings (boxed: other kinds pay one pointer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<Box<HttpSettings>>,
@@ -218,8 +218,14 @@ impl Monitor {
             h.write_u8(b.to_ascii_lowercase());
         }
         self.port.hash(&mut h);
-        self.http.as_ref().map(|x| (x.url.as_str(), x.method.as_str())).hash(&mut h);
-        self.dns.as_ref().map(|d| (d.record_type, d.server.as_deref())).hash(&mut h);
+        self.http
+            .as_ref()
+            .map(|x| (x.url.as_str(), x.method.as_str()))
+            .hash(&mut h);
+        self.dns
+            .as_ref()
+            .map(|d| (d.record_type, d.server.as_deref()))
+            .hash(&mut h);
         self.chat_id.hash(&mut h);
         h.finish()
     }
@@ -332,13 +338,13 @@ mod tests {
             bot: None,
             paused: false,
             created_ms: 0,
-            push: Some(PushSettings {
+            push: Some(Box::new(PushSettings {
                 token: "tok3n-0123456789abcdef".into(),
                 heartbeat: Some(Duration::from_secs(60)),
                 grace: Duration::from_secs(60),
                 secret: Some("whsec_c2VjcmV0LWtleS1ieXRlcw==".into()),
                 sign_heartbeats: true,
-            }),
+            })),
             chat_added: true,
             ping: None,
             http: None,

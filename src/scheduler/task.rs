@@ -112,12 +112,7 @@ pub(super) struct MonitorTask {
 const BEHIND: Duration = Duration::from_millis(50);
 
 impl MonitorTask {
-    pub(super) fn new(
-        shared: Arc<Shared>,
-        monitor: Arc<Monitor>,
-        live: LiveRef,
-        generation: u64,
-    ) -> Self {
+    pub(super) fn new(shared: Arc<Shared>, monitor: Arc<Monitor>, live: LiveRef, generation: u64) -> Self {
         Self {
             literal: monitor.host.parse().ok(),
             ping: monitor.ping_settings(),

@@ -971,13 +971,13 @@ mod tests {
         let id = s.next_id().unwrap();
         let mut m = monitor(id);
         m.kind = Kind::Push;
-        m.push = Some(crate::domain::PushSettings {
+        m.push = Some(Box::new(crate::domain::PushSettings {
             token: "aaaa".into(),
             heartbeat: Some(Duration::from_secs(60)),
             grace: Duration::from_secs(60),
             secret: None,
             sign_heartbeats: false,
-        });
+        }));
         let h = Health::new(0);
         s.put_monitor(&m, &h).await.unwrap();
         assert_eq!(s.push_token("aaaa").unwrap(), Some(id));

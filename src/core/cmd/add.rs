@@ -552,7 +552,7 @@ fn draft(
         bot: None,
         paused: false,
         created_ms: now_ms(),
-        push,
+        push: push.map(Box::new),
         chat_added: false,
         ping: None,
         http: None,

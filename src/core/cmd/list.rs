@@ -36,7 +36,7 @@ pub(crate) fn run(svc: &Service, caller: &Caller, chat_filter: Option<i64>) -> V
     let visible: Vec<Monitor> = svc.read_monitors(|all| {
         all.values()
             .filter(|m| visible_to(caller, m) && chat_filter.is_none_or(|c| m.chat_id == Some(c)))
-            .cloned()
+            .map(|m| Monitor::clone(m))
             .collect()
     });
     visible.iter().map(|m| svc.view(m, None)).collect()

@@ -2,6 +2,8 @@
 //! monitor is halted first, so no verdict lands between reading its state and
 //! replacing it (it would be lost, or announced twice).
 
+use std::sync::Arc;
+
 use super::Selector;
 use super::Spec;
 use crate::core::error::CoreError;
@@ -37,15 +39,16 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, sel: &Selector, pause: b
     let transition = if pause { health.pause(now) } else { health.resume(now) };
     m.paused = pause;
     let Some(t) = &transition else {
-        engine.upsert(before.0, before.1);
+        engine.upsert(Arc::new(before.0), before.1);
         return Ok(svc.view(&m, Some((health, stats))));
     };
     if let Err(e) = svc.store().put_monitor(&m, &health).await {
-        engine.upsert(before.0, before.1);
+        engine.upsert(Arc::new(before.0), before.1);
         return Err(e.into());
     }
-    svc.write_monitors(|all| all.insert(m.id, m.clone()));
-    engine.upsert(m.clone(), health.clone());
+    let shared = Arc::new(m.clone());
+    svc.write_monitors(|all| all.insert(m.id, shared.clone()));
+    engine.upsert(shared, health.clone());
     svc.publish(&m, t);
     tracing::info!(monitor = %m.id, paused = pause, "monitor {}", if pause { "paused" } else { "resumed" });
     Ok(svc.view(&m, Some((health, stats))))

@@ -24,7 +24,7 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, sel: &Selector) -> Resul
     let live = svc.halt(&m)?;
     let view = svc.view(&m, Some(live.clone()));
     if let Err(e) = svc.store().delete_monitor(m.id).await {
-        engine.upsert(m, live.0);
+        engine.upsert(std::sync::Arc::new(m), live.0);
         return Err(e.into());
     }
     engine.remove(m.id);

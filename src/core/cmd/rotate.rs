@@ -1,6 +1,8 @@
 //! `rotate`: give a push monitor a new token; its old webhook URLs stop working once
 //! this returns.
 
+use std::sync::Arc;
+
 use super::Selector;
 use super::Spec;
 use crate::core::error::{CoreError, invalid};
@@ -28,11 +30,12 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, sel: &Selector) -> Resul
     let engine = svc.engines().of(m.kind);
     let (health, stats) = svc.halt(&m)?;
     if let Err(e) = svc.store().put_monitor(&m, &health).await {
-        engine.upsert(before, health);
+        engine.upsert(Arc::new(before), health);
         return Err(e.into());
     }
-    svc.write_monitors(|all| all.insert(m.id, m.clone()));
-    engine.upsert(m.clone(), health.clone());
+    let shared = Arc::new(m.clone());
+    svc.write_monitors(|all| all.insert(m.id, shared.clone()));
+    engine.upsert(shared, health.clone());
     tracing::info!(monitor = %m.id, "push token rotated");
     Ok(svc.view(&m, Some((health, stats))))
 }
