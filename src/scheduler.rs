@@ -120,6 +120,9 @@ struct Shared {
     icmp: IcmpClients,
     dns: Resolver,
     registry: Mutex<HashMap<MonitorId, Entry>>,
+    /// Statistics read in one pass at start ([`Scheduler::preload_stats`]), taken by
+    /// the first upsert of each monitor instead of a store lookup.
+    preloaded: Mutex<HashMap<MonitorId, ProbeStats>>,
     metrics: Metrics,
     /// Process-wide Prometheus metrics (probes by result, durations, state changes).
     prom: crate::metrics::Metrics,
@@ -202,6 +205,7 @@ impl Scheduler {
             icmp,
             dns,
             registry: Mutex::new(HashMap::new()),
+            preloaded: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
             prom,
             permission_warned: AtomicBool::new(false),
@@ -265,7 +269,10 @@ impl Scheduler {
         let id = monitor.id;
         let mut reg = lock(&sh.registry);
         let entry = reg.entry(id).or_insert_with(|| {
-            let stats = sh.store.stats(id).ok().flatten().unwrap_or_default();
+            let preloaded = lock(&sh.preloaded).remove(&id);
+            let stats = preloaded
+                .or_else(|| sh.store.stats(id).ok().flatten())
+                .unwrap_or_default();
             Entry {
                 monitor: monitor.clone(),
                 live: Arc::new(Mutex::new(Live {
@@ -301,6 +308,13 @@ impl Scheduler {
         // registered task under that lock once `stop` is set) cannot miss it.
         let spawned = sh.handle.spawn(sh.tracker.track_future(run.instrument(span)));
         entry.task = Some(spawned.abort_handle());
+    }
+
+    /// Statistics for the monitors about to be upserted (read at start in one pass);
+    /// each is used once, by its monitor's first upsert. Replaces what is left from
+    /// an earlier call, so an empty map frees what nobody took.
+    pub fn preload_stats(&self, stats: HashMap<MonitorId, ProbeStats>) {
+        *lock(&self.shared.preloaded) = stats;
     }
 
     /// Stops probing at once and forgets the monitor. Once this returns, its task

@@ -218,8 +218,11 @@ impl Service {
     ) -> Result<Self, CoreError> {
         let engines = Engines { scheduler, push };
         let mut map = Catalog::default();
+        // Read in whole passes, not a lookup per monitor (see Store::all_health).
+        let mut healths = store.all_health()?;
+        engines.scheduler.preload_stats(store.all_stats()?);
         for m in store.monitors()? {
-            let health = match store.health(m.id)? {
+            let health = match healths.remove(&m.id) {
                 Some(h) => h,
                 None if m.paused => Health::new_paused(now_ms()),
                 None => Health::new(now_ms()),
@@ -228,6 +231,7 @@ impl Service {
             engines.of(m.kind).upsert(m.clone(), health);
             map.insert(m.id, m);
         }
+        engines.scheduler.preload_stats(std::collections::HashMap::new());
         tracing::info!(monitors = map.len(), "monitors loaded");
         let pages = Pages::new(store.pages()?);
         let oncall = super::oncall::Book::load(&store)?;
