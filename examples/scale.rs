@@ -387,7 +387,10 @@ async fn inner(a: Args) {
         ids.extend(h.await.expect("add connection"));
     }
     let add_secs = t_add.elapsed().as_secs_f64();
-    println!("added {n} monitors over {} WS connections in {add_secs:.1} s (each acknowledged after a store flush)", a.conns);
+    println!(
+        "added {n} monitors over {} WS connections in {add_secs:.1} s (each acknowledged after a store flush)",
+        a.conns
+    );
 
     // Warm-up: every monitor reaches its first verdict (UP) before measuring.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -407,6 +410,27 @@ async fn inner(a: Args) {
 
     let mut phases = vec![measure("steady", &running, a.secs, &mut states).await];
     let (_, rss_kib) = rusage(libc::RUSAGE_SELF);
+    let rss_now = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
+        .unwrap_or_default();
+    let (heap_used, heap_free) = support::heap_in_use_and_free();
+    println!(
+        "after the steady phase: peak RSS {:.1} MiB, now {}; heap in use {:.1} MiB, free in the heap {:.1} MiB",
+        rss_kib as f64 / 1024.0,
+        rss_now.trim_start_matches("VmRSS:").trim(),
+        heap_used as f64 / 1048576.0,
+        heap_free as f64 / 1048576.0
+    );
+    if std::env::var_os("SCALE_STOP_AFTER_STEADY").is_some() {
+        // For a heap profiler: end here, so its peak is the steady state's.
+        println!(
+            "steady: {:.1} % of one core, peak RSS {:.1} MiB",
+            phases[0].cpu_pct,
+            rss_kib as f64 / 1024.0
+        );
+        std::process::exit(0);
+    }
 
     // fping on the same ICMP targets, in the same namespace: 10k targets every 2 s is
     // the most fping 5.1 sustains (its shared 16-bit sequence space, notes P16).
@@ -481,6 +505,7 @@ async fn inner(a: Args) {
     }
 
     // Restart with everything stored: time until `list` over the WS API answers.
+    println!("restarting with {n} stored monitors");
     running.stop().await.expect("stop");
     let t0 = Instant::now();
     let running = upbot::app::start(config).await.expect("restart");

@@ -14,3 +14,12 @@ pub fn rusage(who: libc::c_int) -> (f64, u64) {
     let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
     (t(ru.ru_utime) + t(ru.ru_stime), ru.ru_maxrss as u64)
 }
+
+/// Bytes the C heap has in use and holds free (glibc `mallinfo2`): how much of the
+/// RSS is live data and how much is fragmentation.
+#[allow(unsafe_code, dead_code)]
+pub fn heap_in_use_and_free() -> (usize, usize) {
+    // SAFETY: mallinfo2 only reads the allocator's counters.
+    let mi = unsafe { libc::mallinfo2() };
+    (mi.uordblks + mi.hblkhd, mi.fordblks)
+}
