@@ -507,7 +507,7 @@ impl Courier {
     /// verdict) stay, and `Ok(Some(t))` says when to look again. Stops early (and comes
     /// back) when an answer is waiting.
     async fn send_alerts(self: &Arc<Self>, chat: i64) -> Result<Option<Instant>, Verdict> {
-        let pending = match self.shared.store.outbox_for_chat(&self.username, chat) {
+        let pending = match self.shared.outbox.for_chat(&self.username, chat) {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(bot = %self.username, chat, error = %e, "cannot read the outbox; retrying");
@@ -525,13 +525,10 @@ impl Courier {
             .map(|t| Instant::now() + Duration::from_millis(t.saturating_sub(now)));
         if !plan.fold.is_empty() {
             let recorded = svc.oncall_delivered(&plan.fold_marks);
-            if let Err(e) = recorded.map_err(|e| e.to_string()).and(
-                self.shared
-                    .store
-                    .outbox_remove(&plan.fold)
-                    .await
-                    .map_err(|e| e.to_string()),
-            ) {
+            if let Err(e) = recorded
+                .map_err(|e| e.to_string())
+                .and(self.shared.outbox.remove(&plan.fold).await.map_err(|e| e.to_string()))
+            {
                 tracing::error!(bot = %self.username, chat, error = %e, "cannot drop held alerts; retrying");
                 return Err(Verdict::Retry(None));
             }
@@ -563,7 +560,7 @@ impl Courier {
     }
 
     async fn send_chunk(&self, chat: i64, out: Out<'_>, keys: &[u64], marks: &[Mark]) -> Result<Delivered, Verdict> {
-        let store = &self.shared.store;
+        let outbox = &self.shared.outbox;
         match self.deliver(chat, out, Lane::Alert).await {
             Ok(Delivered::Preempted) => Ok(Delivered::Preempted),
             Ok(Delivered::Sent) => {
@@ -573,7 +570,7 @@ impl Courier {
                 if let Err(e) = self.shared.service.oncall_delivered(marks) {
                     tracing::error!(bot = %self.username, chat, error = %e, "what was announced could not be recorded");
                 }
-                if let Err(e) = store.outbox_remove(keys).await {
+                if let Err(e) = outbox.remove(keys).await {
                     tracing::error!(bot = %self.username, chat, error = %e, "delivered alerts not removed; they may be sent again");
                     return Err(Verdict::Retry(None));
                 }
@@ -587,7 +584,7 @@ impl Courier {
             Err(Verdict::Rejected(why)) => {
                 // Retrying cannot fix it and would block the chat forever.
                 tracing::error!(bot = %self.username, chat, alerts = keys.len(), reason = %why, "Telegram refused alerts for good; dropping them");
-                store.outbox_remove(keys).await.map_err(|_| Verdict::Retry(None))?;
+                outbox.remove(keys).await.map_err(|_| Verdict::Retry(None))?;
                 Ok(Delivered::Sent)
             }
             Err(v) => Err(v),

@@ -159,7 +159,7 @@ async fn a_full_disk_holds_the_down_back_and_it_is_sent_once_when_space_is_back(
     })
     .await;
     let deadline = Instant::now() + WAIT;
-    while service.store().outbox_len() > 0 {
+    while running.store.outbox_len() > 0 {
         assert!(Instant::now() < deadline, "the first verdict never left the outbox");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -169,14 +169,14 @@ async fn a_full_disk_holds_the_down_back_and_it_is_sent_once_when_space_is_back(
     let filler = fill(&mnt.path);
     let mut refused = None;
     for _ in 0..1000 {
-        if let Err(e) = service.push().report(push, Signal::Heartbeat).await {
+        if let Err(e) = service.push_report(push, Signal::Heartbeat).await {
             refused = Some(e.to_string());
             break;
         }
     }
     let refused = refused.expect("the full disk refused a durable write");
     assert!(refused.contains("No space left on device"), "{refused}");
-    let why = service.store().write_health().unwrap_err();
+    let why = running.store.write_health().unwrap_err();
     assert!(why.contains("No space left on device"), "{why}");
     let (code, body) = healthz(running.http_addr).await;
     assert_eq!((code, body["store"].as_str()), (503, Some("failing")), "{body}");
@@ -217,7 +217,7 @@ async fn a_full_disk_holds_the_down_back_and_it_is_sent_once_when_space_is_back(
             .then_some(())
     })
     .await;
-    assert!(service.store().write_health().is_ok());
+    assert!(running.store.write_health().is_ok());
     let (code, body) = healthz(running.http_addr).await;
     assert_eq!(code, 200, "{body}");
     // More failed probes change nothing: one DOWN, in the store and in the chat.
@@ -225,7 +225,7 @@ async fn a_full_disk_holds_the_down_back_and_it_is_sent_once_when_space_is_back(
         next_probe(&mut sub, id).await;
     }
     let deadline = Instant::now() + WAIT;
-    while service.store().outbox_len() > 0 {
+    while running.store.outbox_len() > 0 {
         assert!(Instant::now() < deadline, "the DOWN never left the outbox");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
