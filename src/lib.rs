@@ -15,6 +15,7 @@
 //! and `push` ← `core` ← `ws`, `http`, `telegram` ← `app`.
 
 pub mod app;
+pub mod cluster;
 pub mod client;
 pub mod config;
 pub mod core;

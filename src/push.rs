@@ -639,6 +639,8 @@ mod tests {
                 sign_heartbeats: false,
             }),
             chat_added: false,
+            sites: Vec::new(),
+            quorum: None,
         }
     }
 

@@ -27,6 +27,9 @@ pub enum ErrorCode {
     PermissionDenied,
     /// Our fault (store failure…).
     InternalError,
+    /// Cluster mode: this node cannot reach the cluster, so it refuses changes rather
+    /// than let the nodes disagree (an addition to interface.md's list; see README).
+    ClusterUnreachable,
 }
 
 impl ErrorCode {
@@ -42,6 +45,7 @@ impl ErrorCode {
             ErrorCode::AlreadyExists => "ALREADY_EXISTS",
             ErrorCode::PermissionDenied => "PERMISSION_DENIED",
             ErrorCode::InternalError => "INTERNAL_ERROR",
+            ErrorCode::ClusterUnreachable => "CLUSTER_UNREACHABLE",
         }
     }
 }
@@ -76,6 +80,9 @@ pub enum CoreError {
     /// Our fault (store failure…); details are logged, not shown.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Cluster mode: the cluster cannot be reached; nothing was changed.
+    #[error("{0}")]
+    ClusterUnreachable(String),
 }
 
 impl CoreError {
@@ -87,12 +94,23 @@ impl CoreError {
             CoreError::AlreadyExists(_) => ErrorCode::AlreadyExists,
             CoreError::PermissionDenied(_) => ErrorCode::PermissionDenied,
             CoreError::Internal(_) => ErrorCode::InternalError,
+            CoreError::ClusterUnreachable(_) => ErrorCode::ClusterUnreachable,
         }
     }
 }
 
 impl From<crate::store::StoreError> for CoreError {
     fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match e {
+            StoreError::ClusterUnreachable(why) => {
+                return CoreError::ClusterUnreachable(format!(
+                    "the cluster is unreachable ({why}); nothing was changed, try again when it is back"
+                ));
+            }
+            StoreError::Conflict(why) => return CoreError::Validation(why),
+            _ => {}
+        }
         tracing::error!(error = %e, "store failure");
         CoreError::Internal("the store failed; see the server log".into())
     }
@@ -115,6 +133,7 @@ mod tests {
             (CoreError::AlreadyExists("a".into()), "ALREADY_EXISTS"),
             (CoreError::PermissionDenied("p".into()), "PERMISSION_DENIED"),
             (CoreError::Internal("disk full".into()), "INTERNAL_ERROR"),
+            (CoreError::ClusterUnreachable("c".into()), "CLUSTER_UNREACHABLE"),
         ] {
             assert_eq!(e.code(), code);
             assert_eq!(e.code().to_string(), code);

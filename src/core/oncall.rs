@@ -175,6 +175,49 @@ impl Service {
         }
     }
 
+    /// Cluster mode: another node changed `id`'s record; take it as is (local store
+    /// only, the clock looks again).
+    pub(crate) fn set_oncall_here(&self, id: MonitorId, rec: OnCall) -> Result<(), CoreError> {
+        let mut all = lock(&self.book().records);
+        if all.get(&id).cloned().unwrap_or_default() == rec {
+            return Ok(());
+        }
+        self.store().local().put_oncall(id, &rec)?;
+        if rec == OnCall::default() {
+            all.remove(&id);
+        } else {
+            all.insert(id, rec);
+        }
+        drop(all);
+        self.book().wake.notify_one();
+        Ok(())
+    }
+
+    /// Cluster mode: another node changed `chat`'s settings; take them as they are.
+    pub(crate) fn set_chat_here(&self, chat: i64, s: ChatSettings) -> Result<(), CoreError> {
+        let mut all = lock(&self.book().chats);
+        if all.get(&chat).cloned().unwrap_or_default() == s {
+            return Ok(());
+        }
+        self.store().local().put_chat_settings(chat, &s)?;
+        if s == ChatSettings::default() {
+            all.remove(&chat);
+        } else {
+            all.insert(chat, s);
+        }
+        drop(all);
+        self.book().wake.notify_one();
+        Ok(())
+    }
+
+    /// Cluster mode: a monitor deleted on another node; its record goes here too.
+    pub(crate) fn forget_oncall_here(&self, id: MonitorId) {
+        lock(&self.book().records).remove(&id);
+        if let Err(e) = self.store().local().remove_oncall(id) {
+            tracing::warn!(monitor = %id, error = %e, "forgetting the on-call record failed; the next start sweeps it");
+        }
+    }
+
     /// A chat moved (group → supergroup): its settings move with it (not flushed).
     pub fn move_chat_settings(&self, old: i64, new: i64) -> Result<(), CoreError> {
         let s = self.chat_settings(old);
@@ -190,6 +233,7 @@ impl Service {
     /// and the clock.
     pub(crate) async fn oncall_commit(&self, queued: bool) -> Result<(), CoreError> {
         self.store().flush().await?;
+        self.store().settle().await?;
         if queued {
             self.store().outbox_notify();
         }

@@ -113,6 +113,8 @@ struct Inner {
     renders: tokio::sync::Semaphore,
     /// On-call records and chat settings (write-through to the store).
     oncall: super::oncall::Book,
+    /// Cluster mode: the cluster layer ([`super::replica`]).
+    cluster: std::sync::OnceLock<Arc<dyn super::replica::Cluster>>,
 }
 
 /// The command core's handle; cheap to clone.
@@ -176,6 +178,7 @@ impl Service {
                 pages,
                 renders: tokio::sync::Semaphore::new(super::cmd::graph::MAX_RENDERS),
                 oncall,
+                cluster: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -265,8 +268,9 @@ impl Service {
                     .engines
                     .of(m.kind)
                     .live(m.id)
-                    .map(|(h, _)| h.state)
-                    .or_else(|| self.inner.store.health(m.id).ok().flatten().map(|h| h.state))
+                    .map(|(h, _)| h)
+                    .or_else(|| self.inner.store.health(m.id).ok().flatten())
+                    .map(|h| self.shown_health(m.id, h).state)
                     .unwrap_or(if m.paused { State::Paused } else { State::Pending });
                 (m.kind, state)
             })
@@ -331,6 +335,10 @@ impl Service {
 
     pub(crate) fn book(&self) -> &super::oncall::Book {
         &self.inner.oncall
+    }
+
+    pub(crate) fn cluster_slot(&self) -> &std::sync::OnceLock<Arc<dyn super::replica::Cluster>> {
+        &self.inner.cluster
     }
 
     /// Takes the write lock every mutation holds while it checks and changes the cache.
@@ -398,10 +406,11 @@ impl Service {
 
     /// Live state from the monitor's engine, else as stored.
     pub(crate) fn live(&self, m: &Monitor) -> Result<(Health, ProbeStats), CoreError> {
-        if let Some(l) = self.inner.engines.of(m.kind).live(m.id) {
-            return Ok(l);
-        }
-        self.stored_state(m)
+        let (h, s) = match self.inner.engines.of(m.kind).live(m.id) {
+            Some(l) => l,
+            None => self.stored_state(m)?,
+        };
+        Ok((self.shown_health(m.id, h), s))
     }
 
     /// The state as stored (a monitor its engine does not hold).
@@ -436,7 +445,9 @@ impl Service {
             None
         };
         let oncall = self.oncall_view(m, &live.0);
-        monitor_view(m, live, &self.inner.public_url, seen, oncall)
+        let mut view = monitor_view(m, live, &self.inner.public_url, seen, oncall);
+        view.cluster = self.cluster().map(|c| c.show(m));
+        view
     }
 
     /// The bot that will alert `chat_id` (a chat caller's own; an operator names one).
@@ -519,7 +530,7 @@ impl Service {
                 )));
             }
         }
-        m.id = self.inner.store.next_id()?;
+        m.id = self.new_id().await?;
         self.pending(|p| p.insert(m.id, m.clone()));
         Ok(m)
     }
@@ -544,7 +555,7 @@ impl Service {
     /// server without ICMP stays pending until upbot may send pings.
     pub(crate) fn add_warnings(&self, m: &Monitor) -> Vec<String> {
         if m.kind != Kind::Ping {
-            return Vec::new();
+            return self.site_warnings(m);
         }
         let st = self.inner.engines.scheduler.status();
         let why = match m.host.parse::<std::net::IpAddr>() {
@@ -560,6 +571,7 @@ impl Service {
             )
         })
         .into_iter()
+        .chain(self.site_warnings(m))
         .collect()
     }
 }

@@ -85,6 +85,10 @@ pub struct MonitorView {
     /// is unavailable on this server, so a ping monitor stays pending).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Cluster mode: its sites and what each sees, the quorum, and whether this node
+    /// reaches the cluster (absent when upbot runs alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<super::replica::ClusterMonitorView>,
 }
 
 /// `status` reply: the monitor plus 24 h figures.
@@ -227,5 +231,6 @@ pub(crate) fn monitor_view(
         parent: oncall.parent,
         remind: oncall.remind.map(secs),
         warnings: Vec::new(),
+        cluster: None,
     }
 }

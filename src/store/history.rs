@@ -309,6 +309,8 @@ mod tests {
                 created_ms: 1,
                 push: None,
                 chat_added: false,
+                sites: Vec::new(),
+                quorum: None,
             };
             s.put_monitor(&m, &Health::new(0)).await.unwrap();
         }

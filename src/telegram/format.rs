@@ -216,6 +216,14 @@ fn plan_line(a: &Alert, behind: usize, now_ms: u64) -> String {
                 until_text(*until_ms, now_ms)
             )
         }
+        Notice::Site { site, lost: true, counting } => format!(
+            "📡 Site <b>{}</b> stopped reporting; verdicts count the {counting} other site{} until it is back.",
+            esc(site),
+            if *counting == 1 { "" } else { "s" }
+        ),
+        Notice::Site { site, lost: false, .. } => {
+            format!("📡 Site <b>{}</b> reports again; verdicts count it again.", esc(site))
+        }
     };
     if behind > 0 {
         line.push_str(&format!(" · + {behind} behind it"));
@@ -729,6 +737,37 @@ fn status(s: &StatusView, now_ms: u64) -> String {
         m.recovers
     ));
     out.push_str(&stats_lines(&s.stats));
+    if let Some(c) = &m.cluster {
+        out.push_str(&sites_lines(c));
+    }
+    out
+}
+
+/// Cluster mode: each site's view (`/status`), the quorum, and a word when this node
+/// cannot reach the cluster.
+fn sites_lines(c: &crate::core::replica::ClusterMonitorView) -> String {
+    let counted = c.sites.iter().filter(|s| s.reporting).count();
+    let mut out = format!(
+        "
+sites ({} of {counted} must agree):",
+        c.quorum
+    );
+    for s in &c.sites {
+        let view = match (s.reporting, s.state) {
+            (false, _) => "not reporting".to_string(),
+            (true, None) => "no verdict yet".to_string(),
+            (true, Some(st)) if s.reason.is_empty() || !matches!(st, State::Down | State::Degraded) => {
+                state_word(st).to_string()
+            }
+            (true, Some(st)) => format!("{} ({})", state_word(st), esc(&truncate(&s.reason, MAX_REASON))),
+        };
+        out.push_str(&format!("
+· {}: {view}", esc(&s.site)));
+    }
+    if !c.reachable {
+        out.push_str("
+⚠️ this node cannot reach the cluster: what it shows may be out of date");
+    }
     out
 }
 
@@ -902,6 +941,7 @@ mod tests {
                 down_for_ms: down,
             },
             notice: Default::default(),
+            cluster_seq: None,
         }
     }
 
@@ -1042,6 +1082,7 @@ mod tests {
             parent: None,
             remind: None,
             warnings: Vec::new(),
+            cluster: None,
         }
     }
 

@@ -175,6 +175,7 @@ mod tests {
             muted_until: None,
             parent: None,
             remind: None,
+            cluster: None,
         }
     }
 

@@ -141,6 +141,7 @@ mod tests {
             parent: None,
             remind: None,
             warnings: Vec::new(),
+            cluster: None,
         }
     }
 

@@ -43,6 +43,8 @@ pub const MIN_HEARTBEAT: Duration = Duration::from_secs(1);
 pub const MAX_HEARTBEAT: Duration = Duration::from_secs(90 * 24 * 3600);
 /// Longest push signing secret.
 pub const MAX_SECRET: usize = 256;
+/// Most sites a monitor may name (and the largest `quorum` when it names none).
+pub const MAX_SITES: usize = 64;
 
 /// Fields only the operator sets: a chat's monitors belong to that chat and its bot.
 pub const OPERATOR_ONLY: &[&str] = &["chat_id", "thread_id", "bot"];
@@ -115,6 +117,14 @@ pub struct AddRequest {
     #[arg(long, value_parser = args::monitor_id, value_name = "ID")]
     #[serde(with = "args::opt_num")]
     pub parent: Option<u64>,
+    /// cluster mode: the sites that probe it, e.g. fra,sin (default: every site)
+    #[arg(long, value_parser = args::site, value_delimiter = ',', value_name = "SITE,…")]
+    #[serde(with = "args::opt_sites")]
+    pub sites: Option<Vec<String>>,
+    /// cluster mode: how many of its sites must agree on DOWN or UP (default: a majority)
+    #[arg(long)]
+    #[serde(with = "args::opt_num")]
+    pub quorum: Option<u32>,
 }
 
 impl AddRequest {
@@ -233,11 +243,37 @@ impl AddRequest {
             Some(n) => validate_name(n)?,
             None => target.display(),
         };
+        let (sites, quorum) = self.validate_sites()?;
         Ok(Monitor {
             fails: count("fails", self.fails, Monitor::DEFAULT_FAILS)?,
             recovers: count("recovers", self.recovers, Monitor::DEFAULT_RECOVERS)?,
+            sites,
+            quorum,
             ..draft(target.kind, target.host, target.port, interval, timeout, name, None)
         })
+    }
+
+    /// `sites` (distinct names, sorted) and `quorum` (1 to the number of sites named;
+    /// any number up to 64 when every site probes). Whether the sites exist and this
+    /// node runs in a cluster is the service's check.
+    fn validate_sites(&self) -> Result<(Vec<String>, Option<u32>), CoreError> {
+        let mut sites = self.sites.clone().unwrap_or_default();
+        sites.sort();
+        sites.dedup();
+        if self.sites.is_some() && sites.is_empty() {
+            return Err(invalid("sites must name at least one site, e.g. sites=fra,sin"));
+        }
+        if sites.len() > MAX_SITES {
+            return Err(invalid(format!("sites names more than {MAX_SITES} sites")));
+        }
+        let most = if sites.is_empty() { MAX_SITES } else { sites.len() };
+        match self.quorum {
+            Some(q) if q == 0 || q as usize > most => Err(invalid(format!(
+                "quorum must be between 1 and {most} (the number of sites{}), got {q}",
+                if sites.is_empty() { " at most" } else { " named" }
+            ))),
+            q => Ok((sites, q)),
+        }
     }
 
     /// Push monitors: `target` is their name; `heartbeat` (alias `interval`) and
@@ -246,6 +282,11 @@ impl AddRequest {
         if self.port.is_some() || self.timeout.is_some() || self.fails.is_some() || self.recovers.is_some() {
             return Err(invalid(
                 "push monitors take heartbeat, grace, secret and sign_heartbeats; port, timeout, fails and recovers do not apply",
+            ));
+        }
+        if self.sites.is_some() || self.quorum.is_some() {
+            return Err(invalid(
+                "push monitors are reported to, not probed: sites and quorum do not apply",
             ));
         }
         let host = validate_name(&self.target).map_err(|e| invalid(format!("push monitors need a name: {e}")))?;
@@ -317,6 +358,8 @@ fn draft(
         created_ms: now_ms(),
         push,
         chat_added: false,
+        sites: Vec::new(),
+        quorum: None,
     }
 }
 
@@ -325,6 +368,7 @@ fn draft(
 pub(crate) async fn run(svc: &Service, caller: &Caller, req: AddRequest) -> Result<MonitorView, CoreError> {
     svc.check_modify(caller)?;
     let mut m = req.validate()?;
+    svc.check_sites(&m)?;
     match caller {
         Caller::Chat { chat_id, thread_id, .. } => {
             if let Some(f) = OPERATOR_ONLY.iter().find(|f| match **f {
