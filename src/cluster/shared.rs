@@ -268,8 +268,12 @@ impl crate::store::Replica for Replica {
             let writes = &self.0.writes;
             let target = upto.unwrap_or_else(|| writes.queued());
             let mut rx = writes.progress.subscribe();
-            let waited = tokio::time::timeout(SETTLE_TIMEOUT, rx.wait_for(|p| p.done >= target)).await;
-            if !matches!(waited, Ok(Ok(_))) {
+            // (The guard `wait_for` returns is dropped at once: `send_modify` below
+            // needs the lock.)
+            let waited = tokio::time::timeout(SETTLE_TIMEOUT, rx.wait_for(|p| p.done >= target))
+                .await
+                .is_ok_and(|r| r.is_ok());
+            if !waited {
                 return Err(StoreError::ClusterUnreachable(
                     "the cluster did not confirm the write in time".into(),
                 ));

@@ -149,6 +149,10 @@ impl Service {
     /// Another node added or changed monitor `m`: write it here and run it.
     pub async fn apply_monitor(&self, m: Monitor) -> Result<(), CoreError> {
         let _w = self.lock_writes().await;
+        if self.is_reserved(m.id) {
+            // This node's own `add`, heard back before it committed it.
+            return Ok(());
+        }
         let old = self.read_monitors(|all| all.get(&m.id).cloned());
         match old {
             Some(old) if old == m => Ok(()),

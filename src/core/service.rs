@@ -360,6 +360,11 @@ impl Service {
         }
     }
 
+    /// Whether an `add` on this node reserved `id` and is writing it.
+    pub(crate) fn is_reserved(&self, id: MonitorId) -> bool {
+        self.pending(|p| p.contains_key(&id))
+    }
+
     fn pending<T>(&self, f: impl FnOnce(&mut BTreeMap<MonitorId, Monitor>) -> T) -> T {
         match self.inner.pending.lock() {
             Ok(mut g) => f(&mut g),
