@@ -128,9 +128,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     }
     .context("starting the Telegram front")?;
     let telegram = std::sync::Arc::new(telegram);
-    let leadership = cluster
-        .as_ref()
-        .map(|c| tokio::spawn(follow_leadership(c.clone(), service.clone(), telegram.clone(), shutdown.clone())));
+    let leadership = cluster.as_ref().map(|c| {
+        tokio::spawn(follow_leadership(
+            c.clone(),
+            service.clone(),
+            telegram.clone(),
+            shutdown.clone(),
+        ))
+    });
 
     let ws_listener = match tokio::net::TcpListener::bind(config.ws_addr).await {
         Ok(l) => l,
@@ -241,6 +246,11 @@ async fn follow_leadership(
         tokio::select! {
             () = shutdown.cancelled() => break,
             r = leading.changed() => if r.is_err() { break },
+            () = cluster.bot_added() => {
+                if clock.is_some() {
+                    telegram.launch_stored().await;
+                }
+            }
         }
     }
     if let Some((token, task)) = clock.take() {

@@ -416,19 +416,19 @@ impl Config {
         let cluster = match get("UPBOT_NATS_URL").map(|u| u.trim().to_string()) {
             None => {
                 if get("UPBOT_SITE").is_some() {
-                    return Err(bad("UPBOT_SITE", "is set but UPBOT_NATS_URL is not (a site needs a cluster)"));
+                    return Err(bad(
+                        "UPBOT_SITE",
+                        "is set but UPBOT_NATS_URL is not (a site needs a cluster)",
+                    ));
                 }
                 None
             }
             Some(u) => {
-                let parsed = url::Url::parse(&u).ok().filter(|p| {
-                    matches!(p.scheme(), "nats" | "tls") && p.host_str().is_some_and(|h| !h.is_empty())
-                });
+                let parsed = url::Url::parse(&u)
+                    .ok()
+                    .filter(|p| matches!(p.scheme(), "nats" | "tls") && p.host_str().is_some_and(|h| !h.is_empty()));
                 if parsed.is_none() {
-                    return Err(bad(
-                        "UPBOT_NATS_URL",
-                        "expected nats://host:4222 (or tls://host:4222)",
-                    ));
+                    return Err(bad("UPBOT_NATS_URL", "expected nats://host:4222 (or tls://host:4222)"));
                 }
                 let site = match get("UPBOT_SITE") {
                     Some(s) => check_site(&s).map_err(|e| bad("UPBOT_SITE", e))?,
@@ -601,7 +601,10 @@ mod tests {
         assert_eq!(c.nats_display(), "nats://nats.lan:4333");
         assert!(!format!("{c:?}").contains("pw"), "the URL may hold a password");
         // default: the host name, made a valid site name
-        let c = with(&[("UPBOT_NATS_URL", "nats://127.0.0.1:4222")]).unwrap().cluster.unwrap();
+        let c = with(&[("UPBOT_NATS_URL", "nats://127.0.0.1:4222")])
+            .unwrap()
+            .cluster
+            .unwrap();
         assert!(check_site(&c.site).is_ok(), "{}", c.site);
         for bad in ["", "a b", "-x", "x.y", &"s".repeat(33)] {
             let e = with(&[("UPBOT_NATS_URL", "nats://h:1"), ("UPBOT_SITE", bad)]).unwrap_err();

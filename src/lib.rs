@@ -15,8 +15,8 @@
 //! and `push` ← `core` ← `ws`, `http`, `telegram` ← `app`.
 
 pub mod app;
-pub mod cluster;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod core;
 pub mod domain;

@@ -397,9 +397,15 @@ fn cluster_text(c: &ClusterFigures<'_>) -> String {
     leader.set(i64::from(c.leading));
     for s in &c.sites {
         let site = s.site.to_string();
-        reporting.get_or_create(&SiteLabels { site: site.clone() }).set(i64::from(s.reporting));
+        reporting
+            .get_or_create(&SiteLabels { site: site.clone() })
+            .set(i64::from(s.reporting));
         for state in STATES {
-            let n = s.verdicts.iter().find(|(st, _)| *st == state.as_str()).map_or(0, |(_, n)| *n);
+            let n = s
+                .verdicts
+                .iter()
+                .find(|(st, _)| *st == state.as_str())
+                .map_or(0, |(_, n)| *n);
             verdicts
                 .get_or_create(&SiteStateLabels {
                     site: site.clone(),

@@ -138,11 +138,17 @@ async fn take_over(inner: &Arc<Inner>) -> Result<CancellationToken, String> {
     let token = inner.stop.child_token();
     {
         let (inner, token) = (inner.clone(), token.clone());
-        inner.tasks.clone().spawn(async move { intake(&inner, f, have, &token).await });
+        inner
+            .tasks
+            .clone()
+            .spawn(async move { intake(&inner, f, have, &token).await });
     }
     {
         let (inner, token) = (inner.clone(), token.clone());
-        inner.tasks.clone().spawn(async move { evaluate_loop(&inner, &token).await });
+        inner
+            .tasks
+            .clone()
+            .spawn(async move { evaluate_loop(&inner, &token).await });
     }
     Ok(token)
 }
@@ -376,8 +382,18 @@ async fn sites(inner: &Inner, monitors: &[Monitor]) -> Result<(), String> {
         let body = serde_json::to_vec(&SiteRecord { lost }).map_err(|e| e.to_string())?;
         let key = format!("site.{site}");
         let written = match rev {
-            Some(r) => inner.nats.verdicts.update(&key, body.into(), r).await.map_err(|e| e.to_string()),
-            None => inner.nats.verdicts.create(&key, body.into()).await.map_err(|e| e.to_string()),
+            Some(r) => inner
+                .nats
+                .verdicts
+                .update(&key, body.into(), r)
+                .await
+                .map_err(|e| e.to_string()),
+            None => inner
+                .nats
+                .verdicts
+                .create(&key, body.into())
+                .await
+                .map_err(|e| e.to_string()),
         }?;
         inner
             .known()

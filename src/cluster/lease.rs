@@ -70,7 +70,11 @@ async fn run(inner: &Inner) {
                     continue;
                 }
                 let since = now_ms();
-                let created = tokio::time::timeout(RENEW_EVERY * 2, inner.nats.lease.create("leader", value(inner, since).into())).await;
+                let created = tokio::time::timeout(
+                    RENEW_EVERY * 2,
+                    inner.nats.lease.create("leader", value(inner, since).into()),
+                )
+                .await;
                 match created {
                     Ok(Ok(rev)) => {
                         held = Some((rev, safe_until(sent), since));
@@ -88,7 +92,9 @@ async fn run(inner: &Inner) {
             }
             Some((rev, until, since)) => {
                 let left = until.saturating_duration_since(sent);
-                let renewed = tokio::time::timeout(left, inner.nats.lease.update("leader", value(inner, since).into(), rev)).await;
+                let renewed =
+                    tokio::time::timeout(left, inner.nats.lease.update("leader", value(inner, since).into(), rev))
+                        .await;
                 match renewed {
                     Ok(Ok(r)) => {
                         held = Some((r, safe_until(sent), since));
@@ -160,6 +166,9 @@ mod tests {
         // A dead leader's lease lapses, and the next one renews in time, well within
         // the promised 15 s failover.
         assert!(LEASE_TTL + RENEW_EVERY * 2 < Duration::from_secs(15));
-        assert!(RENEW_EVERY * 3 < LEASE_TTL - LEASE_MARGIN, "several renewals fit before the stop");
+        assert!(
+            RENEW_EVERY * 3 < LEASE_TTL - LEASE_MARGIN,
+            "several renewals fit before the stop"
+        );
     }
 }

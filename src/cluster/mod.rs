@@ -176,6 +176,8 @@ struct Inner {
     views_changed: Notify,
     /// Restarts the shared follower (a write was refused: read everything again).
     resync: Notify,
+    /// A bot was added through another node's API.
+    bot_added: Notify,
     /// The lease's revision while this node holds it.
     lease_rev: Mutex<Option<u64>>,
     /// Makes the lease task give the lease up now (a delivery could not be recorded).
@@ -195,11 +197,7 @@ impl Cluster {
     /// Joins the cluster: connects to NATS (refusing a server older than 2.10), and
     /// makes or opens its buckets and streams.
     pub async fn join(config: &ClusterConfig) -> Result<Self, SetupError> {
-        let node = format!(
-            "{}-{}",
-            config.site,
-            crate::push::new_token().get(..6).unwrap_or("0")
-        );
+        let node = format!("{}-{}", config.site, crate::push::new_token().get(..6).unwrap_or("0"));
         let nats = nats::connect(
             config.nats_url.expose(),
             &config.nats_display(),
@@ -219,6 +217,7 @@ impl Cluster {
             front: watch::channel(false).0,
             views_changed: Notify::new(),
             resync: Notify::new(),
+            bot_added: Notify::new(),
             lease_rev: Mutex::new(None),
             step_down: Notify::new(),
             duties: Mutex::new(None),
@@ -265,6 +264,11 @@ impl Cluster {
     /// changes as the lease moves.
     pub fn leading(&self) -> watch::Receiver<bool> {
         self.inner.leading.subscribe()
+    }
+
+    /// Resolves when a bot was added through another node's API (the leader starts it).
+    pub async fn bot_added(&self) {
+        self.inner.bot_added.notified().await;
     }
 
     /// The app says whether its front runs (bots polling and sending, the on-call

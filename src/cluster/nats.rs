@@ -203,7 +203,6 @@ pub async fn connect(url: &str, shown: &str, name: &str, lease_ttl: Duration) ->
     })
 }
 
-
 impl Nats {
     /// Whether the connection is up now.
     pub fn connected(&self) -> bool {
@@ -312,7 +311,10 @@ impl Follower {
             .and_then(|h| h.get("KV-Operation").map(|v| v.as_str() != "PUT"))
             .unwrap_or(false);
         let subject = m.subject.as_str();
-        let key = subject.strip_prefix(self.prefix.as_str()).unwrap_or(subject).to_string();
+        let key = subject
+            .strip_prefix(self.prefix.as_str())
+            .unwrap_or(subject)
+            .to_string();
         if !self.caught_up && pending == 0 {
             self.caught_up = true;
             self.announce = true;

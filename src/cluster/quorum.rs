@@ -144,31 +144,57 @@ mod tests {
             ),
             (
                 "two of three down",
-                vec![v("a", Some(Up), true), v("b", Some(Down), true), v("c", Some(Down), true)],
+                vec![
+                    v("a", Some(Up), true),
+                    v("b", Some(Down), true),
+                    v("c", Some(Down), true),
+                ],
                 None,
-                Some(Outcome::Down("down from 2 of 3 sites: b, c (connection refused)".into())),
+                Some(Outcome::Down(
+                    "down from 2 of 3 sites: b, c (connection refused)".into(),
+                )),
             ),
             (
                 "all down",
-                vec![v("a", Some(Down), true), v("b", Some(Down), true), v("c", Some(Down), true)],
+                vec![
+                    v("a", Some(Down), true),
+                    v("b", Some(Down), true),
+                    v("c", Some(Down), true),
+                ],
                 None,
-                Some(Outcome::Down("down from 3 of 3 sites: a, b, c (connection refused)".into())),
+                Some(Outcome::Down(
+                    "down from 3 of 3 sites: a, b, c (connection refused)".into(),
+                )),
             ),
             (
                 "a site not reporting is left out: 2 of 2 counted",
-                vec![v("a", Some(Up), false), v("b", Some(Down), true), v("c", Some(Down), true)],
+                vec![
+                    v("a", Some(Up), false),
+                    v("b", Some(Down), true),
+                    v("c", Some(Down), true),
+                ],
                 None,
-                Some(Outcome::Down("down from 2 of 2 sites: b, c (connection refused)".into())),
+                Some(Outcome::Down(
+                    "down from 2 of 2 sites: b, c (connection refused)".into(),
+                )),
             ),
             (
                 "1 up 1 down of 2 counted: no majority, no verdict",
-                vec![v("a", Some(Down), false), v("b", Some(Down), true), v("c", Some(Up), true)],
+                vec![
+                    v("a", Some(Down), false),
+                    v("b", Some(Down), true),
+                    v("c", Some(Up), true),
+                ],
                 None,
                 None,
             ),
             (
                 "pending sites count but vote for nothing",
-                vec![v("a", Some(Down), true), v("b", Some(Pending), true), v("c", None, true)],
+                vec![
+                    v("a", Some(Down), true),
+                    v("b", Some(Pending), true),
+                    v("c", None, true),
+                ],
                 None,
                 None,
             ),
@@ -180,13 +206,21 @@ mod tests {
             ),
             (
                 "quorum=3 with one down: still up",
-                vec![v("a", Some(Down), true), v("b", Some(Down), true), v("c", Some(Up), true)],
+                vec![
+                    v("a", Some(Down), true),
+                    v("b", Some(Down), true),
+                    v("c", Some(Up), true),
+                ],
                 Some(3),
                 None,
             ),
             (
                 "degraded counts with down toward DEGRADED",
-                vec![v("a", Some(Degraded), true), v("b", Some(Down), true), v("c", Some(Up), true)],
+                vec![
+                    v("a", Some(Degraded), true),
+                    v("b", Some(Down), true),
+                    v("c", Some(Up), true),
+                ],
                 None,
                 Some(Outcome::Degraded("degraded from 2 of 3 sites: a, b (slow)".into())),
             ),
@@ -196,7 +230,12 @@ mod tests {
                 None,
                 Some(Outcome::Down("down from 1 of 1 site: a (connection refused)".into())),
             ),
-            ("nobody reporting: no verdict", vec![v("a", Some(Down), false)], None, None),
+            (
+                "nobody reporting: no verdict",
+                vec![v("a", Some(Down), false)],
+                None,
+                None,
+            ),
             ("no sites", vec![], None, None),
         ];
         for (what, votes, quorum, want) in cases {
@@ -219,12 +258,24 @@ mod tests {
         assert_eq!(feed(&all_up, 1), Some((Pending, Up, true, None)));
         let one = [v("a", Some(Up), true), v("b", Some(Down), true), v("c", Some(Up), true)];
         assert_eq!(feed(&one, 2), None, "one site cut: no alert");
-        let two = [v("a", Some(Up), true), v("b", Some(Down), true), v("c", Some(Down), true)];
+        let two = [
+            v("a", Some(Up), true),
+            v("b", Some(Down), true),
+            v("c", Some(Down), true),
+        ];
         assert_eq!(feed(&two, 3), Some((Up, Down, true, None)));
         assert_eq!(feed(&two, 4), None, "said once");
-        let all = [v("a", Some(Down), true), v("b", Some(Down), true), v("c", Some(Down), true)];
+        let all = [
+            v("a", Some(Down), true),
+            v("b", Some(Down), true),
+            v("c", Some(Down), true),
+        ];
         assert_eq!(feed(&all, 5), None, "more sites agreeing is no new alert");
-        let a_back = [v("a", Some(Up), true), v("b", Some(Down), true), v("c", Some(Down), true)];
+        let a_back = [
+            v("a", Some(Up), true),
+            v("b", Some(Down), true),
+            v("c", Some(Down), true),
+        ];
         assert_eq!(feed(&a_back, 6), None, "one site back is not a quorum for UP");
         assert_eq!(feed(&one, 9), Some((Down, Up, true, Some(6))));
         assert_eq!(feed(&all_up, 10), None);

@@ -23,7 +23,7 @@ use std::time::Duration;
 use async_nats::jetstream::kv;
 use tokio::sync::{mpsc, watch};
 
-use super::nats::{self, Seen, SHARED};
+use super::nats::{self, SHARED, Seen};
 use super::{Inner, Verdict, id_after, lock};
 use crate::core::CoreError;
 use crate::domain::oncall::{ChatSettings, OnCall};
@@ -126,8 +126,7 @@ impl Writes {
         let seq = self.next.fetch_add(1, Ordering::AcqRel) + 1;
         if self.tx.send(job(seq)).is_err() {
             self.progress.send_modify(|p| {
-                p.failed
-                    .insert(seq, Failure::Unreachable("upbot is stopping".into()));
+                p.failed.insert(seq, Failure::Unreachable("upbot is stopping".into()));
             });
         }
         seq
@@ -166,7 +165,10 @@ async fn work(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
     while let Some(job) = rx.recv().await {
         let (seq, result) = match job {
             Job::Put(seq, key, value) => (seq, put(&inner, &key, value).await),
-            Job::Alert(seq, alert) => (seq, publish(&inner, &alert, &format!("n.{}.{seq}", inner.writes.node)).await),
+            Job::Alert(seq, alert) => (
+                seq,
+                publish(&inner, &alert, &format!("n.{}.{seq}", inner.writes.node)).await,
+            ),
         };
         if let Err(f) = &result {
             tracing::warn!(failure = ?f, "a shared write did not reach the cluster; reading the cluster's records again");
@@ -250,7 +252,9 @@ impl crate::store::Replica for Replica {
         if self.0.nats.connected() {
             Ok(())
         } else {
-            Err(StoreError::ClusterUnreachable("this node has lost its connection to NATS".into()))
+            Err(StoreError::ClusterUnreachable(
+                "this node has lost its connection to NATS".into(),
+            ))
         }
     }
 
@@ -453,12 +457,14 @@ async fn seed(inner: &Arc<Inner>, store: &Store) -> anyhow::Result<()> {
     let kv = &inner.nats.shared;
     let fail = |what: &str, e: &dyn std::fmt::Display| anyhow::anyhow!("seeding the cluster ({what}): {e}");
     let monitors = store.monitors()?;
-    let put = |key: String, v: Vec<u8>| async move {
-        kv.put(&key, v.into()).await.map(drop).map_err(|e| fail(&key, &e))
-    };
+    let put =
+        |key: String, v: Vec<u8>| async move { kv.put(&key, v.into()).await.map(drop).map_err(|e| fail(&key, &e)) };
     for m in &monitors {
         put(format!("monitor.{}", m.id), serde_json::to_vec(m)?).await?;
-        if let Some(h) = store.health(m.id)?.filter(|h| !matches!(h.state, State::Pending | State::Paused)) {
+        if let Some(h) = store
+            .health(m.id)?
+            .filter(|h| !matches!(h.state, State::Pending | State::Paused))
+        {
             let v = serde_json::to_vec(&Verdict { health: h, seq: 0 })?;
             inner
                 .nats
@@ -475,12 +481,18 @@ async fn seed(inner: &Arc<Inner>, store: &Store) -> anyhow::Result<()> {
         put(format!("chat.{chat}"), serde_json::to_vec(&s)?).await?;
     }
     for b in store.bots()? {
-        put(format!("bot.{}", b.username.to_ascii_lowercase()), serde_json::to_vec(&b)?).await?;
+        put(
+            format!("bot.{}", b.username.to_ascii_lowercase()),
+            serde_json::to_vec(&b)?,
+        )
+        .await?;
     }
     for c in store.allowed_chats()? {
         put(format!("allowed.{c}"), Vec::new()).await?;
     }
-    let counter = store.id_counter()?.max(monitors.iter().map(|m| m.id.0).max().unwrap_or(0));
+    let counter = store
+        .id_counter()?
+        .max(monitors.iter().map(|m| m.id.0).max().unwrap_or(0));
     match kv.create(COUNTER, counter.to_string().into()).await {
         Ok(_) => {}
         Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
@@ -566,7 +578,11 @@ async fn apply(inner: &Inner, it: &nats::Item) {
         svc.apply_chat_settings(c, s)
     } else if k.starts_with("bot.") && !it.deleted {
         match decode::<StoredBot>(k, &it.value) {
-            Some(b) => svc.store().local().put_bot(&b).await.map_err(Into::into),
+            Some(b) => {
+                let stored = svc.store().local().put_bot(&b).await.map_err(Into::into);
+                inner.bot_added.notify_one();
+                stored
+            }
             None => Ok(()),
         }
     } else if let Some(c) = k.strip_prefix("allowed.").and_then(|c| c.parse::<i64>().ok()) {

@@ -8,6 +8,11 @@
 //!
 //! Hears (every node, so each can show every site's view and any can take over as
 //! leader): the heartbeats, every site's views and the leader's verdicts.
+//!
+//! Push monitors: a webhook reaches one node, but every site's push engine must hear
+//! it (or the others would declare the monitor DOWN at its deadline), so each report a
+//! node accepts is relayed on `upbot.push.<id>` (plain NATS, no stream: a lost relay is
+//! one site's late verdict, which the quorum absorbs) and applied by the other nodes.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -15,7 +20,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::nats::{Seen, SITES, VERDICTS};
+use super::nats::{SITES, Seen, VERDICTS};
 use super::{Beat, Inner, Lease, SITE_BEAT, SiteRecord, SiteSeen, Verdict, View, id_after, lock};
 use crate::domain::MonitorId;
 
@@ -37,9 +42,82 @@ pub(super) fn spawn(inner: &Arc<Inner>) {
             async move { publish_views(&inner, &q).await }
         });
     }
-    spawn_loop(inner, "following views", |inner| async move { follow_views(&inner).await });
-    spawn_loop(inner, "following sites", |inner| async move { follow_sites(&inner).await });
-    spawn_loop(inner, "following verdicts", |inner| async move { follow_verdicts(&inner).await });
+    spawn_loop(
+        inner,
+        "following views",
+        |inner| async move { follow_views(&inner).await },
+    );
+    spawn_loop(
+        inner,
+        "following sites",
+        |inner| async move { follow_sites(&inner).await },
+    );
+    spawn_loop(inner, "following verdicts", |inner| async move {
+        follow_verdicts(&inner).await
+    });
+    relay_push(inner);
+    spawn_loop(inner, "relayed push reports", |inner| async move {
+        apply_relayed(&inner).await
+    });
+}
+
+/// A push report relayed to the other nodes.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Relayed {
+    node: String,
+    signal: crate::push::Signal,
+}
+
+/// Hands every push report this node accepts to the other nodes.
+fn relay_push(inner: &Arc<Inner>) {
+    let Some(svc) = inner.service() else { return };
+    let (client, node) = (inner.nats.client.clone(), inner.node.clone());
+    svc.push().set_relay(Box::new(move |id, signal| {
+        let msg = Relayed {
+            node: node.clone(),
+            signal: signal.clone(),
+        };
+        let Ok(body) = serde_json::to_vec(&msg) else { return };
+        let client = client.clone();
+        tokio::spawn(async move {
+            if let Err(e) = client.publish(format!("upbot.push.{id}"), body.into()).await {
+                tracing::debug!(monitor = %id, error = %e, "push report not relayed");
+            }
+        });
+    }));
+}
+
+/// Applies the push reports other nodes accepted.
+async fn apply_relayed(inner: &Inner) -> Result<(), String> {
+    let Some(svc) = inner.service() else {
+        return Err("no service yet".into());
+    };
+    let mut sub = inner
+        .nats
+        .client
+        .subscribe("upbot.push.*")
+        .await
+        .map_err(|e| e.to_string())?;
+    while let Some(m) = futures_util::StreamExt::next(&mut sub).await {
+        let Some(id) = m
+            .subject
+            .as_str()
+            .strip_prefix("upbot.push.")
+            .and_then(|i| i.parse().ok())
+        else {
+            continue;
+        };
+        let Ok(r) = serde_json::from_slice::<Relayed>(&m.payload) else {
+            continue;
+        };
+        if r.node == inner.node {
+            continue;
+        }
+        if let Err(e) = svc.push().report_relayed(MonitorId(id), r.signal).await {
+            tracing::debug!(monitor = id, error = %e, "a relayed push report was not applied");
+        }
+    }
+    Err("the subscription ended".into())
 }
 
 /// Runs `f` until the layer stops, again a second after each failure.
@@ -181,13 +259,18 @@ async fn publish_views(inner: &Inner, q: &Queue) -> Result<(), String> {
 
 /// Every site's views.
 async fn follow_views(inner: &Inner) -> Result<(), String> {
-    let mut f = super::nats::Follower::open(&inner.nats, &inner.nats.views, "upbot.view.>", "upbot.view.", true).await?;
+    let mut f =
+        super::nats::Follower::open(&inner.nats, &inner.nats.views, "upbot.view.>", "upbot.view.", true).await?;
     loop {
         match f.next().await? {
             Seen::CaughtUp => inner.known().caught_up.views = true,
             Seen::Item(it) => {
-                let Some((site, id)) = it.key.split_once('.') else { continue };
-                let Ok(id) = id.parse::<u64>().map(MonitorId) else { continue };
+                let Some((site, id)) = it.key.split_once('.') else {
+                    continue;
+                };
+                let Ok(id) = id.parse::<u64>().map(MonitorId) else {
+                    continue;
+                };
                 let view = if it.deleted || it.value.is_empty() {
                     None
                 } else {

@@ -578,7 +578,12 @@ pub fn plan(rows: &[Row<'_>], facts: impl Fn(MonitorId) -> Facts, quiet: bool, n
         let info: Vec<usize> = idx
             .iter()
             .copied()
-            .filter(|&i| matches!(rows[i].notice, Notice::Acked { .. } | Notice::Muted { .. } | Notice::Site { .. }))
+            .filter(|&i| {
+                matches!(
+                    rows[i].notice,
+                    Notice::Acked { .. } | Notice::Muted { .. } | Notice::Site { .. }
+                )
+            })
             .collect();
         if !info.is_empty() {
             p.messages

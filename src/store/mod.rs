@@ -616,7 +616,9 @@ impl Store {
                 // Ids come from the cluster's counter: keep ours above them, so the
                 // integrity check at the next open holds.
                 self.meta.update_and_fetch(KEY_NEXT_ID, |old| {
-                    let n = old.and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, u64::from_be_bytes);
+                    let n = old
+                        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                        .map_or(0, u64::from_be_bytes);
                     Some(n.max(m.id.0).to_be_bytes().to_vec())
                 })?;
             }
@@ -635,7 +637,10 @@ impl Store {
     /// written as by [`Store::put_monitor`], health before the monitor.
     pub async fn put_monitors(&self, items: &[(Monitor, Health)]) -> Result<(), StoreError> {
         self.replica_ready()?;
-        let shared = items.iter().map(|(m, _)| Ok((m.id, enc(m)?))).collect::<Result<Vec<_>, StoreError>>()?;
+        let shared = items
+            .iter()
+            .map(|(m, _)| Ok((m.id, enc(m)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let items = items.to_vec();
         let most = i64::try_from(items.len()).unwrap_or(i64::MAX);
         self.on_writer(true, (0, most), move |s| {

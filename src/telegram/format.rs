@@ -216,7 +216,11 @@ fn plan_line(a: &Alert, behind: usize, now_ms: u64) -> String {
                 until_text(*until_ms, now_ms)
             )
         }
-        Notice::Site { site, lost: true, counting } => format!(
+        Notice::Site {
+            site,
+            lost: true,
+            counting,
+        } => format!(
             "📡 Site <b>{}</b> stopped reporting; verdicts count the {counting} other site{} until it is back.",
             esc(site),
             if *counting == 1 { "" } else { "s" }
@@ -761,12 +765,17 @@ sites ({} of {counted} must agree):",
             }
             (true, Some(st)) => format!("{} ({})", state_word(st), esc(&truncate(&s.reason, MAX_REASON))),
         };
-        out.push_str(&format!("
-· {}: {view}", esc(&s.site)));
+        out.push_str(&format!(
+            "
+· {}: {view}",
+            esc(&s.site)
+        ));
     }
     if !c.reachable {
-        out.push_str("
-⚠️ this node cannot reach the cluster: what it shows may be out of date");
+        out.push_str(
+            "
+⚠️ this node cannot reach the cluster: what it shows may be out of date",
+        );
     }
     out
 }

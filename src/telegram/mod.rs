@@ -328,13 +328,17 @@ impl Telegram {
     /// Starts the bots the store knows that are not running yet (cluster mode: another
     /// node added one through the API).
     pub async fn launch_stored(&self) {
-        let Ok(stored) = self.front.shared.store.bots() else { return };
+        let Ok(stored) = self.front.shared.store.bots() else {
+            return;
+        };
         for b in stored {
             let known = lock(&self.front.bots).values().any(|r| r.bot.token() == b.token);
             if !known {
                 match self.front.launch(&b.token).await {
                     Ok(r) => tracing::info!(bot = %r.me.username(), "Telegram bot running (added on another node)"),
-                    Err(e) => tracing::warn!(bot = %b.username, error = %e, "a bot added on another node cannot start here"),
+                    Err(e) => {
+                        tracing::warn!(bot = %b.username, error = %e, "a bot added on another node cannot start here")
+                    }
                 }
             }
         }
@@ -401,7 +405,13 @@ impl Front {
         }
         let username = b.me.username().to_string();
         let stop = self.stop.child_token();
-        let courier = Courier::new(b.bot.clone(), username.clone(), self.shared.clone(), self.limits, stop.clone());
+        let courier = Courier::new(
+            b.bot.clone(),
+            username.clone(),
+            self.shared.clone(),
+            self.limits,
+            stop.clone(),
+        );
         let ctx = Arc::new(BotCtx {
             shared: self.shared.clone(),
             username: username.clone(),

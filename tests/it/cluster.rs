@@ -419,11 +419,18 @@ async fn leader_killed_mid_incident_the_next_alert_comes_once_from_another_node(
         .collect();
     let down = f.fake.wait_for_message(CHAT, |m| is_alert(m, "DOWN")).await;
     let names = format!("{}, {}", f.nodes[others[0]].site, f.nodes[others[1]].site);
-    assert!(down.text.contains(&format!("down from 2 of 3 sites: {names}")), "{}", down.text);
+    assert!(
+        down.text.contains(&format!("down from 2 of 3 sites: {names}")),
+        "{}",
+        down.text
+    );
     // Its delivery is recorded in the cluster before the leader dies.
     let deadline = Instant::now() + WAIT;
     while f.nats.outbox_len().await > 0 {
-        assert!(Instant::now() < deadline, "the DOWN row never left the cluster's outbox");
+        assert!(
+            Instant::now() < deadline,
+            "the DOWN row never left the cluster's outbox"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -431,7 +438,10 @@ async fn leader_killed_mid_incident_the_next_alert_comes_once_from_another_node(
     f.nodes[leader].server.signal("-KILL");
     let next = f.wait_for_leader(&[leader]).await;
     let failover = killed.elapsed();
-    println!("FAILOVER {:.1} s (kill -9 of the leader → another node leads)", failover.as_secs_f64());
+    println!(
+        "FAILOVER {:.1} s (kill -9 of the leader → another node leads)",
+        failover.as_secs_f64()
+    );
     assert!(failover < Duration::from_secs(15), "took over in {failover:?}");
     assert_ne!(next, leader);
 
@@ -445,10 +455,16 @@ async fn leader_killed_mid_incident_the_next_alert_comes_once_from_another_node(
     f.fake.say(TOKEN, CHAT, ADMIN, &format!("/status@{BOT} {id}"));
     let answered = f
         .fake
-        .wait_for_message(CHAT, |m| m.text.contains(&format!("#{id}")) && m.text.contains("sites ("))
+        .wait_for_message(CHAT, |m| {
+            m.text.contains(&format!("#{id}")) && m.text.contains("sites (")
+        })
         .await;
     assert!(f.fake.sent(CHAT).len() > before);
-    assert!(answered.text.contains("not reporting"), "the dead site is left out: {}", answered.text);
+    assert!(
+        answered.text.contains("not reporting"),
+        "the dead site is left out: {}",
+        answered.text
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     let count = |s: &str| f.fake.sent(CHAT).iter().filter(|m| is_alert(m, s)).count();
     let texts: Vec<String> = f.fake.sent(CHAT).into_iter().map(|m| m.text).collect();
@@ -467,7 +483,10 @@ async fn a_change_on_one_node_reaches_the_others_within_a_second() {
     let (port, _task) = target().await;
     let (mut wa, mut wb) = (a.ws().await, b.ws().await);
     let added = wa
-        .request("add", json!({"target": format!("127.0.0.1:{port}"), "sites": "a", "quorum": 1}))
+        .request(
+            "add",
+            json!({"target": format!("127.0.0.1:{port}"), "sites": "a", "quorum": 1}),
+        )
         .await;
     assert_eq!(added["type"], "added", "{added}");
     let id = added["data"]["id"].clone();
@@ -490,7 +509,10 @@ async fn a_change_on_one_node_reaches_the_others_within_a_second() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     within("add", started.elapsed());
-    assert_eq!(seen["cluster"]["sites"][0]["site"], "a", "sites=a: only a probes it: {seen}");
+    assert_eq!(
+        seen["cluster"]["sites"][0]["site"], "a",
+        "sites=a: only a probes it: {seen}"
+    );
     assert_eq!(seen["cluster"]["quorum"], 1);
 
     let started = Instant::now();
@@ -519,6 +541,27 @@ async fn a_change_on_one_node_reaches_the_others_within_a_second() {
     }
     within("delete", started.elapsed());
 
+    // A push monitor's report reaches one node; every site hears it.
+    let push = wa.request("add", json!({"target": "nightly", "kind": "push"})).await;
+    let pid = push["data"]["id"].clone();
+    let hb = push["data"]["heartbeat_url"]
+        .as_str()
+        .expect("heartbeat url")
+        .to_string();
+    let r = reqwest::get(&hb).await.expect("heartbeat");
+    assert_eq!(r.status(), 200);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let r = wb.request("status", json!({"id": pid})).await;
+        let sites = r["data"]["cluster"]["sites"].as_array().cloned().unwrap_or_default();
+        let up = |s: &str| sites.iter().any(|x| x["site"] == s && x["state"] == "up");
+        if up("a") && up("b") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the report was not relayed to b: {r}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // Ids come from one counter: adds on both nodes never collide.
     let (x, y) = tokio::join!(
         wa.request("add", json!({"target": "127.0.0.1:1"})),
@@ -530,7 +573,9 @@ async fn a_change_on_one_node_reaches_the_others_within_a_second() {
 #[tokio::test]
 async fn a_node_without_nats_keeps_probing_says_so_and_catches_up() {
     let test = "a_node_without_nats_keeps_probing_says_so_and_catches_up";
-    let Some(mut nats) = Nats::start(test).await else { return };
+    let Some(mut nats) = Nats::start(test).await else {
+        return;
+    };
     let bin = SharedBinary::new();
     let fake = FakeTelegram::start().await;
     fake.add_bot(TOKEN, 777001, BOT);
@@ -539,7 +584,10 @@ async fn a_node_without_nats_keeps_probing_says_so_and_catches_up() {
     let (port, task) = target().await;
     let mut wa = a.ws().await;
     let added = wa
-        .request("add", json!({"target": format!("127.0.0.1:{port}"), "interval": 1, "fails": 1, "timeout": 0.5}))
+        .request(
+            "add",
+            json!({"target": format!("127.0.0.1:{port}"), "interval": 1, "fails": 1, "timeout": 0.5}),
+        )
         .await;
     let id = added["data"]["id"].as_u64().expect("id");
     let view = |r: &Value, site: &str| {
@@ -572,7 +620,10 @@ async fn a_node_without_nats_keeps_probing_says_so_and_catches_up() {
     };
     assert_eq!(refused["data"]["code"], "CLUSTER_UNREACHABLE", "{refused}");
     assert!(
-        refused["data"]["message"].as_str().unwrap_or("").contains("cluster is unreachable"),
+        refused["data"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("cluster is unreachable"),
         "{refused}"
     );
     let r = wa.request("status", json!({"id": id})).await;

@@ -64,7 +64,12 @@ impl Server {
     }
 
     /// [`Server::spawn`] of `bin` as `uid` (cluster tests: one user per site).
-    pub(crate) fn spawn_as(bin: &std::path::Path, dir: &std::path::Path, env: &[(&str, &str)], uid: Option<u32>) -> Self {
+    pub(crate) fn spawn_as(
+        bin: &std::path::Path,
+        dir: &std::path::Path,
+        env: &[(&str, &str)],
+        uid: Option<u32>,
+    ) -> Self {
         let mut child = command_as(bin, dir, env, uid).spawn().expect("spawn upbot");
         let stderr = child.stderr.take().expect("piped stderr");
         let log = Arc::new(Mutex::new(Vec::new()));
