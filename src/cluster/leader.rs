@@ -291,6 +291,10 @@ async fn evaluate(inner: &Inner, m: &Monitor) -> Result<(), String> {
             transitions.extend(h.observe(&o, 1, 1, now));
         }
     }
+    // The streak counts every look (fails = recovers = 1 make it meaningless here):
+    // keep it as it was, so a look that changes nothing writes nothing.
+    h.streak_kind = before.health.streak_kind;
+    h.streak = before.health.streak;
     if h == before.health {
         return Ok(());
     }
