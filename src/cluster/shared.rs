@@ -87,7 +87,8 @@ struct Progress {
 }
 
 enum Job {
-    Put(u64, SharedKey, Option<Vec<u8>>),
+    /// (place, key, the value it replaced here, the value)
+    Put(u64, SharedKey, Option<Vec<u8>>, Option<Vec<u8>>),
     Alert(u64, Box<Alert>),
 }
 
@@ -164,7 +165,7 @@ impl Writes {
 async fn work(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
     while let Some(job) = rx.recv().await {
         let (seq, result) = match job {
-            Job::Put(seq, key, value) => (seq, put(&inner, &key, value).await),
+            Job::Put(seq, key, before, value) => (seq, put(&inner, &key, before, value).await),
             Job::Alert(seq, alert) => (
                 seq,
                 publish(&inner, &alert, &format!("n.{}.{seq}", inner.writes.node)).await,
@@ -186,8 +187,109 @@ async fn work(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-/// One write of a shared record, compare-and-set.
-async fn put(inner: &Inner, key: &SharedKey, value: Option<Vec<u8>>) -> Result<(), Failure> {
+/// One write of a shared record, compare-and-set. Records whose fields change
+/// independently (on-call records, chat settings) are merged when another node wrote
+/// first: an ack typed on one node and the leader's note of what it announced both stay.
+async fn put(inner: &Inner, key: &SharedKey, before: Option<Vec<u8>>, value: Option<Vec<u8>>) -> Result<(), Failure> {
+    let mergeable = matches!(key, SharedKey::OnCall(_) | SharedKey::Chat(_));
+    match put_cas(inner, key, value.clone()).await {
+        Err(Failure::Conflict(_)) if mergeable => merge(inner, key, before, value).await,
+        other => other,
+    }
+}
+
+/// Field-wise three-way merge of JSON objects: a field this node changed (`before` →
+/// `mine`) takes its value, every other field the cluster's (`theirs`). A missing value
+/// is an object with every field at its default; the result is `None` when no field is
+/// left.
+pub(super) fn merge3(before: Option<&[u8]>, mine: Option<&[u8]>, theirs: Option<&[u8]>) -> Option<Vec<u8>> {
+    use serde_json::{Map, Value};
+    let obj = |v: Option<&[u8]>| -> Map<String, Value> {
+        v.and_then(|b| serde_json::from_slice::<Map<String, Value>>(b).ok())
+            .unwrap_or_default()
+    };
+    let (before, mine, theirs) = (obj(before), obj(mine), obj(theirs));
+    let field = |m: &Map<String, Value>, k: &str| m.get(k).cloned().unwrap_or(Value::Null);
+    let mut out = Map::new();
+    for k in before.keys().chain(mine.keys()).chain(theirs.keys()) {
+        if out.contains_key(k) {
+            continue;
+        }
+        let (b, m) = (field(&before, k), field(&mine, k));
+        let v = if m != b { m } else { field(&theirs, k) };
+        if !v.is_null() {
+            out.insert(k.clone(), v);
+        }
+    }
+    (!out.is_empty()).then(|| serde_json::to_vec(&Value::Object(out)).unwrap_or_default())
+}
+
+/// After a conflict: merges this node's change into the cluster's record and writes
+/// that (again compare-and-set), then takes the merged record here too.
+async fn merge(inner: &Inner, key: &SharedKey, before: Option<Vec<u8>>, mine: Option<Vec<u8>>) -> Result<(), Failure> {
+    let kv = &inner.nats.shared;
+    let name = key_name(key);
+    let unreachable = |e: &dyn std::fmt::Display| Failure::Unreachable(e.to_string());
+    for _ in 0..5 {
+        let entry = kv.entry(&name).await.map_err(|e| unreachable(&e))?;
+        let (theirs, rev, live) = match &entry {
+            Some(e) if e.operation == kv::Operation::Put => (Some(e.value.to_vec()), e.revision, true),
+            Some(e) => (None, e.revision, false),
+            None => (None, 0, false),
+        };
+        let merged = merge3(before.as_deref(), mine.as_deref(), theirs.as_deref());
+        let written = if merged == theirs {
+            Ok(rev)
+        } else {
+            match (&merged, live) {
+                (Some(v), true) => kv
+                    .update(&name, v.clone().into(), rev)
+                    .await
+                    .map_err(|e| e.kind() == kv::UpdateErrorKind::WrongLastRevision),
+                (Some(v), false) => kv
+                    .create(&name, v.clone().into())
+                    .await
+                    .map_err(|e| e.kind() == kv::CreateErrorKind::AlreadyExists),
+                (None, true) => kv
+                    .delete_expect_revision(&name, Some(rev))
+                    .await
+                    .map(|()| rev)
+                    .map_err(|e| e.to_string().contains("wrong last sequence")),
+                (None, false) => Ok(rev),
+            }
+        };
+        match written {
+            Ok(r) => {
+                inner.writes.saw(&name, r, merged.is_some());
+                take_merged(inner, key, merged.as_deref());
+                tracing::info!(key = %name, "merged a change with another node's");
+                return Ok(());
+            }
+            Err(true) => continue,
+            Err(false) => return Err(Failure::Unreachable(format!("writing {name} failed"))),
+        }
+    }
+    Err(Failure::Conflict(format!(
+        "{} keeps changing on other nodes; send the command again",
+        what(key)
+    )))
+}
+
+/// Takes a merged on-call record or chat settings here.
+fn take_merged(inner: &Inner, key: &SharedKey, merged: Option<&[u8]>) {
+    let Some(svc) = inner.service() else { return };
+    let r = match key {
+        SharedKey::OnCall(id) => svc.apply_oncall(*id, merged.and_then(|v| serde_json::from_slice(v).ok())),
+        SharedKey::Chat(c) => svc.apply_chat_settings(*c, merged.and_then(|v| serde_json::from_slice(v).ok())),
+        _ => Ok(()),
+    };
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "a merged record could not be taken here");
+    }
+}
+
+/// One compare-and-set write.
+async fn put_cas(inner: &Inner, key: &SharedKey, value: Option<Vec<u8>>) -> Result<(), Failure> {
     let kv = &inner.nats.shared;
     let name = key_name(key);
     let conflict = || {
@@ -258,8 +360,8 @@ impl crate::store::Replica for Replica {
         }
     }
 
-    fn put(&self, key: SharedKey, value: Option<Vec<u8>>) -> u64 {
-        self.0.writes.enqueue(|seq| Job::Put(seq, key, value))
+    fn put(&self, key: SharedKey, before: Option<Vec<u8>>, value: Option<Vec<u8>>) -> u64 {
+        self.0.writes.enqueue(|seq| Job::Put(seq, key, before, value))
     }
 
     fn alert(&self, alert: &Alert) -> u64 {
@@ -611,5 +713,55 @@ async fn sweep(inner: &Inner, seen: &HashSet<MonitorId>, first_seq: u64) {
         if let Err(e) = svc.apply_delete(id).await {
             tracing::warn!(monitor = %id, error = %e, "dropping a monitor the cluster does not have failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn j(v: serde_json::Value) -> Vec<u8> {
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    fn merged(
+        b: Option<serde_json::Value>,
+        m: Option<serde_json::Value>,
+        t: Option<serde_json::Value>,
+    ) -> Option<serde_json::Value> {
+        merge3(b.map(j).as_deref(), m.map(j).as_deref(), t.map(j).as_deref())
+            .map(|v| serde_json::from_slice(&v).unwrap())
+    }
+
+    #[test]
+    fn a_field_changed_here_wins_the_others_come_from_the_cluster() {
+        use serde_json::json;
+        // Here: an ack; there (the leader): what it announced.
+        let before = json!({"announced": "up"});
+        let mine = json!({"announced": "up", "ack": {"by": "Ann"}});
+        let theirs = json!({"announced": "down"});
+        assert_eq!(
+            merged(Some(before), Some(mine), Some(theirs)),
+            Some(json!({"announced": "down", "ack": {"by": "Ann"}}))
+        );
+        // A field cleared here stays cleared; one set there stays set.
+        let before = json!({"ack": {"by": "Ann"}, "announced": "down"});
+        let mine = json!({"announced": "down"});
+        let theirs = json!({"ack": {"by": "Ann"}, "announced": "down", "reminded_ms": 5});
+        assert_eq!(
+            merged(Some(before), Some(mine), Some(theirs)),
+            Some(json!({"announced": "down", "reminded_ms": 5}))
+        );
+        // Everything cleared on both sides: no record.
+        assert_eq!(merged(Some(json!({"ack": 1})), None, None), None);
+        // A new record here meets one made there.
+        assert_eq!(
+            merged(
+                None,
+                Some(json!({"quiet": true})),
+                Some(json!({"mute_all": {"by": "Bo"}}))
+            ),
+            Some(json!({"quiet": true, "mute_all": {"by": "Bo"}}))
+        );
     }
 }

@@ -70,15 +70,13 @@ impl Store {
     /// Writes a monitor's on-call record (not flushed; an all-default record is removed).
     pub fn put_oncall(&self, id: MonitorId, rec: &OnCall) -> Result<(), StoreError> {
         self.replica_ready()?;
-        let value = if *rec == OnCall::default() {
-            self.oncall.records.remove(key(id))?;
-            None
+        let (before, value) = if *rec == OnCall::default() {
+            (self.oncall.records.remove(key(id))?, None)
         } else {
             let v = enc(rec)?;
-            self.oncall.records.insert(key(id), v.clone())?;
-            Some(v)
+            (self.oncall.records.insert(key(id), v.clone())?, Some(v))
         };
-        self.replicate(SharedKey::OnCall(id), value);
+        self.replicate_over(SharedKey::OnCall(id), before.map(|b| b.to_vec()), value);
         Ok(())
     }
 
@@ -118,15 +116,13 @@ impl Store {
     /// Writes a chat's settings (not flushed; all-default settings are removed).
     pub fn put_chat_settings(&self, chat: i64, s: &ChatSettings) -> Result<(), StoreError> {
         self.replica_ready()?;
-        let value = if *s == ChatSettings::default() {
-            self.oncall.chats.remove(chat.to_be_bytes())?;
-            None
+        let (before, value) = if *s == ChatSettings::default() {
+            (self.oncall.chats.remove(chat.to_be_bytes())?, None)
         } else {
             let v = enc(s)?;
-            self.oncall.chats.insert(chat.to_be_bytes(), v.clone())?;
-            Some(v)
+            (self.oncall.chats.insert(chat.to_be_bytes(), v.clone())?, Some(v))
         };
-        self.replicate(SharedKey::Chat(chat), value);
+        self.replicate_over(SharedKey::Chat(chat), before.map(|b| b.to_vec()), value);
         Ok(())
     }
 

@@ -50,8 +50,10 @@ pub trait Replica: Send + Sync + 'static {
     /// changes here).
     fn ready(&self) -> Result<(), StoreError>;
     /// Queues the write of a shared record (`None` removes it), after every write
-    /// queued before it; returns its place in the queue.
-    fn put(&self, key: SharedKey, value: Option<Vec<u8>>) -> u64;
+    /// queued before it; returns its place in the queue. `before` is the value it
+    /// replaces here (records whose fields change independently, on-call records and
+    /// chat settings, are merged field by field when another node wrote first).
+    fn put(&self, key: SharedKey, before: Option<Vec<u8>>, value: Option<Vec<u8>>) -> u64;
     /// Queues an outbox row for the cluster's sender; returns its place in the queue.
     fn alert(&self, alert: &Alert) -> u64;
     /// Waits until every write queued up to `upto` (everything queued so far when
@@ -107,7 +109,17 @@ impl Store {
 
     /// Hands a shared write to the replica (after the local write); returns its place.
     pub(super) fn replicate(&self, key: SharedKey, value: Option<Vec<u8>>) -> Option<u64> {
-        self.replica().map(|r| r.put(key, value))
+        self.replica().map(|r| r.put(key, None, value))
+    }
+
+    /// [`Store::replicate`] of a record that replaced `before` here.
+    pub(super) fn replicate_over(
+        &self,
+        key: SharedKey,
+        before: Option<Vec<u8>>,
+        value: Option<Vec<u8>>,
+    ) -> Option<u64> {
+        self.replica().map(|r| r.put(key, before, value))
     }
 
     /// Waits for the replicated writes up to `upto`.
