@@ -45,7 +45,14 @@ fn value(inner: &Inner, since_ms: u64) -> Vec<u8> {
 async fn run(inner: &Inner) {
     // (revision, safe until, held since)
     let mut held: Option<(u64, Instant, u64)> = None;
+    let mut first = true;
     loop {
+        // The first try at once: a cluster that starts has a leader in a moment.
+        let wait = if std::mem::take(&mut first) {
+            std::time::Duration::ZERO
+        } else {
+            RENEW_EVERY
+        };
         tokio::select! {
             () = inner.stop.cancelled() => break,
             () = inner.step_down.notified() => {
@@ -60,7 +67,7 @@ async fn run(inner: &Inner) {
                 }
                 continue;
             }
-            () = tokio::time::sleep(RENEW_EVERY) => {}
+            () = tokio::time::sleep(wait) => {}
         }
         let sent = Instant::now();
         match held {

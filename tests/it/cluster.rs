@@ -562,6 +562,40 @@ async fn a_change_on_one_node_reaches_the_others_within_a_second() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    // /healthz says who leads and which sites are seen; /metrics counts each site's
+    // verdicts (and passes promtool).
+    let deadline = Instant::now() + WAIT;
+    let h = loop {
+        let h = b.health().await.expect("healthz");
+        if h["cluster"]["leader"].is_string() {
+            break h;
+        }
+        assert!(Instant::now() < deadline, "no leader named: {h}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let leader = h["cluster"]["leader"].as_str().unwrap_or_default();
+    assert!(leader.starts_with("a-") || leader.starts_with("b-"), "{h}");
+    assert_eq!(h["cluster"]["site"], "b");
+    let text = reqwest::get(format!("{}/metrics", a.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("upbot_site_verdicts{site=\"b\",state=\"up\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("upbot_site_reporting{site=\"a\"} 1"), "{text}");
+    assert!(text.contains("upbot_cluster_leader "), "{text}");
+    if let Some(out) = crate::http::promtool_check(&text) {
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{}\n{text}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     // Ids come from one counter: adds on both nodes never collide.
     let (x, y) = tokio::join!(
         wa.request("add", json!({"target": "127.0.0.1:1"})),
