@@ -133,9 +133,12 @@ mod tests {
         }
     }
 
+    /// What, the votes, the quorum, the outcome.
+    type Case = (&'static str, Vec<Vote<'static>>, Option<u32>, Option<Outcome>);
+
     #[test]
     fn table() {
-        let cases: Vec<(&str, Vec<Vote<'static>>, Option<u32>, Option<Outcome>)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "one of three down: no verdict yet (the others say up)",
                 vec![v("a", Some(Up), true), v("b", Some(Down), true), v("c", Some(Up), true)],
