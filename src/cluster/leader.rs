@@ -310,23 +310,19 @@ async fn evaluate(inner: &Inner, m: &Monitor) -> Result<(), String> {
     }
     let v = Verdict { health: h, seq };
     let body = serde_json::to_vec(&v).map_err(|e| e.to_string())?;
-    let key = format!("monitor.{}", m.id);
-    let written = match rev {
-        Some(r) => inner
-            .nats
-            .verdicts
-            .update(&key, body.into(), r)
-            .await
-            .map_err(|e| e.to_string()),
-        None => inner
-            .nats
-            .verdicts
-            .create(&key, body.into())
-            .await
-            .map_err(|e| e.to_string()),
-    }?;
+    let written = write_verdicts(inner, &format!("monitor.{}", m.id), body, rev).await?;
     inner.known().verdicts.insert(m.id, (v, written));
     Ok(())
+}
+
+/// Writes a record of `upbot_verdicts`, compare-and-set on `rev` (`None`: it must be
+/// new); returns its revision.
+async fn write_verdicts(inner: &Inner, key: &str, body: Vec<u8>, rev: Option<u64>) -> Result<u64, String> {
+    let kv = &inner.nats.verdicts;
+    match rev {
+        Some(r) => kv.update(key, body.into(), r).await.map_err(|e| e.to_string()),
+        None => kv.create(key, body.into()).await.map_err(|e| e.to_string()),
+    }
 }
 
 /// Tells chats once when a site stops reporting, and once when it is back.
@@ -384,21 +380,7 @@ async fn sites(inner: &Inner, monitors: &[Monitor]) -> Result<(), String> {
         }
         tracing::warn!(site = %site, lost, chats = told.len(), "site {}", if lost { "stopped reporting" } else { "reports again" });
         let body = serde_json::to_vec(&SiteRecord { lost }).map_err(|e| e.to_string())?;
-        let key = format!("site.{site}");
-        let written = match rev {
-            Some(r) => inner
-                .nats
-                .verdicts
-                .update(&key, body.into(), r)
-                .await
-                .map_err(|e| e.to_string()),
-            None => inner
-                .nats
-                .verdicts
-                .create(&key, body.into())
-                .await
-                .map_err(|e| e.to_string()),
-        }?;
+        let written = write_verdicts(inner, &format!("site.{site}"), body, rev).await?;
         inner
             .known()
             .site_records
