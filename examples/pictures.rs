@@ -119,6 +119,8 @@ fn monitor(id: u64, kind: Kind, host: &str, port: Option<u16>, name: &str) -> Mo
         chat_added: false,
         sites: Vec::new(),
         quorum: None,
+        http: None,
+        dns: None,
     }
 }
 
@@ -313,7 +315,7 @@ async fn main() -> anyhow::Result<()> {
     };
     std::fs::write(docs.join("chart.png"), &g.png)?;
     println!("wrote docs/chart.png ({} bytes); its caption:", g.png.len());
-    let caption = upbot::telegram::pictures::caption(&g);
+    let caption = upbot::telegram::pictures::caption(&g, upbot::i18n::Lang::En);
     println!(
         "{}",
         upbot::telegram::format::strip_html(&caption)

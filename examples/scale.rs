@@ -13,11 +13,15 @@
 
 #![allow(missing_docs, unreachable_pub)]
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use support::rusage;
 use upbot::core::{AddRequest, Caller, Command as Cmd};
 use upbot::domain::{Kind, State};
 
@@ -66,19 +70,6 @@ fn sh(cmd: &str) -> bool {
         .status()
         .map(|s| s.success())
         .unwrap_or(false)
-}
-
-/// CPU seconds (user+sys) and peak RSS (KiB) of `who`.
-#[allow(unsafe_code)]
-fn rusage(who: libc::c_int) -> (f64, u64) {
-    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage writes a complete rusage into the pointer it is given.
-    let ru = unsafe {
-        libc::getrusage(who, ru.as_mut_ptr());
-        ru.assume_init()
-    };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    (t(ru.ru_utime) + t(ru.ru_stime), ru.ru_maxrss as u64)
 }
 
 fn target(i: usize) -> Ipv4Addr {

@@ -99,6 +99,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     if let Some(c) = &cluster {
         scheduler.set_site(c.site());
     }
+    if let Some(path) = &config.extra_ca_file {
+        // Before the monitors load: the https pools read the roots when first used.
+        let roots =
+            crate::probe::http::read_pem_roots(path).map_err(|e| anyhow::anyhow!("UPBOT_EXTRA_CA_FILE: {e}"))?;
+        tracing::info!(file = %path.display(), certificates = roots.len(), "https monitors also trust these CAs");
+        scheduler.set_extra_roots(roots);
+    }
     let push = Push::start(store.clone(), events.clone(), metrics.clone(), shutdown.child_token());
     let service = Service::start(
         store.clone(),

@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::core::cmd::{
-    self, AckRequest, AddRequest, ById, GraphRequest, ListRequest, MuteRequest, PageRequest, QuietRequest,
+    self, AckRequest, AddRequest, ById, GraphRequest, LangRequest, ListRequest, MuteRequest, PageRequest, QuietRequest,
     RemindRequest, UnmuteRequest,
 };
 
@@ -47,6 +47,8 @@ pub struct Common {
 /// same types the WS API reads; see [`crate::core::cmd`]), plus `watch` and the legacy
 /// aliases.
 #[derive(clap::Subcommand, Debug, Clone)]
+// Parsed once per process: the size of `add`'s variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ClientCommand {
     #[command(about = cmd::add::SPEC.about, long_about = None)]
     /// The core's `add` (help from its definition).
@@ -97,6 +99,9 @@ pub enum ClientCommand {
     #[command(about = cmd::quiet::SPEC.about, long_about = None)]
     /// The core's `quiet` (help from its definition).
     Quiet(QuietRequest),
+    #[command(about = cmd::lang::SPEC.about, long_about = None)]
+    /// The core's `lang` (help from its definition).
+    Lang(LangRequest),
     /// Stream events as JSON lines until the server closes or Ctrl-C
     Watch {
         /// Event types: probe, state (comma-separated)
@@ -447,6 +452,19 @@ pub async fn run(
             )?;
             Ok(())
         }
+        ClientCommand::Lang(a) => {
+            let v = one_request(&s, "lang", data(&a)).await?;
+            if s.json {
+                return print_json(out, &v);
+            }
+            writeln!(
+                out,
+                "language {} for chat {}",
+                v.get("lang").and_then(Value::as_str).unwrap_or("en"),
+                v.get("chat_id").unwrap_or(&Value::Null)
+            )?;
+            Ok(())
+        }
         ClientCommand::Watch { types, monitors, chats } => watch(&s, types, monitors, chats, out).await,
         ClientCommand::AddMon {
             chat_id,
@@ -790,6 +808,61 @@ mod tests {
         assert_eq!(lines[0], "ID  STATE  KIND  NAME  TARGET   INTERVAL  LAST RTT");
         assert_eq!(lines[1], "7   up     tcp   db    db:5432  5s        1.2 ms");
         assert_eq!(table(&[]).lines().count(), 1);
+    }
+
+    #[test]
+    fn add_takes_the_http_and_dns_fields_as_flags() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            common: Common,
+            #[command(subcommand)]
+            cmd: ClientCommand,
+        }
+        let t = T::parse_from([
+            "upbot",
+            "add",
+            "--url",
+            "https://example.com/health",
+            "--expect",
+            "200-299,301",
+            "--keyword",
+            "!error",
+            "--degraded",
+            "800ms",
+            "--cert-days",
+            "7",
+            "--tls-verify",
+            "false",
+            "--server",
+            "ws://x",
+        ]);
+        let ClientCommand::Add(a) = t.cmd else { panic!() };
+        assert_eq!(
+            data(&a),
+            json!({"url": "https://example.com/health", "expect": "200-299,301", "keyword": "!error",
+                   "degraded": 0.8, "cert_days": 7, "tls_verify": false})
+        );
+        assert_eq!(t.common.server.as_deref(), Some("ws://x"));
+        let t = T::parse_from([
+            "upbot",
+            "add",
+            "example.com",
+            "--kind",
+            "dns",
+            "--record-type",
+            "MX",
+            "--dns-server",
+            "127.0.0.53:53",
+        ]);
+        let ClientCommand::Add(a) = t.cmd else { panic!() };
+        assert_eq!(
+            data(&a),
+            json!({"target": "example.com", "kind": "dns", "record_type": "MX", "server": "127.0.0.53:53"})
+        );
+        // Neither a target nor --url: a usage error.
+        assert!(T::try_parse_from(["upbot", "add", "--keyword", "x"]).is_err());
     }
 
     #[test]

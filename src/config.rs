@@ -28,6 +28,7 @@ pub const VARS: &[&str] = &[
     "UPBOT_WS_AUTH_TIMEOUT",
     "UPBOT_NATS_URL",
     "UPBOT_SITE",
+    "UPBOT_EXTRA_CA_FILE",
 ];
 
 /// A configuration problem; always names the variable (or file) at fault.
@@ -133,6 +134,9 @@ pub struct Config {
     /// `UPBOT_WS_AUTH_TIMEOUT`: with `UPBOT_WS_TOKEN` set, how long a connection may
     /// stay unauthenticated before it is closed.
     pub ws_auth_timeout: Duration,
+    /// `UPBOT_EXTRA_CA_FILE`: PEM certificates https monitors trust besides Mozilla's
+    /// roots (a private CA); checked at load.
+    pub extra_ca_file: Option<PathBuf>,
     /// Whether the bots keep to Telegram's rate limits. Always on when loaded from the
     /// environment; only benchmarks against a fake Bot API turn it off in code.
     pub telegram_pacing: bool,
@@ -440,6 +444,14 @@ impl Config {
                 })
             }
         };
+        let extra_ca_file = match get("UPBOT_EXTRA_CA_FILE") {
+            None => None,
+            Some(v) => {
+                let path = PathBuf::from(v.trim());
+                crate::probe::http::read_pem_roots(&path).map_err(|e| bad("UPBOT_EXTRA_CA_FILE", e))?;
+                Some(path)
+            }
+        };
         Ok(Self {
             data_dir,
             telegram_tokens: tokens,
@@ -458,6 +470,7 @@ impl Config {
             chat_targets,
             chat_max_monitors,
             ws_auth_timeout,
+            extra_ca_file,
             telegram_pacing: true,
             cluster,
         })

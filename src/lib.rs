@@ -22,6 +22,7 @@ pub mod core;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod i18n;
 pub mod metrics;
 pub mod pictures;
 pub mod probe;

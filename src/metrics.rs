@@ -23,7 +23,7 @@ use crate::domain::{Kind, MonitorId, State};
 
 /// Every kind, for gauges that list all combinations (absent series would read as
 /// "no data" rather than 0 in dashboards).
-const KINDS: [Kind; 3] = [Kind::Ping, Kind::Tcp, Kind::Push];
+const KINDS: [Kind; 5] = [Kind::Ping, Kind::Tcp, Kind::Push, Kind::Http, Kind::Dns];
 /// Every state, for the same reason.
 const STATES: [State; 5] = [State::Pending, State::Up, State::Degraded, State::Down, State::Paused];
 

@@ -665,6 +665,8 @@ mod tests {
             chat_added: false,
             sites: Vec::new(),
             quorum: None,
+            http: None,
+            dns: None,
         }
     }
 

@@ -122,8 +122,13 @@ struct Shared {
     prom: crate::metrics::Metrics,
     /// The missing-CAP_NET_RAW warning was logged (once per engine, not per probe).
     permission_warned: AtomicBool,
-    /// `UPBOT_CHAT_TARGETS`, checked at every probe of a chat-added monitor.
-    chat_targets: std::sync::OnceLock<crate::domain::TargetPolicy>,
+    /// `UPBOT_CHAT_TARGETS`, checked at every probe of a chat-added monitor (shared
+    /// with the http and dns probes, which check it on every address they reach).
+    chat_targets: Arc<std::sync::OnceLock<crate::domain::TargetPolicy>>,
+    /// The http probe's shared client.
+    http: crate::probe::http::HttpProber,
+    /// The dns probe's resolvers.
+    records: crate::probe::records::RecordProber,
     /// Cluster mode: this node's site; monitors that name other sites are not probed.
     site: std::sync::OnceLock<String>,
 }
@@ -183,19 +188,23 @@ impl Scheduler {
             let _guard = rt.enter();
             open_icmp()
         };
+        let dns = Resolver::new();
+        let chat_targets = Arc::new(std::sync::OnceLock::new());
         let shared = Arc::new(Shared {
+            http: crate::probe::http::HttpProber::new(dns.clone(), chat_targets.clone()),
+            records: crate::probe::records::RecordProber::new(dns.clone(), chat_targets.clone()),
             store,
             events,
             stop: shutdown.clone(),
             handle: rt.handle().clone(),
             tracker: TaskTracker::new(),
             icmp,
-            dns: Resolver::new(),
+            dns,
             registry: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
             prom,
             permission_warned: AtomicBool::new(false),
-            chat_targets: std::sync::OnceLock::new(),
+            chat_targets,
             site: std::sync::OnceLock::new(),
         });
         let engine_shared = shared.clone();
@@ -233,6 +242,12 @@ impl Scheduler {
     /// monitor whose `sites` leave it out is kept but not probed here.
     pub fn set_site(&self, site: &str) {
         let _ = self.shared.site.set(site.to_string());
+    }
+
+    /// Makes https monitors trust `roots` too, besides Mozilla's (`UPBOT_EXTRA_CA_FILE`).
+    /// Call before monitors are loaded.
+    pub fn set_extra_roots(&self, roots: Vec<rustls::pki_types::CertificateDer<'static>>) {
+        self.shared.http.set_extra_roots(roots);
     }
 
     /// What is available.
@@ -461,6 +476,8 @@ mod tests {
             chat_added: false,
             sites: Vec::new(),
             quorum: None,
+            http: None,
+            dns: None,
         }
     }
 

@@ -407,9 +407,8 @@ impl crate::store::Replica for Replica {
 pub(super) async fn next_id(inner: &Inner) -> Result<MonitorId, CoreError> {
     let kv = &inner.nats.shared;
     let unreachable = |e: &dyn std::fmt::Display| {
-        CoreError::ClusterUnreachable(format!(
-            "the cluster is unreachable ({e}); nothing was changed, try again when it is back"
-        ))
+        tracing::warn!(error = %e, "no id from the cluster's counter");
+        CoreError::ClusterUnreachable(crate::i18n::msg!("err-cluster-unreachable"))
     };
     if !inner.nats.connected() {
         return Err(unreachable(&"this node has lost its connection to NATS"));

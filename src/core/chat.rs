@@ -241,7 +241,9 @@ mod tests {
         .await;
         assert_eq!(v.warnings.len(), 1, "{v:?}");
         assert!(
-            v.warnings[0].starts_with("ICMP is unavailable on this server"),
+            v.warnings[0]
+                .to_string()
+                .starts_with("ICMP is unavailable on this server"),
             "{:?}",
             v.warnings
         );

@@ -1,5 +1,5 @@
 //! The engines that run monitors, behind one trait: the probe [`Scheduler`] (ping,
-//! tcp) and the [`Push`] engine (heartbeats and webhook reports). The service picks
+//! tcp, http, dns) and the [`Push`] engine (heartbeats and webhook reports). The service picks
 //! the engine of a monitor's kind in one place ([`Engines::of`]) and otherwise never
 //! branches on the kind.
 //!
@@ -91,7 +91,7 @@ impl Engine for Push {
 /// Both engines, and the one place that knows which kind runs where.
 #[derive(Clone)]
 pub struct Engines {
-    /// Ping and tcp monitors.
+    /// Ping, tcp, http and dns monitors.
     pub scheduler: Scheduler,
     /// Push monitors.
     pub push: Push,
@@ -112,7 +112,7 @@ impl Engines {
     pub fn of(&self, kind: Kind) -> &dyn Engine {
         match kind {
             Kind::Push => &self.push,
-            Kind::Ping | Kind::Tcp => &self.scheduler,
+            Kind::Ping | Kind::Tcp | Kind::Http | Kind::Dns => &self.scheduler,
         }
     }
 }

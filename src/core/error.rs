@@ -4,6 +4,13 @@
 //!
 //! Policy: the message of every variant but [`CoreError::Internal`] is for the user and
 //! says what to do; an internal error's cause goes to the log, never to the user.
+//!
+//! Messages are [`Msg`]s (a message id of the catalogues and its values, see
+//! [`crate::i18n`]): `Display` is the English text the WS API and the CLI show, and a
+//! chat renders the same error in its own language. A plain string still converts
+//! (`"…".into()`), shown as it is in every language: for texts that are not ours.
+
+use crate::i18n::Msg;
 
 /// The error codes of the WS API (interface.md, "Errors"); the first four belong to the
 /// transport (a message that is no request at all), the rest to commands.
@@ -67,22 +74,22 @@ impl PartialEq<&str> for ErrorCode {
 pub enum CoreError {
     /// Bad arguments; the text says which and what is expected.
     #[error("{0}")]
-    Validation(String),
+    Validation(Msg),
     /// No such monitor (or not visible to this caller).
     #[error("{0}")]
-    NotFound(String),
+    NotFound(Msg),
     /// The same target is already watched.
     #[error("{0}")]
-    AlreadyExists(String),
+    AlreadyExists(Msg),
     /// The caller may not do this.
     #[error("{0}")]
-    PermissionDenied(String),
+    PermissionDenied(Msg),
     /// Our fault (store failure…); details are logged, not shown.
     #[error("internal error: {0}")]
     Internal(String),
     /// Cluster mode: the cluster cannot be reached; nothing was changed.
     #[error("{0}")]
-    ClusterUnreachable(String),
+    ClusterUnreachable(Msg),
 }
 
 impl CoreError {
@@ -104,11 +111,13 @@ impl From<crate::store::StoreError> for CoreError {
         use crate::store::StoreError;
         match e {
             StoreError::ClusterUnreachable(why) => {
-                return CoreError::ClusterUnreachable(format!(
-                    "the cluster is unreachable ({why}); nothing was changed, try again when it is back"
-                ));
+                tracing::warn!(reason = %why, "a change was refused: the cluster is unreachable");
+                return CoreError::ClusterUnreachable(crate::i18n::msg!("err-cluster-unreachable"));
             }
-            StoreError::Conflict(why) => return CoreError::Validation(why),
+            StoreError::Conflict(why) => {
+                tracing::info!(reason = %why, "a change was refused: another node changed it first");
+                return CoreError::Validation(crate::i18n::msg!("err-cluster-conflict"));
+            }
             _ => {}
         }
         tracing::error!(error = %e, "store failure");
@@ -116,8 +125,22 @@ impl From<crate::store::StoreError> for CoreError {
     }
 }
 
+impl CoreError {
+    /// The user's message (`None` for an internal error, whose cause is not shown).
+    pub fn message(&self) -> Option<&Msg> {
+        match self {
+            CoreError::Validation(m)
+            | CoreError::NotFound(m)
+            | CoreError::AlreadyExists(m)
+            | CoreError::PermissionDenied(m)
+            | CoreError::ClusterUnreachable(m) => Some(m),
+            CoreError::Internal(_) => None,
+        }
+    }
+}
+
 /// Shorthand for a validation error.
-pub(crate) fn invalid(msg: impl Into<String>) -> CoreError {
+pub(crate) fn invalid(msg: impl Into<Msg>) -> CoreError {
     CoreError::Validation(msg.into())
 }
 

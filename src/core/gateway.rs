@@ -39,7 +39,7 @@ impl BotGateway for StaticBots {
                         .iter()
                         .find(|k| k.eq_ignore_ascii_case(b))
                         .cloned()
-                        .ok_or_else(|| CoreError::Validation(format!("unknown bot {b:?}")))
+                        .ok_or_else(|| CoreError::Validation(format!("unknown bot {b:?}").into()))
                 }
             }
         })

@@ -29,11 +29,11 @@ pub mod service;
 pub mod view;
 
 pub use cmd::{
-    AckRequest, AddRequest, ById, Command, Every, ListRequest, MuteRequest, QuietRequest, RemindRequest, SPECS, Scope,
-    Selector, Spec, UnmuteRequest, parse_duration,
+    AckRequest, AddRequest, ById, Command, Every, LangRequest, ListRequest, MuteRequest, QuietRequest, RemindRequest,
+    SPECS, Scope, Selector, Spec, UnmuteRequest, parse_duration,
 };
 pub use engine::{Engine, Engines};
 pub use error::{CoreError, ErrorCode};
 pub use gateway::{BotGateway, ResolveFuture};
 pub use service::{Caller, ChatSafety, Service};
-pub use view::{MonitorView, MuteView, QuietView, RemindView, Reply, StatusView, UnmuteView};
+pub use view::{LangView, MonitorView, MuteView, QuietView, RemindView, Reply, StatusView, UnmuteView};

@@ -14,6 +14,7 @@
 //! stopped ends at the clock's first tick after the start; its message is written with
 //! the mute's removal and both are flushed together, so it is sent once.
 
+use crate::i18n::{Lang, msg};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -112,6 +113,32 @@ impl Service {
     /// A chat's settings (the default when it has none).
     pub fn chat_settings(&self, chat: i64) -> ChatSettings {
         lock(&self.book().chats).get(&chat).cloned().unwrap_or_default()
+    }
+
+    /// The language a chat has, if one was decided (`/lang`, or its first command).
+    pub fn chat_lang(&self, chat: i64) -> Option<Lang> {
+        lock(&self.book().chats).get(&chat).and_then(|s| s.lang)
+    }
+
+    /// The language to answer a command in `chat` with, deciding it on the chat's
+    /// first command: the sender's language when upbot speaks it (`sender`, from
+    /// Telegram's `language_code`), else English. A chat that already has monitors
+    /// (it was set up before it ever spoke, or before languages existed) has been told
+    /// things in English, and stays English until `/lang`. Written, not flushed: a
+    /// crash before the next flush only decides it again.
+    pub fn chat_lang_first(&self, chat: i64, sender: Option<Lang>) -> Lang {
+        if let Some(l) = self.chat_lang(chat) {
+            return l;
+        }
+        let lang = if self.chat_monitors(chat).is_empty() {
+            sender.unwrap_or_default()
+        } else {
+            Lang::En
+        };
+        if let Err(e) = self.update_chat(chat, |s| s.lang = Some(lang)) {
+            tracing::warn!(chat, error = %e, "the chat's language could not be recorded");
+        }
+        lang
     }
 
     /// The mute holding `m`'s alerts at `now`, if any.
@@ -614,12 +641,9 @@ pub(crate) fn until_text(until_ms: u64) -> String {
 
 /// Validates a mute's length.
 pub(crate) fn check_mute(d: Option<Duration>) -> Result<Duration, CoreError> {
-    let d = d.ok_or_else(|| invalid("a duration is required, e.g. 30m or 2h"))?;
+    let d = d.ok_or_else(|| invalid(msg!("err-duration-required")))?;
     if d < Duration::from_secs(1) || d > oncall::MAX_MUTE {
-        return Err(invalid(format!(
-            "a mute lasts 1s to 366 days, got {}",
-            crate::domain::duration::human(d)
-        )));
+        return Err(invalid(msg!("err-mute-range", got = d)));
     }
     Ok(d)
 }
@@ -627,10 +651,7 @@ pub(crate) fn check_mute(d: Option<Duration>) -> Result<Duration, CoreError> {
 /// Validates a reminder period.
 pub(crate) fn check_remind(d: Duration) -> Result<Duration, CoreError> {
     if d < oncall::MIN_REMIND || d > oncall::MAX_REMIND {
-        return Err(invalid(format!(
-            "remind must be between 10s and 30 days, got {}",
-            crate::domain::duration::human(d)
-        )));
+        return Err(invalid(msg!("err-remind-range", got = d)));
     }
     Ok(d)
 }

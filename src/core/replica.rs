@@ -19,6 +19,7 @@ use super::error::{CoreError, invalid};
 use super::service::Service;
 use crate::domain::oncall::{ChatSettings, OnCall};
 use crate::domain::{Health, Monitor, MonitorId, State, now_ms};
+use crate::i18n::{Msg, msg};
 
 /// A boxed future of the cluster layer.
 pub type ClusterFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -111,21 +112,19 @@ impl Service {
     /// `sites` and `quorum` of a new monitor: only in cluster mode.
     pub(crate) fn check_sites(&self, m: &Monitor) -> Result<(), CoreError> {
         if self.cluster().is_none() && (!m.sites.is_empty() || m.quorum.is_some()) {
-            return Err(invalid(
-                "sites and quorum are for cluster mode (UPBOT_NATS_URL); this upbot runs alone",
-            ));
+            return Err(invalid(msg!("err-sites-alone")));
         }
         Ok(())
     }
 
     /// Warnings for a monitor just added: sites the cluster has never heard from.
-    pub(crate) fn site_warnings(&self, m: &Monitor) -> Vec<String> {
+    pub(crate) fn site_warnings(&self, m: &Monitor) -> Vec<Msg> {
         let Some(c) = self.cluster() else { return Vec::new() };
         let known = c.sites();
         m.sites
             .iter()
             .filter(|s| !known.contains(s))
-            .map(|s| format!("no node of site {s} has reported yet; it counts once it does"))
+            .map(|s| msg!("warn-site-unknown", site = s.as_str()))
             .collect()
     }
 

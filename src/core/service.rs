@@ -10,6 +10,7 @@
 //! nothing rather than deleting a monitor whose write is still in flight (which used
 //! to leave a ghost that was probed but never listed).
 
+use crate::i18n::{Arg, msg};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -375,9 +376,7 @@ impl Service {
     /// Refuses callers that may not change monitors.
     pub(crate) fn check_modify(&self, caller: &Caller) -> Result<(), CoreError> {
         match caller {
-            Caller::Chat { can_modify: false, .. } => Err(CoreError::PermissionDenied(
-                "only group administrators may change monitors".into(),
-            )),
+            Caller::Chat { can_modify: false, .. } => Err(CoreError::PermissionDenied(msg!("err-admins-only"))),
             _ => Ok(()),
         }
     }
@@ -389,7 +388,7 @@ impl Service {
                 .get(id)
                 .filter(|m| visible_to(caller, m))
                 .cloned()
-                .ok_or_else(|| CoreError::NotFound(format!("no monitor #{id}"))),
+                .ok_or_else(|| CoreError::NotFound(msg!("err-no-monitor", id = id.to_string()))),
             Selector::Host(h) => {
                 let h = h.trim();
                 let found: Vec<&Monitor> = all
@@ -398,11 +397,12 @@ impl Service {
                     .filter(|m| m.host.eq_ignore_ascii_case(h) || m.target().eq_ignore_ascii_case(h) || m.name == h)
                     .collect();
                 match found.as_slice() {
-                    [] => Err(CoreError::NotFound(format!("no monitor for {h:?}"))),
+                    [] => Err(CoreError::NotFound(msg!("err-no-monitor-for", host = format!("{h:?}")))),
                     [m] => Ok((*m).clone()),
-                    many => Err(invalid(format!(
-                        "{h:?} matches several monitors ({}); use the id",
-                        many.iter().map(|m| format!("#{}", m.id)).collect::<Vec<_>>().join(", ")
+                    many => Err(invalid(msg!(
+                        "err-several-monitors",
+                        host = format!("{h:?}"),
+                        ids = many.iter().map(|m| format!("#{}", m.id)).collect::<Vec<_>>().join(", ")
                     ))),
                 }
             }
@@ -501,7 +501,7 @@ impl Service {
             }
         };
         match addrs.iter().find_map(|ip| policy.refusal(*ip)) {
-            Some(why) => Err(invalid(format!("{host}: {why}; ask the operator to add it"))),
+            Some(why) => Err(invalid(msg!("err-target-policy", host = host, why = Arg::Reason(why)))),
             None => Ok(()),
         }
     }
@@ -511,17 +511,15 @@ impl Service {
     /// [`Service::abandon`], no other command sees it.
     pub(crate) async fn reserve(&self, caller: &Caller, mut m: Monitor) -> Result<Monitor, CoreError> {
         let _w = self.lock_writes().await;
-        let same = |o: &Monitor| {
-            o.kind == m.kind && o.host.eq_ignore_ascii_case(&m.host) && o.port == m.port && o.chat_id == m.chat_id
-        };
+        let same = |o: &Monitor| o.same_target(&m) && o.chat_id == m.chat_id;
         let dup = self
             .read_monitors(|all| all.values().find(|o| same(o)).map(|o| o.id))
             .or_else(|| self.pending(|p| p.values().find(|o| same(o)).map(|o| o.id)));
         if let Some(id) = dup {
             return Err(CoreError::AlreadyExists(if m.kind == Kind::Push {
-                format!("a push monitor named {} already exists as #{id}", m.host)
+                msg!("err-push-exists", name = m.host.as_str(), id = id.to_string())
             } else {
-                format!("{} is already watched as #{id}", m.target())
+                msg!("err-already-watched", target = m.target(), id = id.to_string())
             }));
         }
         if let Caller::Chat { chat_id, .. } = caller {
@@ -530,9 +528,7 @@ impl Service {
             let n = self.read_monitors(|all| all.values().filter(|o| mine(o)).count())
                 + self.pending(|p| p.values().filter(|o| mine(o)).count());
             if n >= max {
-                return Err(invalid(format!(
-                    "this chat has {n} monitors, the most UPBOT_CHAT_MAX_MONITORS allows ({max}); delete one first"
-                )));
+                return Err(invalid(msg!("err-chat-limit", count = n, max = max)));
             }
         }
         m.id = self.new_id().await?;
@@ -558,7 +554,7 @@ impl Service {
 
     /// What the caller should know about a monitor just added: a ping monitor on a
     /// server without ICMP stays pending until upbot may send pings.
-    pub(crate) fn add_warnings(&self, m: &Monitor) -> Vec<String> {
+    pub(crate) fn add_warnings(&self, m: &Monitor) -> Vec<crate::i18n::Msg> {
         if m.kind != Kind::Ping {
             return self.site_warnings(m);
         }
@@ -569,15 +565,10 @@ impl Service {
             // A name may resolve to either family: warn when neither works.
             Err(_) => st.icmp_v4.err().filter(|_| st.icmp_v6.is_err()),
         };
-        why.map(|w| {
-            format!(
-                "ICMP is unavailable on this server ({w}): this ping monitor stays PENDING until upbot runs \
-                 with CAP_NET_RAW; a tcp monitor (host:port) works meanwhile"
-            )
-        })
-        .into_iter()
-        .chain(self.site_warnings(m))
-        .collect()
+        why.map(|w| msg!("warn-no-icmp", why = Arg::Reason(w)))
+            .into_iter()
+            .chain(self.site_warnings(m))
+            .collect()
     }
 }
 

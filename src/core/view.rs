@@ -14,9 +14,9 @@ use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, StatsSummary, 
 pub struct MonitorView {
     /// Id.
     pub id: MonitorId,
-    /// `ping`, `tcp` or `push`.
+    /// `ping`, `tcp`, `push`, `http` or `dns`.
     pub kind: Kind,
-    /// `host`, `host:port` or `[v6]:port`.
+    /// `host`, `host:port` or `[v6]:port`; an http monitor's URL; `name TYPE` for dns.
     pub target: String,
     /// Host (or push name).
     pub host: String,
@@ -81,14 +81,70 @@ pub struct MonitorView {
     pub parent: Option<MonitorId>,
     /// Reminder period while DOWN, seconds.
     pub remind: Option<f64>,
+    /// http and dns settings (absent for other kinds).
+    #[serde(flatten)]
+    pub settings: KindFields,
     /// What the caller should know about the monitor as it was just added (e.g. ICMP
     /// is unavailable on this server, so a ping monitor stays pending).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::i18n::Msg>,
     /// Cluster mode: its sites and what each sees, the quorum, and whether this node
     /// reaches the cluster (absent when upbot runs alone).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<super::replica::ClusterMonitorView>,
+}
+
+/// An http or dns monitor's settings in the monitor object, named as `add` takes them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct KindFields {
+    /// http: the URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// http: `GET` or `HEAD`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<&'static str>,
+    /// http: accepted status codes; dns: the records the answer must contain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
+    /// http: `text` or `!text`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyword: Option<String>,
+    /// http: seconds above which an answer is DEGRADED.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<f64>,
+    /// https: days before the certificate's expiry from which it is DEGRADED.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_days: Option<u32>,
+    /// https: whether the certificate is verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_verify: Option<bool>,
+    /// dns: the record type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_type: Option<&'static str>,
+    /// dns: the server asked (absent: the system resolver).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+}
+
+impl KindFields {
+    fn of(m: &Monitor) -> Self {
+        let mut f = Self::default();
+        if let Some(h) = &m.http {
+            f.url = Some(h.url.clone());
+            f.method = Some(h.method.as_str());
+            f.expect = Some(h.expect.to_string());
+            f.keyword = h.keyword.as_ref().map(ToString::to_string);
+            f.degraded = h.degraded.map(secs);
+            f.cert_days = Some(h.cert_days);
+            f.tls_verify = Some(h.tls_verify);
+        }
+        if let Some(d) = &m.dns {
+            f.record_type = Some(d.record_type.as_str());
+            f.expect = (!d.expect.is_empty()).then(|| d.expect.join(","));
+            f.server = d.server.clone();
+        }
+        f
+    }
 }
 
 /// `status` reply: the monitor plus 24 h figures.
@@ -134,6 +190,8 @@ pub enum Reply {
     Reminders(RemindView),
     /// Quiet recoveries on or off (durable).
     Quiet(QuietView),
+    /// The chat's language (durable).
+    Lang(LangView),
 }
 
 /// `mute` reply.
@@ -173,6 +231,17 @@ pub struct RemindView {
     pub remind: Option<f64>,
     /// The monitors.
     pub monitors: Vec<MonitorView>,
+}
+
+/// `lang` reply.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LangView {
+    /// The chat.
+    pub chat_id: i64,
+    /// Its language.
+    pub lang: crate::i18n::Lang,
+    /// Whether this command set it (else it only said which one is set).
+    pub changed: bool,
 }
 
 /// `quiet` reply.
@@ -230,6 +299,7 @@ pub(crate) fn monitor_view(
         muted_until: oncall.muted_until.map(rfc3339),
         parent: oncall.parent,
         remind: oncall.remind.map(secs),
+        settings: KindFields::of(m),
         warnings: Vec::new(),
         cluster: None,
     }

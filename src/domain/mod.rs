@@ -1,10 +1,11 @@
 //! Pure domain types and rules: monitors, targets, the debounce state machine,
 //! probe statistics, the downsampled history, the chat target policy, the one duration
-//! format and the on-call decisions (acks, mutes, reminders, parents, storms). Nothing
-//! here does I/O, so every rule is unit-testable.
+//! format, the on-call decisions (acks, mutes, reminders, parents, storms) and the http
+//! and dns settings (`kinds`). Nothing here does I/O, so every rule is unit-testable.
 
 pub mod duration;
 pub mod history;
+pub mod kinds;
 pub mod monitor;
 pub mod oncall;
 pub mod policy;
@@ -12,6 +13,7 @@ pub mod state;
 pub mod stats;
 pub mod target;
 
+pub use kinds::{DnsSettings, HttpSettings, RecordType};
 pub use monitor::{Kind, Monitor, MonitorId, PushSettings};
 pub use policy::TargetPolicy;
 pub use state::{Health, Outcome, State, Transition};

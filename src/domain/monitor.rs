@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::kinds::{DnsSettings, HttpMethod, HttpSettings, RecordType};
 use super::target::format_target;
 
 /// Short, typable, server-unique monitor id (`/del 7`).
@@ -27,6 +28,10 @@ pub enum Kind {
     Tcp,
     /// Passive: the monitored service calls our webhook / heartbeat URL.
     Push,
+    /// HTTP(S) request: status, keyword, response time, certificate expiry.
+    Http,
+    /// DNS query for one record type, optionally to one server.
+    Dns,
 }
 
 impl Kind {
@@ -36,6 +41,8 @@ impl Kind {
             Kind::Ping => "ping",
             Kind::Tcp => "tcp",
             Kind::Push => "push",
+            Kind::Http => "http",
+            Kind::Dns => "dns",
         }
     }
 
@@ -45,6 +52,8 @@ impl Kind {
             "ping" | "icmp" => Some(Kind::Ping),
             "tcp" => Some(Kind::Tcp),
             "push" => Some(Kind::Push),
+            "http" | "https" => Some(Kind::Http),
+            "dns" => Some(Kind::Dns),
             _ => None,
         }
     }
@@ -132,6 +141,12 @@ pub struct Monitor {
     /// Push-only settings.
     #[serde(default)]
     pub push: Option<PushSettings>,
+    /// Http-only settings (boxed: other kinds pay one pointer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<Box<HttpSettings>>,
+    /// Dns-only settings (boxed like `http`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<Box<DnsSettings>>,
     /// Added from a Telegram chat: every probe checks the resolved address against
     /// `UPBOT_CHAT_TARGETS` (the operator's monitors are not limited).
     #[serde(default)]
@@ -156,14 +171,55 @@ impl Monitor {
     /// Default heartbeat grace for push monitors.
     pub const DEFAULT_GRACE: Duration = Duration::from_secs(60);
 
-    /// The target as users write it: `host`, `host:port`, `[v6]:port`.
+    /// The target as users write it: `host`, `host:port`, `[v6]:port`; an http
+    /// monitor's URL; `name TYPE` (and ` @server`) for a dns monitor.
     pub fn target(&self) -> String {
+        if let Some(h) = &self.http {
+            return h.url.clone();
+        }
+        if let Some(d) = &self.dns {
+            return match &d.server {
+                Some(s) => format!("{} {} @{s}", self.host, d.record_type),
+                None => format!("{} {}", self.host, d.record_type),
+            };
+        }
         format_target(&self.host, self.port)
     }
 
     /// Whether `site` probes it (cluster mode: every site, or those in `sites`).
     pub fn probed_from(&self, site: &str) -> bool {
         self.sites.is_empty() || self.sites.iter().any(|s| s == site)
+    }
+
+    /// Whether `other` watches the same thing (dedupe within one chat): kind, host and
+    /// port, and for http the URL and method, for dns the type and server.
+    pub fn same_target(&self, other: &Monitor) -> bool {
+        type Probe<'a> = (Option<(&'a str, HttpMethod)>, Option<(RecordType, Option<&'a str>)>);
+        fn probe(m: &Monitor) -> Probe<'_> {
+            (
+                m.http.as_ref().map(|h| (h.url.as_str(), h.method)),
+                m.dns.as_ref().map(|d| (d.record_type, d.server.as_deref())),
+            )
+        }
+        self.kind == other.kind
+            && self.host.eq_ignore_ascii_case(&other.host)
+            && self.port == other.port
+            && probe(self) == probe(other)
+    }
+
+    /// The host whose address a chat-added monitor may only reach where
+    /// `UPBOT_CHAT_TARGETS` allows: the target itself, a dns monitor's `server` (its
+    /// name is only looked up), nothing for push monitors.
+    pub fn reached_host(&self) -> Option<String> {
+        match self.kind {
+            Kind::Push => None,
+            Kind::Dns => self
+                .dns
+                .as_ref()
+                .and_then(|d| d.server.as_deref())
+                .map(|s| super::target::split_server(s).0),
+            _ => Some(self.host.clone()),
+        }
     }
 }
 
@@ -229,6 +285,8 @@ mod tests {
             chat_added: true,
             sites: Vec::new(),
             quorum: None,
+            http: None,
+            dns: None,
         };
         for text in [format!("{m:?}"), format!("{m:#?}")] {
             assert!(!text.contains("tok3n"), "{text}");

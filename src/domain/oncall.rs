@@ -24,6 +24,7 @@
 //! end-of-mute message compares the live state with the last one announced
 //! ([`mute_end_changes`]) and a restart loses nothing.
 
+use crate::i18n::{Msg, msg};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -131,6 +132,10 @@ pub struct ChatSettings {
     /// `/mute all`: every monitor of the chat is held.
     #[serde(default)]
     pub mute_all: Option<Mute>,
+    /// The chat's language (`/lang`, or the first command's sender's); `None`: not
+    /// decided yet (English meanwhile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<crate::i18n::Lang>,
 }
 
 /// What an outbox row announces. Rows written before this existed are changes.
@@ -199,12 +204,15 @@ pub fn incident_ms(h: &Health) -> Option<u64> {
 }
 
 /// Why an ack is refused, or the incident it acks.
-pub fn ack_check(h: &Health) -> Result<u64, String> {
+pub fn ack_check(h: &Health) -> Result<u64, Msg> {
     incident_ms(h).ok_or_else(|| {
-        format!(
-            "only a DOWN or DEGRADED monitor can be acked; it is {}",
-            h.state.as_str().to_uppercase()
-        )
+        // DOWN, UP, DEGRADED stay Latin everywhere; PENDING and PAUSED are translated.
+        let state = match h.state {
+            State::Pending => Msg::new("state-pending"),
+            State::Paused => Msg::new("state-paused"),
+            s => Msg::raw(s.as_str().to_uppercase()),
+        };
+        msg!("err-ack-state", state = state)
     })
 }
 
@@ -290,19 +298,23 @@ pub fn check_parent(
     child: MonitorId,
     parent: MonitorId,
     parent_of: impl Fn(MonitorId) -> Option<MonitorId>,
-) -> Result<(), String> {
+) -> Result<(), Msg> {
     let mut chain = vec![child, parent];
     let mut at = parent;
     loop {
         if at == child || chain[..chain.len() - 1].contains(&at) {
             let path: Vec<String> = chain.iter().map(|id| format!("#{id}")).collect();
-            return Err(format!("parent={parent} would make a cycle: {}", path.join(" → ")));
+            return Err(msg!(
+                "err-parent-cycle",
+                id = parent.to_string(),
+                path = path.join(" → ")
+            ));
         }
         let Some(next) = parent_of(at) else {
             return Ok(());
         };
         if chain.len() > MAX_DEPTH {
-            return Err(format!("parent chains are limited to {MAX_DEPTH} levels"));
+            return Err(msg!("err-parent-depth", max = MAX_DEPTH));
         }
         chain.push(next);
         at = next;
@@ -711,8 +723,8 @@ mod tests {
         assert_eq!(ack_check(&h(State::Degraded, 300, None)), Ok(300));
         for s in [State::Up, State::Pending, State::Paused] {
             let e = ack_check(&h(s, 1, None)).unwrap_err();
-            assert!(e.contains("only a DOWN or DEGRADED monitor"), "{e}");
-            assert!(e.contains(&s.as_str().to_uppercase()), "{e}");
+            assert!(e.to_string().contains("only a DOWN or DEGRADED monitor"), "{e}");
+            assert!(e.to_string().contains(&s.as_str().to_uppercase()), "{e}");
         }
         let ack = Ack {
             by: "a".into(),
@@ -901,18 +913,20 @@ mod tests {
         let of = |id: MonitorId| parents.get(&id.0).map(|p| MonitorId(*p));
         assert_eq!(check_parent(MonitorId(9), MonitorId(3), of), Ok(()));
         let e = check_parent(MonitorId(1), MonitorId(3), of).unwrap_err();
-        assert_eq!(e, "parent=3 would make a cycle: #1 → #3 → #2 → #1");
+        assert_eq!(e.to_string(), "parent=3 would make a cycle: #1 → #3 → #2 → #1");
         let e = check_parent(MonitorId(4), MonitorId(4), of).unwrap_err();
-        assert_eq!(e, "parent=4 would make a cycle: #4 → #4");
+        assert_eq!(e.to_string(), "parent=4 would make a cycle: #4 → #4");
         assert!(
             check_parent(MonitorId(9), MonitorId(5), of)
                 .unwrap_err()
+                .to_string()
                 .contains("cycle")
         );
         let long = |id: MonitorId| (id.0 < 100).then(|| MonitorId(id.0 + 1));
         assert!(
             check_parent(MonitorId(0), MonitorId(1), long)
                 .unwrap_err()
+                .to_string()
                 .contains("16 levels")
         );
     }

@@ -11,6 +11,8 @@
 //! - Everything (state, streak, the pre-pause state, outage start) is plain data that is
 //!   persisted, so a restart continues a half-counted outage instead of forgetting it.
 
+use std::num::NonZeroU8;
+
 use serde::{Deserialize, Serialize};
 
 /// A monitor's state as users see it.
@@ -112,6 +114,11 @@ pub struct Health {
     /// Start of the current outage (set on entering DOWN, cleared on UP).
     #[serde(default)]
     pub down_since_ms: Option<u64>,
+    /// How far an ongoing DEGRADED has gone, as last announced (a certificate's 14, 3
+    /// or 1 days before expiry as levels 1, 2, 3); see [`Health::observe_stepped`].
+    /// One byte, so the record does not grow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<NonZeroU8>,
 }
 
 impl Health {
@@ -125,6 +132,7 @@ impl Health {
             streak: 0,
             before_pause: None,
             down_since_ms: None,
+            step: None,
         }
     }
 
@@ -183,6 +191,47 @@ impl Health {
         Some(self.enter(from, target, reason, now_ms, !resumed_same, down_for_ms))
     }
 
+    /// [`Health::observe`] for an outcome that may carry a step: how far a DEGRADED
+    /// cause has gone (a certificate 14, then 3, then 1 day from expiry: levels 1, 2,
+    /// 3; higher is worse). Entering DEGRADED records the step; while DEGRADED, reaching a new,
+    /// worse step is a DEGRADED → DEGRADED transition, announced with the new reason
+    /// (once per step, however many probes see it); a step that eases or goes away is
+    /// recorded without a word. Leaving DEGRADED forgets the step.
+    pub fn observe_stepped(
+        &mut self,
+        outcome: &Outcome,
+        step: Option<NonZeroU8>,
+        fails: u32,
+        recovers: u32,
+        now_ms: u64,
+    ) -> Option<Transition> {
+        let step = step.filter(|_| matches!(outcome, Outcome::Degraded(_)));
+        if let Some(t) = self.observe(outcome, fails, recovers, now_ms) {
+            self.step = if t.to == State::Degraded { step } else { None };
+            return Some(t);
+        }
+        let Outcome::Degraded(reason) = outcome else {
+            return None;
+        };
+        if self.state != State::Degraded || self.step == step {
+            return None;
+        }
+        let worse = match (self.step, step) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(old), Some(new)) => new > old,
+        };
+        self.step = step;
+        worse.then(|| Transition {
+            from: State::Degraded,
+            to: State::Degraded,
+            reason: reason.clone(),
+            at_ms: now_ms,
+            announce: true,
+            down_for_ms: None,
+        })
+    }
+
     /// Stops probing: state becomes PAUSED (never announced).
     pub fn pause(&mut self, now_ms: u64) -> Option<Transition> {
         if self.state == State::Paused {
@@ -221,6 +270,9 @@ impl Health {
         self.state = to;
         self.since_ms = now_ms;
         self.reason = reason.clone();
+        if to != State::Degraded {
+            self.step = None;
+        }
         if matches!(to, State::Paused | State::Pending) {
             self.streak_kind = None;
             self.streak = 0;
@@ -270,6 +322,61 @@ mod tests {
     const UP: Option<(State, bool)> = Some((State::Up, true));
     const DOWN: Option<(State, bool)> = Some((State::Down, true));
     const NONE: Option<(State, bool)> = None;
+
+    /// Certificate steps: one alert on entering DEGRADED (at 14 days), one at 3 and
+    /// one at 1, none for the daily reason changes between them, none when it eases,
+    /// and the step is forgotten on recovery.
+    #[test]
+    fn degraded_steps_announce_once_each() {
+        let mut h = Health::new(0);
+        let cert = |d: u32| Outcome::Degraded(format!("certificate expires in {d} days"));
+        let mut seen = Vec::new();
+        let level = NonZeroU8::new;
+        let feed = |h: &mut Health, o: &Outcome, step: Option<NonZeroU8>, seen: &mut Vec<(State, State, String)>| {
+            if let Some(t) = h.observe_stepped(o, step, 2, 2, 1) {
+                assert!(t.announce);
+                seen.push((t.from, t.to, t.reason));
+            }
+        };
+        for _ in 0..3 {
+            feed(&mut h, &Outcome::Up, None, &mut seen);
+        }
+        for d in [14, 14, 13, 12, 4, 3, 3, 2, 1, 1] {
+            let step = if d <= 1 {
+                3
+            } else if d <= 3 {
+                2
+            } else {
+                1
+            };
+            feed(&mut h, &cert(d), level(step), &mut seen);
+        }
+        assert_eq!(h.step, level(3));
+        // Slow but the certificate renewed: still DEGRADED, step forgotten, no word.
+        feed(&mut h, &Outcome::Degraded("slow".into()), None, &mut seen);
+        assert_eq!((h.state, h.step), (State::Degraded, None));
+        // A later certificate step is news again.
+        feed(&mut h, &cert(10), level(1), &mut seen);
+        for _ in 0..2 {
+            feed(&mut h, &Outcome::Up, None, &mut seen);
+        }
+        assert_eq!((h.state, h.step), (State::Up, None));
+        let want = |from, to, r: &str| (from, to, r.to_string());
+        assert_eq!(
+            seen,
+            [
+                want(State::Pending, State::Up, ""),
+                want(State::Up, State::Degraded, "certificate expires in 14 days"),
+                want(State::Degraded, State::Degraded, "certificate expires in 3 days"),
+                want(State::Degraded, State::Degraded, "certificate expires in 1 days"),
+                want(State::Degraded, State::Degraded, "certificate expires in 10 days"),
+                want(State::Degraded, State::Up, ""),
+            ]
+        );
+        // A step carried by an outcome that is not DEGRADED is ignored.
+        assert_eq!(h.observe_stepped(&Outcome::Up, level(2), 2, 2, 1), None);
+        assert_eq!(h.step, None);
+    }
 
     #[test]
     fn first_verdict_up_after_recovers() {

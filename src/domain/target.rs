@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use super::kinds::MAX_URL;
 use super::monitor::Kind;
 
 /// Default TCP port when a tcp target names none (interface.md: 443).
@@ -17,6 +18,8 @@ pub struct Target {
     pub host: String,
     /// Port for tcp targets.
     pub port: Option<u16>,
+    /// The normalised URL of an http target.
+    pub url: Option<String>,
 }
 
 /// Why a target string was refused.
@@ -34,9 +37,12 @@ pub enum TargetError {
     /// A port was given for a kind that takes none.
     #[error("a ping target takes no port")]
     PortOnPing,
-    /// Unknown scheme prefix such as `http://`.
-    #[error("unsupported scheme {0:?}: use a host, host:port or tcp://host:port")]
+    /// Unknown scheme prefix such as `ftp://`.
+    #[error("unsupported scheme {0:?}: use a host, host:port, tcp://host:port or an http(s):// URL")]
     BadScheme(String),
+    /// An http or dns target that does not fit its kind (the text says why).
+    #[error("{0}")]
+    Invalid(String),
     /// An address that names no single host: unspecified (`0.0.0.0`, `::`), broadcast
     /// or multicast.
     #[error("{0} is not a host address (unspecified, broadcast or multicast)")]
@@ -53,6 +59,15 @@ impl Target {
             return Err(TargetError::Empty);
         }
         let (scheme_kind, rest) = match s.split_once("://") {
+            Some((scheme, _)) if matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") => {
+                return match kind {
+                    None | Some(Kind::Http) => parse_url(s),
+                    Some(k) => Err(TargetError::Invalid(format!(
+                        "a URL is an http target, not {}",
+                        k.as_str()
+                    ))),
+                };
+            }
             Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
                 "tcp" => (Some(Kind::Tcp), rest),
                 "icmp" | "ping" => (Some(Kind::Ping), rest),
@@ -60,6 +75,12 @@ impl Target {
             },
             None => (None, s),
         };
+        if kind == Some(Kind::Http) {
+            return Err(TargetError::Invalid(format!(
+                "an http target is a URL, e.g. https://{}/health",
+                s.trim_end_matches('/')
+            )));
+        }
         let rest = rest.trim_end_matches('/');
         let (host, parsed_port) = split_host_port(rest)?;
         validate_host(&host)?;
@@ -73,18 +94,84 @@ impl Target {
         let port = port.or(parsed_port);
         match kind {
             Kind::Ping if port.is_some() => Err(TargetError::PortOnPing),
-            Kind::Ping | Kind::Push => Ok(Self { kind, host, port: None }),
+            Kind::Dns if port.is_some() || scheme_kind.is_some() => Err(TargetError::Invalid(
+                "a dns target is a name to look up (give the server as server=host:port)".into(),
+            )),
+            Kind::Dns if host.parse::<IpAddr>().is_ok() => Err(TargetError::Invalid(format!(
+                "a dns target is a name to look up, not an address ({host})"
+            ))),
+            Kind::Dns => Ok(Self {
+                kind,
+                host: host.trim_end_matches('.').to_ascii_lowercase(),
+                port: None,
+                url: None,
+            }),
+            Kind::Ping | Kind::Push => Ok(Self {
+                kind,
+                host,
+                port: None,
+                url: None,
+            }),
             Kind::Tcp => Ok(Self {
                 kind,
                 host,
                 port: Some(port.unwrap_or(DEFAULT_TCP_PORT)),
+                url: None,
             }),
+            // Returned above, before the host was split.
+            Kind::Http => Err(TargetError::Invalid("an http target is a URL".into())),
         }
     }
 
-    /// The canonical text form: `host`, `host:port` or `[v6]:port`.
+    /// The canonical text form: `host`, `host:port`, `[v6]:port`, or the URL.
     pub fn display(&self) -> String {
-        format_target(&self.host, self.port)
+        match &self.url {
+            Some(u) => u.clone(),
+            None => format_target(&self.host, self.port),
+        }
+    }
+}
+
+/// An http(s) URL target: a host that is a name or a unicast address, no credentials
+/// (they would show in every alert), no fragment; at most [`MAX_URL`] long.
+fn parse_url(s: &str) -> Result<Target, TargetError> {
+    let bad = |why: &str| TargetError::Invalid(format!("invalid URL {s:?}: {why}"));
+    if s.len() > MAX_URL {
+        return Err(bad(&format!("longer than {MAX_URL} characters")));
+    }
+    let mut url = url::Url::parse(s).map_err(|e| bad(&e.to_string()))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("credentials in the URL are not supported"));
+    }
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) => d.to_string(),
+        Some(url::Host::Ipv4(v4)) => v4.to_string(),
+        Some(url::Host::Ipv6(v6)) => v6.to_string(),
+        None => return Err(bad("no host")),
+    };
+    validate_host(&host)?;
+    url.set_fragment(None);
+    Ok(Target {
+        kind: Kind::Http,
+        host,
+        port: None,
+        url: Some(url.to_string()),
+    })
+}
+
+/// Parses a dns monitor's `server=`: `host`, `host:port`, `[v6]:port` or a bare IPv6
+/// address (port 53 when none is given). Returns the canonical `host:port` form.
+pub fn parse_server(s: &str) -> Result<String, TargetError> {
+    let (host, port) = split_host_port(s.trim())?;
+    validate_host(&host)?;
+    Ok(format_target(&host, Some(port.unwrap_or(53))))
+}
+
+/// Host and port of a canonical `server` value (see [`parse_server`]).
+pub fn split_server(s: &str) -> (String, u16) {
+    match split_host_port(s) {
+        Ok((h, p)) => (h, p.unwrap_or(53)),
+        Err(_) => (s.to_string(), 53),
     }
 }
 
@@ -193,7 +280,10 @@ mod tests {
             "db:0",
             "db:99999",
             "db:x",
-            "http://x",
+            "ftp://x",
+            "http://user:pw@x/",
+            "https://",
+            "https://0.0.0.0/",
             "a b",
             "999.1.1.1",
             "[::1",
@@ -210,6 +300,28 @@ mod tests {
         for input in bad {
             assert!(Target::parse(input, None, None).is_err(), "{input} should fail");
         }
+    }
+
+    #[test]
+    fn urls_and_dns_names() {
+        let t = Target::parse("HTTPS://Example.COM:8443/health?x=1#frag", None, None).unwrap();
+        assert_eq!(t.kind, Kind::Http);
+        assert_eq!(t.host, "example.com");
+        assert_eq!(t.display(), "https://example.com:8443/health?x=1");
+        let t = Target::parse("http://[::1]:8080/", Some(Kind::Http), None).unwrap();
+        assert_eq!((t.host.as_str(), t.url.as_deref()), ("::1", Some("http://[::1]:8080/")));
+        assert!(Target::parse("example.com/health", Some(Kind::Http), None).is_err());
+        assert!(Target::parse("https://x", Some(Kind::Tcp), None).is_err());
+        let t = Target::parse("Example.com.", Some(Kind::Dns), None).unwrap();
+        assert_eq!((t.kind, t.host.as_str(), t.port), (Kind::Dns, "example.com", None));
+        assert!(Target::parse("example.com:53", Some(Kind::Dns), None).is_err());
+        assert!(Target::parse("192.0.2.1", Some(Kind::Dns), None).is_err());
+        assert_eq!(parse_server("127.0.0.53").unwrap(), "127.0.0.53:53");
+        assert_eq!(parse_server("[::1]:5353").unwrap(), "[::1]:5353");
+        assert_eq!(parse_server("::1").unwrap(), "[::1]:53");
+        assert_eq!(parse_server("dns.lan:54").unwrap(), "dns.lan:54");
+        assert!(parse_server("dns.lan:0").is_err() && parse_server("0.0.0.0").is_err());
+        assert_eq!(split_server("[::1]:5353"), ("::1".to_string(), 5353));
     }
 
     #[test]

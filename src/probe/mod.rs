@@ -1,10 +1,13 @@
-//! Probes: one ICMP echo ([`icmp`]) or one TCP connect ([`tcp`]), with host names
-//! resolved through a shared cache ([`dns`]). Every failure is classified into a
-//! [`FailKind`] so the scheduler can decide what counts toward DOWN, and rendered as
-//! the short text users see as an alert reason. No scheduling here.
+//! Probes: one ICMP echo ([`icmp`]), one TCP connect ([`tcp`]), one HTTP(S) request
+//! ([`http`]) or one DNS query ([`records`]), with host names resolved through a shared
+//! cache ([`dns`]). Every failure is classified into a [`FailKind`] so the scheduler
+//! can decide what counts toward DOWN, and rendered as the short text users see as an
+//! alert reason. No scheduling here.
 
 pub mod dns;
+pub mod http;
 pub mod icmp;
+pub mod records;
 pub mod tcp;
 
 use std::io;
@@ -45,6 +48,36 @@ pub struct ProbeFailure {
 
 /// The result of one probe: the round-trip time, or why it failed.
 pub type ProbeResult = Result<Duration, ProbeFailure>;
+
+/// A probe that got an answer: how long it took and, when the answer was a poor one
+/// (slow, a certificate near its expiry), why the target is DEGRADED.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// Time to the answer.
+    pub rtt: Duration,
+    /// Why the answer counts as DEGRADED, if it does.
+    pub degraded: Option<Degraded>,
+}
+
+/// Why an answer counts as DEGRADED.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Degraded {
+    /// The reason users see ("certificate expires in 5 days").
+    pub reason: String,
+    /// How far the cause has gone, for causes announced once per step (a certificate's
+    /// 14, 3 and 1 days as levels 1, 2, 3; higher is worse); see
+    /// `Health::observe_stepped`.
+    pub step: Option<std::num::NonZeroU8>,
+}
+
+impl From<Duration> for Answer {
+    fn from(rtt: Duration) -> Self {
+        Self { rtt, degraded: None }
+    }
+}
+
+/// The result of one probe of any kind: its answer, or why it failed.
+pub type Checked = Result<Answer, ProbeFailure>;
 
 impl ProbeFailure {
     /// A failure of `kind` with `detail`.

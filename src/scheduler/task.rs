@@ -22,7 +22,7 @@ use crate::domain::target::DEFAULT_TCP_PORT;
 use crate::domain::{Kind, Monitor, Outcome, State, TargetPolicy, Transition, now_ms};
 use crate::events::{ProbeEvent, StateEvent};
 use crate::probe::icmp::IcmpPinger;
-use crate::probe::{FailKind, ProbeFailure, ProbeResult, choose_addr, tcp};
+use crate::probe::{Answer, Checked, FailKind, ProbeFailure, ProbeResult, choose_addr, tcp};
 use crate::store::{Alert, Change, Committed};
 
 /// A random instant in `[0, interval)`: when a monitor's first probe goes out.
@@ -137,7 +137,7 @@ impl MonitorTask {
                 // Boxed: a probe's state (pinger waiter, timers, TCP connect) is
                 // large, and only the few monitors probing right now need it; unboxed,
                 // every sleeping task would carry that space (~1.3 KB each).
-                r = Box::pin(self.probe()) => r,
+                r = Box::pin(self.check()) => r,
             };
             let Some(verdict) = self.handle(result, started.elapsed()) else {
                 return;
@@ -153,6 +153,23 @@ impl MonitorTask {
             planned = next_tick(planned, interval, Instant::now());
             sleep.as_mut().reset(planned);
         }
+    }
+
+    /// One probe of any kind: http and dns reach their targets themselves (and check
+    /// the chat policy on every address they reach); ping and tcp go through
+    /// [`MonitorTask::probe`].
+    async fn check(&mut self) -> Checked {
+        let timeout = self.monitor.timeout.min(self.monitor.interval);
+        let chat = self.monitor.chat_added;
+        // Boxed apart: their futures are large (TLS, hyper, hickory), and this future
+        // is what every ping and tcp probe allocates.
+        if let Some(h) = &self.monitor.http {
+            return Box::pin(self.shared.http.probe(h, chat, timeout)).await;
+        }
+        if let Some(d) = &self.monitor.dns {
+            return Box::pin(self.shared.records.probe(&self.monitor.host, d, chat, timeout)).await;
+        }
+        self.probe().await.map(Answer::from)
     }
 
     async fn probe(&mut self) -> ProbeResult {
@@ -194,14 +211,14 @@ impl MonitorTask {
                 let port = self.monitor.port.unwrap_or(DEFAULT_TCP_PORT);
                 tcp::probe(SocketAddr::new(addr, port), timeout).await
             }
-            Kind::Push => Err(ProbeFailure::other("push monitors are not probed")),
+            Kind::Push | Kind::Http | Kind::Dns => Err(ProbeFailure::other("not probed here")),
         }
     }
 
     /// Records one result in the live state and publishes its probe event. Returns
     /// `None` when this task has been superseded or removed (then it changed nothing),
     /// else the state change to commit, if the verdict is one.
-    fn handle(&mut self, result: ProbeResult, took: Duration) -> Option<Option<(Health, Transition)>> {
+    fn handle(&mut self, result: Checked, took: Duration) -> Option<Option<(Health, Transition)>> {
         let sh = &*self.shared;
         let m = &self.monitor;
         let now = now_ms();
@@ -218,12 +235,16 @@ impl MonitorTask {
         sh.prom.probe(result.is_ok(), took);
 
         let outcome = match &result {
-            Ok(rtt) => {
+            Ok(answer) => {
                 self.only_timeouts = true;
-                let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
+                let us = u64::try_from(answer.rtt.as_micros()).unwrap_or(u64::MAX);
                 live.stats.record(now, Some(us), None);
                 live.history.probe(now, true, Some(us));
-                Some(Outcome::Up)
+                // A poor answer (slow, a certificate near expiry) is a plain DEGRADED.
+                Some(match &answer.degraded {
+                    Some(d) => Outcome::Degraded(d.reason.clone()),
+                    None => Outcome::Up,
+                })
             }
             Err(f) if f.kind == FailKind::Permission => {
                 // Not the target's fault: leave the verdict alone and say why.
@@ -258,7 +279,13 @@ impl MonitorTask {
         let mut verdict = None;
         if let Some(outcome) = outcome {
             let mut next = live.health.clone();
-            match next.observe(&outcome, m.fails, m.recovers, now) {
+            // A certificate's 14/3/1-day steps are announced once each.
+            let step = result
+                .as_ref()
+                .ok()
+                .and_then(|a| a.degraded.as_ref())
+                .and_then(|d| d.step);
+            match next.observe_stepped(&outcome, step, m.fails, m.recovers, now) {
                 // Committed first (the caller awaits it); memory keeps the old state.
                 Some(t) => verdict = Some((next, t)),
                 None => {
@@ -266,7 +293,9 @@ impl MonitorTask {
                     // different state. An UP monitor that keeps answering writes nothing.
                     let h = &live.health;
                     let counting = streak_target(next.streak_kind) != Some(next.state);
-                    let persist = next.streak_kind != h.streak_kind || (counting && next.streak != h.streak);
+                    let persist = next.streak_kind != h.streak_kind
+                        || (counting && next.streak != h.streak)
+                        || next.step != h.step;
                     if persist {
                         sh.store.save_health(m.id, &next);
                     }
@@ -281,7 +310,7 @@ impl MonitorTask {
                 monitor_id: m.id,
                 chat_id: m.chat_id,
                 ok: result.is_ok(),
-                rtt_ms: result.as_ref().ok().map(|d| d.as_secs_f64() * 1000.0),
+                rtt_ms: result.as_ref().ok().map(|a| a.rtt.as_secs_f64() * 1000.0),
                 error: result.as_ref().err().map(ToString::to_string),
                 at_ms: now,
             });

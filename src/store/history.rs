@@ -311,6 +311,8 @@ mod tests {
                 chat_added: false,
                 sites: Vec::new(),
                 quorum: None,
+                http: None,
+                dns: None,
             };
             s.put_monitor(&m, &Health::new(0)).await.unwrap();
         }

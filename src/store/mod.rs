@@ -973,6 +973,8 @@ mod tests {
             chat_added: false,
             sites: Vec::new(),
             quorum: None,
+            http: None,
+            dns: None,
         }
     }
 

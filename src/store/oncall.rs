@@ -1,7 +1,7 @@
 //! What upbot keeps for the people on call: one [`OnCall`] record per monitor (its
 //! parent, reminder period, ack, own mute, last announced state, last reminder) in the
-//! tree `oncall`, and one [`ChatSettings`] record per chat (quiet, `/mute all`, later
-//! the language) in the tree `chat_settings`. Keys are big-endian ids, values JSON
+//! tree `oncall`, and one [`ChatSettings`] record per chat (quiet, `/mute all`, the
+//! language) in the tree `chat_settings`. Keys are big-endian ids, values JSON
 //! with serde defaults, so a field added later reads older records as its default and
 //! no schema migration is needed.
 //!
@@ -168,6 +168,7 @@ mod tests {
                     reason: None,
                     at_ms: 1,
                 }),
+                lang: Some(crate::i18n::Lang::Ru),
             };
             s.put_chat_settings(-100, &settings).unwrap();
             s.put_chat_settings(-200, &ChatSettings::default()).unwrap();
@@ -182,6 +183,7 @@ mod tests {
         assert_eq!(chats.len(), 1);
         assert_eq!(chats[0].0, -100);
         assert!(chats[0].1.quiet);
+        assert_eq!(chats[0].1.lang, Some(crate::i18n::Lang::Ru), "the language survives");
         // no monitor #2 in this store: the sweep drops its record
         assert_eq!(s.oncall_sweep().unwrap(), 1);
         assert!(s.oncall_records().unwrap().is_empty());

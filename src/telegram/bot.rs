@@ -25,6 +25,7 @@ use super::private;
 use super::send::{Answer, Courier, Private, SideJob};
 use crate::core::{AckRequest, Caller, Command, MuteRequest, Reply, Scope, Selector};
 use crate::domain::now_ms;
+use crate::i18n::{Lang, tr};
 
 /// What handlers return; errors end up in the dispatcher's error handler.
 pub type HandlerResult = Result<(), Box<dyn Error + Send + Sync>>;
@@ -163,40 +164,52 @@ async fn on_message(bot: Bot, msg: Message, me: Me, ctx: Arc<BotCtx>) -> Handler
     let chat = msg.chat.id.0;
     let thread = topic(&msg);
     let private = msg.chat.is_private();
-    let style = Style::new(me.username(), private);
     let parsed = commands::parse(text, me.username());
+    let allowed = ctx.shared.access.is_allowed(chat);
+    let sender = sender_lang(msg.from.as_ref());
+    let lang = match &parsed {
+        // A chat that never chose its language speaks its first command's sender's.
+        Parsed::Command(_) | Parsed::Unknown(_) if allowed => ctx.shared.service.chat_lang_first(chat, sender),
+        _ if allowed => ctx.shared.service.chat_lang(chat).or(sender).unwrap_or_default(),
+        _ => sender.unwrap_or_default(),
+    };
+    let style = Style::new(me.username(), private).in_lang(lang);
     let (outcome, answer) = match parsed {
         Parsed::OtherBot => ("ignored", None),
         Parsed::Text if !private => ("ignored", None),
         // A stranger is told at most once an hour, whatever it sends (/chatid too: the
         // refusal names the chat's id).
-        _ if !ctx.shared.access.is_allowed(chat) => {
+        _ if !allowed => {
             if ctx.shared.access.refusal_due(chat) {
                 tracing::info!(bot = %ctx.username, chat, "chat not in UPBOT_ALLOWED_CHATS; told how to allow it");
-                ("refused_told", Some(Answer::text(thread, format::not_allowed(chat))))
+                (
+                    "refused_told",
+                    Some(Answer::text(thread, format::not_allowed(lang, chat))),
+                )
             } else {
                 ("refused_quiet", None)
             }
         }
         Parsed::Text => (
             "answered",
-            Some(Answer::text(
-                thread,
-                format!("Send {} for the commands.", style.cmd("help")),
-            )),
+            Some(Answer::text(thread, tr!(lang, "send-help", cmd = style.cmd("help")))),
         ),
         Parsed::Unknown(word) => (
             "answered",
             Some(Answer::text(thread, format::unknown_command(&word, &style))),
         ),
-        Parsed::Command(Cmd::Chatid) => ("answered", Some(Answer::text(thread, format::chat_id(chat, thread)))),
+        Parsed::Command(Cmd::Chatid) => (
+            "answered",
+            Some(Answer::text(thread, format::chat_id(lang, chat, thread))),
+        ),
         Parsed::Command(cmd) => {
             let mut a = ctx.run(&bot, &msg, cmd, &style, thread).await;
             if !private && private::carries_secret(text) {
+                // (After a /lang the side lines still speak the language before it.)
                 a.delete = Some(SideJob {
                     what: msg.id.0,
-                    done: private::secret_deleted(),
-                    failed: private::secret_kept(),
+                    done: private::secret_deleted(lang),
+                    failed: private::secret_kept(lang),
                 });
             }
             ("command", Some(a))
@@ -221,16 +234,20 @@ impl BotCtx {
             let age_s = (now_ms() / 1000) as i64 - msg.date.timestamp();
             if age_s > STALE_AFTER.as_secs() as i64 {
                 tracing::info!(bot = %self.username, chat, command = name, age_s, "stale command ignored");
-                return text(format::stale(name, Duration::from_secs(age_s.unsigned_abs())));
+                return text(format::stale(
+                    style.lang,
+                    name,
+                    Duration::from_secs(age_s.unsigned_abs()),
+                ));
             }
         }
         let action = match commands::action(cmd) {
             Ok(a) => a,
-            Err(e) => return text(format::error(&e)),
+            Err(e) => return text(format::error(&e, style.lang)),
         };
         match action {
             Action::Help { greeting } => text(format::help(style, greeting)),
-            Action::ChatId => text(format::chat_id(chat, thread)),
+            Action::ChatId => text(format::chat_id(style.lang, chat, thread)),
             Action::Usage(n) => text(format::usage_selector(n, style)),
             Action::Core(mut c) => {
                 let can_modify = modifies && access::can_modify(bot, msg).await;
@@ -250,7 +267,7 @@ impl BotCtx {
                     Ok(r) => self.answer_for(bot, msg, &r, style, can_modify, thread).await,
                     Err(e) => {
                         tracing::debug!(bot = %self.username, chat, command = name, error = %e, "command refused");
-                        text(format::error(&e))
+                        text(format::error(&e, style.lang))
                     }
                 }
             }
@@ -279,18 +296,19 @@ impl BotCtx {
         let anonymous = msg.sender_chat.as_ref().is_some_and(|c| c.id == msg.chat.id);
         let user = msg.from.as_ref().filter(|u| !u.is_bot).map(|u| u.id.0);
         if !(is_admin || access::can_modify(bot, msg).await) {
-            a.html = format!("{}\n{}", a.html, private::admins_only());
+            a.html = format!("{}\n{}", a.html, private::admins_only(style.lang));
             return a;
         }
         match user {
             Some(user) if !anonymous => {
-                let group = msg.chat.title().unwrap_or("your group");
+                let your_group = tr!(style.lang, "your-group");
+                let group = msg.chat.title().unwrap_or(&your_group);
                 a.private = Some(SideJob {
                     what: Private {
                         user: user as i64,
                         html: private::urls_message(view, group, style),
                     },
-                    done: private::sent_privately(),
+                    done: private::sent_privately(style.lang),
                     failed: private::cannot_message(&self.username, style, id),
                 });
             }
@@ -313,7 +331,13 @@ pub fn person(u: &User) -> String {
     }
 }
 
-/// The sender of a chat command, by name (an anonymous admin is "an admin").
+/// The language a Telegram user's app is set to, when upbot speaks it.
+fn sender_lang(u: Option<&User>) -> Option<Lang> {
+    u.and_then(|u| u.language_code.as_deref()).and_then(Lang::parse)
+}
+
+/// The sender of a chat command, by name (an anonymous admin is "an admin"; these
+/// words are stored in English and shown in the chat's language).
 fn sender_name(msg: &Message) -> String {
     if msg.sender_chat.as_ref().is_some_and(|c| c.id == msg.chat.id) {
         return "an admin".into();
@@ -335,13 +359,19 @@ async fn on_button(bot: Bot, q: CallbackQuery, ctx: Arc<BotCtx>) -> HandlerResul
         });
     };
     let data = q.data.clone().unwrap_or_default();
+    let lang = q
+        .message
+        .as_ref()
+        .and_then(|m| ctx.shared.service.chat_lang(m.chat().id.0))
+        .or_else(|| sender_lang(Some(&q.from)))
+        .unwrap_or_default();
     let (Some(press), Some(msg)) = (buttons::decode(&data), q.message.as_ref()) else {
-        answer("This button no longer does anything.".into(), true);
+        answer(tr!(lang, "button-stale"), true);
         return Ok(());
     };
     let chat = msg.chat().id.0;
     if !ctx.shared.access.is_allowed(chat) {
-        answer(format::strip_html(&format::not_allowed(chat)), true);
+        answer(format::strip_html(&format::not_allowed(lang, chat)), true);
         return Ok(());
     }
     let regular = msg.regular_message();
@@ -371,7 +401,7 @@ async fn on_button(bot: Bot, q: CallbackQuery, ctx: Arc<BotCtx>) -> HandlerResul
         Press::Pause(_) => Command::Pause(Selector::Id(id)),
     };
     ctx.shared.service.metrics().telegram_update("command");
-    let style = Style::new(&ctx.username, msg.chat().is_private());
+    let style = Style::new(&ctx.username, msg.chat().is_private()).in_lang(lang);
     match ctx.shared.service.execute(&caller, cmd).await {
         Ok(r) => {
             let (toast, line) = format::pressed(&r, &by, &style, now_ms());
@@ -391,7 +421,7 @@ async fn on_button(bot: Bot, q: CallbackQuery, ctx: Arc<BotCtx>) -> HandlerResul
         }
         Err(e) => {
             tracing::debug!(bot = %ctx.username, chat, monitor = %id, error = %e, "button press refused");
-            answer(format::strip_html(&format::error(&e)), true);
+            answer(format::strip_html(&format::error(&e, lang)), true);
         }
     }
     Ok(())
@@ -424,11 +454,18 @@ async fn on_my_chat_member(upd: ChatMemberUpdated, me: Me, ctx: Arc<BotCtx>) -> 
         }
     } else if was_out && !upd.chat.is_private() && !upd.chat.is_channel() {
         tracing::info!(bot = %ctx.username, chat, "bot added to a group");
-        let style = Style::new(me.username(), false);
+        // Not decided here: the chat's first command decides; meanwhile, the adder's.
+        let lang = ctx
+            .shared
+            .service
+            .chat_lang(chat)
+            .or_else(|| sender_lang(Some(&upd.from)))
+            .unwrap_or_default();
+        let style = Style::new(me.username(), false).in_lang(lang);
         let text = if ctx.shared.access.is_allowed(chat) {
             Some(format::help(&style, true))
         } else if ctx.shared.access.refusal_due(chat) {
-            Some(format::not_allowed(chat))
+            Some(format::not_allowed(lang, chat))
         } else {
             None
         };

@@ -17,6 +17,7 @@ use teloxide::types::InlineKeyboardMarkup;
 
 use crate::domain::MonitorId;
 use crate::domain::oncall::BUTTON_MUTE;
+use crate::i18n::{Lang, tr};
 
 /// Telegram's limit on `callback_data`.
 pub const MAX_DATA: usize = 64;
@@ -75,13 +76,13 @@ pub fn decode(data: &str) -> Option<Press> {
     parts.next().is_none().then_some(p)
 }
 
-/// The keyboard under an alert about monitor `id`.
-pub fn keyboard(id: MonitorId) -> Value {
-    let b = |text: &str, p: Press| json!({"text": text, "callback_data": encode(p)});
+/// The keyboard under an alert about monitor `id`, labelled in `lang`.
+pub fn keyboard(id: MonitorId, lang: Lang) -> Value {
+    let b = |label: &str, p: Press| json!({"text": tr!(lang, label), "callback_data": encode(p)});
     json!({"inline_keyboard": [[
-        b("✅ Ack", Press::Ack(id)),
-        b("🔕 Mute 1h", Press::Mute(id, BUTTON_MUTE)),
-        b("⏸ Pause", Press::Pause(id)),
+        b("button-ack", Press::Ack(id)),
+        b("button-mute", Press::Mute(id, BUTTON_MUTE)),
+        b("button-pause", Press::Pause(id)),
     ]]})
 }
 
@@ -137,7 +138,7 @@ mod tests {
 
     #[test]
     fn the_pressed_button_leaves_the_keyboard() {
-        let kb: InlineKeyboardMarkup = serde_json::from_value(keyboard(MonitorId(7))).unwrap();
+        let kb: InlineKeyboardMarkup = serde_json::from_value(keyboard(MonitorId(7), Lang::En)).unwrap();
         let left = without(Some(&kb), "ack:7").unwrap();
         let texts: Vec<&str> = left["inline_keyboard"][0]
             .as_array()

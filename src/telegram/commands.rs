@@ -1,25 +1,27 @@
 //! The chat commands: the [`BotCommands`] enum (routing), the lenient parser that
 //! accepts `/ADD`, `/add\nhost` and double spaces, and the mapping of each command's
 //! arguments to a [`core::Command`](crate::core::Command). The command menu
-//! (`setMyCommands`) and `/help` come from the core's one definition of each command
-//! ([`crate::core::SPECS`]).
+//! (`setMyCommands`, once per language) and `/help` come from the core's one
+//! definition of each command ([`crate::core::SPECS`]), their lines from the
+//! catalogues (`cmd-<name>`).
 
 use teloxide::types::BotCommand;
 use teloxide::utils::command::{BotCommands, ParseError};
 
-use crate::core::cmd::{AckRequest, MuteRequest, QuietRequest, RemindRequest, UnmuteRequest};
+use crate::core::cmd::{AckRequest, LangRequest, MuteRequest, QuietRequest, RemindRequest, UnmuteRequest};
 use crate::core::cmd::{GraphRequest, PageRequest};
 use crate::core::{AddRequest, Command, CoreError, SPECS, Selector};
+use crate::i18n::Lang;
 
-/// The menu lines of the commands only the chat has.
-const CHAT_ONLY: &[(&str, &str)] = &[("help", "how to use this bot"), ("chatid", "this chat's id")];
+/// The commands only the chat has (their menu lines: `cmd-help`, `cmd-chatid`).
+const CHAT_ONLY: &[&str] = &["help", "chatid"];
 
 /// The commands every bot understands. Arguments stay raw strings: the command core
 /// parses them, the same way for every front. (The menu texts come from the core.)
 #[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
 #[command(rename_rule = "lowercase")]
 pub enum Cmd {
-    /// watch a host or host:port — /add 192.0.2.10 interval=30s
+    /// watch a host, host:port, URL or DNS name — /add 192.0.2.10 interval=30s
     Add(String),
     /// stop watching — /del 7
     Del(String),
@@ -47,6 +49,8 @@ pub enum Cmd {
     Remind(String),
     /// UP messages without sound — /quiet on
     Quiet(String),
+    /// the chat's language — /lang pt
+    Lang(String),
     /// how to use this bot
     Help,
     /// how to use this bot
@@ -92,13 +96,22 @@ pub fn parse(text: &str, bot_username: &str) -> Parsed {
     }
 }
 
-/// The list sent with `setMyCommands`: bare names (as the Bot API documents them),
-/// the core's commands with their menu lines, then `/help` and `/chatid`.
-pub fn bot_commands() -> Vec<BotCommand> {
+/// The list sent with `setMyCommands` for `lang`: bare names (as the Bot API
+/// documents them), the core's commands with their menu lines (`watch a host or
+/// host:port — /add 192.0.2.10 interval=30s`), then `/help` and `/chatid`.
+pub fn bot_commands(lang: Lang) -> Vec<BotCommand> {
+    let about = |name: &str| super::format::about(lang, name);
     SPECS
         .iter()
-        .map(|s| BotCommand::new(s.name, s.menu()))
-        .chain(CHAT_ONLY.iter().map(|(n, d)| BotCommand::new(*n, *d)))
+        .map(|s| {
+            let line = if s.example.is_empty() {
+                about(s.name)
+            } else {
+                format!("{} — /{} {}", about(s.name), s.name, s.example)
+            };
+            BotCommand::new(s.name, line)
+        })
+        .chain(CHAT_ONLY.iter().map(|n| BotCommand::new(*n, about(n))))
         .collect()
 }
 
@@ -119,6 +132,7 @@ pub fn name(cmd: &Cmd) -> &'static str {
         Cmd::Unmute(_) => "/unmute",
         Cmd::Remind(_) => "/remind",
         Cmd::Quiet(_) => "/quiet",
+        Cmd::Lang(_) => "/lang",
         Cmd::Help => "/help",
         Cmd::Start => "/start",
         Cmd::Chatid => "/chatid",
@@ -183,6 +197,7 @@ pub fn action(cmd: Cmd) -> Result<Action, CoreError> {
         Cmd::Unmute(a) => UnmuteRequest::parse_chat(&a).map(|r| Action::Core(Command::Unmute(r))),
         Cmd::Remind(a) => RemindRequest::parse_chat(&a).map(|r| Action::Core(Command::Remind(r))),
         Cmd::Quiet(a) => QuietRequest::parse_chat(&a).map(|r| Action::Core(Command::Quiet(r))),
+        Cmd::Lang(a) => LangRequest::parse_chat(&a).map(|r| Action::Core(Command::Lang(r))),
         Cmd::Help => Ok(Action::Help { greeting: false }),
         Cmd::Start => Ok(Action::Help { greeting: true }),
         Cmd::Chatid => Ok(Action::ChatId),
@@ -318,7 +333,7 @@ mod tests {
 
     #[test]
     fn set_my_commands_list_has_no_slashes() {
-        let cmds = bot_commands();
+        let cmds = bot_commands(Lang::En);
         assert!(cmds.iter().all(|c| !c.command.starts_with('/')));
         assert!(cmds.iter().all(|c| c.command.chars().all(|ch| ch.is_ascii_lowercase())));
         assert!(cmds.iter().any(|c| c.command == "add"));
@@ -326,7 +341,7 @@ mod tests {
         let add = cmds.iter().find(|c| c.command == "add").unwrap();
         assert_eq!(
             add.description,
-            "watch a host or host:port — /add 192.0.2.10 interval=30s"
+            "watch a host, host:port, URL or DNS name — /add 192.0.2.10 interval=30s"
         );
     }
 }

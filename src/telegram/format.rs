@@ -1,9 +1,12 @@
-//! Every text the bots send: command replies and alert batches, in Telegram HTML.
+//! Every text the bots send: command replies and alert batches, in Telegram HTML, in
+//! the chat's language ([`Style::lang`]; the texts are the catalogues of
+//! [`crate::i18n`], `locales/*.ftl`).
 //!
 //! Pure functions (time is passed in), so each text is unit-tested. Every value a user
-//! or a probe supplied goes through [`esc`]; templates are never escaped. Messages are
-//! split on line boundaries to stay under Telegram's 4096-character limit, measured in
-//! UTF-16 code units of the raw HTML (an upper bound of what Telegram counts).
+//! or a probe supplied goes through [`esc`] before it is put into a text; the
+//! catalogues' own tags are never escaped. Messages are split on line boundaries to
+//! stay under Telegram's 4096-character limit, measured in UTF-16 code units of the
+//! raw HTML (an upper bound of what Telegram counts).
 
 use std::time::Duration;
 
@@ -14,6 +17,7 @@ use std::collections::HashMap;
 use crate::core::{CoreError, MonitorView, Reply, StatusView};
 use crate::domain::oncall::{self, Message, Notice, Section};
 use crate::domain::{Kind, State, StatsSummary};
+use crate::i18n::{self, Lang, tr};
 use crate::store::Alert;
 
 /// Telegram's limit on one message's text.
@@ -31,7 +35,8 @@ pub fn tg_len(s: &str) -> usize {
     s.encode_utf16().count()
 }
 
-/// Upper-case state word used in alerts and replies.
+/// Upper-case state word used in alerts and replies. DOWN, UP and DEGRADED are the
+/// same in every language (scripts and filters match them).
 pub fn state_word(s: State) -> &'static str {
     match s {
         State::Pending => "PENDING",
@@ -39,6 +44,15 @@ pub fn state_word(s: State) -> &'static str {
         State::Degraded => "DEGRADED",
         State::Down => "DOWN",
         State::Paused => "PAUSED",
+    }
+}
+
+/// [`state_word`] in `lang`: PENDING and PAUSED are translated, the rest never.
+fn state_in(lang: Lang, s: State) -> String {
+    match s {
+        State::Pending => tr!(lang, "state-pending"),
+        State::Paused => tr!(lang, "state-paused"),
+        other => state_word(other).to_string(),
     }
 }
 
@@ -59,6 +73,11 @@ pub fn human(d: Duration) -> String {
     crate::domain::duration::human(Duration::from_secs(d.as_secs().max(1)))
 }
 
+/// [`human`] in `lang` (`5 min 3 s`, `5 мин 3 с`, `5분 3초`).
+pub fn human_in(lang: Lang, d: Duration) -> String {
+    i18n::duration(lang, Duration::from_secs(d.as_secs().max(1)))
+}
+
 fn utc(ms: u64) -> String {
     let t = std::time::UNIX_EPOCH + Duration::from_millis(ms);
     humantime::format_rfc3339_seconds(t)
@@ -76,6 +95,23 @@ fn truncate(s: &str, max: usize) -> String {
     t
 }
 
+/// A probe failure reason for a chat: translated when upbot wrote it
+/// ([`i18n::reason`]), shortened, escaped.
+fn reason_html(lang: Lang, reason: &str) -> String {
+    esc(&truncate(&i18n::reason::localize(lang, reason), MAX_REASON))
+}
+
+/// Who did something, as stored (`Ann Lee (@ann)`, or one of the words upbot itself
+/// puts there: "the operator", "an admin", "someone"), in `lang`, escaped.
+fn person(lang: Lang, by: &str) -> String {
+    match by {
+        "the operator" => tr!(lang, "the-operator"),
+        "an admin" => tr!(lang, "an-admin"),
+        "someone" => tr!(lang, "someone"),
+        other => esc(other),
+    }
+}
+
 /// `<b>name</b> (target)`, or just `<b>target</b>` when the name is the target.
 fn who(name: &str, target: &str) -> String {
     if name == target {
@@ -88,25 +124,44 @@ fn who(name: &str, target: &str) -> String {
 /// When a change happened, in UTC: `at 14:03:12 UTC` the same UTC day as `now_ms`
 /// (when the alert goes out), else with the date: `at 2025-06-01 14:03:12 UTC`.
 pub fn alert_time(at_ms: u64, now_ms: u64) -> String {
+    alert_time_in(Lang::En, at_ms, now_ms)
+}
+
+/// [`alert_time`] in `lang` (`às 14:03:12 UTC`, `в 14:03:12 UTC`, `14:03:12 UTC`).
+pub fn alert_time_in(lang: Lang, at_ms: u64, now_ms: u64) -> String {
+    tr!(lang, "at", time = when(at_ms, now_ms))
+}
+
+/// `14:03:12 UTC` (with the date on another day than `now_ms`).
+fn when(at_ms: u64, now_ms: u64) -> String {
     let day = |ms: u64| ms / 86_400_000;
     let full = utc(at_ms); // "2025-06-01 14:03:12 UTC"
     match full.split_once(' ') {
-        Some((_, time)) if day(at_ms) == day(now_ms) => format!("at {time}"),
-        _ => format!("at {full}"),
+        Some((_, time)) if day(at_ms) == day(now_ms) => time.to_string(),
+        _ => full,
     }
 }
 
 /// One line for one announced state change, saying when it happened.
 pub fn alert_line(a: &Alert, now_ms: u64) -> String {
+    alert_line_in(Lang::En, a, now_ms)
+}
+
+/// [`alert_line`] in `lang`.
+pub fn alert_line_in(lang: Lang, a: &Alert, now_ms: u64) -> String {
     let t = &a.transition;
     let detail = match t.to {
         State::Up => match (t.from, t.down_for_ms) {
-            (_, Some(ms)) => format!("back after {} down", human(Duration::from_millis(ms))),
-            (State::Pending, None) => "now UP".to_string(),
-            _ => "recovered".to_string(),
+            (_, Some(ms)) => tr!(
+                lang,
+                "alert-back-after",
+                duration = human_in(lang, Duration::from_millis(ms))
+            ),
+            (State::Pending, None) => tr!(lang, "alert-now-up"),
+            _ => tr!(lang, "alert-recovered"),
         },
-        _ if t.reason.is_empty() => format!("now {}", state_word(t.to)),
-        _ => truncate(&t.reason, MAX_REASON),
+        _ if t.reason.is_empty() => tr!(lang, "alert-now", state = state_in(lang, t.to)),
+        _ => i18n::reason::localize(lang, &t.reason),
     };
     format!(
         "{} <b>{}</b> #{} {}: {} · {}",
@@ -114,8 +169,8 @@ pub fn alert_line(a: &Alert, now_ms: u64) -> String {
         state_word(t.to),
         a.monitor_id,
         who(&a.name, &a.target),
-        esc(&detail),
-        alert_time(t.at_ms, now_ms)
+        esc(&truncate(&detail, MAX_REASON)),
+        alert_time_in(lang, t.at_ms, now_ms)
     )
 }
 
@@ -131,6 +186,7 @@ pub struct Chunk {
 /// Everything queued for one chat as few messages as possible: a summary line when
 /// there is more than one change, then one line per change, oldest first.
 pub fn alert_chunks(alerts: &[(u64, Alert)], now_ms: u64) -> Vec<Chunk> {
+    let lang = Lang::En;
     let header = (alerts.len() > 1).then(|| {
         let mut counts: Vec<(State, usize)> = Vec::new();
         for (_, a) in alerts {
@@ -139,126 +195,136 @@ pub fn alert_chunks(alerts: &[(u64, Alert)], now_ms: u64) -> Vec<Chunk> {
                 None => counts.push((a.transition.to, 1)),
             }
         }
-        let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {}", state_word(*s))).collect();
-        format!("<b>{} changes</b>: {}", alerts.len(), parts.join(", "))
+        let parts: Vec<String> = counts
+            .iter()
+            .map(|(s, n)| tr!(lang, "count-state", count = *n, state = state_in(lang, *s)))
+            .collect();
+        tr!(lang, "alert-changes", count = alerts.len(), counts = parts.join(", "))
     });
-    let lines = alerts.iter().map(|(k, a)| (alert_line(a, now_ms), vec![*k])).collect();
+    let lines = alerts
+        .iter()
+        .map(|(k, a)| (alert_line_in(lang, a, now_ms), vec![*k]))
+        .collect();
     chunk_lines(header, lines, MAX_MESSAGE)
 }
 
-/// `14:03:12 UTC` (with the date on another day than `now_ms`).
-fn when(at_ms: u64, now_ms: u64) -> String {
-    let at = alert_time(at_ms, now_ms);
-    at.strip_prefix("at ").unwrap_or(&at).to_string()
+/// `: reason` (translated, escaped), or nothing.
+fn colon_reason(lang: Lang, reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", reason_html(lang, reason))
+    }
 }
 
 /// One line of a planned message.
-fn plan_line(a: &Alert, behind: usize, now_ms: u64) -> String {
+fn plan_line(lang: Lang, a: &Alert, behind: usize, now_ms: u64) -> String {
     let t = &a.transition;
     let mut line = match &a.notice {
-        Notice::Change => alert_line(a, now_ms),
+        Notice::Change => alert_line_in(lang, a, now_ms),
         Notice::Reminder => {
-            let down_for = human(Duration::from_millis(t.down_for_ms.unwrap_or(0)));
+            let down_for = human_in(lang, Duration::from_millis(t.down_for_ms.unwrap_or(0)));
             let since = t.at_ms.saturating_sub(t.down_for_ms.unwrap_or(0));
-            let reason = if t.reason.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", esc(&truncate(&t.reason, MAX_REASON)))
-            };
-            format!(
-                "⏰ still <b>DOWN</b> for {down_for} · #{} {}{reason} · since {}",
-                a.monitor_id,
-                who(&a.name, &a.target),
-                when(since, now_ms)
+            tr!(
+                lang,
+                "reminder-line",
+                duration = down_for,
+                id = a.monitor_id.to_string(),
+                who = who(&a.name, &a.target),
+                reason = colon_reason(lang, &t.reason),
+                since = when(since, now_ms)
             )
         }
         Notice::MuteEnded { .. } => {
-            let reason = if t.reason.is_empty() || !matches!(t.to, State::Down | State::Degraded) {
-                String::new()
+            let reason = if matches!(t.to, State::Down | State::Degraded) {
+                colon_reason(lang, &t.reason)
             } else {
-                format!(": {}", esc(&truncate(&t.reason, MAX_REASON)))
+                String::new()
             };
-            format!(
-                "{} <b>{}</b> #{} {}{reason} · was {} · since {}",
-                state_icon(t.to),
-                state_word(t.to),
-                a.monitor_id,
-                who(&a.name, &a.target),
-                state_word(t.from),
-                when(t.at_ms, now_ms)
+            tr!(
+                lang,
+                "mute-ended-line",
+                icon = state_icon(t.to),
+                state = state_in(lang, t.to),
+                id = a.monitor_id.to_string(),
+                who = who(&a.name, &a.target),
+                reason = reason,
+                from = state_in(lang, t.from),
+                since = when(t.at_ms, now_ms)
             )
         }
-        Notice::Acked { by, reason } => {
-            let why = reason.as_deref().map(|r| format!(": {}", esc(r))).unwrap_or_default();
-            format!(
-                "✅ #{} {} ({}) acked by {}{why}. No reminders until it recovers.",
-                a.monitor_id,
-                who(&a.name, &a.target),
-                state_word(t.to),
-                esc(by)
-            )
-        }
+        Notice::Acked { by, reason } => tr!(
+            lang,
+            "acked-notice",
+            id = a.monitor_id.to_string(),
+            who = who(&a.name, &a.target),
+            state = state_in(lang, t.to),
+            by = person(lang, by),
+            why = why(reason.as_deref())
+        ),
         Notice::Muted {
             by,
             until_ms,
             reason,
             all,
         } => {
-            let what = if *all {
-                "All monitors of this chat".to_string()
+            let until = until_text(lang, *until_ms, now_ms);
+            let (by, why) = (person(lang, by), why(reason.as_deref()));
+            if *all {
+                tr!(lang, "muted-notice-all", by = by, until = until, why = why)
             } else {
-                format!("#{} {}", a.monitor_id, who(&a.name, &a.target))
-            };
-            let why = reason.as_deref().map(|r| format!(": {}", esc(r))).unwrap_or_default();
-            format!(
-                "🔕 {what} muted by {} until {}{why}. Probing goes on.",
-                esc(by),
-                until_text(*until_ms, now_ms)
-            )
+                tr!(
+                    lang,
+                    "muted-notice-one",
+                    id = a.monitor_id.to_string(),
+                    who = who(&a.name, &a.target),
+                    by = by,
+                    until = until,
+                    why = why
+                )
+            }
         }
-        Notice::Site {
-            site,
-            lost: true,
-            counting,
-        } => format!(
-            "📡 Site <b>{}</b> stopped reporting; verdicts count the {counting} other site{} until it is back.",
-            esc(site),
-            if *counting == 1 { "" } else { "s" }
-        ),
-        Notice::Site { site, lost: false, .. } => {
-            format!("📡 Site <b>{}</b> reports again; verdicts count it again.", esc(site))
+        Notice::Site { site, lost, counting } => {
+            let id = if *lost { "site-lost" } else { "site-back" };
+            tr!(lang, id, site = esc(site), counting = *counting)
         }
     };
     if behind > 0 {
-        line.push_str(&format!(" · + {behind} behind it"));
+        line.push_str(" · ");
+        line.push_str(&tr!(lang, "behind", count = behind));
     }
     line
 }
 
+/// `: reason` of an ack or a mute (the person's own words, escaped), or nothing.
+fn why(reason: Option<&str>) -> String {
+    reason.map(|r| format!(": {}", esc(r))).unwrap_or_default()
+}
+
 /// `3 DOWN, 1 UP, 2 still DOWN` over the lines of a message (children counted in).
-fn counts(lines: &[(&Alert, usize)]) -> String {
-    let mut counts: Vec<(String, usize)> = Vec::new();
+fn counts(lang: Lang, lines: &[(&Alert, usize)]) -> String {
+    // (rank, state): the worst first, whatever came first; a reminder is "still DOWN".
+    let mut counts: Vec<((usize, State), usize)> = Vec::new();
     for (a, behind) in lines {
-        let word = match a.notice {
-            Notice::Reminder => "still DOWN".to_string(),
-            _ => state_word(a.transition.to).to_string(),
+        let key = match (&a.notice, a.transition.to) {
+            (Notice::Reminder, s) => (1, s),
+            (_, State::Down) => (0, State::Down),
+            (_, State::Degraded) => (2, State::Degraded),
+            (_, State::Up) => (3, State::Up),
+            (_, s) => (4, s),
         };
-        match counts.iter_mut().find(|(w, _)| *w == word) {
+        match counts.iter_mut().find(|(k, _)| *k == key) {
             Some((_, n)) => *n += 1 + behind,
-            None => counts.push((word, 1 + behind)),
+            None => counts.push((key, 1 + behind)),
         }
     }
-    // The worst first, whatever came first.
-    let rank = |w: &str| {
-        ["DOWN", "still DOWN", "DEGRADED", "UP"]
-            .iter()
-            .position(|r| *r == w)
-            .unwrap_or(4)
-    };
-    counts.sort_by_key(|(w, _)| rank(w));
+    counts.sort_by_key(|((rank, _), _)| *rank);
     counts
         .iter()
-        .map(|(w, n)| format!("{n} {w}"))
+        .map(|((rank, s), n)| match rank {
+            1 => tr!(lang, "count-still-down", count = *n),
+            _ => tr!(lang, "count-state", count = *n, state = state_in(lang, *s)),
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -268,6 +334,7 @@ fn counts(lines: &[(&Alert, usize)]) -> String {
 /// first names that fit, and `… and N more`). Every chunk but the last carries no
 /// keys: the rows leave the outbox with the last one.
 pub fn plan_chunks(msg: &Message, rows: &HashMap<u64, &Alert>, style: &Style, now_ms: u64) -> Vec<Chunk> {
+    let lang = style.lang;
     let lines: Vec<(&Alert, usize)> = msg
         .lines
         .iter()
@@ -280,13 +347,14 @@ pub fn plan_chunks(msg: &Message, rows: &HashMap<u64, &Alert>, style: &Style, no
     let header = match (msg.section, &first.notice) {
         (Section::MuteEnded { all }, Notice::MuteEnded { changed: false, .. }) => {
             let text = if all {
-                "🔔 <b>Mute ended</b> for all monitors of this chat; nothing changed while it lasted.".to_string()
+                tr!(lang, "mute-ended-all-same")
             } else {
-                format!(
-                    "🔔 <b>Mute ended</b> for #{} {}; nothing changed while it lasted: it is {}.",
-                    first.monitor_id,
-                    who(&first.name, &first.target),
-                    state_word(first.transition.to)
+                tr!(
+                    lang,
+                    "mute-ended-one-same",
+                    id = first.monitor_id.to_string(),
+                    who = who(&first.name, &first.target),
+                    state = state_in(lang, first.transition.to)
                 )
             };
             return vec![Chunk {
@@ -294,24 +362,26 @@ pub fn plan_chunks(msg: &Message, rows: &HashMap<u64, &Alert>, style: &Style, no
                 keys: msg.keys.clone(),
             }];
         }
-        (Section::MuteEnded { all }, _) => Some(format!(
-            "🔔 <b>Mute ended</b>{}: {} changed while it lasted ({})",
-            if all { " for all monitors of this chat" } else { "" },
-            if total == 1 {
-                "1 monitor".to_string()
+        (Section::MuteEnded { all }, _) => Some(tr!(
+            lang,
+            if all {
+                "mute-ended-changed-all"
             } else {
-                format!("{total} monitors")
+                "mute-ended-changed"
             },
-            counts(&lines)
+            count = total,
+            counts = counts(lang, &lines)
         )),
         (Section::Info, _) => None,
-        (Section::Alerts, _) if msg.storm => Some(format!("🚨 <b>{total} changes</b>: {}", counts(&lines))),
+        (Section::Alerts, _) if msg.storm => {
+            Some(tr!(lang, "storm-header", count = total, counts = counts(lang, &lines)))
+        }
         (Section::Alerts, _) if lines.len() > 1 || total > lines.len() => {
-            Some(format!("<b>{total} changes</b>: {}", counts(&lines)))
+            Some(tr!(lang, "alert-changes", count = total, counts = counts(lang, &lines)))
         }
         (Section::Alerts, _) => None,
     };
-    let texts: Vec<String> = lines.iter().map(|(a, b)| plan_line(a, *b, now_ms)).collect();
+    let texts: Vec<String> = lines.iter().map(|(a, b)| plan_line(lang, a, *b, now_ms)).collect();
     if msg.storm || texts.len() > oncall::STORM_AT {
         return vec![storm_chunk(header.unwrap_or_default(), &texts, msg.keys.clone(), style)];
     }
@@ -329,12 +399,7 @@ pub fn plan_chunks(msg: &Message, rows: &HashMap<u64, &Alert>, style: &Style, no
 /// One storm summary: the header, as many of the first lines as fit (at most
 /// [`oncall::STORM_NAMES`]), then `… and N more` pointing at `/list down`.
 fn storm_chunk(header: String, lines: &[String], keys: Vec<u64>, style: &Style) -> Chunk {
-    let footer = |more: usize| {
-        format!(
-            "… and {more} more · {} down shows every monitor not UP",
-            style.cmd("list")
-        )
-    };
+    let footer = |more: usize| tr!(style.lang, "storm-more", count = more, cmd = style.cmd("list"));
     let mut html = header;
     let mut shown = 0;
     for line in lines.iter().take(oncall::STORM_NAMES) {
@@ -352,7 +417,6 @@ fn storm_chunk(header: String, lines: &[String], keys: Vec<u64>, style: &Style) 
     }
     Chunk { html, keys }
 }
-
 /// Packs lines into messages of at most `limit` (UTF-16 units), never splitting a line
 /// unless it alone is longer than `limit`. The header opens the first message.
 pub fn chunk_lines(header: Option<String>, lines: Vec<(String, Vec<u64>)>, limit: usize) -> Vec<Chunk> {
@@ -434,16 +498,19 @@ pub fn strip_html(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// What a chat command looks like in this chat: `/del` in private chats, `/del@bot`
-/// in groups (privacy mode delivers only addressed commands reliably).
+/// How texts look in one chat: commands as `/del` in private chats and `/del@bot` in
+/// groups (privacy mode delivers only addressed commands reliably), in the chat's
+/// language.
 #[derive(Debug, Clone)]
 pub struct Style {
     /// `@botname` in groups, empty in private chats.
     pub suffix: String,
+    /// The chat's language.
+    pub lang: Lang,
 }
 
 impl Style {
-    /// The style for a chat: private chats need no `@bot`.
+    /// The style for a chat, in English: private chats need no `@bot`.
     pub fn new(bot_username: &str, private: bool) -> Self {
         Self {
             suffix: if private {
@@ -451,7 +518,15 @@ impl Style {
             } else {
                 format!("@{bot_username}")
             },
+            lang: Lang::En,
         }
+    }
+
+    /// The same style in `lang`.
+    #[must_use]
+    pub fn in_lang(mut self, lang: Lang) -> Self {
+        self.lang = lang;
+        self
     }
 
     /// `/cmd` or `/cmd@bot`.
@@ -460,132 +535,143 @@ impl Style {
     }
 }
 
-/// A configured interval or timeout, exactly (`30s`, `1.5s`, `500ms`).
-fn every(interval_s: f64) -> String {
-    crate::domain::duration::human_secs(interval_s)
+/// A configured interval or timeout, exactly (`30s`, `1.5s`, `500ms`), in `lang`.
+fn every(lang: Lang, interval_s: f64) -> String {
+    i18n::duration_secs(lang, interval_s)
 }
 
 fn kind_target(m: &MonitorView) -> String {
     format!("{} {}", m.kind.as_str(), esc(&m.target))
 }
 
-fn ms(v: f64) -> String {
-    if v >= 100.0 {
+/// A figure in ms as people read it (`0.41`, `12.8`, `140`), with the language's
+/// decimal separator.
+pub(crate) fn ms(lang: Lang, v: f64) -> String {
+    let s = if v >= 100.0 {
         format!("{v:.0}")
     } else if v >= 10.0 {
         format!("{v:.1}")
     } else {
         format!("{v:.2}")
-    }
+    };
+    i18n::decimal(lang, &s)
+}
+
+/// `#7 <b>db</b> (10.0.0.5)`.
+fn one(m: &MonitorView) -> String {
+    format!("#{} {}", m.id, who(&m.name, &m.target))
 }
 
 /// Reply to a successful command.
 pub fn reply(r: &Reply, style: &Style, now_ms: u64) -> String {
+    let lang = style.lang;
     match r {
         Reply::Added(m) => {
             let what = match m.kind {
-                Kind::Push => format!("push monitor {}", esc(&m.name)),
-                _ => format!("{}, every {}", kind_target(m), every(m.interval)),
+                Kind::Push => tr!(lang, "added-push", name = esc(&m.name)),
+                _ => tr!(
+                    lang,
+                    "added-probe",
+                    kind = m.kind.as_str(),
+                    target = esc(&m.target),
+                    every = every(lang, m.interval)
+                ),
             };
-            let mut text = format!(
-                "✅ Added #{} <b>{}</b>: {what}.{}\nI'll post here when it goes DOWN or comes back UP. Remove it with {} {}.",
-                m.id,
-                esc(&m.name),
-                push_urls(m),
-                style.cmd("del"),
-                m.id
-            );
+            let mut text = tr!(lang, "added", id = m.id.to_string(), name = esc(&m.name), what = what);
+            text.push_str(&push_urls(lang, m));
+            text.push('\n');
+            text.push_str(&tr!(lang, "added-tail", cmd = style.cmd("del"), id = m.id.to_string()));
             for w in &m.warnings {
-                text.push_str(&format!("\n⚠️ {}", esc(w)));
+                text.push_str(&format!("\n⚠️ {}", esc(&w.render(lang))));
             }
             text
         }
-        Reply::Rotated(m) => format!(
-            "🔑 New token for #{} <b>{}</b>; the old URLs no longer work.{}",
-            m.id,
-            esc(&m.name),
-            push_urls(m)
+        Reply::Rotated(m) => tr!(lang, "rotated", id = m.id.to_string(), name = esc(&m.name)) + &push_urls(lang, m),
+        Reply::Deleted(m) => tr!(lang, "deleted", id = m.id.to_string(), who = who(&m.name, &m.target)),
+        Reply::Paused(m) => tr!(
+            lang,
+            "paused",
+            id = m.id.to_string(),
+            who = who(&m.name, &m.target),
+            cmd = style.cmd("resume")
         ),
-        Reply::Deleted(m) => format!("🗑 Deleted #{} {}.", m.id, who(&m.name, &m.target)),
-        Reply::Paused(m) => format!(
-            "⏸ Paused #{} {}. Resume with {} {}.",
-            m.id,
-            who(&m.name, &m.target),
-            style.cmd("resume"),
-            m.id
-        ),
-        Reply::Resumed(m) => format!(
-            "▶️ Resumed #{} {}; it stays PENDING until the next checks decide.",
-            m.id,
-            who(&m.name, &m.target)
-        ),
+        Reply::Resumed(m) => tr!(lang, "resumed", id = m.id.to_string(), who = who(&m.name, &m.target)),
         Reply::List(ms) => list(ms, style, now_ms),
         Reply::ListDown(ms) => list_down(ms, style, now_ms),
-        Reply::Status(s) => status(s, now_ms),
-        Reply::Graph(g) => super::pictures::caption(g),
+        Reply::Status(s) => status(lang, s, now_ms),
+        Reply::Graph(g) => super::pictures::caption(g, lang),
         Reply::Page(p) => super::pictures::page_reply(p, style),
-        Reply::Acked(m) => {
-            let why = m
-                .ack_reason
-                .as_deref()
-                .map(|r| format!(": {}", esc(r)))
-                .unwrap_or_default();
-            format!(
-                "✅ #{} {} acked by {}{why}. No reminders until it recovers.",
-                m.id,
-                who(&m.name, &m.target),
-                esc(m.acked_by.as_deref().unwrap_or("someone"))
-            )
-        }
+        Reply::Acked(m) => tr!(
+            lang,
+            "acked",
+            id = m.id.to_string(),
+            who = who(&m.name, &m.target),
+            by = person(lang, m.acked_by.as_deref().unwrap_or("someone")),
+            why = why(m.ack_reason.as_deref())
+        ),
         Reply::Muted(v) => {
             let until = until_ms(&v.muted_until);
             let what = match (v.all, v.monitors.as_slice()) {
-                (true, ms) => format!("every monitor of this chat ({})", ms.len()),
-                (false, [m]) => format!("#{} {}", m.id, who(&m.name, &m.target)),
-                (false, ms) => format!("{} monitors", ms.len()),
+                (true, ms) => tr!(lang, "muted-what-all", count = ms.len()),
+                (false, [m]) => one(m),
+                (false, ms) => tr!(lang, "monitors-count", count = ms.len()),
             };
-            let why = v.reason.as_deref().map(|r| format!(": {}", esc(r))).unwrap_or_default();
             let end = if v.all {
                 "all".to_string()
             } else {
                 v.monitors.first().map(|m| m.id.to_string()).unwrap_or_default()
             };
-            format!(
-                "🔕 Muted {what} until {}{why}. Probing goes on; when the mute ends I'll say what changed. {} {end} ends it now.",
-                until.map_or_else(|| esc(&v.muted_until), |u| until_text(u, now_ms)),
-                style.cmd("unmute"),
+            tr!(
+                lang,
+                "muted",
+                what = what,
+                until = until.map_or_else(|| esc(&v.muted_until), |u| until_text(lang, u, now_ms)),
+                why = why(v.reason.as_deref()),
+                cmd = style.cmd("unmute"),
+                end = end
             )
         }
         Reply::Unmuted(v) => {
             let what = match (v.all, v.monitors.as_slice()) {
-                (true, _) => "this chat".to_string(),
-                (false, [m]) => format!("#{} {}", m.id, who(&m.name, &m.target)),
-                (false, ms) => format!("{} monitors", ms.len()),
+                (true, _) => tr!(lang, "unmuted-what-chat"),
+                (false, [m]) => one(m),
+                (false, ms) => tr!(lang, "monitors-count", count = ms.len()),
             };
-            match v.changed {
-                0 => format!("🔔 Unmuted {what}; nothing changed while it was muted."),
-                1 => format!("🔔 Unmuted {what}; 1 monitor changed while it was muted (see the next message)."),
-                n => format!("🔔 Unmuted {what}; {n} monitors changed while it was muted (see the next message)."),
-            }
+            tr!(lang, "unmuted", what = what, changed = v.changed)
         }
         Reply::Reminders(v) => {
             let what = match v.monitors.as_slice() {
-                [m] => format!("#{} {}", m.id, who(&m.name, &m.target)),
-                ms => format!("{} monitors", ms.len()),
+                [m] => one(m),
+                ms => tr!(lang, "monitors-count", count = ms.len()),
             };
             match v.remind {
-                Some(s) => format!(
-                    "⏰ {what}: a reminder every {} while DOWN (unless acked or muted).",
-                    every(s)
-                ),
-                None => format!("⏰ {what}: no reminders."),
+                Some(s) => tr!(lang, "reminders-on", what = what, every = every(lang, s)),
+                None => tr!(lang, "reminders-off", what = what),
             }
         }
-        Reply::Quiet(q) if q.quiet => {
-            "🔈 Quiet mode on: UP and recovery messages arrive without sound; DOWN always with sound.".into()
-        }
-        Reply::Quiet(_) => "🔔 Quiet mode off: every alert arrives with sound.".into(),
+        Reply::Quiet(q) if q.quiet => tr!(lang, "quiet-on"),
+        Reply::Quiet(_) => tr!(lang, "quiet-off"),
+        // Said in the language just set.
+        Reply::Lang(l) => tr!(
+            l.lang,
+            if l.changed { "lang-set" } else { "lang-current" },
+            name = lang_name(l.lang),
+            cmd = style.cmd("lang")
+        ),
     }
+}
+
+/// A language's name in itself (`English`, `Português`, `Русский`, `한국어`).
+pub fn lang_name(lang: Lang) -> String {
+    tr!(
+        lang,
+        match lang {
+            Lang::En => "lang-name-en",
+            Lang::Pt => "lang-name-pt",
+            Lang::Ru => "lang-name-ru",
+            Lang::Ko => "lang-name-ko",
+        }
+    )
 }
 
 /// An RFC 3339 time as ms since the epoch.
@@ -597,27 +683,28 @@ fn until_ms(rfc: &str) -> Option<u64> {
 }
 
 /// `15:03 UTC (in 1h)` for a time to come.
-fn until_text(until: u64, now_ms: u64) -> String {
-    let at = alert_time(until, now_ms);
-    let at = at.strip_prefix("at ").unwrap_or(&at).to_string();
-    format!(
-        "{at} (in {})",
-        human(Duration::from_millis(until.saturating_sub(now_ms)))
+fn until_text(lang: Lang, until: u64, now_ms: u64) -> String {
+    tr!(
+        lang,
+        "until",
+        at = when(until, now_ms),
+        duration = human_in(lang, Duration::from_millis(until.saturating_sub(now_ms)))
     )
 }
 
 /// What `/list` adds to a monitor's line: who acked it, until when it is muted.
-fn oncall_marks(m: &MonitorView, now_ms: u64) -> String {
+fn oncall_marks(lang: Lang, m: &MonitorView, now_ms: u64) -> String {
     let mut out = String::new();
     if let Some(by) = &m.acked_by {
-        out.push_str(&format!(" · ✅ acked by {}", esc(by)));
+        out.push_str(" · ");
+        out.push_str(&tr!(lang, "mark-acked", by = person(lang, by)));
         if let Some(r) = &m.ack_reason {
             out.push_str(&format!(": {}", esc(&truncate(r, 60))));
         }
     }
     if let Some(u) = m.muted_until.as_deref().and_then(until_ms) {
-        let at = alert_time(u, now_ms);
-        out.push_str(&format!(" · 🔕 muted until {}", at.strip_prefix("at ").unwrap_or(&at)));
+        out.push_str(" · ");
+        out.push_str(&tr!(lang, "mark-muted", until = when(u, now_ms)));
     }
     out
 }
@@ -625,44 +712,38 @@ fn oncall_marks(m: &MonitorView, now_ms: u64) -> String {
 /// `/list down`: every monitor not UP, one short line each (after a storm summary this
 /// is the full list, so lines stay short: about 40 characters each).
 fn list_down(monitors: &[MonitorView], style: &Style, now_ms: u64) -> String {
+    let lang = style.lang;
     if monitors.is_empty() {
-        return format!("🟢 Every monitor is UP. {} shows them all.", style.cmd("list"));
+        return tr!(lang, "list-down-none", cmd = style.cmd("list"));
     }
-    let mut out = format!("<b>{} not UP</b>", monitors.len());
+    let mut out = tr!(lang, "list-down-head", count = monitors.len());
     for m in monitors {
         let since = until_ms(&m.since)
-            .map(|t| format!(" {}", human(Duration::from_millis(now_ms.saturating_sub(t)))))
+            .map(|t| format!(" {}", human_in(lang, Duration::from_millis(now_ms.saturating_sub(t)))))
             .unwrap_or_default();
         out.push_str(&format!(
             "\n{} #{} {} {}{since}{}",
             state_icon(m.state),
             m.id,
             esc(&truncate(&m.name, 40)),
-            state_word(m.state),
-            oncall_marks(m, now_ms)
+            state_in(lang, m.state),
+            oncall_marks(lang, m, now_ms)
         ));
     }
     out
 }
 
 fn list(monitors: &[MonitorView], style: &Style, now_ms: u64) -> String {
+    let lang = style.lang;
     if monitors.is_empty() {
-        return format!(
-            "No monitors in this chat yet. Add one with {} 192.0.2.10 or {} example.com:443",
-            style.cmd("add"),
-            style.cmd("add")
-        );
+        return tr!(lang, "list-empty", cmd = style.cmd("add"));
     }
-    let mut out = format!(
-        "<b>{} monitor{}</b>",
-        monitors.len(),
-        if monitors.len() == 1 { "" } else { "s" }
-    );
+    let mut out = tr!(lang, "list-head", count = monitors.len());
     for m in monitors {
         let rtt = match (m.last_rtt_ms, &m.last_error) {
-            (_, Some(e)) if m.state == State::Down => esc(&truncate(e, 60)),
-            (Some(r), _) => format!("{} ms", ms(r)),
-            (None, _) => "no RTT yet".into(),
+            (_, Some(e)) if m.state == State::Down => esc(&truncate(&i18n::reason::localize(lang, e), 60)),
+            (Some(r), _) => tr!(lang, "rtt-ms", ms = ms(lang, r)),
+            (None, _) => tr!(lang, "no-rtt"),
         };
         let name = if m.name == m.target {
             String::new()
@@ -670,137 +751,181 @@ fn list(monitors: &[MonitorView], style: &Style, now_ms: u64) -> String {
             format!("<b>{}</b> ", esc(&m.name))
         };
         out.push_str(&format!(
-            "\n{} #{} {name}{} · {} · every {} · {rtt}{}",
+            "\n{} #{} {name}{} · {} · {} · {rtt}{}",
             state_icon(m.state),
             m.id,
-            state_word(m.state),
+            state_in(lang, m.state),
             kind_target(m),
-            every(m.interval),
-            oncall_marks(m, now_ms),
+            tr!(lang, "every", duration = every(lang, m.interval)),
+            oncall_marks(lang, m, now_ms),
         ));
     }
     out
 }
 
 /// The webhook and heartbeat URLs of a push monitor (empty for other kinds).
-fn push_urls(m: &MonitorView) -> String {
+fn push_urls(lang: Lang, m: &MonitorView) -> String {
     let mut out = String::new();
     if let Some(u) = &m.webhook_url {
-        out.push_str(&format!("\nstatus webhook (POST): <code>{}</code>", esc(u)));
+        out.push('\n');
+        out.push_str(&tr!(lang, "url-webhook", url = esc(u)));
     }
     if let Some(u) = &m.heartbeat_url {
-        out.push_str(&format!("\nheartbeat (GET or POST): <code>{}</code>", esc(u)));
+        out.push('\n');
+        out.push_str(&tr!(lang, "url-heartbeat", url = esc(u)));
     }
     if let Some(h) = m.heartbeat {
-        out.push_str(&format!(
-            "\nexpected every {}, grace {}",
-            every(h),
-            every(m.grace.unwrap_or(60.0))
+        out.push('\n');
+        out.push_str(&tr!(
+            lang,
+            "push-expected",
+            every = every(lang, h),
+            grace = every(lang, m.grace.unwrap_or(60.0))
         ));
     }
     out
 }
 
-fn status(s: &StatusView, now_ms: u64) -> String {
+fn status(lang: Lang, s: &StatusView, now_ms: u64) -> String {
     let m = &s.monitor;
-    let since_ms = humantime::parse_rfc3339(&m.since)
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_millis() as u64);
-    let since = match since_ms {
-        Some(t) => format!(
-            "since {} ({})",
-            utc(t),
-            human(Duration::from_millis(now_ms.saturating_sub(t)))
+    let since = match until_ms(&m.since) {
+        Some(t) => tr!(
+            lang,
+            "status-since",
+            time = utc(t),
+            ago = human_in(lang, Duration::from_millis(now_ms.saturating_sub(t)))
         ),
         None => String::new(),
     };
-    let mut out = format!(
-        "{} #{} {} is <b>{}</b> {since}",
-        state_icon(m.state),
-        m.id,
-        who(&m.name, &m.target),
-        state_word(m.state)
+    let mut out = tr!(
+        lang,
+        "status-head",
+        icon = state_icon(m.state),
+        id = m.id.to_string(),
+        who = who(&m.name, &m.target),
+        state = state_in(lang, m.state),
+        since = since
     );
     if !m.reason.is_empty() && matches!(m.state, State::Down | State::Degraded) {
-        out.push_str(&format!("\nreason: {}", esc(&truncate(&m.reason, MAX_REASON))));
+        out.push('\n');
+        out.push_str(&tr!(lang, "status-reason", reason = reason_html(lang, &m.reason)));
     }
     if m.kind == Kind::Push {
-        out.push_str(&push_urls(m));
+        out.push_str(&push_urls(lang, m));
         if let Some(t) = &m.last_heartbeat {
-            out.push_str(&format!("\nlast heartbeat: {}", esc(t)));
+            out.push('\n');
+            out.push_str(&tr!(lang, "status-last-heartbeat", time = esc(t)));
         }
         return out;
     }
-    out.push_str(&format!(
-        "\n{} · every {} · timeout {} · fails {} · recovers {}",
-        kind_target(m),
-        every(m.interval),
-        every(m.timeout),
-        m.fails,
-        m.recovers
+    out.push('\n');
+    out.push_str(&tr!(
+        lang,
+        "status-settings",
+        what = kind_target(m),
+        every = every(lang, m.interval),
+        timeout = every(lang, m.timeout),
+        fails = m.fails,
+        recovers = m.recovers
     ));
-    out.push_str(&stats_lines(&s.stats));
+    out.push_str(&kind_settings(lang, m));
+    out.push_str(&stats_lines(lang, &s.stats));
     if let Some(c) = &m.cluster {
-        out.push_str(&sites_lines(c));
+        out.push_str(&sites_lines(lang, c));
     }
     out
 }
 
 /// Cluster mode: each site's view (`/status`), the quorum, and a word when this node
 /// cannot reach the cluster.
-fn sites_lines(c: &crate::core::replica::ClusterMonitorView) -> String {
+fn sites_lines(lang: Lang, c: &crate::core::replica::ClusterMonitorView) -> String {
     let counted = c.sites.iter().filter(|s| s.reporting).count();
-    let mut out = format!(
-        "
-sites ({} of {counted} must agree):",
-        c.quorum
-    );
+    let mut out = format!("\n{}", tr!(lang, "status-sites", need = c.quorum, counted = counted));
     for s in &c.sites {
         let view = match (s.reporting, s.state) {
-            (false, _) => "not reporting".to_string(),
-            (true, None) => "no verdict yet".to_string(),
+            (false, _) => tr!(lang, "status-site-silent"),
+            (true, None) => tr!(lang, "status-site-pending"),
             (true, Some(st)) if s.reason.is_empty() || !matches!(st, State::Down | State::Degraded) => {
-                state_word(st).to_string()
+                state_in(lang, st).to_string()
             }
-            (true, Some(st)) => format!("{} ({})", state_word(st), esc(&truncate(&s.reason, MAX_REASON))),
+            (true, Some(st)) => format!("{} ({})", state_in(lang, st), reason_html(lang, &s.reason)),
         };
-        out.push_str(&format!(
-            "
-· {}: {view}",
-            esc(&s.site)
-        ));
+        out.push('\n');
+        out.push_str(&tr!(lang, "status-site", site = esc(&s.site), view = view));
     }
     if !c.reachable {
-        out.push_str(
-            "
-⚠️ this node cannot reach the cluster: what it shows may be out of date",
-        );
+        out.push('\n');
+        out.push_str(&tr!(lang, "status-cluster-unreachable"));
     }
     out
 }
 
-fn stats_lines(st: &StatsSummary) -> String {
-    let rtt = match (st.rtt_min_ms, st.rtt_avg_ms, st.rtt_max_ms) {
-        (Some(a), Some(b), Some(c)) => format!("{} / {} / {} ms", ms(a), ms(b), ms(c)),
-        _ => "none yet".into(),
-    };
-    if st.probes == 0 {
-        return format!("\nRTT min/avg/max (24 h): {rtt}\nno probes in the last 24 h");
+/// An http or dns monitor's own settings, one line (empty for other kinds).
+fn kind_settings(lang: Lang, m: &MonitorView) -> String {
+    let f = &m.settings;
+    let mut parts = Vec::new();
+    if let Some(method) = f.method.filter(|m| *m != "GET") {
+        parts.push(method.to_string());
     }
+    if let Some(e) = &f.expect {
+        parts.push(format!("expect {}", esc(e)));
+    }
+    if let Some(k) = &f.keyword {
+        parts.push(format!("keyword {}", esc(k)));
+    }
+    if let Some(d) = f.degraded {
+        parts.push(format!("degraded above {}", every(lang, d)));
+    }
+    if m.target.starts_with("https://") {
+        if let Some(days) = f.cert_days {
+            parts.push(format!("certificate warning {days} days before expiry"));
+        }
+    }
+    if f.tls_verify == Some(false) {
+        parts.push("certificate not verified".into());
+    }
+    if f.record_type.is_some() && f.server.is_none() {
+        parts.push("system resolver".into());
+    }
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!("\n{}", parts.join(" · "))
+}
+
+fn stats_lines(lang: Lang, st: &StatsSummary) -> String {
+    let rtt = match (st.rtt_min_ms, st.rtt_avg_ms, st.rtt_max_ms) {
+        (Some(a), Some(b), Some(c)) => tr!(
+            lang,
+            "stats-rtt-values",
+            min = ms(lang, a),
+            avg = ms(lang, b),
+            max = ms(lang, c)
+        ),
+        _ => tr!(lang, "stats-none-yet"),
+    };
+    let rtt = tr!(lang, "stats-rtt", rtt = rtt);
+    if st.probes == 0 {
+        return format!("\n{rtt}\n{}", tr!(lang, "stats-no-probes"));
+    }
+    let pct = |v: f64| i18n::decimal(lang, &crate::pictures::page::pct(Some(v)));
+    let loss = i18n::decimal(lang, &format!("{:.1}", st.loss_pct));
     match (st.uptime_24h_pct, st.uptime_7d_pct, st.uptime_30d_pct) {
         // From the history: the share of the time that was not DOWN.
         (Some(d), Some(w), Some(m)) => format!(
-            "\nRTT min/avg/max (24 h): {rtt}\nloss: {:.1}% of {} probes (24 h)\nuptime 24 h: {} · 7 d: {} · 30 d: {}",
-            st.loss_pct,
-            st.probes,
-            crate::pictures::page::pct(Some(d)),
-            crate::pictures::page::pct(Some(w)),
-            crate::pictures::page::pct(Some(m))
+            "\n{rtt}\n{}\n{}",
+            tr!(lang, "stats-loss-of", loss = loss, probes = st.probes),
+            tr!(lang, "stats-uptime", day = pct(d), week = pct(w), month = pct(m))
         ),
         _ => format!(
-            "\nRTT min/avg/max (24 h): {rtt}\nloss: {:.1}% · uptime (24 h): {:.2}% · {} probes",
-            st.loss_pct, st.uptime_pct, st.probes
+            "\n{rtt}\n{}",
+            tr!(
+                lang,
+                "stats-loss-uptime",
+                loss = loss,
+                uptime = i18n::decimal(lang, &format!("{:.2}", st.uptime_pct)),
+                probes = st.probes
+            )
         ),
     }
 }
@@ -808,123 +933,129 @@ fn stats_lines(st: &StatsSummary) -> String {
 /// What a button press that worked says: the short notice (`answerCallbackQuery`,
 /// plain text) and the line added to the alert.
 pub fn pressed(r: &Reply, by: &str, style: &Style, now_ms: u64) -> (String, String) {
+    let lang = style.lang;
+    let by = esc(by);
     match r {
-        Reply::Acked(_) => (
-            "✅ Acked. No reminders until it recovers.".into(),
-            format!("✅ Acked by {}", esc(by)),
-        ),
+        Reply::Acked(_) => (tr!(lang, "press-acked-toast"), tr!(lang, "press-acked-line", by = by)),
         Reply::Muted(v) => {
-            let until = until_ms(&v.muted_until).map_or_else(|| esc(&v.muted_until), |u| until_text(u, now_ms));
+            let until = until_ms(&v.muted_until).map_or_else(|| esc(&v.muted_until), |u| until_text(lang, u, now_ms));
             (
-                format!("🔕 Muted until {}.", strip_html(&until)),
-                format!("🔕 Muted by {} until {until}", esc(by)),
+                tr!(lang, "press-muted-toast", until = strip_html(&until)),
+                tr!(lang, "press-muted-line", by = by, until = until),
             )
         }
         Reply::Paused(m) => (
-            "⏸ Paused.".into(),
-            format!(
-                "⏸ Paused by {}; {} {} starts it again",
-                esc(by),
-                style.cmd("resume"),
-                m.id
+            tr!(lang, "press-paused-toast"),
+            tr!(
+                lang,
+                "press-paused-line",
+                by = by,
+                cmd = style.cmd("resume"),
+                id = m.id.to_string()
             ),
         ),
         other => (
-            "Done.".into(),
-            format!("Done by {}: {}", esc(by), reply(other, style, now_ms)),
+            tr!(lang, "press-done-toast"),
+            tr!(lang, "press-done-line", by = by, reply = reply(other, style, now_ms)),
         ),
     }
 }
 
-/// Reply to a failed command.
-pub fn error(e: &CoreError) -> String {
+/// Reply to a failed command, in `lang`.
+pub fn error(e: &CoreError, lang: Lang) -> String {
     match e {
-        CoreError::PermissionDenied(m) => format!("⛔ {}", esc(m)),
-        CoreError::Internal(_) => "⚠️ Something went wrong on the server; the operator can see it in the log.".into(),
-        other => format!("⚠️ {}", esc(&other.to_string())),
+        CoreError::PermissionDenied(m) => format!("⛔ {}", esc(&m.render(lang))),
+        CoreError::Internal(_) => tr!(lang, "err-internal-chat"),
+        other => match other.message() {
+            Some(m) => format!("⚠️ {}", esc(&m.render(lang))),
+            None => format!("⚠️ {}", esc(&other.to_string())),
+        },
     }
+}
+
+/// The menu line of a command: what it does, in `lang` (the catalogue's `cmd-<name>`;
+/// English is the core's own `about`).
+pub fn about(lang: Lang, name: &str) -> String {
+    i18n::text(lang, &format!("cmd-{name}"), None)
 }
 
 /// `/help` and `/start`: one line per command of the core ([`crate::core::SPECS`]),
 /// the options `/add` takes (read from its input type), and examples.
 pub fn help(style: &Style, greeting: bool) -> String {
+    let lang = style.lang;
     let c = |n: &str| style.cmd(n);
     let mut out = String::new();
     if greeting {
-        out.push_str("👋 I watch hosts and tell this chat when they go DOWN and come back UP.\n\n");
+        out.push_str(&tr!(lang, "help-greeting"));
+        out.push_str("\n\n");
     }
-    out.push_str("<b>Commands</b>");
+    out.push_str(&tr!(lang, "help-commands"));
     for spec in crate::core::SPECS {
         let args = if spec.args.is_empty() {
             String::new()
         } else {
             format!(" {}", esc(spec.args))
         };
-        out.push_str(&format!("\n{}{args}: {}", c(spec.name), esc(spec.about)));
+        out.push_str(&format!("\n{}{args}: {}", c(spec.name), esc(&about(lang, spec.name))));
     }
-    out.push_str(&format!("\n{}: this chat's id", c("chatid")));
-    out.push_str(&format!(
-        "\n{} options: {}",
-        c("add"),
-        crate::core::AddRequest::chat_keys().join(", ")
+    out.push_str(&format!("\n{}: {}", c("chatid"), esc(&about(lang, "chatid"))));
+    out.push('\n');
+    out.push_str(&tr!(
+        lang,
+        "help-options",
+        cmd = c("add"),
+        keys = crate::core::AddRequest::chat_keys().join(", ")
     ));
-    out.push_str(&format!(
-        "\nExamples: {} 192.0.2.10 · {} example.com:443 name=web · {} tcp db.lan 5432 interval=1m · {} push nightly heartbeat=1d",
-        c("add"),
-        c("add"),
-        c("add"),
-        c("add"),
-    ));
+    out.push('\n');
+    out.push_str(&tr!(lang, "help-examples", cmd = c("add")));
     if !style.suffix.is_empty() {
-        out.push_str("\nIn groups only admins may add, delete, pause, resume, mute, remind or quiet; anyone may ack.");
+        out.push('\n');
+        out.push_str(&tr!(lang, "help-groups"));
     }
     out
 }
 
 /// `/chatid`.
-pub fn chat_id(chat_id: i64, thread: Option<i32>) -> String {
+pub fn chat_id(lang: Lang, chat_id: i64, thread: Option<i32>) -> String {
     match thread {
-        Some(t) => format!("This chat's id is <code>{chat_id}</code> (topic <code>{t}</code>)."),
-        None => format!("This chat's id is <code>{chat_id}</code>."),
+        Some(t) => tr!(lang, "chat-id-topic", id = chat_id.to_string(), topic = t.to_string()),
+        None => tr!(lang, "chat-id", id = chat_id.to_string()),
     }
 }
 
 /// The one reply a chat outside the allow-list gets.
-pub fn not_allowed(chat_id: i64) -> String {
-    format!(
-        "🔒 This chat (id <code>{chat_id}</code>) is not allowed to use this bot, so I will not act on commands here.\n\
-         To allow it, the operator adds <code>{chat_id}</code> to UPBOT_ALLOWED_CHATS (comma-separated ids, or * for any chat) \
-         and restarts upbot, or adds a monitor for chat_id <code>{chat_id}</code> through the API."
-    )
+pub fn not_allowed(lang: Lang, chat_id: i64) -> String {
+    tr!(lang, "not-allowed", id = chat_id.to_string())
 }
 
 /// Reply to an unknown command.
 pub fn unknown_command(cmd: &str, style: &Style) -> String {
-    format!(
-        "Unknown command {}. Commands: {} {} {} {} {} {}; {} explains them.",
-        esc(cmd),
-        style.cmd("add"),
-        style.cmd("del"),
-        style.cmd("list"),
-        style.cmd("status"),
-        style.cmd("pause"),
-        style.cmd("resume"),
-        style.cmd("help"),
+    let cmds: Vec<String> = ["add", "del", "list", "status", "pause", "resume"]
+        .iter()
+        .map(|c| style.cmd(c))
+        .collect();
+    tr!(
+        style.lang,
+        "unknown-command",
+        cmd = esc(cmd),
+        cmds = cmds.join(" "),
+        help = style.cmd("help")
     )
 }
 
 /// Reply to a command that sat in Telegram's queue while upbot was down.
-pub fn stale(cmd: &str, age: Duration) -> String {
-    format!(
-        "⌛ Ignored {} sent {} ago while upbot was offline; send it again if you still want it.",
-        esc(cmd),
-        human(age)
-    )
+pub fn stale(lang: Lang, cmd: &str, age: Duration) -> String {
+    tr!(lang, "stale", cmd = esc(cmd), ago = human_in(lang, age))
 }
 
 /// Usage line of a command that takes a monitor.
 pub fn usage_selector(cmd: &str, style: &Style) -> String {
-    format!("usage: {} &lt;id&gt; (see {})", style.cmd(cmd), style.cmd("list"))
+    tr!(
+        style.lang,
+        "usage-selector",
+        cmd = style.cmd(cmd),
+        list = style.cmd("list")
+    )
 }
 
 #[cfg(test)]
@@ -1045,14 +1176,14 @@ mod tests {
         assert_eq!(g.cmd("del"), "/del@mon_bot");
         assert_eq!(p.cmd("del"), "/del");
         let h = help(&g, false);
-        assert!(h.contains("/add@mon_bot &lt;host|host:port&gt;"), "{h}");
+        assert!(h.contains("/add@mon_bot &lt;host|host:port|URL&gt;"), "{h}");
         assert!(h.contains("/rotate@mon_bot &lt;id&gt;: new webhook URLs"), "{h}");
         assert!(h.contains("options: kind, port, interval"), "{h}");
         assert!(h.contains("sign_heartbeats"), "{h}");
-        assert!(not_allowed(-1001).contains("<code>-1001</code>"));
-        assert!(not_allowed(-1001).contains("UPBOT_ALLOWED_CHATS"));
+        assert!(not_allowed(Lang::En, -1001).contains("<code>-1001</code>"));
+        assert!(not_allowed(Lang::En, -1001).contains("UPBOT_ALLOWED_CHATS"));
         assert_eq!(
-            error(&CoreError::Validation("unknown option \"<x>\"".into())),
+            error(&CoreError::Validation("unknown option \"<x>\"".into()), Lang::En),
             "⚠️ unknown option \"&lt;x&gt;\""
         );
     }
@@ -1090,6 +1221,7 @@ mod tests {
             muted_until: None,
             parent: None,
             remind: None,
+            settings: Default::default(),
             warnings: Vec::new(),
             cluster: None,
         }
@@ -1207,19 +1339,17 @@ mod tests {
         );
     }
 
-    #[test]
-    fn reminders_parents_mute_ends_and_notices_read_well() {
-        let mut rem = alert(
-            7,
-            "db",
-            "10.0.0.5",
-            State::Down,
-            State::Down,
-            "connection refused",
-            Some(1_800_000),
-        );
+    /// A reminder of #7 db, DOWN for 30 min since 00:16:40 UTC.
+    fn reminder(reason: &str) -> Alert {
+        let mut rem = alert(7, "db", "10.0.0.5", State::Down, State::Down, reason, Some(1_800_000));
         rem.notice = Notice::Reminder;
         rem.transition.at_ms = 1_000_000 + 1_800_000;
+        rem
+    }
+
+    #[test]
+    fn reminders_parents_mute_ends_and_notices_read_well() {
+        let rem = reminder("connection refused");
         let parent = alert(
             4,
             "switch",
@@ -1305,6 +1435,138 @@ mod tests {
         let (toast, line) = pressed(&Reply::Muted(muted), "Ann", &style, 0);
         assert_eq!(toast, "🔕 Muted until 01:00:00 UTC (in 1h).");
         assert_eq!(line, "🔕 Muted by Ann until 01:00:00 UTC (in 1h)");
+    }
+
+    #[test]
+    fn storms_reminders_notices_and_presses_speak_the_chats_language() {
+        let alerts: Vec<(u64, Alert)> = (0..30)
+            .map(|i| {
+                let a = alert(
+                    i,
+                    &format!("web-{i:02}"),
+                    "10.0.0.1",
+                    State::Up,
+                    State::Down,
+                    "connection refused",
+                    None,
+                );
+                (i, a)
+            })
+            .collect();
+        let rows: HashMap<u64, &Alert> = alerts.iter().map(|(k, a)| (*k, a)).collect();
+        let keys: Vec<u64> = (0..30).collect();
+        let lines: Vec<(u64, usize)> = keys.iter().map(|k| (*k, 0)).collect();
+        let ru = Style::new("mon_bot", false).in_lang(Lang::Ru);
+        let c = plan_chunks(&planned(&lines, Section::Alerts, true, &keys), &rows, &ru, 1_000_000);
+        let html = &c[0].html;
+        assert!(html.starts_with("🚨 <b>30 изменений</b>: 30 DOWN\n"), "{html}");
+        assert!(
+            html.contains("🔴 <b>DOWN</b> #0 <b>web-00</b> (10.0.0.1): соединение отклонено · в 00:16:40 UTC"),
+            "{html}"
+        );
+        let shown = html.lines().count() - 2;
+        assert_eq!(
+            html.lines().last().unwrap(),
+            format!(
+                "… и ещё {} · /list@mon_bot down покажет все мониторы не в UP",
+                30 - shown
+            )
+        );
+
+        let rem = reminder("3 of 3 pings lost");
+        let mut acked = alert(7, "db", "10.0.0.5", State::Down, State::Down, "", None);
+        acked.notice = Notice::Acked {
+            by: "the operator".into(),
+            reason: None,
+        };
+        let rows: HashMap<u64, &Alert> = [(1, &rem), (2, &acked)].into_iter().collect();
+        let one = |style: &Style, key: u64, section| {
+            plan_chunks(&planned(&[(key, 0)], section, false, &[key]), &rows, style, 2_800_000)[0]
+                .html
+                .clone()
+        };
+        let ko = Style::new("mon_bot", true).in_lang(Lang::Ko);
+        assert_eq!(
+            one(&ko, 1, Section::Alerts),
+            "⏰ 30분째 <b>DOWN</b> · #7 <b>db</b> (10.0.0.5): 핑 3개 중 3개 손실 · 00:16:40 UTC부터"
+        );
+        let pt = Style::new("mon_bot", true).in_lang(Lang::Pt);
+        assert_eq!(
+            one(&pt, 2, Section::Info),
+            "✅ #7 <b>db</b> (10.0.0.5) (DOWN): o operador assumiu. Sem lembretes até se recuperar."
+        );
+        let m = view(State::Down, "refused");
+        assert_eq!(
+            pressed(&Reply::Acked(m), "Ann", &ru, 0),
+            (
+                "✅ Взято в работу. Напоминаний не будет, пока не восстановится.".to_string(),
+                "✅ В работе у Ann".to_string()
+            )
+        );
+        let up = reply(&Reply::List(vec![view(State::Up, "")]), &ko, 0);
+        assert_eq!(
+            up,
+            "<b>모니터 1개</b>\n🟢 #7 <b>db_main</b> UP · tcp db.lan:5432 · 30초마다 · 1.23ms"
+        );
+        let list = reply(&Reply::List(vec![view(State::Up, "")]), &ru, 0);
+        assert!(list.ends_with("UP · tcp db.lan:5432 · каждые 30 с · 1,23 мс"), "{list}");
+    }
+
+    #[test]
+    fn status_of_http_and_dns_monitors_shows_their_settings() {
+        let stats = StatsSummary {
+            probes: 0,
+            loss_pct: 0.0,
+            uptime_pct: 0.0,
+            rtt_min_ms: None,
+            rtt_avg_ms: None,
+            rtt_max_ms: None,
+            uptime_24h_pct: None,
+            uptime_7d_pct: None,
+            uptime_30d_pct: None,
+        };
+        let mut m = view(State::Degraded, "certificate expires in 5 days");
+        m.kind = Kind::Http;
+        m.target = "https://example.com/health".into();
+        m.settings = crate::core::view::KindFields {
+            url: Some(m.target.clone()),
+            method: Some("GET"),
+            expect: Some("200-299".into()),
+            keyword: Some("ok".into()),
+            degraded: Some(0.8),
+            cert_days: Some(14),
+            tls_verify: Some(true),
+            ..Default::default()
+        };
+        let text = status(
+            Lang::En,
+            &StatusView {
+                monitor: m,
+                stats: stats.clone(),
+            },
+            1_000_000,
+        );
+        assert!(text.contains("reason: certificate expires in 5 days\n"), "{text}");
+        assert!(
+            text.contains(
+                "http https://example.com/health · every 30s · timeout 2s · fails 3 · recovers 2\n\
+                 expect 200-299 · keyword ok · degraded above 800ms · certificate warning 14 days before expiry\n"
+            ),
+            "{text}"
+        );
+        let mut d = view(State::Up, "");
+        d.kind = Kind::Dns;
+        d.target = "example.com MX".into();
+        d.settings = crate::core::view::KindFields {
+            record_type: Some("MX"),
+            expect: Some("mail.example.com".into()),
+            ..Default::default()
+        };
+        let text = status(Lang::En, &StatusView { monitor: d, stats }, 1_000_000);
+        assert!(
+            text.contains("dns example.com MX · every 30s · timeout 2s · fails 3 · recovers 2\nexpect mail.example.com · system resolver\n"),
+            "{text}"
+        );
     }
 
     #[test]

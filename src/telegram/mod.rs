@@ -391,8 +391,16 @@ impl Front {
             lock(&self.bots).insert(username.to_ascii_lowercase(), running.clone());
             running
         };
-        if let Err(e) = bot.set_my_commands(commands::bot_commands()).await {
-            tracing::warn!(bot = %username, error = %e, "setMyCommands failed; the command menu may be stale");
+        // The menu in every language: English as the default, and one per language
+        // code, which Telegram shows to users whose app is set to it.
+        for lang in crate::i18n::Lang::ALL {
+            let mut req = bot.set_my_commands(commands::bot_commands(lang));
+            if lang != crate::i18n::Lang::En {
+                req = req.language_code(lang.code());
+            }
+            if let Err(e) = req.await {
+                tracing::warn!(bot = %username, lang = %lang, error = %e, "setMyCommands failed; the command menu may be stale");
+            }
         }
         Ok(running)
     }
@@ -476,7 +484,7 @@ impl Front {
 
     /// The core's question: which bot alerts `chat`, and can it post there?
     async fn resolve(self: Arc<Self>, bot: Option<String>, chat: i64) -> Result<String, CoreError> {
-        let invalid = |m: String| CoreError::Validation(m);
+        let invalid = |m: String| CoreError::Validation(m.into());
         let running: Vec<Arc<RunningBot>> = lock(&self.bots).values().cloned().collect();
         let names = || {
             let mut n: Vec<String> = running.iter().map(|b| format!("@{}", b.me.username())).collect();
@@ -541,11 +549,11 @@ fn looks_like_token(s: &str) -> bool {
 /// in private chats a typing indicator (fails if the user never started the bot).
 async fn check_can_post(b: &RunningBot, chat: i64) -> Result<(), CoreError> {
     let who = format!("@{}", b.me.username());
-    let refused = |why: String| CoreError::Validation(format!("bot {who} cannot post in chat {chat}: {why}"));
+    let refused = |why: String| CoreError::Validation(format!("bot {who} cannot post in chat {chat}: {why}").into());
     let failed = |f: api::Failure| match api::classify(&f) {
-        Verdict::Retry(_) => CoreError::Validation(format!(
-            "cannot check chat {chat} with {who}: the Bot API is unreachable ({f})"
-        )),
+        Verdict::Retry(_) => CoreError::Validation(
+            format!("cannot check chat {chat} with {who}: the Bot API is unreachable ({f})").into(),
+        ),
         Verdict::Gone(t) if t.contains("chat not found") => {
             refused("chat not found (add the bot to the group, or send it /start in a private chat)".into())
         }
@@ -579,7 +587,7 @@ impl BotGateway for Gateway {
         Box::pin(async move {
             match front {
                 Some(f) => f.resolve(bot, chat_id).await,
-                None => Err(CoreError::Validation(crate::core::service::NO_BOT.to_string())),
+                None => Err(CoreError::Validation(crate::core::service::NO_BOT.into())),
             }
         })
     }

@@ -3,37 +3,40 @@
 
 use std::time::Duration;
 
-use super::format::{Style, esc, human};
-use crate::core::cmd::graph::{GraphView, uptime_text, utc_stamp};
+use super::format::{Style, esc, human_in, ms};
+use crate::core::cmd::graph::{GraphView, Period, uptime_text, utc_stamp};
 use crate::core::cmd::page::PageView;
 use crate::domain::history::utc;
+use crate::i18n::{self, Lang, tr};
 
 /// Telegram's limit on a photo caption.
 pub const MAX_CAPTION: usize = 1024;
 /// Incidents listed in a caption; the rest are counted.
 const MAX_INCIDENT_LINES: usize = 8;
 
-fn short(ms: u64) -> String {
+/// `23 Nov 03:12` (`23 nov 03:12`, `23 ноя 03:12`, `11월 23일 03:12`).
+fn short(lang: Lang, ms: u64) -> String {
     let (_, mo, d, h, mi) = utc(ms);
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!("{d} {} {h:02}:{mi:02}", MONTHS[(mo as usize + 11) % 12])
+    let day = tr!(lang, "day-month", day = d, month = tr!(lang, "month", m = mo));
+    format!("{day} {h:02}:{mi:02}")
 }
 
-fn ms(v: f64) -> String {
-    if v >= 100.0 {
-        format!("{v:.0}")
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
+/// A period as a caption names it (`last 24 h`).
+pub fn period_label(lang: Lang, p: Period) -> String {
+    tr!(
+        lang,
+        match p {
+            Period::Hour => "period-hour",
+            Period::Day => "period-day",
+            Period::Week => "period-week",
+            Period::Month => "period-month",
+        }
+    )
 }
 
 /// The caption of a chart: the monitor, the period, uptime, DOWN time, each incident
 /// (UTC, to the minute) and the RTT figures; at most [`MAX_CAPTION`] characters.
-pub fn caption(g: &GraphView) -> String {
+pub fn caption(g: &GraphView, lang: Lang) -> String {
     let m = &g.monitor;
     let who = if m.name == m.target {
         format!("<b>{}</b>", esc(&m.name))
@@ -41,46 +44,65 @@ pub fn caption(g: &GraphView) -> String {
         format!("<b>{}</b> ({})", esc(&m.name), esc(&m.target))
     };
     let t = &g.totals;
-    let mut out = format!("📈 #{} {who} · {}", m.id, g.period.label());
+    let mut out = format!("📈 #{} {who} · {}", m.id, period_label(lang, g.period));
     if t.known_ms == 0 && t.probes == 0 {
-        out.push_str("\nno data in this period yet");
+        out.push('\n');
+        out.push_str(&tr!(lang, "graph-no-data"));
         return out;
     }
-    out.push_str(&format!("\nuptime {}", uptime_text(g.uptime_pct())));
+    out.push('\n');
+    out.push_str(&tr!(
+        lang,
+        "graph-uptime",
+        uptime = i18n::decimal(lang, &uptime_text(g.uptime_pct()))
+    ));
     if t.down_ms > 0 {
-        out.push_str(&format!(" · DOWN {}", human(Duration::from_millis(t.down_ms))));
+        out.push_str(" · ");
+        out.push_str(&tr!(
+            lang,
+            "graph-down",
+            duration = human_in(lang, Duration::from_millis(t.down_ms))
+        ));
     }
     if t.degraded_ms > 0 {
-        out.push_str(&format!(" · DEGRADED {}", human(Duration::from_millis(t.degraded_ms))));
+        out.push_str(" · ");
+        out.push_str(&tr!(
+            lang,
+            "graph-degraded",
+            duration = human_in(lang, Duration::from_millis(t.degraded_ms))
+        ));
     }
-    out.push_str(&match g.incidents.len() {
-        0 => " · no incidents".to_string(),
-        1 => " · 1 incident".to_string(),
-        n => format!(" · {n} incidents"),
-    });
+    out.push_str(" · ");
+    out.push_str(&tr!(lang, "graph-incidents", count = g.incidents.len()));
     let shown = g.incidents.len().saturating_sub(MAX_INCIDENT_LINES);
     for i in &g.incidents[shown..] {
         let end = if i.ongoing {
-            "still DOWN".to_string()
+            tr!(lang, "graph-still-down")
         } else {
             let (_, _, _, h, mi) = utc(i.end_ms);
-            format!("until {h:02}:{mi:02}")
+            tr!(lang, "graph-until", time = format!("{h:02}:{mi:02}"))
         };
-        out.push_str(&format!(
-            "\n• {} UTC, {end}: DOWN {}",
-            short(i.start_ms),
-            human(Duration::from_millis(i.down_ms))
+        out.push('\n');
+        out.push_str(&tr!(
+            lang,
+            "graph-incident",
+            start = short(lang, i.start_ms),
+            end = end,
+            duration = human_in(lang, Duration::from_millis(i.down_ms))
         ));
     }
     if shown > 0 {
-        out.push_str(&format!("\n… and {shown} earlier"));
+        out.push('\n');
+        out.push_str(&tr!(lang, "graph-earlier", count = shown));
     }
     if let Some(avg) = t.rtt_avg_us() {
-        out.push_str(&format!(
-            "\nRTT min/avg/max: {} / {} / {} ms",
-            ms(f64::from(t.rtt_min_us) / 1000.0),
-            ms(avg / 1000.0),
-            ms(f64::from(t.rtt_max_us) / 1000.0)
+        out.push('\n');
+        out.push_str(&tr!(
+            lang,
+            "graph-rtt",
+            min = ms(lang, f64::from(t.rtt_min_us) / 1000.0),
+            avg = ms(lang, avg / 1000.0),
+            max = ms(lang, f64::from(t.rtt_max_us) / 1000.0)
         ));
     }
     out.push_str(&format!("\n{} – {} UTC", utc_stamp(g.from_ms), utc_stamp(g.to_ms)));
@@ -98,37 +120,27 @@ pub fn caption(g: &GraphView) -> String {
 
 /// The reply to `/page`.
 pub fn page_reply(p: &PageView, style: &Style) -> String {
-    let monitors = match p.monitors {
-        1 => "1 monitor".to_string(),
-        n => format!("{n} monitors"),
-    };
+    let lang = style.lang;
     match (&p.url, p.was_on) {
         (Some(url), was_on) => {
-            let head = if was_on {
-                "🌐 This chat's status page"
-            } else {
-                "🌐 Published this chat's status page"
-            };
+            let head = tr!(lang, if was_on { "page-head-on" } else { "page-head-published" });
             let targets = if p.targets {
-                "Targets are shown.".to_string()
+                tr!(lang, "page-targets-shown")
             } else {
-                format!("Targets are hidden ({} on targets shows them).", style.cmd("page"))
+                tr!(lang, "page-targets-hidden", cmd = style.cmd("page"))
             };
-            format!(
-                "{head}: {}\nIt shows {monitors} with their state, 90 days of uptime and response times. {targets} \
-                 Take it down with {} off.",
-                esc(url),
-                style.cmd("page")
+            tr!(
+                lang,
+                "page-on",
+                head = head,
+                url = esc(url),
+                monitors = tr!(lang, "monitors-count", count = p.monitors),
+                targets = targets,
+                cmd = style.cmd("page")
             )
         }
-        (None, true) => format!(
-            "🌐 The status page is taken down; its address now answers 404. {} on publishes it at a new address.",
-            style.cmd("page")
-        ),
-        (None, false) => format!(
-            "This chat has no status page. {} on publishes one (read-only, for anyone with the link).",
-            style.cmd("page")
-        ),
+        (None, true) => tr!(lang, "page-taken-down", cmd = style.cmd("page")),
+        (None, false) => tr!(lang, "page-none", cmd = style.cmd("page")),
     }
 }
 
@@ -169,6 +181,7 @@ mod tests {
             last_heartbeat: None,
             signed: None,
             sign_heartbeats: None,
+            settings: Default::default(),
             warnings: Vec::new(),
             acked_by: None,
             ack_reason: None,
@@ -205,7 +218,7 @@ mod tests {
             ongoing: false,
         };
         assert_eq!(
-            caption(&graph(vec![inc], t)),
+            caption(&graph(vec![inc], t), Lang::En),
             "📈 #7 <b>db &lt;main&gt;</b> (db.lan:5432) · last 24 h\n\
              uptime 98.26% · DOWN 25m · 1 incident\n\
              • 23 Nov 03:12 UTC, until 03:37: DOWN 25m\n\
@@ -220,12 +233,12 @@ mod tests {
                 ongoing: i == 19,
             })
             .collect();
-        let c = caption(&graph(many, t));
+        let c = caption(&graph(many, t), Lang::En);
         assert!(c.contains("20 incidents"));
         assert!(c.contains("… and 12 earlier"));
         assert!(c.contains("still DOWN"));
         assert!(super::super::format::tg_len(&c) <= MAX_CAPTION);
-        assert!(caption(&graph(vec![], Bucket::default())).ends_with("no data in this period yet"));
+        assert!(caption(&graph(vec![], Bucket::default()), Lang::En).ends_with("no data in this period yet"));
     }
 
     #[test]

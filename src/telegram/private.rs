@@ -10,6 +10,7 @@
 
 use super::format::{Style, esc};
 use crate::core::{MonitorView, Reply, StatusView};
+use crate::i18n::{Lang, tr};
 
 /// The monitor whose push URLs `r` shows, if it shows any.
 pub fn urls_in(r: &Reply) -> Option<&MonitorView> {
@@ -46,60 +47,71 @@ pub fn carries_secret(text: &str) -> bool {
 
 /// The private message with a group monitor's URLs. `style` is the group's.
 pub fn urls_message(m: &MonitorView, group: &str, style: &Style) -> String {
-    let mut out = format!(
-        "🔑 Push monitor #{} <b>{}</b> in <b>{}</b>",
-        m.id,
-        esc(&m.name),
-        esc(group)
+    let lang = style.lang;
+    let mut out = tr!(
+        lang,
+        "urls-private-head",
+        id = m.id.to_string(),
+        name = esc(&m.name),
+        group = esc(group)
     );
     if let Some(u) = &m.webhook_url {
-        out.push_str(&format!("\nstatus webhook (POST): <code>{}</code>", esc(u)));
+        out.push('\n');
+        out.push_str(&tr!(lang, "url-webhook", url = esc(u)));
     }
     if let Some(u) = &m.heartbeat_url {
-        out.push_str(&format!("\nheartbeat (GET or POST): <code>{}</code>", esc(u)));
+        out.push('\n');
+        out.push_str(&tr!(lang, "url-heartbeat", url = esc(u)));
     }
-    out.push_str(&format!(
-        "\nKeep them private: whoever has them can report for this monitor. {} {} in the group replaces them.",
-        style.cmd("rotate"),
-        m.id
+    out.push('\n');
+    out.push_str(&tr!(
+        lang,
+        "urls-private-keep",
+        cmd = style.cmd("rotate"),
+        id = m.id.to_string()
     ));
     out
 }
 
 /// Group line: the URLs went to the asker's private chat.
-pub fn sent_privately() -> String {
-    "🔒 I sent you the URLs privately.".into()
+pub fn sent_privately(lang: Lang) -> String {
+    tr!(lang, "urls-sent-privately")
 }
 
 /// Group line: the asker never started a private chat with the bot.
 pub fn cannot_message(bot: &str, style: &Style, id: u64) -> String {
-    format!(
-        "🔒 URLs are shown only in a private chat, and I cannot message you: open a private chat with @{bot}, press Start, then send {} {id} here.",
-        style.cmd("status")
+    tr!(
+        style.lang,
+        "urls-cannot-message",
+        bot = bot,
+        cmd = style.cmd("status"),
+        id = id.to_string()
     )
 }
 
 /// Group line: an anonymous admin has no private chat to send to.
 pub fn anonymous(style: &Style, id: u64) -> String {
-    format!(
-        "🔒 URLs are shown only in a private chat, and you posted anonymously: send {} {id} as yourself to get them.",
-        style.cmd("status")
+    tr!(
+        style.lang,
+        "urls-anonymous",
+        cmd = style.cmd("status"),
+        id = id.to_string()
     )
 }
 
 /// Group line: someone who is not an admin asked.
-pub fn admins_only() -> String {
-    "🔒 Only admins get the URLs, in a private chat.".into()
+pub fn admins_only(lang: Lang) -> String {
+    tr!(lang, "urls-admins-only")
 }
 
 /// Group line: the message with the secret was deleted.
-pub fn secret_deleted() -> String {
-    "🗑 I deleted your message: it showed a secret.".into()
+pub fn secret_deleted(lang: Lang) -> String {
+    tr!(lang, "secret-deleted")
 }
 
 /// Group line: the bot may not delete it.
-pub fn secret_kept() -> String {
-    "⚠️ Your message shows a secret and I may not delete messages here: delete it yourself (or make me an admin who may delete messages).".into()
+pub fn secret_kept(lang: Lang) -> String {
+    tr!(lang, "secret-kept")
 }
 
 #[cfg(test)]
@@ -140,6 +152,7 @@ mod tests {
             muted_until: None,
             parent: None,
             remind: None,
+            settings: Default::default(),
             warnings: Vec::new(),
             cluster: None,
         }

@@ -538,9 +538,10 @@ impl Courier {
             tracing::debug!(bot = %self.username, chat, rows = plan.fold.len(), "held or covered alerts folded");
         }
         let rows: HashMap<u64, &Alert> = pending.iter().map(|(k, a)| (*k, a)).collect();
-        let style = Style::new(&self.username, chat > 0);
+        let lang = self.shared.service.chat_lang(chat).unwrap_or_default();
+        let style = Style::new(&self.username, chat > 0).in_lang(lang);
         for msg in &plan.messages {
-            let markup = msg.buttons.map(buttons::keyboard);
+            let markup = msg.buttons.map(|id| buttons::keyboard(id, lang));
             for chunk in plan_chunks(msg, &rows, &style, now) {
                 if self.answers_waiting(chat) {
                     self.kick(chat); // the rest after the answers

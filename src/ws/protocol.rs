@@ -497,6 +497,7 @@ pub fn reply_data(reply: Reply) -> (&'static str, Value) {
         Reply::Unmuted(m) => ("unmuted", v(serde_json::to_value(m))),
         Reply::Reminders(r) => ("reminders", v(serde_json::to_value(r))),
         Reply::Quiet(q) => ("quiet", v(serde_json::to_value(q))),
+        Reply::Lang(l) => ("lang", v(serde_json::to_value(l))),
     }
 }
 

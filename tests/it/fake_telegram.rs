@@ -3,7 +3,8 @@
 //! upbot calls (inline keyboards and `disable_notification` on `sendMessage`,
 //! `editMessageText` of a message it sent, `answerCallbackQuery`), button presses
 //! (`callback_query` updates from a chosen user), fault injection per method and chat,
-//! and awaitable records of every call. teloxide sends PascalCase method names; they
+//! and awaitable records of every call (`setMyCommands` with its `language_code`:
+//! [`FakeTelegram::menus`]). teloxide sends PascalCase method names; they
 //! are matched case-insensitively.
 #![allow(dead_code)]
 
@@ -161,6 +162,20 @@ pub fn forum(id: i64) -> Value {
 /// A human user.
 pub fn user(id: u64) -> Value {
     json!({"id": id, "is_bot": false, "first_name": format!("user{id}")})
+}
+
+/// A human user whose Telegram app is set to `language_code` (`pt-BR`, `ru`, …).
+pub fn user_in(id: u64, language_code: &str) -> Value {
+    json!({"id": id, "is_bot": false, "first_name": format!("user{id}"), "language_code": language_code})
+}
+
+/// One `setMyCommands` call: its `language_code` (`None`: the default menu) and the
+/// (command, description) pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Menu {
+    pub token: String,
+    pub language_code: Option<String>,
+    pub commands: Vec<(String, String)>,
 }
 
 fn member_json(user_id: u64, status: &str) -> Value {
@@ -397,6 +412,29 @@ impl FakeTelegram {
     }
 
     /// Delivered messages to `chat`, in order.
+    /// Every `setMyCommands` call, with the `language_code` it named.
+    pub fn menus(&self) -> Vec<Menu> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == "setmycommands")
+            .map(|c| Menu {
+                token: c.token.clone(),
+                language_code: c.body["language_code"].as_str().map(String::from),
+                commands: c.body["commands"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|x| {
+                        (
+                            x["command"].as_str().unwrap_or_default().to_string(),
+                            x["description"].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
     pub fn sent(&self, chat: i64) -> Vec<Sent> {
         sent_from(&self.calls(), chat)
     }

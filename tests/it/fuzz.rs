@@ -284,6 +284,12 @@ fn chat_text() -> impl Strategy<Value = String> {
             "/help",
             "/start",
             "/chatid",
+            "/lang",
+            "/mute",
+            "/remind",
+            "/ack",
+            "/graph",
+            "/page",
             "/ADD",
             "/add@fuzz_bot",
             "/add@other_bot",
@@ -305,16 +311,19 @@ fn chat_texts_always_get_a_reply() {
     service.set_resolver(upbot::probe::dns::Resolver::with_lookup(|_| {
         Box::pin(async { Err(std::io::Error::other("Name or service not known")) })
     }));
-    let style = Style::new("fuzz_bot", false);
     let mut runner = TestRunner::new(config());
     let result = runner.run(&chat_text(), |text| {
+        // Every language in turn: each text renders with its placeholders filled (a
+        // debug assertion checks them) in all four.
+        let lang = upbot::i18n::Lang::ALL[text.len() % 4];
+        let style = Style::new("fuzz_bot", false).in_lang(lang);
         let reply = match commands::parse(&text, "fuzz_bot") {
             Parsed::Text | Parsed::OtherBot => return Ok(()),
             Parsed::Unknown(w) => format::unknown_command(&w, &style),
             Parsed::Command(cmd) => match commands::action(cmd) {
-                Err(e) => format::error(&e),
+                Err(e) => format::error(&e, lang),
                 Ok(Action::Help { greeting }) => format::help(&style, greeting),
-                Ok(Action::ChatId) => format::chat_id(-1001000000999, None),
+                Ok(Action::ChatId) => format::chat_id(lang, -1001000000999, None),
                 Ok(Action::Usage(n)) => format::usage_selector(n, &style),
                 Ok(Action::Core(cmd)) => {
                     let caller = Caller::Chat {
@@ -327,7 +336,7 @@ fn chat_texts_always_get_a_reply() {
                         Ok(r) => format::reply(&r, &style, upbot::domain::now_ms()),
                         Err(e) => {
                             prop_assert!(e.code() != "INTERNAL_ERROR", "{text:?} → {e}");
-                            format::error(&e)
+                            format::error(&e, lang)
                         }
                     }
                 }

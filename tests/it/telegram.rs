@@ -15,7 +15,7 @@ use upbot::domain::{MonitorId, State, Transition, now_ms};
 use upbot::events::NoticeKind;
 use upbot::store::Alert;
 
-use crate::fake_telegram::{ANONYMOUS_ADMIN, FakeTelegram, Fault, FaultReply, Sent, chat, forum, user};
+use crate::fake_telegram::{ANONYMOUS_ADMIN, FakeTelegram, Fault, FaultReply, Sent, chat, forum, user, user_in};
 use crate::helpers::{TestApp, spawn_app, spawn_app_in};
 
 const T1: &str = "111111:AAA-one";
@@ -197,16 +197,21 @@ async fn two_bots_three_chats_are_isolated() {
             }
         }
     }
-    // setMyCommands went out without leading slashes, once per bot
+    // setMyCommands went out without leading slashes, once per bot and language
     let cmds: Vec<_> = fake
         .calls()
         .into_iter()
         .filter(|c| c.method == "setmycommands")
         .collect();
-    assert_eq!(cmds.len(), 2);
-    assert!(cmds[0].body["commands"].as_array().unwrap().iter().all(|c| {
-        let name = c["command"].as_str().unwrap();
-        !name.starts_with('/')
+    assert_eq!(cmds.len(), 2 * 4);
+    for t in [T1, T2] {
+        assert_eq!(cmds.iter().filter(|c| c.token == t).count(), 4, "{t}");
+    }
+    assert!(cmds.iter().all(|c| {
+        c.body["commands"].as_array().unwrap().iter().all(|c| {
+            let name = c["command"].as_str().unwrap();
+            !name.starts_with('/')
+        })
     }));
     app.stop().await;
 }
@@ -1183,5 +1188,168 @@ async fn push_urls_go_privately_and_secrets_are_deleted() {
     let r = ask(&fake, T1, private, private as u64, "/add push mine").await.text;
     assert!(r.contains("/webhooks/"), "{r}");
     assert!(!r.contains("privately"), "{r}");
+    app.stop().await;
+}
+
+/// A user (`from`, with its `language_code`) says `text`; the chat's next message.
+async fn ask_from(fake: &FakeTelegram, chat_id: i64, from: serde_json::Value, text: &str) -> String {
+    let before = fake.sent(chat_id).len();
+    fake.push_message(T1, chat(chat_id), from, text, json!({}));
+    fake.wait_for_nth(chat_id, before + 1).await.swap_remove(before).text
+}
+
+/// What a chat in one language must read (literal texts, not the catalogues: the
+/// test checks the language, not that the code agrees with itself).
+struct Speaks {
+    code: &'static str,
+    set: &'static str,
+    help: &'static str,
+    added: &'static str,
+    error: &'static str,
+    reason: &'static str,
+    at: &'static str,
+    ack: &'static str,
+}
+
+/// Issue 12: a chat set to each language gets `/help`, an `/add` reply, an error and a
+/// DOWN alert (with its buttons) in that language, through the fake Bot API; DOWN and
+/// UP stay upper-case Latin in all of them.
+#[tokio::test]
+async fn a_chat_set_to_each_language_gets_help_add_errors_and_alerts_in_it() {
+    let speaks = [
+        Speaks {
+            code: "en",
+            set: "🌐 This chat now speaks English.",
+            help: "/add@mon_one_bot &lt;host|host:port|URL&gt;",
+            added: "✅ Added #1 <b>127.0.0.1</b>: ping 127.0.0.1, every 1d.",
+            error: "⚠️ no monitor #999",
+            reason: ": connection refused · at ",
+            at: " UTC",
+            ack: "✅ Ack",
+        },
+        Speaks {
+            code: "pt",
+            set: "🌐 Agora falo português neste chat.",
+            help: ": vigiar um host, host:porta, URL ou nome DNS",
+            added: "✅ Adicionado #2 <b>127.0.0.2</b>: ping 127.0.0.2, a cada 1 d.",
+            error: "⚠️ não há monitor #999",
+            reason: ": conexão recusada · às ",
+            at: " UTC",
+            ack: "✅ Assumir",
+        },
+        Speaks {
+            code: "ru",
+            set: "🌐 Язык этого чата теперь русский.",
+            help: ": следить за хостом, host:port, URL или DNS-именем",
+            added: "✅ Добавлен #3 <b>127.0.0.3</b>: ping 127.0.0.3, каждые 1 д.",
+            error: "⚠️ монитора #999 нет",
+            reason: ": соединение отклонено · в ",
+            at: " UTC",
+            ack: "✅ Беру",
+        },
+        Speaks {
+            code: "ko",
+            set: "🌐 이제 이 채팅에서는 한국어로 말합니다.",
+            help: ": 호스트, host:port, URL 또는 DNS 이름 감시",
+            added: "✅ #4 <b>127.0.0.4</b> 추가: ping 127.0.0.4, 1일마다.",
+            error: "⚠️ #999 모니터가 없습니다",
+            reason: ": 연결 거부됨 · ",
+            at: " UTC 발생",
+            ack: "✅ 확인",
+        },
+    ];
+    let chats: Vec<i64> = (0..4).map(|i| -1001000000061 - i).collect();
+    let allowed: Vec<String> = chats.iter().map(i64::to_string).collect();
+    let (fake, app) = setup(&[T1], &allowed.join(",")).await;
+    for (i, (g, w)) in chats.iter().zip(&speaks).enumerate() {
+        let g = *g;
+        fake.set_member(g, 51, "administrator");
+        let code = w.code;
+        let r = ask(&fake, T1, g, 51, &format!("/lang {code}")).await.text;
+        assert!(r.starts_with(w.set), "{code}: {r}");
+        let help = ask(&fake, T1, g, 51, "/help").await.text;
+        assert!(help.contains(w.help), "{code}: {help}");
+        assert!(help.contains("/lang@mon_one_bot en|pt|ru|ko"), "{code}: {help}");
+        let added = ask(&fake, T1, g, 51, &format!("/add 127.0.0.{} {QUIET}", i + 1))
+            .await
+            .text;
+        assert!(added.starts_with(w.added), "{code}: {added}");
+        assert!(added.contains("DOWN") && added.contains("UP"), "{code}: {added}");
+        let error = ask(&fake, T1, g, 51, "/del 999").await.text;
+        assert_eq!(error, w.error, "{code}");
+        inject(&app, MonitorId(i as u64 + 1), State::Down, "connection refused");
+        let alert = fake.wait_for_message(g, |m| m.text.contains("<b>DOWN</b>")).await;
+        assert!(
+            alert
+                .text
+                .starts_with(&format!("🔴 <b>DOWN</b> #{} <b>127.0.0.{}</b>", i + 1, i + 1)),
+            "{code}: {}",
+            alert.text
+        );
+        assert!(alert.text.contains(w.reason), "{code}: {}", alert.text);
+        assert!(alert.text.ends_with(w.at), "{code}: {}", alert.text);
+        let markup = alert.markup.expect("buttons under a DOWN alert");
+        assert_eq!(markup["inline_keyboard"][0][0]["text"], w.ack, "{code}");
+        eprintln!("{code}:\n{r}\n{added}\n{error}\n{}\n", alert.text);
+    }
+    // Only admins change a group's language; the refusal is in the chat's language.
+    let r = ask(&fake, T1, chats[2], 50, "/lang en").await.text;
+    assert_eq!(r, "⛔ менять мониторы могут только администраторы группы");
+    // Anyone may ask which language is set.
+    let r = ask(&fake, T1, chats[3], 50, "/lang").await.text;
+    assert!(r.starts_with("🌐 이 채팅의 언어는 한국어입니다."), "{r}");
+    assert_eq!(app.running.service.chat_lang(chats[1]), Some(upbot::i18n::Lang::Pt));
+    app.stop().await;
+}
+
+/// Issue 12: a new chat starts in its first command's sender's language (Telegram's
+/// `language_code`), English for a language upbot does not speak; later senders do
+/// not change it. Every bot sets its command menu once per language.
+#[tokio::test]
+async fn a_new_chat_speaks_its_first_senders_language_and_menus_exist_in_each() {
+    let (p1, p2, g) = (71, 72, -1001000000073);
+    let (fake, app) = setup(&[T1], &format!("{p1},{p2},{g}")).await;
+    let r = ask_from(&fake, p1, user_in(p1 as u64, "pt-BR"), "/help").await;
+    assert!(r.starts_with("<b>Comandos</b>\n/add &lt;host|host:port|URL&gt;"), "{r}");
+    let r = ask_from(&fake, p2, user_in(p2 as u64, "de"), "/help").await;
+    assert!(r.starts_with("<b>Commands</b>"), "{r}");
+    let r = ask_from(&fake, g, user_in(81, "ru"), "/list").await;
+    assert!(r.starts_with("В этом чате пока нет мониторов."), "{r}");
+    let r = ask_from(&fake, g, user_in(82, "ko"), "/list").await;
+    assert!(
+        r.starts_with("В этом чате пока нет мониторов."),
+        "the chat keeps its language: {r}"
+    );
+    let r = ask_from(&fake, g, user_in(82, "ko"), "/frob").await;
+    assert!(r.starts_with("Неизвестная команда /frob."), "{r}");
+
+    let menus: Vec<_> = fake.menus().into_iter().filter(|m| m.token == T1).collect();
+    let mut codes: Vec<Option<&str>> = menus.iter().map(|m| m.language_code.as_deref()).collect();
+    codes.sort();
+    assert_eq!(codes, [None, Some("ko"), Some("pt"), Some("ru")]);
+    let names = |m: &crate::fake_telegram::Menu| m.commands.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>();
+    for m in &menus {
+        assert_eq!(names(m), names(&menus[0]), "every language has every command");
+        assert!(m.commands.iter().any(|(c, _)| c == "lang"));
+        // The Bot API takes descriptions of 1 to 256 characters.
+        assert!(
+            m.commands.iter().all(|(_, d)| (1..=256).contains(&d.chars().count())),
+            "{m:?}"
+        );
+    }
+    let line = |code: Option<&str>, cmd: &str| {
+        let m = menus.iter().find(|m| m.language_code.as_deref() == code).unwrap();
+        m.commands.iter().find(|(c, _)| c == cmd).unwrap().1.clone()
+    };
+    assert_eq!(
+        line(None, "add"),
+        "watch a host, host:port, URL or DNS name — /add 192.0.2.10 interval=30s"
+    );
+    assert_eq!(
+        line(Some("pt"), "add"),
+        "vigiar um host, host:porta, URL ou nome DNS — /add 192.0.2.10 interval=30s"
+    );
+    assert_eq!(line(Some("ru"), "del"), "перестать следить — /del 7");
+    assert_eq!(line(Some("ko"), "help"), "이 봇 사용법");
     app.stop().await;
 }

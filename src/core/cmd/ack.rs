@@ -3,6 +3,7 @@
 //! a new outage after one). The chat is told who and why: a chat's `/ack` by its reply,
 //! an ack through the API by a message queued for the chat.
 
+use crate::i18n::msg;
 use serde::{Deserialize, Serialize};
 
 use super::{Selector, Spec, args};
@@ -44,7 +45,7 @@ impl AckRequest {
     pub fn parse_chat(text: &str) -> Result<Self, CoreError> {
         let (id, rest) = split_first(text);
         if id.is_empty() {
-            return Err(invalid(format!("usage: /ack {}", SPEC.args)));
+            return Err(invalid(msg!("err-usage", cmd = "/ack", args = SPEC.args)));
         }
         Ok(Self {
             id: args::monitor_id(id).map_err(invalid)?,
@@ -76,7 +77,8 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, req: AckRequest) -> Resu
     let _one = svc.book().ops.lock().await;
     let m = svc.resolve(caller, &Selector::Id(MonitorId(req.id)))?;
     let h = svc.live_health(&m);
-    let incident = oncall::ack_check(&h).map_err(|e| invalid(format!("#{}: {e}", m.id)))?;
+    let incident =
+        oncall::ack_check(&h).map_err(|e| invalid(msg!("err-on-monitor", id = m.id.to_string(), error = e)))?;
     let now = now_ms();
     let ack = Ack {
         by: who(caller, req.by.as_deref()),

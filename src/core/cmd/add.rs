@@ -15,14 +15,16 @@ use super::args;
 use super::{Selector, Spec};
 use crate::core::error::{CoreError, invalid};
 use crate::core::service::{Caller, MonitorView, Service, validate_chat_id};
+use crate::domain::kinds::{self, DnsSettings, HttpMethod, HttpSettings, Keyword, RecordType, StatusList};
 use crate::domain::oncall::OnCall;
 use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, PushSettings, Target, now_ms};
+use crate::i18n::{Msg, msg};
 
 /// Help and menu text.
 pub const SPEC: Spec = Spec {
     name: "add",
-    args: "<host|host:port> [interval=30s fails=3 recovers=2 name=… timeout=2s remind=30m parent=<id>]",
-    about: "watch a host or host:port",
+    args: "<host|host:port|URL> [interval=30s fails=3 recovers=2 name=… timeout=2s remind=30m parent=<id>]",
+    about: "watch a host, host:port, URL or DNS name",
     example: "192.0.2.10 interval=30s",
     modifies: true,
 };
@@ -54,9 +56,12 @@ pub const OPERATOR_ONLY: &[&str] = &["chat_id", "thread_id", "bot"];
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct AddRequest {
-    /// host or IP (ping), host:port, [v6]:port or tcp://host:port (tcp); a push monitor's name
+    /// host or IP (ping), host:port, [v6]:port or tcp://host:port (tcp), an http(s):// URL
+    /// (http), a name to look up (kind dns); a push monitor's name
+    #[arg(required_unless_present = "url", default_value = "", hide_default_value = true)]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub target: String,
-    /// ping, tcp or push (default: from the target)
+    /// ping, tcp, push, http or dns (default: from the target)
     #[arg(long, value_parser = args::kind)]
     #[serde(with = "args::opt_kind")]
     pub kind: Option<Kind>,
@@ -125,7 +130,44 @@ pub struct AddRequest {
     #[arg(long)]
     #[serde(with = "args::opt_num")]
     pub quorum: Option<u32>,
+    /// http: the URL (another name for the target)
+    #[arg(long)]
+    pub url: Option<String>,
+    /// http: accepted status codes, e.g. 200-299,301 (default 200-299); dns: records the answer must contain
+    #[arg(long)]
+    #[serde(with = "args::opt_list")]
+    pub expect: Option<String>,
+    /// http: text the body must contain (!text: must not contain)
+    #[arg(long)]
+    pub keyword: Option<String>,
+    /// http: GET or HEAD (default GET)
+    #[arg(long)]
+    pub method: Option<String>,
+    /// http: slower than this is DEGRADED, e.g. 800ms
+    #[arg(long, value_parser = args::duration)]
+    #[serde(with = "args::opt_duration")]
+    pub degraded: Option<Duration>,
+    /// https: DEGRADED this many days before the certificate expires (default 14; 0: only DOWN once expired)
+    #[arg(long)]
+    #[serde(with = "args::opt_num")]
+    pub cert_days: Option<u32>,
+    /// https: verify the certificate (default true; expiry is watched either way)
+    #[arg(long, value_parser = args::flag, num_args = 0..=1, default_missing_value = "true")]
+    #[serde(with = "args::opt_flag")]
+    pub tls_verify: Option<bool>,
+    /// dns: A, AAAA, MX, TXT or CNAME (default A; chat: type=)
+    #[arg(long)]
+    pub record_type: Option<String>,
+    /// dns: the server to ask, host:port (default: the system resolver)
+    // The CLI's own --server names the upbot server, so this flag is --dns-server.
+    #[arg(id = "dns_server", long = "dns-server", value_name = "HOST:PORT")]
+    pub server: Option<String>,
 }
+
+/// Fields only http monitors take.
+const HTTP_FIELDS: &[&str] = &["url", "keyword", "method", "degraded", "cert_days", "tls_verify"];
+/// Fields only dns monitors take.
+const DNS_FIELDS: &[&str] = &["record_type", "server"];
 
 impl AddRequest {
     /// Every field name (the WS `data` keys, the chat keys).
@@ -147,12 +189,12 @@ impl AddRequest {
     /// or `push <name> [key=value …]` into the same type the WS API reads. A value may
     /// be quoted to hold spaces (`name="db primary"`).
     pub fn parse_chat(text: &str) -> Result<Self, CoreError> {
-        let usage = || invalid(format!("usage: /add {}", SPEC.args));
+        let usage = || invalid(msg!("err-usage", cmd = "/add", args = SPEC.args));
         let known = Self::chat_keys();
         let mut map = Map::new();
         let put = |map: &mut Map<String, Value>, k: &str, v: String| {
             if map.insert(k.to_string(), Value::String(v)).is_some() {
-                return Err(invalid(format!("{k} is given twice")));
+                return Err(invalid(msg!("err-given-twice", field = k)));
             }
             Ok(())
         };
@@ -161,9 +203,18 @@ impl AddRequest {
             match w.split_once('=') {
                 Some((k, v)) if !k.is_empty() && !k.contains(':') && !k.contains('/') => {
                     let k = k.to_ascii_lowercase();
-                    let k = if k == "type" { "kind".to_string() } else { k };
+                    // `type=` is the record type of a dns monitor, else the kind.
+                    let k = match k.as_str() {
+                        "type" if RecordType::parse(v).is_some() => "record_type".to_string(),
+                        "type" => "kind".to_string(),
+                        _ => k,
+                    };
                     if !known.contains(&k.as_str()) {
-                        return Err(invalid(format!("unknown option {k:?}; known: {}", known.join(", "))));
+                        return Err(invalid(msg!(
+                            "err-unknown-option",
+                            option = format!("{k:?}"),
+                            known = known.join(", ")
+                        )));
                     }
                     put(&mut map, &k, v.to_string())?;
                 }
@@ -177,19 +228,21 @@ impl AddRequest {
                 put(&mut map, "kind", k.as_str().to_string())?;
                 let target = pos
                     .next()
-                    .ok_or_else(|| invalid(format!("usage: /add {} <host> …", k.as_str())))?;
+                    .ok_or_else(|| invalid(msg!("err-usage-kind", kind = k.as_str())))?;
                 put(&mut map, "target", target)?;
                 if let Some(p) = pos.next() {
-                    if k != Kind::Tcp {
-                        return Err(invalid(format!("unexpected argument {p:?}")));
+                    match k {
+                        Kind::Tcp => put(&mut map, "port", p)?,
+                        // `/add dns example.com MX`
+                        Kind::Dns => put(&mut map, "record_type", p)?,
+                        _ => return Err(invalid(msg!("err-unexpected-argument", word = format!("{p:?}")))),
                     }
-                    put(&mut map, "port", p)?;
                 }
             }
             _ => put(&mut map, "target", first)?,
         }
         if let Some(extra) = pos.next() {
-            return Err(invalid(format!("unexpected argument {extra:?}; options are key=value")));
+            return Err(invalid(msg!("err-unexpected-argument-kv", word = format!("{extra:?}"))));
         }
         args::from_json(Value::Object(map)).map_err(invalid)
     }
@@ -197,9 +250,7 @@ impl AddRequest {
     /// The one validation: checks every field against its limits and builds the
     /// monitor with its defaults (no id, owner or push token yet).
     pub fn validate(&self) -> Result<Monitor, CoreError> {
-        if self.target.trim().is_empty() {
-            return Err(invalid("target is required (a host, host:port or tcp://host:port)"));
-        }
+        let text = self.target_text()?;
         if let Some(c) = self.chat_id {
             validate_chat_id(c)?;
         }
@@ -207,7 +258,7 @@ impl AddRequest {
             return Err(invalid("thread_id must be a forum topic id (a positive number)"));
         }
         if self.port == Some(0) {
-            return Err(invalid("port must be a port 1-65535, got 0"));
+            return Err(invalid(msg!("err-port-zero")));
         }
         if let Some(r) = self.remind {
             crate::core::oncall::check_remind(r)?;
@@ -216,37 +267,46 @@ impl AddRequest {
             return self.validate_push();
         }
         if self.heartbeat.is_some() || self.grace.is_some() || self.secret.is_some() || self.sign_heartbeats.is_some() {
-            return Err(invalid(
-                "heartbeat, grace, secret and sign_heartbeats are for push monitors (kind push)",
-            ));
+            return Err(invalid(msg!("err-push-only")));
         }
-        let target = Target::parse(&self.target, self.kind, self.port).map_err(|e| invalid(e.to_string()))?;
+        let target = Target::parse(&text, self.kind, self.port).map_err(|e| invalid(target_error(&e)))?;
+        if target.kind == Kind::Http && self.port.is_some() {
+            return Err(invalid("an http monitor's port is part of its URL"));
+        }
+        self.check_kind_fields(target.kind)?;
         let interval = self.interval.unwrap_or(Monitor::DEFAULT_INTERVAL);
         if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
-            return Err(invalid(format!(
-                "interval must be between 1s and 24h, got {}",
-                crate::domain::duration::human(interval)
-            )));
+            return Err(invalid(msg!("err-interval-range", got = interval)));
         }
         let timeout = match self.timeout {
-            Some(t) if t > interval => return Err(invalid("timeout must not be longer than the interval")),
-            Some(t) if t < MIN_TIMEOUT => return Err(invalid("timeout must be at least 100ms")),
+            Some(t) if t > interval => return Err(invalid(msg!("err-timeout-longer"))),
+            Some(t) if t < MIN_TIMEOUT => return Err(invalid(msg!("err-timeout-min"))),
             Some(t) => t,
             None => Monitor::DEFAULT_TIMEOUT.min(interval),
         };
-        let count = |name: &str, v: Option<u32>, default: u32| match v {
+        let count = |name: &'static str, v: Option<u32>, default: u32| match v {
             None => Ok(default),
             Some(n) if (1..=MAX_COUNT).contains(&n) => Ok(n),
-            Some(n) => Err(invalid(format!("{name} must be between 1 and {MAX_COUNT}, got {n}"))),
+            Some(n) => Err(invalid(msg!("err-count-range", field = name, max = MAX_COUNT, got = n))),
         };
         let name = match &self.name {
             Some(n) => validate_name(n)?,
             None => target.display(),
         };
         let (sites, quorum) = self.validate_sites()?;
+        let http = match &target.url {
+            Some(url) => Some(Box::new(self.http_settings(url, timeout)?)),
+            None => None,
+        };
+        let dns = match target.kind {
+            Kind::Dns => Some(Box::new(self.dns_settings()?)),
+            _ => None,
+        };
         Ok(Monitor {
             fails: count("fails", self.fails, Monitor::DEFAULT_FAILS)?,
             recovers: count("recovers", self.recovers, Monitor::DEFAULT_RECOVERS)?,
+            http,
+            dns,
             sites,
             quorum,
             ..draft(target.kind, target.host, target.port, interval, timeout, name, None)
@@ -261,35 +321,149 @@ impl AddRequest {
         sites.sort();
         sites.dedup();
         if self.sites.is_some() && sites.is_empty() {
-            return Err(invalid("sites must name at least one site, e.g. sites=fra,sin"));
+            return Err(invalid(msg!("err-sites-empty")));
         }
         if sites.len() > MAX_SITES {
-            return Err(invalid(format!("sites names more than {MAX_SITES} sites")));
+            return Err(invalid(msg!("err-sites-many", max = MAX_SITES)));
         }
         let most = if sites.is_empty() { MAX_SITES } else { sites.len() };
         match self.quorum {
-            Some(q) if q == 0 || q as usize > most => Err(invalid(format!(
-                "quorum must be between 1 and {most} (the number of sites{}), got {q}",
-                if sites.is_empty() { " at most" } else { " named" }
-            ))),
+            Some(q) if q == 0 || q as usize > most => Err(invalid(msg!("err-quorum-range", most = most, quorum = q))),
             q => Ok((sites, q)),
         }
+    }
+
+    /// The target as given in `target` or (http) `url`.
+    fn target_text(&self) -> Result<String, CoreError> {
+        let target = self.target.trim();
+        match self.url.as_deref().map(str::trim) {
+            Some(u) if !target.is_empty() && u != target => {
+                Err(invalid("give the URL once: as target or as url, not both"))
+            }
+            Some(u) if !u.is_empty() => {
+                if !matches!(self.kind, None | Some(Kind::Http)) {
+                    return Err(invalid("url is for http monitors"));
+                }
+                Ok(u.to_string())
+            }
+            _ if target.is_empty() => Err(invalid(msg!("err-target-required"))),
+            _ => Ok(target.to_string()),
+        }
+    }
+
+    /// Refuses settings that the monitor's kind does not take, naming them.
+    fn check_kind_fields(&self, kind: Kind) -> Result<(), CoreError> {
+        let set = |f: &str| match f {
+            "url" => self.url.is_some(),
+            "keyword" => self.keyword.is_some(),
+            "method" => self.method.is_some(),
+            "degraded" => self.degraded.is_some(),
+            "cert_days" => self.cert_days.is_some(),
+            "tls_verify" => self.tls_verify.is_some(),
+            "record_type" => self.record_type.is_some(),
+            "server" => self.server.is_some(),
+            _ => false,
+        };
+        let misplaced = |fields: &[&'static str], owner: Kind| {
+            (kind != owner)
+                .then(|| fields.iter().find(|f| set(f)))
+                .flatten()
+                .map(|f| invalid(format!("{f} is for {} monitors", owner.as_str())))
+        };
+        if let Some(e) = misplaced(HTTP_FIELDS, Kind::Http).or_else(|| misplaced(DNS_FIELDS, Kind::Dns)) {
+            return Err(e);
+        }
+        if self.expect.is_some() && !matches!(kind, Kind::Http | Kind::Dns) {
+            return Err(invalid("expect is for http and dns monitors"));
+        }
+        Ok(())
+    }
+
+    /// An http monitor's settings, each checked.
+    fn http_settings(&self, url: &str, timeout: Duration) -> Result<HttpSettings, CoreError> {
+        let method = match &self.method {
+            Some(m) => HttpMethod::parse(m).map_err(invalid)?,
+            None => HttpMethod::Get,
+        };
+        let expect = match &self.expect {
+            Some(e) => StatusList::parse(e).map_err(invalid)?,
+            None => StatusList::default(),
+        };
+        let keyword = self
+            .keyword
+            .as_deref()
+            .map(Keyword::parse)
+            .transpose()
+            .map_err(invalid)?;
+        if keyword.is_some() && method == HttpMethod::Head {
+            return Err(invalid(
+                "keyword needs the body, which HEAD does not fetch: use method=GET",
+            ));
+        }
+        if let Some(d) = self.degraded {
+            if d.is_zero() || d >= timeout {
+                return Err(invalid(format!(
+                    "degraded must be above 0 and below the timeout ({})",
+                    crate::domain::duration::human(timeout)
+                )));
+            }
+        }
+        let cert_days = self.cert_days.unwrap_or(kinds::DEFAULT_CERT_DAYS);
+        if cert_days > kinds::MAX_CERT_DAYS {
+            return Err(invalid(format!(
+                "cert_days must be between 0 and {}, got {cert_days}",
+                kinds::MAX_CERT_DAYS
+            )));
+        }
+        Ok(HttpSettings {
+            url: url.to_string(),
+            method,
+            expect,
+            keyword,
+            degraded: self.degraded,
+            cert_days,
+            tls_verify: self.tls_verify.unwrap_or(true),
+        })
+    }
+
+    /// A dns monitor's settings, each checked.
+    fn dns_settings(&self) -> Result<DnsSettings, CoreError> {
+        let record_type = match &self.record_type {
+            Some(t) => RecordType::parse(t)
+                .ok_or_else(|| invalid(format!("record_type must be A, AAAA, MX, TXT or CNAME, got {t:?}")))?,
+            None => RecordType::A,
+        };
+        let expect = match &self.expect {
+            Some(e) => DnsSettings::parse_expect(record_type, e).map_err(invalid)?,
+            None => Vec::new(),
+        };
+        let server = self
+            .server
+            .as_deref()
+            .map(crate::domain::target::parse_server)
+            .transpose()
+            .map_err(|e| invalid(format!("server: {e}")))?;
+        Ok(DnsSettings {
+            record_type,
+            expect,
+            server,
+        })
     }
 
     /// Push monitors: `target` is their name; `heartbeat` (alias `interval`) and
     /// `grace` set the deadline; probe settings do not apply.
     fn validate_push(&self) -> Result<Monitor, CoreError> {
         if self.port.is_some() || self.timeout.is_some() || self.fails.is_some() || self.recovers.is_some() {
-            return Err(invalid(
-                "push monitors take heartbeat, grace, secret and sign_heartbeats; port, timeout, fails and recovers do not apply",
-            ));
+            return Err(invalid(msg!("err-push-fields")));
         }
         if self.sites.is_some() || self.quorum.is_some() {
-            return Err(invalid(
-                "push monitors are reported to, not probed: sites and quorum do not apply",
-            ));
+            return Err(invalid(msg!("err-push-sites")));
         }
-        let host = validate_name(&self.target).map_err(|e| invalid(format!("push monitors need a name: {e}")))?;
+        self.check_kind_fields(Kind::Push)?;
+        let host = validate_name(&self.target).map_err(|e| match e.message() {
+            Some(m) => invalid(msg!("err-push-name", error = m.clone())),
+            None => e,
+        })?;
         let name = match &self.name {
             Some(n) => validate_name(n)?,
             None => host.clone(),
@@ -297,23 +471,17 @@ impl AddRequest {
         let heartbeat = self.heartbeat.or(self.interval);
         if let Some(h) = heartbeat {
             if !(MIN_HEARTBEAT..=MAX_HEARTBEAT).contains(&h) {
-                return Err(invalid(format!(
-                    "heartbeat must be between 1s and 90 days, got {}",
-                    crate::domain::duration::human(h)
-                )));
+                return Err(invalid(msg!("err-heartbeat-range", got = h)));
             }
         }
         let grace = self.grace.unwrap_or(Monitor::DEFAULT_GRACE);
         if !(Duration::from_secs(1)..=MAX_HEARTBEAT).contains(&grace) {
-            return Err(invalid(format!(
-                "grace must be between 1s and 90 days, got {}",
-                crate::domain::duration::human(grace)
-            )));
+            return Err(invalid(msg!("err-grace-range", got = grace)));
         }
         let secret = self.secret.as_deref().map(validate_secret).transpose()?;
         let sign_heartbeats = self.sign_heartbeats.unwrap_or(false);
         if sign_heartbeats && secret.is_none() {
-            return Err(invalid("sign_heartbeats=true needs a secret to sign with"));
+            return Err(invalid(msg!("err-sign-needs-secret")));
         }
         let settings = PushSettings {
             token: String::new(),
@@ -360,6 +528,8 @@ fn draft(
         chat_added: false,
         sites: Vec::new(),
         quorum: None,
+        http: None,
+        dns: None,
     }
 }
 
@@ -376,7 +546,7 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, req: AddRequest) -> Resu
                 "thread_id" => req.thread_id.is_some(),
                 _ => req.bot.is_some(),
             }) {
-                return Err(invalid(format!("{f} is set by the chat itself")));
+                return Err(invalid(msg!("err-set-by-chat", field = *f)));
             }
             m.chat_id = Some(*chat_id);
             m.thread_id = *thread_id;
@@ -387,8 +557,11 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, req: AddRequest) -> Resu
             m.thread_id = req.thread_id;
         }
     }
-    if m.chat_added && m.kind != Kind::Push {
-        svc.check_chat_target(&m.host).await?;
+    if m.chat_added {
+        // What the monitor reaches: its host, or a dns monitor's server.
+        if let Some(host) = m.reached_host() {
+            svc.check_chat_target(&host).await?;
+        }
     }
     let parent = match req.parent {
         None => None,
@@ -428,11 +601,9 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, req: AddRequest) -> Resu
 fn check_parent(svc: &Service, caller: &Caller, m: &Monitor, pid: u64) -> Result<MonitorId, CoreError> {
     let p = svc
         .resolve(caller, &Selector::Id(MonitorId(pid)))
-        .map_err(|_| invalid(format!("parent={pid}: there is no monitor #{pid} here (see /list)")))?;
+        .map_err(|_| invalid(msg!("err-parent-unknown", id = pid.to_string())))?;
     if p.chat_id != m.chat_id {
-        return Err(invalid(format!(
-            "parent={pid}: #{pid} alerts another chat; a parent must alert the same chat"
-        )));
+        return Err(invalid(msg!("err-parent-other-chat", id = pid.to_string())));
     }
     // The new monitor has no id yet and no monitor names it: only the chain above the
     // parent can loop.
@@ -440,17 +611,32 @@ fn check_parent(svc: &Service, caller: &Caller, m: &Monitor, pid: u64) -> Result
     Ok(p.id)
 }
 
+/// A target that does not parse, as a message of the catalogues.
+fn target_error(e: &crate::domain::target::TargetError) -> Msg {
+    use crate::domain::target::TargetError as E;
+    match e {
+        E::Empty => msg!("err-target-empty"),
+        E::BadHost(h) => msg!("err-target-host", host = format!("{h:?}")),
+        E::BadPort(p) => msg!("err-target-port", port = format!("{p:?}")),
+        E::PortOnPing => msg!("err-target-ping-port"),
+        E::BadScheme(s) => msg!("err-target-scheme", scheme = format!("{s:?}")),
+        E::NotUnicast(h) => msg!("err-target-not-unicast", host = h.as_str()),
+        // http and dns targets: the parser's own words (not yet in the catalogues)
+        E::Invalid(why) => why.clone().into(),
+    }
+}
+
 /// A monitor (or push) name: trimmed, non-empty, short, printable.
 fn validate_name(n: &str) -> Result<String, CoreError> {
     let n = n.trim();
     if n.is_empty() {
-        return Err(invalid("name must not be empty"));
+        return Err(invalid(msg!("err-name-empty")));
     }
     if n.chars().count() > MAX_NAME {
-        return Err(invalid(format!("name is longer than {MAX_NAME} characters")));
+        return Err(invalid(msg!("err-name-long", max = MAX_NAME)));
     }
     if n.chars().any(char::is_control) {
-        return Err(invalid("name must not contain control characters"));
+        return Err(invalid(msg!("err-name-control")));
     }
     Ok(n.to_string())
 }
@@ -460,17 +646,13 @@ fn validate_name(n: &str) -> Result<String, CoreError> {
 fn validate_secret(s: &str) -> Result<String, CoreError> {
     use base64::Engine as _;
     if s.is_empty() || s.len() > MAX_SECRET || s.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(invalid(format!(
-            "secret must be 1 to {MAX_SECRET} printable characters without spaces"
-        )));
+        return Err(invalid(msg!("err-secret-form", max = MAX_SECRET)));
     }
     if let Some(b64) = s.strip_prefix("whsec_") {
         match base64::engine::general_purpose::STANDARD.decode(b64) {
             Ok(k) if !k.is_empty() => {}
             _ => {
-                return Err(invalid(
-                    "a secret starting with whsec_ must continue with base64 (Standard Webhooks)",
-                ));
+                return Err(invalid(msg!("err-secret-whsec")));
             }
         }
     }
@@ -504,7 +686,7 @@ pub(crate) fn split_words(s: &str) -> Result<Vec<String>, CoreError> {
         }
     }
     if quote.is_some() {
-        return Err(invalid("unbalanced quote"));
+        return Err(invalid(msg!("err-unbalanced-quote")));
     }
     if in_word {
         out.push(cur);
@@ -576,7 +758,8 @@ mod tests {
             (json!({"target": "x", "fails": -1}), "fails: -1 is out of range"),
             (json!({"target": "x", "fails": 1.5}), "fails: invalid type"),
             (json!({"target": "x", "chat_id": "abc"}), "chat_id: invalid value"),
-            (json!({"target": "x", "kind": "http"}), "kind: unknown kind"),
+            (json!({"target": "x", "kind": "smtp"}), "kind: unknown kind"),
+            (json!({"target": "x", "expect": {"a": 1}}), "expect: "),
             (json!({"target": "x", "sign_heartbeats": "maybe"}), "sign_heartbeats: "),
             (json!("x"), "data must be a JSON object"),
         ] {
@@ -646,6 +829,142 @@ mod tests {
     }
 
     #[test]
+    fn http_and_dns_fields_from_every_front() {
+        let r = AddRequest::parse_chat(
+            "https://example.com/health expect=200-299,301 keyword=\"all good\" method=head degraded=800ms timeout=5s cert_days=7 tls_verify=false",
+        )
+        .unwrap();
+        assert_eq!(r.target, "https://example.com/health");
+        assert_eq!(r.expect.as_deref(), Some("200-299,301"));
+        assert_eq!(r.keyword.as_deref(), Some("all good"));
+        assert_eq!(
+            (r.method.as_deref(), r.degraded),
+            (Some("head"), Some(Duration::from_millis(800)))
+        );
+        assert_eq!((r.cert_days, r.tls_verify), (Some(7), Some(false)));
+        let r = AddRequest::parse_chat("dns example.com type=MX expect=mail.example.com server=127.0.0.53:53").unwrap();
+        assert_eq!((r.kind, r.target.as_str()), (Some(Kind::Dns), "example.com"));
+        assert_eq!(r.record_type.as_deref(), Some("MX"));
+        assert_eq!(r.server.as_deref(), Some("127.0.0.53:53"));
+        assert_eq!(
+            AddRequest::parse_chat("dns example.com AAAA")
+                .unwrap()
+                .record_type
+                .as_deref(),
+            Some("AAAA")
+        );
+        // `type=` is still the kind when it names one.
+        assert_eq!(AddRequest::parse_chat("x type=tcp").unwrap().record_type, None);
+        // WS: expect as a number or a list; url instead of target.
+        let r = ws(json!({"url": "http://h/", "expect": [200, "301-302"], "tls_verify": "no"})).unwrap();
+        assert_eq!((r.expect.as_deref(), r.tls_verify), (Some("200,301-302"), Some(false)));
+        let m = r.validate().unwrap();
+        assert_eq!(
+            (m.kind, m.host.as_str(), m.target()),
+            (Kind::Http, "h", "http://h/".to_string())
+        );
+        let h = m.http.unwrap();
+        assert_eq!(
+            (h.expect.to_string(), h.tls_verify, h.cert_days),
+            ("200,301-302".into(), false, 14)
+        );
+        assert_eq!(
+            ws(json!({"target": "x", "expect": 204})).unwrap().expect.as_deref(),
+            Some("204")
+        );
+        let m = ws(
+            json!({"target": "Example.com", "kind": "dns", "record_type": "a", "expect": "192.0.2.1", "server": "::1"}),
+        )
+        .unwrap()
+        .validate()
+        .unwrap();
+        let d = m.dns.as_deref().unwrap();
+        assert_eq!(
+            (d.record_type, d.expect.as_slice(), d.server.as_deref()),
+            (RecordType::A, &["192.0.2.1".to_string()][..], Some("[::1]:53"))
+        );
+        assert_eq!(m.target(), "example.com A @[::1]:53");
+        // A ping or tcp monitor carries neither.
+        let m = ws(json!({"target": "db:5432"})).unwrap().validate().unwrap();
+        assert!(m.http.is_none() && m.dns.is_none());
+    }
+
+    #[test]
+    fn http_and_dns_validation() {
+        let v = |data: Value| ws(data).unwrap().validate();
+        for (data, needle) in [
+            (
+                json!({"target": "db:5432", "keyword": "x"}),
+                "keyword is for http monitors",
+            ),
+            (
+                json!({"target": "db", "server": "1.1.1.1"}),
+                "server is for dns monitors",
+            ),
+            (
+                json!({"target": "https://x/", "record_type": "A"}),
+                "record_type is for dns monitors",
+            ),
+            (
+                json!({"target": "db", "expect": "200"}),
+                "expect is for http and dns monitors",
+            ),
+            (json!({"kind": "push", "url": "https://x/"}), "url is for http monitors"),
+            (
+                json!({"target": "n", "kind": "push", "keyword": "x"}),
+                "keyword is for http monitors",
+            ),
+            (
+                json!({"target": "https://a/", "url": "https://b/"}),
+                "give the URL once",
+            ),
+            (json!({"target": "https://x/", "port": 80}), "port is part of its URL"),
+            (
+                json!({"target": "https://x/", "expect": "abc"}),
+                "expect: \"abc\" is not a status code",
+            ),
+            (
+                json!({"target": "https://x/", "method": "POST"}),
+                "method must be GET or HEAD",
+            ),
+            (
+                json!({"target": "https://x/", "method": "HEAD", "keyword": "ok"}),
+                "use method=GET",
+            ),
+            (
+                json!({"target": "https://x/", "degraded": "3s"}),
+                "below the timeout (2s)",
+            ),
+            (
+                json!({"target": "https://x/", "cert_days": 400}),
+                "cert_days must be between 0 and 365",
+            ),
+            (
+                json!({"target": "https://x/", "keyword": ""}),
+                "keyword must not be empty",
+            ),
+            (json!({"target": "ftp://x/"}), "unsupported scheme"),
+            (json!({"target": "x", "kind": "http"}), "an http target is a URL"),
+            (
+                json!({"target": "x", "kind": "dns", "record_type": "SRV"}),
+                "record_type must be A, AAAA",
+            ),
+            (
+                json!({"target": "x", "kind": "dns", "expect": "::1"}),
+                "not an IPv4 address",
+            ),
+            (
+                json!({"target": "x", "kind": "dns", "server": "x:0"}),
+                "server: invalid port",
+            ),
+            (json!({"target": "192.0.2.1", "kind": "dns"}), "a name to look up"),
+        ] {
+            let e = v(data.clone()).unwrap_err();
+            assert!(e.to_string().contains(needle), "{data}: {e}");
+        }
+    }
+
+    #[test]
     fn chat_errors() {
         for (s, needle) in [
             ("", "usage: /add"),
@@ -679,7 +998,9 @@ mod tests {
             .filter_map(|a| a.get_long().map(|l| l.replace('-', "_")))
             .collect();
         for f in fields.iter().filter(|f| **f != "target") {
-            assert!(longs.iter().any(|l| l == f), "no CLI flag for {f}");
+            // `--server` is the CLI's upbot server; the dns server is `--dns-server`.
+            let flag = if *f == "server" { "dns_server" } else { f };
+            assert!(longs.iter().any(|l| l == flag), "no CLI flag for {f}");
         }
     }
 }

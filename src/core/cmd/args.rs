@@ -8,6 +8,11 @@
 //! - kinds: `ping` (or `icmp`), `tcp`, `push`, any case;
 //! - flags: `true`/`false` (also `yes`/`no`, `on`/`off`, `1`/`0` as strings);
 //! - `null` is the same as leaving a field out.
+//!
+//! Errors are [`Msg`]s, so a chat reads them in its language. serde only carries a
+//! custom error's text; [`fail`] leaves the message itself in a thread-local slot that
+//! [`from_json`] takes back (deserialising is synchronous, on one thread), so the
+//! chat's `key=value` words get translated errors and the WS API the same English.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -17,7 +22,22 @@ use std::time::Duration;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use std::cell::RefCell;
+
 use crate::domain::{Kind, duration};
+use crate::i18n::{Msg, msg};
+
+thread_local! {
+    /// The last message a deserializer here failed with (see [`fail`]).
+    static LAST: RefCell<Option<Msg>> = const { RefCell::new(None) };
+}
+
+/// A serde error with `m`'s English text; `m` itself waits for [`from_json`].
+fn fail<E: de::Error>(m: Msg) -> E {
+    let text = m.to_string();
+    LAST.with(|l| *l.borrow_mut() = Some(m));
+    E::custom(text)
+}
 
 /// `Option<T>` of a whole number: a JSON number or a numeric string.
 pub mod opt_num {
@@ -85,20 +105,21 @@ where
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
         T::try_from(v)
             .map(Some)
-            .map_err(|_| E::custom(format!("{v} is out of range")))
+            .map_err(|_| fail(msg!("err-out-of-range", value = v.to_string())))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
         T::try_from(v)
             .map(Some)
-            .map_err(|_| E::custom(format!("{v} is out of range")))
+            .map_err(|_| fail(msg!("err-out-of-range", value = v.to_string())))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        // The text serde's own `invalid_value` would give, as a message of ours.
         v.trim()
             .parse::<T>()
             .map(Some)
-            .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+            .map_err(|_| fail(msg!("err-not-whole-number", value = format!("{v:?}"))))
     }
 }
 
@@ -156,7 +177,7 @@ impl<'de> Visitor<'de> for DurationVisitor {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        duration::parse(v).map(Some).map_err(E::custom)
+        self::duration(v).map(Some).map_err(fail)
     }
 }
 
@@ -173,7 +194,45 @@ pub mod opt_kind {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Kind>, D::Error> {
         match Option::<String>::deserialize(d)? {
             None => Ok(None),
-            Some(s) => kind(&s).map(Some).map_err(de::Error::custom),
+            Some(s) => kind(&s).map(Some).map_err(fail),
+        }
+    }
+}
+
+/// `Option<String>` of a list: a string (`"200-299,301"`), a number (`200`) or an
+/// array of them, read as one comma-separated string.
+pub mod opt_list {
+    use super::*;
+
+    /// Serialises as the string.
+    pub fn serialize<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    /// Reads a string, a number, or an array of those.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Item {
+            Text(String),
+            Number(u64),
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            One(Item),
+            Many(Vec<Item>),
+        }
+        let text = |i: Item| match i {
+            Item::Text(t) => t,
+            Item::Number(n) => n.to_string(),
+        };
+        match Option::<Form>::deserialize(d)
+            .map_err(|_| de::Error::custom("must be a string, a number, or a list of them"))?
+        {
+            None => Ok(None),
+            Some(Form::One(i)) => Ok(Some(text(i))),
+            Some(Form::Many(v)) => Ok(Some(v.into_iter().map(text).collect::<Vec<_>>().join(","))),
         }
     }
 }
@@ -195,39 +254,47 @@ pub mod opt_flag {
             Bool(bool),
             Word(String),
         }
-        match Option::<Form>::deserialize(d).map_err(|_| de::Error::custom("must be true or false"))? {
+        match Option::<Form>::deserialize(d).map_err(|_| fail(msg!("err-must-be-flag")))? {
             None => Ok(None),
             Some(Form::Bool(b)) => Ok(Some(b)),
-            Some(Form::Word(w)) => flag(&w).map(Some).map_err(de::Error::custom),
+            Some(Form::Word(w)) => flag(&w).map(Some).map_err(fail),
         }
     }
 }
 
 /// Clap value parser and chat reader of durations.
-pub fn duration(s: &str) -> Result<Duration, String> {
-    duration::parse(s)
+pub fn duration(s: &str) -> Result<Duration, Msg> {
+    duration::parse(s).map_err(|_| {
+        let t = s.trim();
+        let id = if t.parse::<f64>().is_ok() {
+            "err-invalid-duration-number"
+        } else {
+            "err-invalid-duration"
+        };
+        msg!(id, value = format!("{t:?}"))
+    })
 }
 
 /// Clap value parser of kinds.
-pub fn kind(s: &str) -> Result<Kind, String> {
-    Kind::parse(s).ok_or_else(|| format!("unknown kind {s:?}; use ping, tcp or push"))
+pub fn kind(s: &str) -> Result<Kind, Msg> {
+    Kind::parse(s).ok_or_else(|| msg!("err-unknown-kind", value = format!("{s:?}")))
 }
 
 /// Clap value parser of flags.
-pub fn flag(s: &str) -> Result<bool, String> {
+pub fn flag(s: &str) -> Result<bool, Msg> {
     match s.trim().to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "1" => Ok(true),
         "false" | "no" | "off" | "0" => Ok(false),
-        _ => Err(format!("{s:?} is not true or false")),
+        _ => Err(msg!("err-not-flag", value = format!("{s:?}"))),
     }
 }
 
 /// Clap value parser of monitor ids: `7` or `#7`.
-pub fn monitor_id(s: &str) -> Result<u64, String> {
+pub fn monitor_id(s: &str) -> Result<u64, Msg> {
     s.trim()
         .trim_start_matches('#')
         .parse()
-        .map_err(|_| format!("{s:?} is not a monitor id (a whole number such as 7)"))
+        .map_err(|_| msg!("err-not-monitor-id", value = format!("{s:?}")))
 }
 
 /// The field names a command input type accepts, read from its serde derive (so the
@@ -266,14 +333,19 @@ impl<'de> Deserializer<'de> for FieldNames<'_> {
 
 /// Deserialises a command input from JSON, naming the field at fault in the error
 /// (`fails: invalid value …`).
-pub fn from_json<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, String> {
+pub fn from_json<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, Msg> {
+    LAST.with(|l| l.borrow_mut().take());
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
+        // Ours when a deserializer here failed with this very text; serde's own
+        // errors (a wrong JSON type, an unknown field) stay as serde words them.
+        let ours = LAST.with(|l| l.borrow_mut().take()).filter(|m| m.to_string() == inner);
+        let inner = ours.unwrap_or_else(|| Msg::raw(inner));
         if path == "." || path.is_empty() {
             inner
         } else {
-            format!("{path}: {inner}")
+            msg!("err-field", field = path, error = inner)
         }
     })
 }
@@ -294,21 +366,21 @@ impl Default for Scope {
 }
 
 impl FromStr for Scope {
-    type Err = String;
+    type Err = Msg;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, Msg> {
         let t = s.trim();
         if t.eq_ignore_ascii_case("all") {
             return Ok(Scope::All);
         }
         monitor_id(t)
             .map(Scope::Id)
-            .map_err(|_| format!("{s:?} is neither a monitor id (such as 7) nor all"))
+            .map_err(|_| msg!("err-not-scope", value = format!("{s:?}")))
     }
 }
 
 /// Clap value parser of [`Scope`].
-pub fn scope(s: &str) -> Result<Scope, String> {
+pub fn scope(s: &str) -> Result<Scope, Msg> {
     s.parse()
 }
 
@@ -341,7 +413,7 @@ pub mod scope {
                     .map_err(|_| E::custom(format!("{v} is not a monitor id")))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Scope, E> {
-                v.parse().map_err(E::custom)
+                v.parse().map_err(fail)
             }
         }
         d.deserialize_any(V)
@@ -358,18 +430,18 @@ pub enum Every {
 }
 
 impl FromStr for Every {
-    type Err = String;
+    type Err = Msg;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, Msg> {
         match s.trim().to_ascii_lowercase().as_str() {
             "off" | "none" | "never" | "0" => Ok(Every::Off),
-            _ => duration::parse(s).map(Every::Period),
+            _ => self::duration(s).map(Every::Period),
         }
     }
 }
 
 /// Clap value parser of [`Every`].
-pub fn every(s: &str) -> Result<Every, String> {
+pub fn every(s: &str) -> Result<Every, Msg> {
     s.parse()
 }
 
@@ -404,7 +476,7 @@ pub mod every {
             Some(Form::Secs(v)) => duration::from_secs(v)
                 .map(|d| Some(Every::Period(d)))
                 .ok_or_else(|| de::Error::custom(format!("{v} is not a number of seconds"))),
-            Some(Form::Word(w)) => w.parse().map(Some).map_err(de::Error::custom),
+            Some(Form::Word(w)) => w.parse().map(Some).map_err(fail),
         }
     }
 }

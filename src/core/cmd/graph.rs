@@ -6,6 +6,7 @@
 //! Drawing takes a few milliseconds of CPU; at most [`MAX_RENDERS`] run at once, on
 //! the blocking pool, so a burst of requests queues instead of stalling a runtime.
 
+use crate::i18n::{Msg, msg};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -107,7 +108,7 @@ impl std::fmt::Display for Period {
 }
 
 impl FromStr for Period {
-    type Err = String;
+    type Err = Msg;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
@@ -115,7 +116,7 @@ impl FromStr for Period {
             "24h" | "1d" => Ok(Period::Day),
             "7d" | "1w" => Ok(Period::Week),
             "30d" => Ok(Period::Month),
-            other => Err(format!("unknown period {other:?}; use 1h, 24h, 7d or 30d")),
+            other => Err(msg!("err-unknown-period", value = format!("{other:?}"))),
         }
     }
 }
@@ -145,9 +146,11 @@ impl GraphRequest {
             None => Period::default(),
         };
         if let Some(extra) = words.next() {
-            return Err(CoreError::Validation(format!(
-                "unexpected {extra:?}; usage: /graph {}",
-                SPEC.args
+            return Err(CoreError::Validation(msg!(
+                "err-unexpected-usage",
+                word = format!("{extra:?}"),
+                cmd = "/graph",
+                args = SPEC.args
             )));
         }
         Ok((sel, period))
@@ -266,7 +269,12 @@ mod tests {
         ] {
             assert_eq!(s.parse::<Period>(), Ok(p));
         }
-        assert!("2h".parse::<Period>().unwrap_err().contains("1h, 24h, 7d or 30d"));
+        assert!(
+            "2h".parse::<Period>()
+                .unwrap_err()
+                .to_string()
+                .contains("1h, 24h, 7d or 30d")
+        );
         let r: GraphRequest = args::from_json(json!({"id": "7"})).unwrap();
         assert_eq!(r.period, Period::Day, "24h by default");
         let r: GraphRequest = args::from_json(json!({"id": 7, "period": "7d"})).unwrap();

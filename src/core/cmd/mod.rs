@@ -12,6 +12,7 @@ pub mod ack;
 pub mod add;
 pub mod args;
 pub mod graph;
+pub mod lang;
 pub mod list;
 pub mod mute;
 pub mod page;
@@ -23,6 +24,7 @@ pub mod rotate;
 pub mod status;
 pub mod unmute;
 
+use crate::i18n::msg;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -30,6 +32,7 @@ pub use ack::AckRequest;
 pub use add::AddRequest;
 pub use args::{Every, Scope};
 pub use graph::{GraphRequest, GraphView, Period};
+pub use lang::LangRequest;
 pub use list::ListRequest;
 pub use mute::MuteRequest;
 pub use page::{PageRequest, PageView};
@@ -83,6 +86,7 @@ pub const SPECS: &[Spec] = &[
     unmute::SPEC,
     remind::SPEC,
     quiet::SPEC,
+    lang::SPEC,
 ];
 
 /// Which monitor a command is about.
@@ -99,12 +103,14 @@ impl Selector {
     pub fn parse(s: &str) -> Result<Self, CoreError> {
         let s = s.trim();
         if s.is_empty() {
-            return Err(invalid("a monitor id is required"));
+            return Err(invalid(msg!("err-id-required")));
         }
         let digits = s.strip_prefix('#').unwrap_or(s);
         match digits.parse::<u64>() {
             Ok(n) => Ok(Selector::Id(MonitorId(n))),
-            Err(_) if digits.chars().all(|c| c.is_ascii_digit()) => Err(invalid(format!("invalid id {s:?}"))),
+            Err(_) if digits.chars().all(|c| c.is_ascii_digit()) => {
+                Err(invalid(msg!("err-invalid-id", id = format!("{s:?}"))))
+            }
             Err(_) => Ok(Selector::Host(s.to_string())),
         }
     }
@@ -166,6 +172,8 @@ pub enum Command {
     Remind(RemindRequest),
     /// Quiet recoveries.
     Quiet(QuietRequest),
+    /// The chat's language.
+    Lang(LangRequest),
 }
 
 impl Command {
@@ -202,9 +210,10 @@ impl Command {
             "unmute" => args::from_json::<UnmuteRequest>(data).map(Command::Unmute),
             "remind" => args::from_json::<RemindRequest>(data).map(Command::Remind),
             "quiet" => args::from_json::<QuietRequest>(data).map(Command::Quiet),
+            "lang" => args::from_json::<LangRequest>(data).map(Command::Lang),
             _ => return None,
         };
-        Some(cmd.map_err(|e| invalid(format!("{ty}: {e}"))))
+        Some(cmd.map_err(|e| invalid(msg!("err-field", field = ty.to_string(), error = e))))
     }
 
     /// The command's name (`add`, `del`, …).
@@ -225,6 +234,7 @@ impl Command {
             Command::Unmute(_) => unmute::SPEC.name,
             Command::Remind(_) => remind::SPEC.name,
             Command::Quiet(_) => quiet::SPEC.name,
+            Command::Lang(_) => lang::SPEC.name,
         }
     }
 
@@ -248,6 +258,7 @@ impl Command {
             Command::Unmute(req) => unmute::run(svc, caller, req).await.map(Reply::Unmuted),
             Command::Remind(req) => remind::run(svc, caller, req).await.map(Reply::Reminders),
             Command::Quiet(req) => quiet::run(svc, caller, req).await.map(Reply::Quiet),
+            Command::Lang(req) => lang::run(svc, caller, req).await.map(Reply::Lang),
         }
     }
 }
@@ -323,7 +334,7 @@ mod tests {
     fn menu_lines() {
         assert_eq!(
             add::SPEC.menu(),
-            "watch a host or host:port — /add 192.0.2.10 interval=30s"
+            "watch a host, host:port, URL or DNS name — /add 192.0.2.10 interval=30s"
         );
         assert_eq!(list::SPEC.menu(), "this chat's monitors");
         let names: Vec<&str> = SPECS.iter().map(|s| s.name).collect();
@@ -331,7 +342,7 @@ mod tests {
             names,
             [
                 "add", "del", "list", "status", "pause", "resume", "rotate", "graph", "page", "ack", "mute", "unmute",
-                "remind", "quiet"
+                "remind", "quiet", "lang"
             ]
         );
     }

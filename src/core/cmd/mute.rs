@@ -4,6 +4,7 @@
 //! state differs from the last one it was told ([`crate::core::oncall`]). Admins only
 //! in groups.
 
+use crate::i18n::msg;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -56,7 +57,7 @@ pub struct MuteRequest {
 impl MuteRequest {
     /// The chat form: `<id|all> <duration> [reason…]`.
     pub fn parse_chat(text: &str) -> Result<Self, CoreError> {
-        let usage = || invalid(format!("usage: /mute {}", SPEC.args));
+        let usage = || invalid(msg!("err-usage", cmd = "/mute", args = SPEC.args));
         let (id, rest) = split_first(text);
         let (dur, reason) = split_first(rest);
         if id.is_empty() || dur.is_empty() {
@@ -64,7 +65,7 @@ impl MuteRequest {
         }
         Ok(Self {
             id: args::scope(id).map_err(invalid)?,
-            duration: Some(args::duration(dur).map_err(|e| invalid(format!("duration: {e}")))?),
+            duration: Some(args::duration(dur).map_err(|e| invalid(msg!("err-field", field = "duration", error = e)))?),
             reason: (!reason.is_empty()).then(|| reason.to_string()),
             chat_id: None,
             by: None,
@@ -91,7 +92,7 @@ pub(crate) fn scoped(
         }
         (Scope::All, Caller::Chat { chat_id: own, .. }) => {
             if chat_id.is_some_and(|c| c != *own) {
-                return Err(invalid("chat_id is set by the chat itself"));
+                return Err(invalid(msg!("err-set-by-chat", field = "chat_id")));
             }
             Ok((svc.chat_monitors(*own), Some(*own)))
         }

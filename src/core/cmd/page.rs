@@ -5,6 +5,7 @@
 //! a new one), no switch tells where it is. Targets appear only with `targets`.
 //! Changing it takes an admin in groups; the operator names the chat.
 
+use crate::i18n::msg;
 use serde::{Deserialize, Serialize};
 
 use super::{Spec, args};
@@ -56,14 +57,27 @@ impl PageRequest {
             match lower.split_once('=') {
                 Some(("title", _)) => r.title = Some(w["title=".len()..].to_string()),
                 Some(("targets", v)) => r.targets = Some(args::flag(v).map_err(invalid)?),
-                Some((k, _)) => return Err(invalid(format!("unknown option {k:?}; known: targets, title"))),
+                Some((k, _)) => {
+                    return Err(invalid(msg!(
+                        "err-unknown-option",
+                        option = format!("{k:?}"),
+                        known = "targets, title"
+                    )));
+                }
                 None if lower == "targets" => r.targets = Some(true),
                 None if r.on.is_none() && matches!(lower.as_str(), "on" | "off") => r.on = Some(lower == "on"),
-                None => return Err(invalid(format!("unexpected {w:?}; usage: /page {}", SPEC.args))),
+                None => {
+                    return Err(invalid(msg!(
+                        "err-unexpected-usage",
+                        word = format!("{w:?}"),
+                        cmd = "/page",
+                        args = SPEC.args
+                    )));
+                }
             }
         }
         if r.on.is_none() && (r.targets.is_some() || r.title.is_some()) {
-            return Err(invalid("say on: /page on targets"));
+            return Err(invalid(msg!("err-page-say-on")));
         }
         Ok(r)
     }
@@ -93,10 +107,10 @@ pub struct PageView {
 fn check_title(t: &str) -> Result<String, CoreError> {
     let t = t.trim();
     if t.chars().count() > MAX_TITLE {
-        return Err(invalid(format!("title: at most {MAX_TITLE} characters")));
+        return Err(invalid(msg!("err-title-long", max = MAX_TITLE)));
     }
     if t.chars().any(char::is_control) {
-        return Err(invalid("title: no control characters"));
+        return Err(invalid(msg!("err-title-control")));
     }
     Ok(t.to_string())
 }

@@ -2,6 +2,7 @@
 //! (`disable_notification`); DOWN always makes a sound. A chat setting, kept in the
 //! chat's settings record.
 
+use crate::i18n::msg;
 use serde::{Deserialize, Serialize};
 
 use super::Spec;
@@ -38,10 +39,10 @@ impl QuietRequest {
     pub fn parse_chat(text: &str) -> Result<Self, CoreError> {
         let t = text.trim();
         if t.is_empty() || t.contains(char::is_whitespace) {
-            return Err(invalid(format!("usage: /quiet {}", SPEC.args)));
+            return Err(invalid(msg!("err-usage", cmd = "/quiet", args = SPEC.args)));
         }
         Ok(Self {
-            on: Some(args::flag(t).map_err(|_| invalid(format!("usage: /quiet {}", SPEC.args)))?),
+            on: Some(args::flag(t).map_err(|_| invalid(msg!("err-usage", cmd = "/quiet", args = SPEC.args)))?),
             chat_id: None,
         })
     }
@@ -52,7 +53,7 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, req: QuietRequest) -> Re
     let on = req.on.ok_or_else(|| invalid("on is required: true or false"))?;
     let chat = match caller {
         Caller::Chat { chat_id, .. } if req.chat_id.is_none_or(|c| c == *chat_id) => *chat_id,
-        Caller::Chat { .. } => return Err(invalid("chat_id is set by the chat itself")),
+        Caller::Chat { .. } => return Err(invalid(msg!("err-set-by-chat", field = "chat_id"))),
         Caller::Operator => req.chat_id.ok_or_else(|| invalid("chat_id is required"))?,
     };
     validate_chat_id(chat)?;

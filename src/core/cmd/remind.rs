@@ -2,6 +2,7 @@
 //! `duration` ("still DOWN for 30m"); `off` stops it. Also `remind=` on `add`. The
 //! reminders are queued by the on-call clock ([`crate::core::oncall::run_clock`]).
 
+use crate::i18n::msg;
 use serde::{Deserialize, Serialize};
 
 use super::Spec;
@@ -45,11 +46,11 @@ impl RemindRequest {
     pub fn parse_chat(text: &str) -> Result<Self, CoreError> {
         let (id, rest) = split_first(text);
         if id.is_empty() || rest.is_empty() || rest.contains(char::is_whitespace) {
-            return Err(invalid(format!("usage: /remind {}", SPEC.args)));
+            return Err(invalid(msg!("err-usage", cmd = "/remind", args = SPEC.args)));
         }
         Ok(Self {
             id: args::scope(id).map_err(invalid)?,
-            duration: Some(args::every(rest).map_err(|e| invalid(format!("duration: {e}")))?),
+            duration: Some(args::every(rest).map_err(|e| invalid(msg!("err-field", field = "duration", error = e)))?),
             chat_id: None,
         })
     }

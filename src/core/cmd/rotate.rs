@@ -5,6 +5,7 @@ use super::Selector;
 use super::Spec;
 use crate::core::error::{CoreError, invalid};
 use crate::core::service::{Caller, MonitorView, Service};
+use crate::i18n::msg;
 
 /// Help and menu text.
 pub const SPEC: Spec = Spec {
@@ -21,10 +22,7 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, sel: &Selector) -> Resul
     let mut m = svc.resolve(caller, sel)?;
     let before = m.clone();
     let Some(p) = m.push.as_mut() else {
-        return Err(invalid(format!(
-            "#{} is not a push monitor; only push monitors have a token",
-            m.id
-        )));
+        return Err(invalid(msg!("err-not-push", id = m.id.to_string())));
     };
     p.token = svc.fresh_token();
     let engine = svc.engines().of(m.kind);

@@ -2,6 +2,7 @@
 //! runs out: each monitor whose state differs from the last one it was told.
 //! `unmute all` ends the chat's `all` and every monitor's own mute in it.
 
+use crate::i18n::msg;
 use serde::{Deserialize, Serialize};
 
 use super::Spec;
@@ -41,7 +42,7 @@ impl UnmuteRequest {
     pub fn parse_chat(text: &str) -> Result<Self, CoreError> {
         let (id, rest) = split_first(text);
         if id.is_empty() || !rest.is_empty() {
-            return Err(invalid(format!("usage: /unmute {}", SPEC.args)));
+            return Err(invalid(msg!("err-usage", cmd = "/unmute", args = SPEC.args)));
         }
         Ok(Self {
             id: args::scope(id).map_err(invalid)?,
@@ -64,8 +65,8 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, req: UnmuteRequest) -> R
         let own = svc.oncall(m.id).mute.filter(|mu| mu.active(now));
         if own.is_none() {
             return Err(invalid(match chat_mute {
-                Some(_) => format!("#{} is muted with all: unmute all ends it", m.id),
-                None => format!("#{} is not muted", m.id),
+                Some(_) => msg!("err-muted-with-all", id = m.id.to_string()),
+                None => msg!("err-not-muted", id = m.id.to_string()),
             }));
         }
     } else if chat_mute.is_none()
@@ -73,7 +74,7 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, req: UnmuteRequest) -> R
             .iter()
             .any(|m| svc.oncall(m.id).mute.is_some_and(|mu| mu.active(now)))
     {
-        return Err(invalid("nothing is muted in this chat"));
+        return Err(invalid(msg!("err-nothing-muted")));
     }
     let (ended, changed) = svc.end_mutes(&monitors, chat, true, all).await?;
     Ok(UnmuteView {
