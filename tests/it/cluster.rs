@@ -469,6 +469,9 @@ async fn leader_killed_mid_incident_the_next_alert_comes_once_from_another_node(
     let count = |s: &str| f.fake.sent(CHAT).iter().filter(|m| is_alert(m, s)).count();
     let texts: Vec<String> = f.fake.sent(CHAT).into_iter().map(|m| m.text).collect();
     assert_eq!((count("DOWN"), count("UP")), (1, 2), "{texts:#?}");
+    // The dead leader's site is left out, and the chat is told so once.
+    let lost = format!("Site <b>{}</b> stopped reporting", f.nodes[leader].site);
+    assert_eq!(texts.iter().filter(|t| t.contains(&lost)).count(), 1, "{texts:#?}");
 }
 
 #[tokio::test]
@@ -733,4 +736,49 @@ async fn an_older_nats_server_is_refused_at_start_with_a_clear_message() {
         "{log}"
     );
     server.abort();
+}
+
+#[test]
+fn the_compose_example_runs_three_sites_on_one_nats_from_an_image_that_builds() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let compose = std::fs::read_to_string(root.join("deploy/cluster/compose.yaml")).unwrap();
+    for site in ["a", "b", "c"] {
+        assert!(compose.contains(&format!("UPBOT_SITE: {site}")), "site {site}");
+    }
+    assert!(compose.contains("UPBOT_NATS_URL: nats://nats:4222"));
+    assert!(
+        compose.contains("image: nats:2.10") && compose.contains("\"-js\""),
+        "NATS 2.10+ with JetStream"
+    );
+    assert!(compose.contains("dockerfile: deploy/Containerfile"));
+    // The image builds: it copies every directory the code compiles in.
+    let cf = std::fs::read_to_string(root.join("deploy/Containerfile")).unwrap();
+    let mut files = Vec::new();
+    let mut dirs = vec![root.join("src")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                files.push(std::fs::read_to_string(p).unwrap());
+            }
+        }
+    }
+    for text in files {
+        for part in text.split("include_").skip(1) {
+            if !(part.starts_with("str!(\"") || part.starts_with("bytes!(\"")) {
+                continue;
+            }
+            let Some(path) = part.split('"').nth(1) else { continue };
+            let top = path.trim_start_matches("../").split('/').next().unwrap_or_default();
+            if ["src", ""].contains(&top) {
+                continue;
+            }
+            assert!(
+                cf.contains(&format!("COPY {top} ./{top}")),
+                "the image lacks {top}/ ({path})"
+            );
+        }
+    }
 }
