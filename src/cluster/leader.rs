@@ -51,6 +51,8 @@ async fn role(inner: &Arc<Inner>) {
         let mut retry = false;
         if want && !leading {
             match take_over(inner).await {
+                // The lease went while taking over: put the duties down again.
+                Ok(token) if !*inner.holding.borrow() => token.cancel(),
                 Ok(token) => {
                     *lock(&inner.duties) = Some(token);
                     tracing::info!(node = %inner.node, "leading: sending alerts and polling the bots");
