@@ -119,6 +119,7 @@ fn monitor(id: u64, kind: Kind, host: &str, port: Option<u16>, name: &str) -> Mo
         chat_added: false,
         sites: Vec::new(),
         quorum: None,
+        ping: None,
         http: None,
         dns: None,
     }

@@ -113,6 +113,7 @@ list-head = <b>{ $count ->
    *[other] { $count } monitors
 }</b>
 rtt-ms = { $ms } ms
+list-loss = { $pct }% loss
 no-rtt = no RTT yet
 url-webhook = status webhook (POST): <code>{ $url }</code>
 url-heartbeat = heartbeat (GET or POST): <code>{ $url }</code>
@@ -122,6 +123,13 @@ status-since = since { $time } ({ $ago })
 status-reason = reason: { $reason }
 status-last-heartbeat = last heartbeat: { $time }
 status-settings = { $what } · every { $every } · timeout { $timeout } · fails { $fails } · recovers { $recovers }
+status-ping = retries { $retries } · DEGRADED from { $loss }% loss over { $window } probes
+status-ping-loss-off = retries { $retries } · DEGRADED for loss: off
+status-packets = packets (24 h): { $sent } sent, { $lost } lost ({ $pct }%)
+status-window = last { $count ->
+    [one] probe
+   *[other] { $count } probes
+}: { $pct }% loss
 stats-rtt = RTT min/avg/max (24 h): { $rtt }
 stats-rtt-values = { $min } / { $avg } / { $max } ms
 stats-none-yet = none yet
@@ -250,6 +258,7 @@ reason-dns = dns: { $detail }
 reason-permission = permission denied: { $detail }
 reason-no-raw-socket = ICMP needs CAP_NET_RAW
 reason-pings-lost = { $count } of { $count } pings lost
+reason-loss-window = { $pct }% loss over the last { $count } probes
 reason-no-heartbeat = no heartbeat for { $duration }
 reason-reported-down = reported down
 reason-reported-degraded = reported degraded
@@ -280,12 +289,18 @@ err-target-not-unicast = { $host } is not a host address (unspecified, broadcast
 err-target-policy = { $host }: { $why }; ask the operator to add it
 err-port-zero = port must be a port 1-65535, got 0
 err-push-only = heartbeat, grace, secret and sign_heartbeats are for push monitors (kind push)
-err-push-fields = push monitors take heartbeat, grace, secret and sign_heartbeats; port, timeout, fails and recovers do not apply
+err-push-fields = push monitors take heartbeat, grace, secret and sign_heartbeats; port, timeout, fails, recovers, retries, loss and window do not apply
 err-push-name = push monitors need a name: { $error }
 err-interval-range = interval must be between 1s and 24h, got { $got }
 err-timeout-longer = timeout must not be longer than the interval
 err-timeout-min = timeout must be at least 100ms
 err-count-range = { $field } must be between 1 and { $max }, got { $got }
+err-ping-only = retries, loss and window are for ping monitors (a tcp connect that times out is always tried once more)
+err-retries-range = retries must be between 0 and { $max }, got { $got }
+err-loss-range = loss must be a percentage from 1 to 100, or off; got { $got }
+err-window-range = window must be between { $min } and { $max } probes, got { $got }
+err-not-loss = { $value } is not a loss threshold (a percentage such as 20 or 20%, or off)
+err-must-be-loss = must be a percentage such as 20 or "20%", or "off"
 err-heartbeat-range = heartbeat must be between 1s and 90 days, got { $got }
 err-grace-range = grace must be between 1s and 90 days, got { $got }
 err-sign-needs-secret = sign_heartbeats=true needs a secret to sign with

@@ -111,6 +111,7 @@ list-head = <b>{ $count ->
    *[other] { $count } monitores
 }</b>
 rtt-ms = { $ms } ms
+list-loss = { $pct }% de perda
 no-rtt = ainda sem RTT
 url-webhook = webhook de status (POST): <code>{ $url }</code>
 url-heartbeat = heartbeat (GET ou POST): <code>{ $url }</code>
@@ -120,6 +121,13 @@ status-since = desde { $time } (há { $ago })
 status-reason = motivo: { $reason }
 status-last-heartbeat = último heartbeat: { $time }
 status-settings = { $what } · a cada { $every } · timeout { $timeout } · falhas { $fails } · recuperações { $recovers }
+status-ping = retries { $retries } · DEGRADED a partir de { $loss }% de perda em { $window } verificações
+status-ping-loss-off = retries { $retries } · DEGRADED por perda: desligado
+status-packets = pacotes (24 h): { $sent } enviados, { $lost } perdidos ({ $pct }%)
+status-window = { $count ->
+    [one] última verificação
+   *[other] últimas { $count } verificações
+}: { $pct }% de perda
 stats-rtt = RTT mín/méd/máx (24 h): { $rtt }
 stats-rtt-values = { $min } / { $avg } / { $max } ms
 stats-none-yet = ainda nenhum
@@ -257,6 +265,7 @@ reason-pings-lost = { $count ->
     [one] { $count } de { $count } ping perdido
    *[other] { $count } de { $count } pings perdidos
 }
+reason-loss-window = { $pct }% de perda nas últimas { $count } verificações
 reason-no-heartbeat = sem heartbeat há { $duration }
 reason-reported-down = reportou DOWN
 reason-reported-degraded = reportou DEGRADED
@@ -287,12 +296,18 @@ err-target-not-unicast = { $host } não é endereço de um host (não especifica
 err-target-policy = { $host }: { $why }; peça ao operador para liberar
 err-port-zero = a porta deve estar entre 1 e 65535, veio 0
 err-push-only = heartbeat, grace, secret e sign_heartbeats são para monitores push (kind push)
-err-push-fields = monitores push aceitam heartbeat, grace, secret e sign_heartbeats; port, timeout, fails e recovers não se aplicam
+err-push-fields = monitores push aceitam heartbeat, grace, secret e sign_heartbeats; port, timeout, fails, recovers, retries, loss e window não se aplicam
 err-push-name = monitores push precisam de um nome: { $error }
 err-interval-range = interval deve ficar entre 1 s e 24 h, veio { $got }
 err-timeout-longer = timeout não pode ser maior que o intervalo
 err-timeout-min = timeout deve ser de pelo menos 100 ms
 err-count-range = { $field } deve ficar entre 1 e { $max }, veio { $got }
+err-ping-only = retries, loss e window são para monitores ping (uma conexão tcp sem resposta sempre é tentada mais uma vez)
+err-retries-range = retries deve ficar entre 0 e { $max }, veio { $got }
+err-loss-range = loss deve ser uma porcentagem de 1 a 100, ou off; veio { $got }
+err-window-range = window deve ficar entre { $min } e { $max } verificações, veio { $got }
+err-not-loss = { $value } não é um limite de perda (uma porcentagem como 20 ou 20%, ou off)
+err-must-be-loss = deve ser uma porcentagem como 20 ou "20%", ou "off"
 err-heartbeat-range = heartbeat deve ficar entre 1 s e 90 dias, veio { $got }
 err-grace-range = grace deve ficar entre 1 s e 90 dias, veio { $got }
 err-sign-needs-secret = sign_heartbeats=true precisa de um secret para assinar

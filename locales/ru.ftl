@@ -118,6 +118,7 @@ list-head = <b>{ $count ->
    *[many] { $count } мониторов
 }</b>
 rtt-ms = { $ms } мс
+list-loss = потери { $pct }%
 no-rtt = RTT пока нет
 url-webhook = вебхук статуса (POST): <code>{ $url }</code>
 url-heartbeat = heartbeat (GET или POST): <code>{ $url }</code>
@@ -127,6 +128,18 @@ status-since = с { $time } ({ $ago })
 status-reason = причина: { $reason }
 status-last-heartbeat = последний heartbeat: { $time }
 status-settings = { $what } · каждые { $every } · таймаут { $timeout } · сбоев { $fails } · успехов { $recovers }
+status-ping = повторов { $retries } · DEGRADED от { $loss }% потерь за { $window ->
+    [one] { $window } проверку
+    [few] { $window } проверки
+   *[many] { $window } проверок
+}
+status-ping-loss-off = повторов { $retries } · DEGRADED по потерям: выключено
+status-packets = пакеты (24 ч): отправлено { $sent }, потеряно { $lost } ({ $pct }%)
+status-window = { $count ->
+    [one] последняя { $count } проверка
+    [few] последние { $count } проверки
+   *[many] последние { $count } проверок
+}: потери { $pct }%
 stats-rtt = RTT мин/сред/макс (24 ч): { $rtt }
 stats-rtt-values = { $min } / { $avg } / { $max } мс
 stats-none-yet = пока нет
@@ -268,6 +281,11 @@ reason-pings-lost = { $count ->
     [many] потеряно { $count } из { $count } пингов
    *[other] потеряны { $count } из { $count } пингов
 }
+reason-loss-window = потери { $pct }% { $count ->
+    [one] за последнюю { $count } проверку
+    [few] за последние { $count } проверки
+   *[many] за последние { $count } проверок
+}
 reason-no-heartbeat = нет heartbeat уже { $duration }
 reason-reported-down = сообщил о DOWN
 reason-reported-degraded = сообщил о DEGRADED
@@ -298,12 +316,18 @@ err-target-not-unicast = { $host } не адрес хоста (неопреде�
 err-target-policy = { $host }: { $why }; попросите оператора разрешить
 err-port-zero = порт должен быть от 1 до 65535, а указан 0
 err-push-only = heartbeat, grace, secret и sign_heartbeats только для push-мониторов (kind push)
-err-push-fields = push-мониторы принимают heartbeat, grace, secret и sign_heartbeats; port, timeout, fails и recovers к ним не относятся
+err-push-fields = push-мониторы принимают heartbeat, grace, secret и sign_heartbeats; port, timeout, fails, recovers, retries, loss и window к ним не относятся
 err-push-name = push-монитору нужно имя: { $error }
 err-interval-range = interval должен быть от 1 с до 24 ч, а указано { $got }
 err-timeout-longer = timeout не может быть больше интервала
 err-timeout-min = timeout должен быть не меньше 100 мс
 err-count-range = { $field } должен быть от 1 до { $max }, а указано { $got }
+err-ping-only = retries, loss и window бывают только у ping-мониторов (tcp-подключение без ответа и так повторяется один раз)
+err-retries-range = retries должен быть от 0 до { $max }, а указано { $got }
+err-loss-range = loss должен быть процентом от 1 до 100 или off, а указано { $got }
+err-window-range = window должен быть от { $min } до { $max } проверок, а указано { $got }
+err-not-loss = { $value } — не порог потерь (процент, например 20 или 20%, либо off)
+err-must-be-loss = должно быть процентом, например 20 или "20%", либо "off"
 err-heartbeat-range = heartbeat должен быть от 1 с до 90 дней, а указано { $got }
 err-grace-range = grace должен быть от 1 с до 90 дней, а указано { $got }
 err-sign-needs-secret = для sign_heartbeats=true нужен secret, которым подписывать

@@ -706,7 +706,14 @@ pub fn table(monitors: &[Value]) -> String {
                     .and_then(Value::as_f64)
                     .map(fmt_secs)
                     .unwrap_or_default(),
-                fmt_ms(m.get("last_rtt_ms").and_then(Value::as_f64)),
+                {
+                    let rtt = fmt_ms(m.get("last_rtt_ms").and_then(Value::as_f64));
+                    // A DEGRADED ping monitor: how lossy (the loss window).
+                    match m.get("window_loss_pct").and_then(Value::as_f64) {
+                        Some(loss) if str_of(m, "state") == "degraded" => format!("{rtt}, {loss:.0}% loss"),
+                        _ => rtt,
+                    }
+                },
             ]
         })
         .collect();
@@ -735,8 +742,20 @@ pub fn status_line(v: &Value) -> String {
     } else {
         format!(" ({reason})")
     };
+    // Ping monitors: packets over 24 h and the loss window now.
+    let mut packets = String::new();
+    if v.get("window").is_some_and(Value::is_u64) {
+        let n = |k: &str| stats.get(k).and_then(Value::as_u64).unwrap_or(0);
+        packets = format!("; packets 24h: {} sent, {} lost", n("packets_sent"), n("packets_lost"));
+        if let (Some(loss), Some(probes)) = (
+            v.get("window_loss_pct").and_then(Value::as_f64),
+            v.get("window_probes").and_then(Value::as_u64),
+        ) {
+            packets.push_str(&format!("; last {probes} probes: {loss:.1}% loss"));
+        }
+    }
     format!(
-        "#{} {} ({}) {} since {}{reason}; last RTT {}; 24h: uptime {:.2}%, loss {:.2}%, RTT min/avg/max {}/{}/{} over {} probes",
+        "#{} {} ({}) {} since {}{reason}; last RTT {}; 24h: uptime {:.2}%, loss {:.2}%, RTT min/avg/max {}/{}/{} over {} probes{packets}",
         id_of(v),
         str_of(v, "target"),
         str_of(v, "kind"),
@@ -808,6 +827,22 @@ mod tests {
         assert_eq!(lines[0], "ID  STATE  KIND  NAME  TARGET   INTERVAL  LAST RTT");
         assert_eq!(lines[1], "7   up     tcp   db    db:5432  5s        1.2 ms");
         assert_eq!(table(&[]).lines().count(), 1);
+    }
+
+    #[test]
+    fn ping_monitors_show_packets_and_their_loss() {
+        let v = json!({"id": 3, "state": "degraded", "kind": "ping", "name": "branch", "target": "10.8.0.1",
+                       "interval": 5.0, "last_rtt_ms": 31.0, "window": 20, "window_loss_pct": 26.9,
+                       "window_probes": 20, "since": "s", "reason": "27% loss over the last 20 probes",
+                       "stats": {"probes": 720, "packets_sent": 1000, "packets_lost": 290}});
+        let line = status_line(&v);
+        assert!(
+            line.ends_with("over 720 probes; packets 24h: 1000 sent, 290 lost; last 20 probes: 26.9% loss"),
+            "{line}"
+        );
+        assert!(table(&[v]).lines().nth(1).unwrap().ends_with("31.0 ms, 27% loss"));
+        let tcp = json!({"id": 4, "state": "up", "kind": "tcp", "target": "db:5432", "stats": {"probes": 3}});
+        assert!(status_line(&tcp).ends_with("over 3 probes"), "{}", status_line(&tcp));
     }
 
     #[test]

@@ -33,6 +33,11 @@ pub struct ProbeEvent {
     pub rtt_ms: Option<f64>,
     /// Failure text of a failed probe.
     pub error: Option<String>,
+    /// Requests sent: echo requests for ping (retries included), connect attempts
+    /// for tcp; 0 when the probe could not send (DNS, no raw socket).
+    pub sent: u8,
+    /// Replies received (0 or 1: a probe ends at its first answer).
+    pub received: u8,
     /// When the probe finished, ms since the epoch.
     #[serde(skip)]
     pub at_ms: u64,

@@ -244,8 +244,8 @@ impl Service {
         write(&self.inner.resolver, resolver);
     }
 
-    /// One TCP check through the probe layer: the bounded DNS cache, then a connect
-    /// (the legacy dialect's `{"host","tcp"}` results).
+    /// One TCP check through the probe layer: the bounded DNS cache, then a connect,
+    /// retried once if it times out (the legacy dialect's `{"host","tcp"}` results).
     pub async fn tcp_check(&self, host: &str, port: u16, timeout: Duration) -> crate::probe::ProbeResult {
         let resolver = read(&self.inner.resolver);
         let started = tokio::time::Instant::now();
@@ -255,7 +255,9 @@ impl Service {
         let addr = crate::probe::choose_addr(None, &addrs, |_| true)
             .ok_or_else(|| crate::probe::ProbeFailure::dns("no addresses"))?;
         let left = timeout.saturating_sub(started.elapsed());
-        crate::probe::tcp::probe(std::net::SocketAddr::new(addr, port), left).await
+        crate::probe::tcp::probe(std::net::SocketAddr::new(addr, port), left)
+            .await
+            .result
     }
 
     /// Kind and state of every monitor (for the metrics scrape; a memory read per

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, StatsSummary, rfc3339};
+use crate::domain::{Health, Kind, LossLimit, Monitor, MonitorId, ProbeStats, StatsSummary, rfc3339};
 
 /// A monitor as every front shows it (the WS "monitor object").
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -50,6 +50,21 @@ pub struct MonitorView {
     pub last_error: Option<String>,
     /// Creation time (RFC 3339).
     pub created: String,
+    /// Ping: echo requests sent again within the timeout when one gets no reply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u8>,
+    /// Ping: packet loss over the window that makes it DEGRADED (`20`, or `"off"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<LossLimit>,
+    /// Ping: probes in the loss window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<u16>,
+    /// Ping: packets lost over the probes now in the window, % (null before any).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_loss_pct: Option<Option<f64>>,
+    /// Ping: probes now in the window (it counts afresh after an outage).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_probes: Option<usize>,
     /// Push: where the monitored service posts status reports.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
@@ -267,6 +282,8 @@ pub(crate) fn monitor_view(
     oncall: super::oncall::OnCallView,
 ) -> MonitorView {
     let push = m.push.as_ref();
+    let ping = m.ping_settings();
+    let window = ping.map(|_| &s.loss);
     MonitorView {
         id: m.id,
         kind: m.kind,
@@ -287,6 +304,11 @@ pub(crate) fn monitor_view(
         last_rtt_ms: s.last_rtt_us.map(|us| us as f64 / 1000.0),
         last_error: s.last_error,
         created: rfc3339(m.created_ms),
+        retries: ping.map(|p| p.retries),
+        loss: ping.map(|p| p.loss),
+        window: ping.map(|p| p.window),
+        window_loss_pct: window.map(|w| w.loss_pct()),
+        window_probes: window.map(|w| w.probes()),
         webhook_url: push.map(|p| format!("{public_url}/webhooks/{}", p.token)),
         heartbeat_url: push.map(|p| format!("{public_url}/webhooks/{}/heartbeat", p.token)),
         heartbeat: push.and_then(|p| p.heartbeat).map(secs),

@@ -1,11 +1,13 @@
-//! Pure domain types and rules: monitors, targets, the debounce state machine,
-//! probe statistics, the downsampled history, the chat target policy, the one duration
-//! format, the on-call decisions (acks, mutes, reminders, parents, storms) and the http
-//! and dns settings (`kinds`). Nothing here does I/O, so every rule is unit-testable.
+//! Pure domain types and rules: monitors, targets, the debounce state machine, the
+//! loss window of ping monitors, probe statistics, the downsampled history, the chat
+//! target policy, the one duration format, the on-call decisions (acks, mutes,
+//! reminders, parents, storms) and the http and dns settings (`kinds`). Nothing here
+//! does I/O, so every rule is unit-testable.
 
 pub mod duration;
 pub mod history;
 pub mod kinds;
+pub mod loss;
 pub mod monitor;
 pub mod oncall;
 pub mod policy;
@@ -14,6 +16,7 @@ pub mod stats;
 pub mod target;
 
 pub use kinds::{DnsSettings, HttpSettings, RecordType};
+pub use loss::{LossLimit, LossWindow, Packets, PingSettings};
 pub use monitor::{Kind, Monitor, MonitorId, PushSettings};
 pub use policy::TargetPolicy;
 pub use state::{Health, Outcome, State, Transition};

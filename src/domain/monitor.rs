@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::kinds::{DnsSettings, HttpMethod, HttpSettings, RecordType};
+use super::loss::PingSettings;
 use super::target::format_target;
 
 /// Short, typable, server-unique monitor id (`/del 7`).
@@ -147,6 +148,10 @@ pub struct Monitor {
     /// Dns-only settings (boxed like `http`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns: Option<Box<DnsSettings>>,
+    /// Ping-only settings (retries, loss window); a ping monitor stored before they
+    /// existed has none and runs with the defaults ([`Monitor::ping_settings`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ping: Option<PingSettings>,
     /// Added from a Telegram chat: every probe checks the resolved address against
     /// `UPBOT_CHAT_TARGETS` (the operator's monitors are not limited).
     #[serde(default)]
@@ -170,6 +175,11 @@ impl Monitor {
     pub const DEFAULT_RECOVERS: u32 = 2;
     /// Default heartbeat grace for push monitors.
     pub const DEFAULT_GRACE: Duration = Duration::from_secs(60);
+
+    /// The ping settings in force: its own, or the defaults (`None` for other kinds).
+    pub fn ping_settings(&self) -> Option<PingSettings> {
+        (self.kind == Kind::Ping).then(|| self.ping.unwrap_or_default())
+    }
 
     /// The target as users write it: `host`, `host:port`, `[v6]:port`; an http
     /// monitor's URL; `name TYPE` (and ` @server`) for a dns monitor.
@@ -285,6 +295,7 @@ mod tests {
             chat_added: true,
             sites: Vec::new(),
             quorum: None,
+            ping: None,
             http: None,
             dns: None,
         };

@@ -73,6 +73,11 @@ pub fn recognize(reason: &str) -> Option<Msg> {
         let n: u64 = a.parse().ok()?;
         return (b.parse::<u64>().ok()? == n).then(|| msg!("reason-pings-lost", count = n));
     }
+    if let Some((pct, rest)) = reason.split_once("% loss over the last ") {
+        let count: u64 = rest.strip_suffix(" probes")?.parse().ok()?;
+        let pct: u64 = pct.parse().ok()?;
+        return Some(msg!("reason-loss-window", pct = pct, count = count));
+    }
     if let Some(detail) = reason.strip_prefix("dns: ") {
         return Some(msg!("reason-dns", detail = Arg::Reason(detail.to_string())));
     }
@@ -160,6 +165,17 @@ mod tests {
             crate::domain::duration::human(Duration::from_secs(363))
         ));
         texts.extend(["reported down".into(), "reported degraded".into()]);
+        // The loss window's DEGRADED reason.
+        let mut w = crate::domain::LossWindow::default();
+        let s = crate::domain::PingSettings::default();
+        for i in 0..20 {
+            let p = crate::domain::Packets {
+                lost: u8::from(i % 4 == 0),
+                received: true,
+            };
+            w.step(&s, p, crate::domain::Outcome::Up, crate::domain::State::Up);
+        }
+        texts.push(w.reason());
         for t in &texts {
             let m = recognize(t).unwrap_or_else(|| panic!("{t:?} is not recognised"));
             // (A timeout's stored form is humantime's `1s 500ms`; the message's is `1.5s`.)
@@ -181,6 +197,18 @@ mod tests {
         assert_eq!(localize(Lang::Ko, "timed out after 2s"), "2초 안에 응답 없음");
         assert_eq!(localize(Lang::Pt, "no heartbeat for 6m"), "sem heartbeat há 6 min");
         assert_eq!(localize(Lang::Pt, "dns: no such host"), "dns: host inexistente");
+        assert_eq!(
+            localize(Lang::Ru, "27% loss over the last 20 probes"),
+            "потери 27% за последние 20 проверок"
+        );
+        assert_eq!(
+            localize(Lang::Pt, "27% loss over the last 20 probes"),
+            "27% de perda nas últimas 20 verificações"
+        );
+        assert_eq!(
+            localize(Lang::Ko, "27% loss over the last 20 probes"),
+            "최근 검사 20회 동안 손실 27%"
+        );
         assert_eq!(localize(Lang::Ru, "disk full"), "disk full", "a service's own words");
         assert_eq!(localize(Lang::En, "anything"), "anything");
     }

@@ -15,9 +15,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use surge_ping::{Client, Config, ICMP, IcmpPacket, PingIdentifier, PingSequence, Pinger, SurgeError};
+use tokio::time::Instant;
 
-use super::{ProbeFailure, ProbeResult};
+use super::{ProbeFailure, Probed, Tries};
 
 /// Receive buffer asked for on each ICMP socket.
 pub const RCVBUF_BYTES: i32 = 8 << 20;
@@ -145,9 +148,13 @@ fn open(kind: ICMP) -> Result<Client, String> {
 }
 
 /// One monitor's ICMP state: its pinger (re-created only when the target address
-/// changes) and its sequence counter.
+/// changes), the pingers its retries use, and its sequence counter.
 pub struct IcmpPinger {
     pinger: Option<Pinger>,
+    /// One per retry in flight at once (same host and identifier, so the same reply
+    /// routing; each try waits on its own sequence number). Made at the first retry
+    /// and kept, so a healthy host never pays for them.
+    spare: Vec<Pinger>,
     seq: u16,
 }
 
@@ -155,6 +162,7 @@ impl std::fmt::Debug for IcmpPinger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IcmpPinger")
             .field("host", &self.pinger.as_ref().map(|p| p.host))
+            .field("spare", &self.spare.len())
             .field("seq", &self.seq)
             .finish()
     }
@@ -166,10 +174,35 @@ impl Default for IcmpPinger {
     }
 }
 
+/// How one echo request ended.
+enum TryEnd {
+    /// An echo reply, after this RTT.
+    Reply(Duration),
+    /// Nothing came back in time.
+    Lost,
+    /// A definite failure (an ICMP error about it, a send error): no retry helps.
+    Failed(ProbeFailure),
+}
+
+fn judge(r: Result<(IcmpPacket, Duration), SurgeError>, timeout: Duration) -> TryEnd {
+    match r {
+        Ok((packet, rtt)) => match classify_reply(&packet) {
+            Ok(()) => TryEnd::Reply(rtt),
+            Err(f) => TryEnd::Failed(f),
+        },
+        Err(SurgeError::Timeout { .. }) => TryEnd::Lost,
+        Err(e) => TryEnd::Failed(classify_error(e, timeout)),
+    }
+}
+
 impl IcmpPinger {
     /// A pinger with nothing set up yet.
     pub fn new() -> Self {
-        Self { pinger: None, seq: 0 }
+        Self {
+            pinger: None,
+            spare: Vec::new(),
+            seq: 0,
+        }
     }
 
     /// The address currently pinged.
@@ -182,23 +215,108 @@ impl IcmpPinger {
         self.pinger.as_ref().and_then(|p| p.ident).map(|i| i.0)
     }
 
-    /// Sends one echo request to `addr` and waits up to `timeout` for the reply.
-    pub async fn probe(&mut self, clients: &IcmpClients, addr: IpAddr, timeout: Duration) -> ProbeResult {
-        let client = clients.client(addr).map_err(|why| permission_or_other(why.as_str()))?;
+    /// One probe of `addr` within `timeout`: an echo request, and while none is
+    /// answered, up to `retries` more, one every `timeout / (retries + 1)`. Every
+    /// request stays awaited until the timeout, so a slow reply to an early one still
+    /// counts (RTT measured from its own send). The first echo reply ends the probe;
+    /// an ICMP error or a send error ends it as a failure (the target answered, or
+    /// cannot be reached from here: sending again would not change that).
+    pub async fn probe(&mut self, clients: &IcmpClients, addr: IpAddr, timeout: Duration, retries: u8) -> Probed {
+        let client = match clients.client(addr) {
+            Ok(c) => c,
+            Err(why) => return Probed::unsent(permission_or_other(why.as_str())),
+        };
         if self.host() != Some(addr) {
             let ident = PingIdentifier(clients.next_ident(addr));
             self.pinger = Some(client.pinger(addr, ident).await);
+            self.spare.clear();
             self.seq = 0;
         }
         let Some(pinger) = self.pinger.as_mut() else {
-            return Err(ProbeFailure::other("no pinger"));
+            return Probed::unsent(ProbeFailure::other("no pinger"));
         };
-        pinger.timeout(timeout);
-        let seq = PingSequence(self.seq);
-        self.seq = self.seq.wrapping_add(1);
-        match pinger.ping(seq, &PAYLOAD).await {
-            Ok((packet, rtt)) => classify_reply(&packet).map(|()| rtt),
-            Err(e) => Err(classify_error(e, timeout)),
+        let base = self.seq;
+        let probed = tries(pinger, &mut self.spare, client, base, timeout, retries).await;
+        self.seq = base.wrapping_add(u16::from(probed.tries.sent));
+        probed
+    }
+}
+
+/// The tries of one probe (see [`IcmpPinger::probe`]); sequence numbers from `base`.
+async fn tries(
+    first: &mut Pinger,
+    spare: &mut Vec<Pinger>,
+    client: &Client,
+    base: u16,
+    timeout: Duration,
+    retries: u8,
+) -> Probed {
+    let done = |result, sent, answered| Probed {
+        result,
+        tries: Tries { sent, answered },
+    };
+    let start = Instant::now();
+    let (host, ident) = (first.host, first.ident.unwrap_or(PingIdentifier(0)));
+    first.timeout(timeout);
+    let first_try = first.ping(PingSequence(base), &PAYLOAD);
+    tokio::pin!(first_try);
+    if retries == 0 {
+        return match judge(first_try.await, timeout) {
+            TryEnd::Reply(rtt) => done(Ok(rtt), 1, Some(0)),
+            TryEnd::Lost => done(Err(ProbeFailure::timed_out(timeout)), 1, None),
+            TryEnd::Failed(f) => done(Err(f), 1, None),
+        };
+    }
+    // The common case: an answer within the first try's share of the timeout. Only
+    // this wait's timer is added to the healthy path; the rest is for lossy links.
+    let step = timeout / (u32::from(retries) + 1);
+    let mut first_done = false;
+    if let Ok(r) = tokio::time::timeout(step, &mut first_try).await {
+        match judge(r, timeout) {
+            TryEnd::Reply(rtt) => return done(Ok(rtt), 1, Some(0)),
+            TryEnd::Failed(f) => return done(Err(f), 1, None),
+            TryEnd::Lost => first_done = true,
+        }
+    }
+    // Unanswered: one more request every `step`, each on its own pinger (`ping` takes
+    // `&mut self` and waits for its own sequence number).
+    while spare.len() < usize::from(retries) {
+        spare.push(client.pinger(host, ident).await);
+    }
+    let deadline = start + timeout;
+    let mut pingers = spare.iter_mut();
+    let mut inflight = FuturesUnordered::new();
+    let mut sent: u8 = 1;
+    let next_send = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(next_send);
+    loop {
+        let more = sent <= retries;
+        if first_done && inflight.is_empty() && !more {
+            return done(Err(ProbeFailure::timed_out(timeout)), sent, None);
+        }
+        let end = tokio::select! {
+            r = &mut first_try, if !first_done => {
+                first_done = true;
+                (0, judge(r, timeout))
+            }
+            Some((i, r)) = inflight.next(), if !inflight.is_empty() => (i, judge(r, timeout)),
+            () = &mut next_send, if more => {
+                let Some(p) = pingers.next() else {
+                    return done(Err(ProbeFailure::other("no pinger")), sent, None);
+                };
+                let left = deadline.saturating_duration_since(Instant::now());
+                p.timeout(left);
+                let (i, seq) = (sent, PingSequence(base.wrapping_add(u16::from(sent))));
+                inflight.push(async move { (i, p.ping(seq, &PAYLOAD).await) });
+                sent += 1;
+                next_send.as_mut().reset(start + step * u32::from(sent));
+                continue;
+            }
+        };
+        match end {
+            (i, TryEnd::Reply(rtt)) => return done(Ok(rtt), sent, Some(i)),
+            (_, TryEnd::Failed(f)) => return done(Err(f), sent, None),
+            (_, TryEnd::Lost) => {}
         }
     }
 }
@@ -386,9 +504,10 @@ mod tests {
         ));
         let mut p = IcmpPinger::new();
         let e = p
-            .probe(&c, "127.0.0.1".parse().unwrap(), Duration::from_millis(100))
-            .await
-            .unwrap_err();
+            .probe(&c, "127.0.0.1".parse().unwrap(), Duration::from_millis(100), 2)
+            .await;
+        assert_eq!(e.tries.sent, 0, "nothing was sent");
+        let e = e.result.unwrap_err();
         assert_eq!(e.kind, FailKind::Permission);
         assert_eq!(e.to_string(), "permission denied: ICMP needs CAP_NET_RAW");
     }
@@ -411,18 +530,18 @@ mod tests {
         assert_eq!(c.v4_status(), Ok(()));
         let mut p = IcmpPinger::new();
         for host in ["127.0.0.1", "127.3.2.1"] {
-            let rtt = p
-                .probe(&c, host.parse().unwrap(), Duration::from_secs(1))
-                .await
-                .unwrap();
+            let probed = p.probe(&c, host.parse().unwrap(), Duration::from_secs(1), 2).await;
+            assert_eq!(probed.tries, Tries::FIRST, "a healthy host: one echo");
+            let rtt = probed.result.unwrap();
             assert!(rtt < Duration::from_secs(1));
         }
         assert_eq!(p.host(), Some("127.3.2.1".parse().unwrap()));
         assert_eq!(p.seq, 1, "a new address restarts the sequence");
         if c.v6_status().is_ok() {
             let mut p6 = IcmpPinger::new();
-            p6.probe(&c, "::1".parse().unwrap(), Duration::from_secs(1))
+            p6.probe(&c, "::1".parse().unwrap(), Duration::from_secs(1), 2)
                 .await
+                .result
                 .unwrap();
         }
         #[cfg(target_os = "linux")]

@@ -1,8 +1,9 @@
-//! Probes: one ICMP echo ([`icmp`]), one TCP connect ([`tcp`]), one HTTP(S) request
-//! ([`http`]) or one DNS query ([`records`]), with host names resolved through a shared
-//! cache ([`dns`]). Every failure is classified into a [`FailKind`] so the scheduler
-//! can decide what counts toward DOWN, and rendered as the short text users see as an
-//! alert reason. No scheduling here.
+//! Probes: an ICMP echo, retried when unanswered ([`icmp`]), a TCP connect, tried once
+//! more when it times out ([`tcp`]), one HTTP(S) request ([`http`]) or one DNS query
+//! ([`records`]), with host names resolved through a shared cache ([`dns`]). Every
+//! failure is classified into a [`FailKind`] so the scheduler can decide what counts
+//! toward DOWN, and rendered as the short text users see as an alert reason. No
+//! scheduling here.
 
 pub mod dns;
 pub mod http;
@@ -48,6 +49,58 @@ pub struct ProbeFailure {
 
 /// The result of one probe: the round-trip time, or why it failed.
 pub type ProbeResult = Result<Duration, ProbeFailure>;
+
+/// The requests one probe sent (echo requests, connect attempts) and which one was
+/// answered. A probe that could not send anything (DNS, no raw socket) sent 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tries {
+    /// Requests sent, retries included.
+    pub sent: u8,
+    /// Index of the request whose answer ended the probe (0 = the first).
+    pub answered: Option<u8>,
+}
+
+impl Tries {
+    /// One request, answered.
+    pub const FIRST: Self = Self {
+        sent: 1,
+        answered: Some(0),
+    };
+
+    /// Replies received: 1 or 0 (a probe ends at its first answer).
+    pub fn received(&self) -> u8 {
+        u8::from(self.answered.is_some())
+    }
+
+    /// As the loss window counts them: the requests sent before the answered one are
+    /// lost, those sent after it are not counted (their fate is unknown); with no
+    /// answer, every one is lost.
+    pub fn packets(&self) -> crate::domain::Packets {
+        crate::domain::Packets {
+            lost: self.answered.unwrap_or(self.sent),
+            received: self.answered.is_some(),
+        }
+    }
+}
+
+/// A probe's result and the requests it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probed {
+    /// RTT or failure.
+    pub result: ProbeResult,
+    /// Requests sent and answered.
+    pub tries: Tries,
+}
+
+impl Probed {
+    /// A probe that failed before sending anything.
+    pub fn unsent(f: ProbeFailure) -> Self {
+        Self {
+            result: Err(f),
+            tries: Tries::default(),
+        }
+    }
+}
 
 /// A probe that got an answer: how long it took and, when the answer was a poor one
 /// (slow, a certificate near its expiry), why the target is DEGRADED.

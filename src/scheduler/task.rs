@@ -19,10 +19,10 @@ use super::{LiveRef, Shared, lock};
 use crate::domain::Health;
 use crate::domain::state::Streak;
 use crate::domain::target::DEFAULT_TCP_PORT;
-use crate::domain::{Kind, Monitor, Outcome, State, TargetPolicy, Transition, now_ms};
+use crate::domain::{Kind, Monitor, Outcome, PingSettings, State, TargetPolicy, Transition, now_ms};
 use crate::events::{ProbeEvent, StateEvent};
 use crate::probe::icmp::IcmpPinger;
-use crate::probe::{Answer, Checked, FailKind, ProbeFailure, ProbeResult, choose_addr, tcp};
+use crate::probe::{Answer, Checked, FailKind, ProbeFailure, Probed, Tries, choose_addr, tcp};
 use crate::store::{Alert, Change, Committed};
 
 /// A random instant in `[0, interval)`: when a monitor's first probe goes out.
@@ -49,6 +49,16 @@ pub(super) fn next_tick(planned: Instant, interval: Duration, now: Instant) -> I
         Some(d) => next + d,
         None => now,
     }
+}
+
+/// An http or dns probe: one request, answered unless it timed out (a refusal, an
+/// error status, an NXDOMAIN are answers).
+fn one_request(c: Checked) -> (Checked, Tries) {
+    let answered = match &c {
+        Err(f) if f.kind == FailKind::Timeout => None,
+        _ => Some(0),
+    };
+    (c, Tries { sent: 1, answered })
 }
 
 /// What a state of the streak is heading for.
@@ -88,6 +98,8 @@ pub(super) struct MonitorTask {
     /// The address probed last; kept until re-resolution drops it.
     addr: Option<IpAddr>,
     pinger: IcmpPinger,
+    /// Ping monitors: retries and the loss window's settings.
+    ping: Option<PingSettings>,
     /// Every failure of the current failure streak was a timeout ("3 of 3 pings lost").
     only_timeouts: bool,
 }
@@ -102,6 +114,7 @@ impl MonitorTask {
     ) -> Self {
         Self {
             literal: monitor.host.parse().ok(),
+            ping: monitor.ping_settings(),
             shared,
             monitor,
             live,
@@ -157,23 +170,31 @@ impl MonitorTask {
 
     /// One probe of any kind: http and dns reach their targets themselves (and check
     /// the chat policy on every address they reach); ping and tcp go through
-    /// [`MonitorTask::probe`].
-    async fn check(&mut self) -> Checked {
+    /// [`MonitorTask::probe`]. With the requests it sent.
+    async fn check(&mut self) -> (Checked, Tries) {
         let timeout = self.monitor.timeout.min(self.monitor.interval);
         let chat = self.monitor.chat_added;
         // Boxed apart: their futures are large (TLS, hyper, hickory), and this future
         // is what every ping and tcp probe allocates.
         if let Some(h) = &self.monitor.http {
-            return Box::pin(self.shared.http.probe(h, chat, timeout)).await;
+            return one_request(Box::pin(self.shared.http.probe(h, chat, timeout)).await);
         }
         if let Some(d) = &self.monitor.dns {
-            return Box::pin(self.shared.records.probe(&self.monitor.host, d, chat, timeout)).await;
+            return one_request(Box::pin(self.shared.records.probe(&self.monitor.host, d, chat, timeout)).await);
         }
-        self.probe().await.map(Answer::from)
+        let Probed { result, tries } = self.probe().await;
+        (result.map(Answer::from), tries)
     }
 
-    async fn probe(&mut self) -> ProbeResult {
-        let timeout = self.monitor.timeout.min(self.monitor.interval);
+    async fn probe(&mut self) -> Probed {
+        match self.target().await {
+            Ok(addr) => self.send(addr).await,
+            Err(f) => Probed::unsent(f),
+        }
+    }
+
+    /// The address to probe now: resolved, chosen, and allowed.
+    async fn target(&mut self) -> Result<IpAddr, ProbeFailure> {
         let resolved;
         let one;
         let candidates: &[IpAddr] = match self.literal {
@@ -205,20 +226,29 @@ impl MonitorTask {
                 return Err(ProbeFailure::other(why));
             }
         }
+        Ok(addr)
+    }
+
+    /// Probes `addr` by the monitor's kind, within its timeout.
+    async fn send(&mut self, addr: IpAddr) -> Probed {
+        let timeout = self.monitor.timeout.min(self.monitor.interval);
         match self.monitor.kind {
-            Kind::Ping => self.pinger.probe(icmp, addr, timeout).await,
+            Kind::Ping => {
+                let retries = self.ping.unwrap_or_default().retries;
+                self.pinger.probe(&self.shared.icmp, addr, timeout, retries).await
+            }
             Kind::Tcp => {
                 let port = self.monitor.port.unwrap_or(DEFAULT_TCP_PORT);
                 tcp::probe(SocketAddr::new(addr, port), timeout).await
             }
-            Kind::Push | Kind::Http | Kind::Dns => Err(ProbeFailure::other("not probed here")),
+            Kind::Push | Kind::Http | Kind::Dns => Probed::unsent(ProbeFailure::other("not probed here")),
         }
     }
 
     /// Records one result in the live state and publishes its probe event. Returns
     /// `None` when this task has been superseded or removed (then it changed nothing),
     /// else the state change to commit, if the verdict is one.
-    fn handle(&mut self, result: Checked, took: Duration) -> Option<Option<(Health, Transition)>> {
+    fn handle(&mut self, (result, tries): (Checked, Tries), took: Duration) -> Option<Option<(Health, Transition)>> {
         let sh = &*self.shared;
         let m = &self.monitor;
         let now = now_ms();
@@ -238,7 +268,7 @@ impl MonitorTask {
             Ok(answer) => {
                 self.only_timeouts = true;
                 let us = u64::try_from(answer.rtt.as_micros()).unwrap_or(u64::MAX);
-                live.stats.record(now, Some(us), None);
+                live.stats.record(now, Some(us), None, tries.sent, tries.packets());
                 live.history.probe(now, true, Some(us));
                 // A poor answer (slow, a certificate near expiry) is a plain DEGRADED.
                 Some(match &answer.degraded {
@@ -264,7 +294,8 @@ impl MonitorTask {
                 if f.kind != FailKind::Timeout {
                     self.only_timeouts = false;
                 }
-                live.stats.record(now, None, Some(f.to_string()));
+                live.stats
+                    .record(now, None, Some(f.to_string()), tries.sent, tries.packets());
                 live.history.probe(now, false, None);
                 let reason = if m.kind == Kind::Ping && self.only_timeouts {
                     format!("{n} of {n} pings lost", n = m.fails.max(1))
@@ -278,6 +309,12 @@ impl MonitorTask {
 
         let mut verdict = None;
         if let Some(outcome) = outcome {
+            // The loss step (ping): a lossy but answering monitor's UP becomes DEGRADED.
+            let live = &mut *live;
+            let outcome = match &self.ping {
+                Some(p) => live.stats.loss.step(p, tries.packets(), outcome, live.health.state),
+                None => outcome,
+            };
             let mut next = live.health.clone();
             // A certificate's 14/3/1-day steps are announced once each.
             let step = result
@@ -312,6 +349,8 @@ impl MonitorTask {
                 ok: result.is_ok(),
                 rtt_ms: result.as_ref().ok().map(|a| a.rtt.as_secs_f64() * 1000.0),
                 error: result.as_ref().err().map(ToString::to_string),
+                sent: tries.sent,
+                received: tries.received(),
                 at_ms: now,
             });
         }

@@ -973,6 +973,7 @@ mod tests {
             chat_added: false,
             sites: Vec::new(),
             quorum: None,
+            ping: None,
             http: None,
             dns: None,
         }

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use crate::core::{CoreError, MonitorView, Reply, StatusView};
 use crate::domain::oncall::{self, Message, Notice, Section};
-use crate::domain::{Kind, State, StatsSummary};
+use crate::domain::{Kind, LossLimit, State, StatsSummary};
 use crate::i18n::{self, Lang, tr};
 use crate::store::Alert;
 
@@ -740,11 +740,15 @@ fn list(monitors: &[MonitorView], style: &Style, now_ms: u64) -> String {
     }
     let mut out = tr!(lang, "list-head", count = monitors.len());
     for m in monitors {
-        let rtt = match (m.last_rtt_ms, &m.last_error) {
+        let mut rtt = match (m.last_rtt_ms, &m.last_error) {
             (_, Some(e)) if m.state == State::Down => esc(&truncate(&i18n::reason::localize(lang, e), 60)),
             (Some(r), _) => tr!(lang, "rtt-ms", ms = ms(lang, r)),
             (None, _) => tr!(lang, "no-rtt"),
         };
+        if let (State::Degraded, Some(Some(loss))) = (m.state, m.window_loss_pct) {
+            rtt.push_str(" · ");
+            rtt.push_str(&tr!(lang, "list-loss", pct = pct(lang, loss)));
+        }
         let name = if m.name == m.target {
             String::new()
         } else {
@@ -828,8 +832,18 @@ fn status(lang: Lang, s: &StatusView, now_ms: u64) -> String {
         fails = m.fails,
         recovers = m.recovers
     ));
+    if let (Some(retries), Some(loss), Some(window)) = (m.retries, m.loss, m.window) {
+        out.push('\n');
+        out.push_str(&match loss {
+            LossLimit::Off => tr!(lang, "status-ping-loss-off", retries = retries),
+            LossLimit::Pct(p) => tr!(lang, "status-ping", retries = retries, loss = p, window = window),
+        });
+    }
     out.push_str(&kind_settings(lang, m));
     out.push_str(&stats_lines(lang, &s.stats));
+    if m.kind == Kind::Ping {
+        out.push_str(&packet_lines(lang, m, &s.stats));
+    }
     if let Some(c) = &m.cluster {
         out.push_str(&sites_lines(lang, c));
     }
@@ -856,6 +870,40 @@ fn sites_lines(lang: Lang, c: &crate::core::replica::ClusterMonitorView) -> Stri
     if !c.reachable {
         out.push('\n');
         out.push_str(&tr!(lang, "status-cluster-unreachable"));
+    }
+    out
+}
+
+/// A percentage, without its sign, as the chat reads it: whole numbers (`27`), one
+/// decimal under 10 (`3.4`, `3,4`).
+fn pct(lang: Lang, v: f64) -> String {
+    let s = if v > 0.0 && v < 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    };
+    i18n::decimal(lang, &s)
+}
+
+/// Ping monitors: packets over 24 h and the loss window now.
+fn packet_lines(lang: Lang, m: &MonitorView, st: &StatsSummary) -> String {
+    let mut out = String::new();
+    if st.packets_sent > 0 {
+        out.push('\n');
+        out.push_str(&tr!(
+            lang,
+            "status-packets",
+            sent = st.packets_sent,
+            lost = st.packets_lost,
+            pct = pct(lang, st.packets_lost as f64 * 100.0 / st.packets_sent as f64)
+        ));
+    }
+    match (m.window_loss_pct, m.window_probes) {
+        (Some(Some(loss)), Some(n)) if n > 0 => {
+            out.push('\n');
+            out.push_str(&tr!(lang, "status-window", count = n, pct = pct(lang, loss)));
+        }
+        _ => {}
     }
     out
 }
@@ -1209,6 +1257,11 @@ mod tests {
             last_rtt_ms: Some(1.234),
             last_error: None,
             created: "1970-01-01T00:00:00.000Z".into(),
+            retries: None,
+            loss: None,
+            window: None,
+            window_loss_pct: None,
+            window_probes: None,
             webhook_url: None,
             heartbeat_url: None,
             heartbeat: None,
@@ -1238,6 +1291,8 @@ mod tests {
                 rtt_min_ms: Some(0.412),
                 rtt_avg_ms: Some(1.5),
                 rtt_max_ms: Some(12.75),
+                packets_sent: 2880,
+                packets_lost: 36,
                 uptime_24h_pct: None,
                 uptime_7d_pct: None,
                 uptime_30d_pct: None,
@@ -1438,6 +1493,100 @@ mod tests {
     }
 
     #[test]
+    fn ping_status_shows_packets_and_the_window_and_list_a_degraded_loss() {
+        let mut m = view(State::Degraded, "27% loss over the last 20 probes");
+        (m.kind, m.target, m.port, m.interval) = (Kind::Ping, "10.8.0.1".into(), None, 5.0);
+        (m.retries, m.loss, m.window) = (Some(2), Some(LossLimit::Pct(20)), Some(20));
+        (m.window_loss_pct, m.window_probes) = (Some(Some(26.9)), Some(20));
+        let stats = StatsSummary {
+            probes: 720,
+            loss_pct: 1.0,
+            uptime_pct: 99.0,
+            rtt_min_ms: Some(28.1),
+            rtt_avg_ms: Some(31.0),
+            rtt_max_ms: Some(48.3),
+            packets_sent: 1000,
+            packets_lost: 290,
+            ..StatsSummary::default()
+        };
+        let s = StatusView {
+            monitor: m.clone(),
+            stats,
+        };
+        let text = reply(
+            &Reply::Status(Box::new(s)),
+            &Style::new("mon_bot", true),
+            1_000_000 + 60_000,
+        );
+        assert_eq!(
+            text,
+            "🟡 #7 <b>db_main</b> (10.8.0.1) is <b>DEGRADED</b> since 1970-01-01 00:16:40 UTC (1m)\n\
+             reason: 27% loss over the last 20 probes\n\
+             ping 10.8.0.1 · every 5s · timeout 2s · fails 3 · recovers 2\n\
+             retries 2 · DEGRADED from 20% loss over 20 probes\n\
+             RTT min/avg/max (24 h): 28.1 / 31.0 / 48.3 ms\n\
+             loss: 1.0% · uptime (24 h): 99.00% · 720 probes\n\
+             packets (24 h): 1000 sent, 290 lost (29%)\n\
+             last 20 probes: 27% loss"
+        );
+        let list = reply(&Reply::List(vec![m.clone()]), &Style::new("mon_bot", true), 0);
+        assert!(
+            list.ends_with("🟡 #7 <b>db_main</b> DEGRADED · ping 10.8.0.1 · every 5s · 1.23 ms · 27% loss"),
+            "{list}"
+        );
+        // UP: no loss figure in the list; loss=off reads so in /status.
+        m.state = State::Up;
+        m.loss = Some(LossLimit::Off);
+        let list = reply(&Reply::List(vec![m.clone()]), &Style::new("mon_bot", true), 0);
+        assert!(list.ends_with("every 5s · 1.23 ms"), "{list}");
+        let s = StatusView {
+            monitor: m,
+            stats: StatsSummary::default(),
+        };
+        let text = reply(&Reply::Status(Box::new(s)), &Style::new("mon_bot", true), 1_000_000);
+        assert!(text.contains("\nretries 2 · DEGRADED for loss: off\n"), "{text}");
+        assert!(!text.contains("packets"), "{text}");
+        let en = |v| pct(Lang::En, v);
+        assert_eq!(
+            (en(0.0), en(3.4), pct(Lang::Ru, 3.4), en(26.9), en(100.0)),
+            ("0".into(), "3.4".into(), "3,4".into(), "27".into(), "100".into())
+        );
+    }
+
+    #[test]
+    fn ping_status_and_list_in_the_chats_language() {
+        let mut m = view(State::Degraded, "27% loss over the last 20 probes");
+        (m.kind, m.target, m.port, m.interval) = (Kind::Ping, "10.8.0.1".into(), None, 5.0);
+        (m.retries, m.loss, m.window) = (Some(2), Some(LossLimit::Pct(20)), Some(20));
+        (m.window_loss_pct, m.window_probes) = (Some(Some(26.9)), Some(21));
+        let stats = StatsSummary {
+            probes: 720,
+            loss_pct: 1.0,
+            uptime_pct: 99.0,
+            packets_sent: 1000,
+            packets_lost: 34,
+            ..StatsSummary::default()
+        };
+        let s = StatusView {
+            monitor: m.clone(),
+            stats,
+        };
+        let ru = Style::new("mon_bot", true).in_lang(Lang::Ru);
+        let text = reply(&Reply::Status(Box::new(s)), &ru, 1_000_000 + 60_000);
+        for line in [
+            "причина: потери 27% за последние 20 проверок",
+            "повторов 2 · DEGRADED от 20% потерь за 20 проверок",
+            "пакеты (24 ч): отправлено 1000, потеряно 34 (3,4%)",
+            "последняя 21 проверка: потери 27%",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} in {text}");
+        }
+        let ko = Style::new("mon_bot", true).in_lang(Lang::Ko);
+        let list = reply(&Reply::List(vec![m]), &ko, 0);
+        assert!(list.ends_with("· 손실 27%"), "{list}");
+    }
+
+    #[test]
     fn storms_reminders_notices_and_presses_speak_the_chats_language() {
         let alerts: Vec<(u64, Alert)> = (0..30)
             .map(|i| {
@@ -1521,6 +1670,8 @@ mod tests {
             rtt_min_ms: None,
             rtt_avg_ms: None,
             rtt_max_ms: None,
+            packets_sent: 0,
+            packets_lost: 0,
             uptime_24h_pct: None,
             uptime_7d_pct: None,
             uptime_30d_pct: None,

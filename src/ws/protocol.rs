@@ -802,12 +802,14 @@ mod tests {
             ok: false,
             rtt_ms: None,
             error: Some("timeout".into()),
+            sent: 3,
+            received: 0,
             at_ms: 2_000,
         };
         let v: Value = serde_json::from_str(&probe_event(&p, 0)).unwrap();
         assert_eq!(
             v,
-            json!({"type": "probe", "data": {"monitor_id": 4, "ok": false, "rtt_ms": null, "error": "timeout"},
+            json!({"type": "probe", "data": {"monitor_id": 4, "ok": false, "rtt_ms": null, "error": "timeout", "sent": 3, "received": 0},
                    "timestamp": "1970-01-01T00:00:02.000Z"})
         );
         let st = StateEvent {

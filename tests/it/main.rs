@@ -10,6 +10,7 @@ mod helpers;
 mod http;
 mod kinds;
 mod legacy;
+mod loss;
 mod netns;
 mod oncall;
 mod ops;

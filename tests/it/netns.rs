@@ -136,8 +136,28 @@ impl TestHost {
     }
 
     /// Drops `percent` % of the packets entering the namespace (nftables; this kernel
-    /// has no netem).
+    /// has no netem), at random.
     pub fn set_loss(&self, percent: u8) {
+        if percent >= 100 {
+            // `numgen random mod 100` is 0-99: `< 100` is refused; drop everything.
+            self.add_rule("drop");
+        } else {
+            self.add_rule(&format!("numgen random mod 100 < {percent} drop"));
+        }
+    }
+
+    /// Drops, of the echo requests to `addr`, the first `drop` of every `every`, counted
+    /// (`numgen inc`): the same pattern every run, where a test needs its loss exact.
+    /// Each rule counts only the packets it matches, so rules for several addresses
+    /// of one host do not disturb each other.
+    pub fn drop_echoes_counted(&self, addr: Ipv4Addr, drop: u32, every: u32) {
+        self.add_rule(&format!(
+            "ip daddr {addr} icmp type echo-request numgen inc mod {every} < {drop} drop"
+        ));
+    }
+
+    /// Adds one rule (what follows `add rule … input`) to the namespace's input chain.
+    pub fn add_rule(&self, rule: &str) {
         assert!(
             quiet(&["nft", "--version"]),
             "nft is missing: apt-get install -y nftables"
@@ -145,9 +165,14 @@ impl TestHost {
         let script = format!(
             "add table inet ubtloss\n\
              add chain inet ubtloss input {{ type filter hook input priority 0; policy accept; }}\n\
-             add rule inet ubtloss input numgen random mod 100 < {percent} drop\n"
+             add rule inet ubtloss input {rule}\n"
         );
         run(&["ip", "netns", "exec", &self.ns, "nft", &script]);
+    }
+
+    /// Removes every rule [`TestHost::add_rule`] added: no more loss.
+    pub fn clear_rules(&self) {
+        run(&["ip", "netns", "exec", &self.ns, "nft", "delete table inet ubtloss"]);
     }
 
     /// Binds a TCP listener inside the namespace (on a helper thread that joins it).

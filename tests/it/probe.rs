@@ -14,14 +14,14 @@ use crate::helpers::{TestApp, WAIT, skip_without_root, spawn_app, spawn_app_in};
 use crate::netns::TestHost;
 
 /// Everything the bus said since the watch started.
-struct Watch {
+pub(crate) struct Watch {
     sub: Subscription,
-    probes: Vec<Arc<ProbeEvent>>,
-    states: Vec<Arc<StateEvent>>,
+    pub(crate) probes: Vec<Arc<ProbeEvent>>,
+    pub(crate) states: Vec<Arc<StateEvent>>,
 }
 
 impl Watch {
-    fn new(app: &TestApp) -> Self {
+    pub(crate) fn new(app: &TestApp) -> Self {
         Self {
             sub: app.running.service.events().subscribe(),
             probes: Vec::new(),
@@ -30,7 +30,7 @@ impl Watch {
     }
 
     /// Takes whatever is queued without waiting.
-    fn drain(&mut self) {
+    pub(crate) fn drain(&mut self) {
         while let Ok(p) = self.sub.probe.try_recv() {
             self.probes.push(p);
         }
@@ -44,7 +44,7 @@ impl Watch {
     }
 
     /// Collects events until `done` holds; panics after `WAIT`.
-    async fn until(&mut self, what: &str, done: impl Fn(&Watch) -> bool) {
+    pub(crate) async fn until(&mut self, what: &str, done: impl Fn(&Watch) -> bool) {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             self.drain();
@@ -59,7 +59,7 @@ impl Watch {
         }
     }
 
-    fn probes_of(&self, id: MonitorId) -> Vec<&ProbeEvent> {
+    pub(crate) fn probes_of(&self, id: MonitorId) -> Vec<&ProbeEvent> {
         self.probes
             .iter()
             .filter(|p| p.monitor_id == id)
@@ -67,7 +67,7 @@ impl Watch {
             .collect()
     }
 
-    fn states_of(&self, id: MonitorId) -> Vec<&StateEvent> {
+    pub(crate) fn states_of(&self, id: MonitorId) -> Vec<&StateEvent> {
         self.states
             .iter()
             .filter(|s| s.monitor_id == id)
@@ -76,14 +76,14 @@ impl Watch {
     }
 
     /// Length of the run of `ok` results that ends with the probe at `at_ms`.
-    fn trailing_run(&self, id: MonitorId, at_ms: u64, ok: bool) -> usize {
+    pub(crate) fn trailing_run(&self, id: MonitorId, at_ms: u64, ok: bool) -> usize {
         let probes = self.probes_of(id);
         let upto: Vec<_> = probes.iter().filter(|p| p.at_ms <= at_ms).collect();
         upto.iter().rev().take_while(|p| p.ok == ok).count()
     }
 }
 
-fn request(target: &str) -> AddRequest {
+pub(crate) fn request(target: &str) -> AddRequest {
     AddRequest {
         target: target.into(),
         interval: Some(Duration::from_secs(1)),
@@ -94,7 +94,7 @@ fn request(target: &str) -> AddRequest {
     }
 }
 
-async fn add(app: &TestApp, req: AddRequest) -> MonitorId {
+pub(crate) async fn add(app: &TestApp, req: AddRequest) -> MonitorId {
     let target = req.target.clone();
     match app
         .running
@@ -107,7 +107,7 @@ async fn add(app: &TestApp, req: AddRequest) -> MonitorId {
     }
 }
 
-async fn command(app: &TestApp, cmd: Command) -> Reply {
+pub(crate) async fn command(app: &TestApp, cmd: Command) -> Reply {
     app.running
         .service
         .execute(&Caller::Operator, cmd)
@@ -115,7 +115,7 @@ async fn command(app: &TestApp, cmd: Command) -> Reply {
         .expect("command succeeds")
 }
 
-async fn status(app: &TestApp, id: MonitorId) -> StatusView {
+pub(crate) async fn status(app: &TestApp, id: MonitorId) -> StatusView {
     match command(app, Command::Status(Selector::Id(id))).await {
         Reply::Status(s) => *s,
         other => panic!("{other:?}"),
@@ -309,6 +309,9 @@ async fn netns_packet_loss_is_measured() {
     for a in &addrs {
         let mut req = request(&a.to_string());
         req.fails = Some(100);
+        // One echo a probe, so failed probes measure the lost echoes (with retries,
+        // tests/it/loss.rs measures them in packets).
+        req.retries = Some(0);
         ids.push(add(&app, req).await);
     }
     w.until("200 probes", |w| w.probes.len() >= 200).await;

@@ -39,6 +39,8 @@ fn probe(id: u64, chat: Option<i64>) -> ProbeEvent {
         ok: true,
         rtt_ms: Some(1.5),
         error: None,
+        sent: 1,
+        received: 1,
         at_ms: upbot::domain::now_ms(),
     }
 }
@@ -410,7 +412,7 @@ async fn subscribe_filters_and_unsubscribe() {
     assert_eq!(v["type"], "probe", "{v}");
     assert_eq!(
         v["data"],
-        json!({"monitor_id": 1, "ok": true, "rtt_ms": 1.5, "error": null})
+        json!({"monitor_id": 1, "ok": true, "rtt_ms": 1.5, "error": null, "sent": 1, "received": 1})
     );
     humantime::parse_rfc3339(v["timestamp"].as_str().unwrap()).unwrap();
     events.state(state(2, State::Down));

@@ -17,13 +17,15 @@ use crate::core::error::{CoreError, invalid};
 use crate::core::service::{Caller, MonitorView, Service, validate_chat_id};
 use crate::domain::kinds::{self, DnsSettings, HttpMethod, HttpSettings, Keyword, RecordType, StatusList};
 use crate::domain::oncall::OnCall;
-use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, PushSettings, Target, now_ms};
+use crate::domain::{
+    Health, Kind, LossLimit, Monitor, MonitorId, PingSettings, ProbeStats, PushSettings, Target, now_ms,
+};
 use crate::i18n::{Msg, msg};
 
 /// Help and menu text.
 pub const SPEC: Spec = Spec {
     name: "add",
-    args: "<host|host:port|URL> [interval=30s fails=3 recovers=2 name=… timeout=2s remind=30m parent=<id>]",
+    args: "<host|host:port|URL> [interval=30s fails=3 recovers=2 name=… timeout=2s retries=2 loss=20% window=20 remind=30m parent=<id>]",
     about: "watch a host, host:port, URL or DNS name",
     example: "192.0.2.10 interval=30s",
     modifies: true,
@@ -37,6 +39,12 @@ pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 pub const MIN_TIMEOUT: Duration = Duration::from_millis(100);
 /// Largest `fails` / `recovers`.
 pub const MAX_COUNT: u32 = 100;
+/// Most ping retries (tries per probe: one more).
+pub const MAX_RETRIES: u8 = 10;
+/// Largest loss window, in probes.
+pub const MAX_WINDOW: u16 = 1000;
+/// Smallest loss window: fewer probes say nothing about a rate.
+pub const MIN_WINDOW: u16 = 2;
 /// Longest monitor name.
 pub const MAX_NAME: usize = 64;
 /// Shortest push heartbeat period (short periods are for tests and fast jobs).
@@ -85,6 +93,18 @@ pub struct AddRequest {
     #[arg(long, value_parser = args::duration)]
     #[serde(with = "args::opt_duration")]
     pub timeout: Option<Duration>,
+    /// ping: echo requests sent again, within the timeout, when one gets no reply (default 2)
+    #[arg(long)]
+    #[serde(with = "args::opt_num")]
+    pub retries: Option<u8>,
+    /// ping: packet loss over the window that makes it DEGRADED, e.g. 20% or off (default 20%)
+    #[arg(long, value_parser = args::loss)]
+    #[serde(with = "args::opt_loss")]
+    pub loss: Option<LossLimit>,
+    /// ping: probes the loss is measured over (default 20)
+    #[arg(long)]
+    #[serde(with = "args::opt_num")]
+    pub window: Option<u16>,
     /// display name (default: the target)
     #[arg(long)]
     pub name: Option<String>,
@@ -294,6 +314,7 @@ impl AddRequest {
             None => target.display(),
         };
         let (sites, quorum) = self.validate_sites()?;
+        let ping = self.ping_settings(target.kind)?;
         let http = match &target.url {
             Some(url) => Some(Box::new(self.http_settings(url, timeout)?)),
             None => None,
@@ -305,6 +326,7 @@ impl AddRequest {
         Ok(Monitor {
             fails: count("fails", self.fails, Monitor::DEFAULT_FAILS)?,
             recovers: count("recovers", self.recovers, Monitor::DEFAULT_RECOVERS)?,
+            ping,
             http,
             dns,
             sites,
@@ -331,6 +353,41 @@ impl AddRequest {
             Some(q) if q == 0 || q as usize > most => Err(invalid(msg!("err-quorum-range", most = most, quorum = q))),
             q => Ok((sites, q)),
         }
+    }
+
+    /// `retries`, `loss` and `window`: ping monitors only, each within its limits.
+    fn ping_settings(&self, kind: Kind) -> Result<Option<PingSettings>, CoreError> {
+        if kind != Kind::Ping {
+            if self.retries.is_some() || self.loss.is_some() || self.window.is_some() {
+                return Err(invalid(msg!("err-ping-only")));
+            }
+            return Ok(None);
+        }
+        let d = PingSettings::default();
+        let retries = self.retries.unwrap_or(d.retries);
+        if retries > MAX_RETRIES {
+            return Err(invalid(msg!(
+                "err-retries-range",
+                max = u32::from(MAX_RETRIES),
+                got = u32::from(retries)
+            )));
+        }
+        let loss = self.loss.unwrap_or(d.loss);
+        if let LossLimit::Pct(p) = loss {
+            if !(1..=100).contains(&p) {
+                return Err(invalid(msg!("err-loss-range", got = u32::from(p))));
+            }
+        }
+        let window = self.window.unwrap_or(d.window);
+        if !(MIN_WINDOW..=MAX_WINDOW).contains(&window) {
+            return Err(invalid(msg!(
+                "err-window-range",
+                min = MIN_WINDOW,
+                max = MAX_WINDOW,
+                got = window
+            )));
+        }
+        Ok(Some(PingSettings { retries, loss, window }))
     }
 
     /// The target as given in `target` or (http) `url`.
@@ -453,7 +510,14 @@ impl AddRequest {
     /// Push monitors: `target` is their name; `heartbeat` (alias `interval`) and
     /// `grace` set the deadline; probe settings do not apply.
     fn validate_push(&self) -> Result<Monitor, CoreError> {
-        if self.port.is_some() || self.timeout.is_some() || self.fails.is_some() || self.recovers.is_some() {
+        if self.port.is_some()
+            || self.timeout.is_some()
+            || self.fails.is_some()
+            || self.recovers.is_some()
+            || self.retries.is_some()
+            || self.loss.is_some()
+            || self.window.is_some()
+        {
             return Err(invalid(msg!("err-push-fields")));
         }
         if self.sites.is_some() || self.quorum.is_some() {
@@ -528,6 +592,7 @@ fn draft(
         chat_added: false,
         sites: Vec::new(),
         quorum: None,
+        ping: None,
         http: None,
         dns: None,
     }
@@ -805,6 +870,77 @@ mod tests {
             (p.heartbeat, p.grace, p.sign_heartbeats),
             (Some(Duration::from_secs(300)), Duration::from_secs(60), true)
         );
+    }
+
+    #[test]
+    fn ping_settings_forms_defaults_and_limits() {
+        let m = ws(json!({"target": "10.0.0.1"})).unwrap().validate().unwrap();
+        assert_eq!(m.ping, Some(PingSettings::default()));
+        assert_eq!(
+            (m.ping.unwrap().retries, m.ping.unwrap().loss, m.ping.unwrap().window),
+            (2, LossLimit::Pct(20), 20)
+        );
+        for (data, want) in [
+            (
+                json!({"retries": 0, "loss": 35, "window": 100}),
+                (0, LossLimit::Pct(35), 100),
+            ),
+            (
+                json!({"retries": "4", "loss": "35%", "window": "5"}),
+                (4, LossLimit::Pct(35), 5),
+            ),
+            (json!({"loss": "off"}), (2, LossLimit::Off, 20)),
+            (json!({"loss": "OFF", "retries": null}), (2, LossLimit::Off, 20)),
+        ] {
+            let mut data = data;
+            data["target"] = json!("10.0.0.1");
+            let p = ws(data.clone()).unwrap().validate().unwrap().ping.unwrap();
+            assert_eq!((p.retries, p.loss, p.window), want, "{data}");
+        }
+        for (data, needle) in [
+            (
+                json!({"target": "x", "retries": 11}),
+                "retries must be between 0 and 10",
+            ),
+            (
+                json!({"target": "x", "loss": 0}),
+                "loss must be a percentage from 1 to 100",
+            ),
+            (
+                json!({"target": "x", "loss": "101%"}),
+                "loss must be a percentage from 1 to 100",
+            ),
+            (json!({"target": "x", "window": 1}), "window must be between 2 and 1000"),
+            (
+                json!({"target": "x", "window": 1001}),
+                "window must be between 2 and 1000",
+            ),
+            (json!({"target": "x:80", "retries": 1}), "are for ping monitors"),
+            (json!({"target": "n", "kind": "push", "window": 5}), "do not apply"),
+        ] {
+            let e = ws(data.clone()).unwrap().validate().unwrap_err();
+            assert!(e.to_string().contains(needle), "{data}: {e}");
+        }
+        for (data, needle) in [
+            (json!({"target": "x", "loss": "lots"}), "loss: "),
+            (json!({"target": "x", "loss": true}), "loss: must be a percentage"),
+            (json!({"target": "x", "retries": 300}), "retries: 300 is out of range"),
+        ] {
+            let e = ws(data.clone()).unwrap_err();
+            assert!(e.to_string().contains(needle), "{data}: {e}");
+        }
+        let r = AddRequest::parse_chat("10.0.0.1 retries=3 loss=25% window=40").unwrap();
+        assert_eq!(
+            (r.retries, r.loss, r.window),
+            (Some(3), Some(LossLimit::Pct(25)), Some(40))
+        );
+        assert_eq!(AddRequest::parse_chat("x loss=off").unwrap().loss, Some(LossLimit::Off));
+        // Monitors stored before these settings run with the defaults.
+        let mut old = m;
+        old.ping = None;
+        assert_eq!(old.ping_settings(), Some(PingSettings::default()));
+        let tcp = ws(json!({"target": "x:80"})).unwrap().validate().unwrap();
+        assert_eq!((tcp.ping, tcp.ping_settings()), (None, None));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //!   `"7"`); never a fraction;
 //! - durations: a number of seconds (`30`, `0.5`) or a string (`"30"`, `"30s"`, `"5m"`);
 //! - kinds: `ping` (or `icmp`), `tcp`, `push`, any case;
+//! - loss thresholds: a whole percentage (`20`, `"20%"`) or `off`;
 //! - flags: `true`/`false` (also `yes`/`no`, `on`/`off`, `1`/`0` as strings);
 //! - `null` is the same as leaving a field out.
 //!
@@ -24,7 +25,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use std::cell::RefCell;
 
-use crate::domain::{Kind, duration};
+use crate::domain::{Kind, LossLimit, duration};
 use crate::i18n::{Msg, msg};
 
 thread_local! {
@@ -199,6 +200,34 @@ pub mod opt_kind {
     }
 }
 
+/// `Option<LossLimit>`: a whole percentage as a number or string (`20`, `"20%"`), or
+/// `"off"`.
+pub mod opt_loss {
+    use super::*;
+
+    /// Serialises as the number, or `"off"`.
+    pub fn serialize<S: Serializer>(v: &Option<LossLimit>, s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    /// Reads a number, a percentage string or `off`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<LossLimit>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Num(u64),
+            Word(String),
+        }
+        match Option::<Form>::deserialize(d).map_err(|_| fail(msg!("err-must-be-loss")))? {
+            None => Ok(None),
+            Some(Form::Num(n)) => u8::try_from(n)
+                .map(|p| Some(LossLimit::Pct(p)))
+                .map_err(|_| fail(msg!("err-out-of-range", value = n.to_string()))),
+            Some(Form::Word(w)) => loss(&w).map(Some).map_err(fail),
+        }
+    }
+}
+
 /// `Option<String>` of a list: a string (`"200-299,301"`), a number (`200`) or an
 /// array of them, read as one comma-separated string.
 pub mod opt_list {
@@ -278,6 +307,11 @@ pub fn duration(s: &str) -> Result<Duration, Msg> {
 /// Clap value parser of kinds.
 pub fn kind(s: &str) -> Result<Kind, Msg> {
     Kind::parse(s).ok_or_else(|| msg!("err-unknown-kind", value = format!("{s:?}")))
+}
+
+/// Clap value parser and chat reader of loss thresholds: `20`, `20%`, `off`.
+pub fn loss(s: &str) -> Result<LossLimit, Msg> {
+    LossLimit::parse(s).map_err(|_| msg!("err-not-loss", value = format!("{s:?}")))
 }
 
 /// Clap value parser of flags.
