@@ -319,7 +319,20 @@ impl Fixture {
                     return i;
                 }
             }
-            assert!(Instant::now() < deadline, "no leader hearing every site in time");
+            if Instant::now() > deadline {
+                let mut report = String::new();
+                for n in &self.nodes {
+                    let log = n.server.log_text();
+                    let tail: Vec<&str> = log.lines().rev().take(25).collect();
+                    report.push_str(&format!(
+                        "\n--- site {}: {:?}\n{}",
+                        n.site,
+                        n.health().await,
+                        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                    ));
+                }
+                panic!("no leader hearing every site in time:{report}");
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
