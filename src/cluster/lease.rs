@@ -12,14 +12,15 @@
 //!   the lease, whatever happens to the network in between.
 //! - Giving it up (shutdown, or a delivery that could not be recorded): stop acting as
 //!   leader first, then delete the key on its revision, so the next node takes over at
-//!   once instead of after the TTL.
+//!   once instead of after the TTL. This task does it, as the only holder of the
+//!   revision: a renewal in flight at shutdown cannot leave it deleting a stale one.
 
 use std::sync::Arc;
 
 use async_nats::jetstream::kv;
 use tokio::time::Instant;
 
-use super::{Inner, LEASE_MARGIN, LEASE_TTL, Lease, RENEW_EVERY, lock};
+use super::{Inner, LEASE_MARGIN, LEASE_TTL, Lease, RENEW_EVERY};
 use crate::domain::now_ms;
 
 /// Until when acting as leader is safe after a renewal sent at `sent`.
@@ -54,7 +55,14 @@ async fn run(inner: &Inner) {
             RENEW_EVERY
         };
         tokio::select! {
-            () = inner.stop.cancelled() => break,
+            () = inner.stop.cancelled() => {
+                // Shutdown: this task owns the revision, so no renewal can be in flight.
+                if let Some((rev, _, _)) = held.take() {
+                    give_up(inner, "this node stops");
+                    hand_over(inner, rev).await;
+                }
+                break;
+            }
             () = inner.step_down.notified() => {
                 if let Some((rev, _, _)) = held.take() {
                     give_up(inner, "a delivery could not be recorded in the cluster");
@@ -85,7 +93,6 @@ async fn run(inner: &Inner) {
                 match created {
                     Ok(Ok(rev)) => {
                         held = Some((rev, safe_until(sent), since));
-                        *lock(&inner.lease_rev) = Some(rev);
                         inner.known().leader = Some(Lease {
                             node: inner.node.clone(),
                             site: inner.site.clone(),
@@ -105,7 +112,6 @@ async fn run(inner: &Inner) {
                 match renewed {
                     Ok(Ok(r)) => {
                         held = Some((r, safe_until(sent), since));
-                        *lock(&inner.lease_rev) = Some(r);
                     }
                     Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
                         held = None;
@@ -126,18 +132,8 @@ async fn run(inner: &Inner) {
 
 /// Stops acting as leader (the role task hands over).
 fn give_up(inner: &Inner, why: &str) {
-    *lock(&inner.lease_rev) = None;
     tracing::warn!(node = %inner.node, reason = why, "gave up the leader lease");
     let _ = inner.holding.send(false);
-}
-
-/// Gives the lease up in order at shutdown: stop leading, then delete the key on our
-/// revision so another node takes over at once.
-pub(super) async fn release(inner: &Inner) {
-    let rev = lock(&inner.lease_rev).take();
-    let Some(rev) = rev else { return };
-    let _ = inner.holding.send(false);
-    hand_over(inner, rev).await;
 }
 
 /// Once this node no longer acts as leader, deletes the lease key (on `rev`, so never

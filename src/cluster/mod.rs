@@ -178,8 +178,6 @@ struct Inner {
     resync: Notify,
     /// A bot was added through another node's API.
     bot_added: Notify,
-    /// The lease's revision while this node holds it.
-    lease_rev: Mutex<Option<u64>>,
     /// Makes the lease task give the lease up now (a delivery could not be recorded).
     step_down: Notify,
     /// Cancels the leader's duties (evaluator, outbox intake) when leadership ends.
@@ -218,7 +216,6 @@ impl Cluster {
             views_changed: Notify::new(),
             resync: Notify::new(),
             bot_added: Notify::new(),
-            lease_rev: Mutex::new(None),
             step_down: Notify::new(),
             duties: Mutex::new(None),
             stop: CancellationToken::new(),
@@ -277,10 +274,10 @@ impl Cluster {
         self.inner.front.send_replace(running);
     }
 
-    /// Leaves the cluster in order: stops leading (hands the lease over at once), then
-    /// stops every task.
+    /// Leaves the cluster in order: stops every task; the lease task first stops leading
+    /// and then hands the lease over at once (it waits for the front to stop: call
+    /// [`Cluster::front_running`] with `false` before or while this runs).
     pub async fn leave(&self) {
-        lease::release(&self.inner).await;
         self.inner.stop.cancel();
         if tokio::time::timeout(Duration::from_secs(5), self.inner.tasks.wait())
             .await

@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::fake_telegram::{FakeTelegram, Sent};
+use crate::fake_telegram::{FakeTelegram, Fault, FaultReply, Sent};
 use crate::helpers::{WAIT, WsClient};
 use crate::process::Server;
 
@@ -415,28 +415,80 @@ async fn one_site_cut_is_no_alert_two_cut_is_one_down_naming_them_then_one_up() 
     assert_eq!(alerts.len(), 3, "now UP, one DOWN, one UP: {alerts:#?}");
 }
 
+impl Fixture {
+    /// The leader, the two other nodes, and the monitor added through one of those,
+    /// its first UP told.
+    async fn watched(&self) -> (usize, Vec<usize>, u64) {
+        let leader = self.wait_for_leader(&[]).await;
+        let others: Vec<usize> = (0..self.nodes.len()).filter(|i| *i != leader).collect();
+        let id = self.add(others[0]).await;
+        self.fake.wait_for_message(CHAT, |m| is_alert(m, "UP")).await;
+        (leader, others, id)
+    }
+
+    /// Cuts the paths of the sites of `nodes` to the target.
+    fn cut(&self, nodes: &[usize]) -> Vec<Cut> {
+        nodes
+            .iter()
+            .map(|i| Cut::new(self.nodes[*i].uid.expect("uid"), self.port))
+            .collect()
+    }
+
+    /// Asserts that `down` names the sites of `nodes` (2 of 3).
+    fn assert_names(&self, down: &Sent, nodes: &[usize]) {
+        let names = format!("{}, {}", self.nodes[nodes[0]].site, self.nodes[nodes[1]].site);
+        assert!(
+            down.text.contains(&format!("down from 2 of 3 sites: {names}")),
+            "the alert names the sites: {}",
+            down.text
+        );
+    }
+
+    /// The incident is over: the UP comes; the chat is told once that the stopped `gone`
+    /// site is left out; chat commands are answered by the node that polls now, whose
+    /// `/status` says so too; and each alert was sent once (DOWN once, UP twice counting
+    /// the first).
+    async fn incident_ends_once(&self, cuts: Vec<Cut>, id: u64, gone: usize) {
+        drop(cuts);
+        self.fake
+            .wait_for_message(CHAT, |m| is_alert(m, "UP") && m.text.contains("back after"))
+            .await;
+        let lost = format!("Site <b>{}</b> stopped reporting", self.nodes[gone].site);
+        self.fake.wait_for_message(CHAT, |m| m.text.contains(&lost)).await;
+        let before = self.fake.sent(CHAT).len();
+        self.fake.say(TOKEN, CHAT, ADMIN, &format!("/status@{BOT} {id}"));
+        let answered = self
+            .fake
+            .wait_for_message(CHAT, |m| {
+                m.text.contains(&format!("#{id}")) && m.text.contains("sites (")
+            })
+            .await;
+        assert!(self.fake.sent(CHAT).len() > before);
+        assert!(
+            answered.text.contains("not reporting"),
+            "the stopped site is left out: {}",
+            answered.text
+        );
+        // Anything sent twice would have come within a few looks of the leader.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let count = |s: &str| self.fake.sent(CHAT).iter().filter(|m| is_alert(m, s)).count();
+        let texts: Vec<String> = self.fake.sent(CHAT).into_iter().map(|m| m.text).collect();
+        assert_eq!((count("DOWN"), count("UP")), (1, 2), "{texts:#?}");
+        assert_eq!(texts.iter().filter(|t| t.contains(&lost)).count(), 1, "{texts:#?}");
+    }
+}
+
 #[tokio::test]
 async fn leader_killed_mid_incident_the_next_alert_comes_once_from_another_node() {
     let Some(f) = fixture("leader_killed_mid_incident_the_next_alert_comes_once_from_another_node").await else {
         return;
     };
-    let leader = f.wait_for_leader(&[]).await;
-    let others: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
-    let id = f.add(others[0]).await;
-    f.fake.wait_for_message(CHAT, |m| is_alert(m, "UP")).await;
+    let (leader, others, id) = f.watched().await;
 
     // The two sites that do not lead lose the target: DOWN, naming them.
-    let cuts: Vec<Cut> = others
-        .iter()
-        .map(|i| Cut::new(f.nodes[*i].uid.expect("uid"), f.port))
-        .collect();
+    let cuts = f.cut(&others);
     let down = f.fake.wait_for_message(CHAT, |m| is_alert(m, "DOWN")).await;
-    let names = format!("{}, {}", f.nodes[others[0]].site, f.nodes[others[1]].site);
-    assert!(
-        down.text.contains(&format!("down from 2 of 3 sites: {names}")),
-        "{}",
-        down.text
-    );
+    f.assert_names(&down, &others);
     // Its delivery is recorded in the cluster before the leader dies.
     let deadline = Instant::now() + WAIT;
     while f.nats.outbox_len().await > 0 {
@@ -459,32 +511,67 @@ async fn leader_killed_mid_incident_the_next_alert_comes_once_from_another_node(
     assert_ne!(next, leader);
 
     // The incident ends: the UP comes once, from the new leader (the old one is dead).
-    drop(cuts);
+    f.incident_ends_once(cuts, id, leader).await;
+}
+
+#[tokio::test]
+async fn leader_stopped_with_sigterm_hands_over_at_once_and_its_unsent_alert_comes_once() {
+    let Some(mut f) = fixture("leader_stopped_with_sigterm_hands_over_at_once_and_its_unsent_alert_comes_once").await
+    else {
+        return;
+    };
+    let (leader, others, id) = f.watched().await;
+
+    // Telegram refuses every message for now: the DOWN waits in the leader's outbox.
+    f.fake.fault(Fault {
+        method: "sendmessage",
+        chat: Some(CHAT),
+        times: None,
+        reply: FaultReply::ServerError,
+    });
+    let cuts = f.cut(&others);
     f.fake
-        .wait_for_message(CHAT, |m| is_alert(m, "UP") && m.text.contains("back after"))
-        .await;
-    // Chat commands are answered by the new poller.
-    let before = f.fake.sent(CHAT).len();
-    f.fake.say(TOKEN, CHAT, ADMIN, &format!("/status@{BOT} {id}"));
-    let answered = f
-        .fake
-        .wait_for_message(CHAT, |m| {
-            m.text.contains(&format!("#{id}")) && m.text.contains("sites (")
+        .wait_until("the leader trying to send the DOWN", |calls| {
+            calls
+                .iter()
+                .any(|c| {
+                    !c.ok
+                        && c.method == "sendmessage"
+                        && c.body["text"].as_str().is_some_and(|t| t.contains("<b>DOWN</b> #"))
+                })
+                .then_some(())
         })
         .await;
-    assert!(f.fake.sent(CHAT).len() > before);
-    assert!(
-        answered.text.contains("not reporting"),
-        "the dead site is left out: {}",
-        answered.text
+
+    let stopped = Instant::now();
+    f.nodes[leader].server.signal("-TERM");
+    let next = f.wait_for_leader(&[leader]).await;
+    let failover = stopped.elapsed();
+    println!(
+        "FAILOVER {:.1} s (SIGTERM to the leader → another node leads)",
+        failover.as_secs_f64()
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let count = |s: &str| f.fake.sent(CHAT).iter().filter(|m| is_alert(m, s)).count();
-    let texts: Vec<String> = f.fake.sent(CHAT).into_iter().map(|m| m.text).collect();
-    assert_eq!((count("DOWN"), count("UP")), (1, 2), "{texts:#?}");
-    // The dead leader's site is left out, and the chat is told so once.
-    let lost = format!("Site <b>{}</b> stopped reporting", f.nodes[leader].site);
-    assert_eq!(texts.iter().filter(|t| t.contains(&lost)).count(), 1, "{texts:#?}");
+    assert_ne!(next, leader);
+    let old = &mut f.nodes[leader].server;
+    assert_eq!(old.exit_code().await, Some(0), "{}", old.log_text());
+    assert!(
+        old.log_text().contains("leader lease handed over"),
+        "the lease was handed over, not left to lapse: {}",
+        old.log_text()
+    );
+    // A lease left to lapse would take its TTL (8 s) less at most a second.
+    assert!(failover < Duration::from_secs(5), "took over in {failover:?}");
+
+    // The stopped leader never delivered the DOWN; the next one does, once.
+    assert!(
+        f.fake.sent(CHAT).iter().all(|m| !is_alert(m, "DOWN")),
+        "{:?}",
+        f.fake.sent(CHAT)
+    );
+    f.fake.clear_faults();
+    let down = f.fake.wait_for_message(CHAT, |m| is_alert(m, "DOWN")).await;
+    f.assert_names(&down, &others);
+    f.incident_ends_once(cuts, id, leader).await;
 }
 
 #[tokio::test]
