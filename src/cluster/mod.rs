@@ -344,6 +344,25 @@ impl crate::core::replica::Cluster for Cluster {
         self.inner.known().verdicts.get(&id).map(|(v, _)| v.health.clone())
     }
 
+    fn heading(&self, m: &Monitor) -> Option<State> {
+        let known = self.inner.known();
+        let current = known
+            .verdicts
+            .get(&m.id)
+            .map_or(State::Pending, |(v, _)| v.health.state);
+        let votes = self.inner.votes(&known, m, now_ms());
+        let votes: Vec<quorum::Vote<'_>> = votes
+            .iter()
+            .map(|(site, view, counted)| quorum::Vote {
+                site,
+                state: view.as_ref().map(|v| v.state),
+                reason: "",
+                counted: *counted,
+            })
+            .collect();
+        quorum::heading(&votes, current)
+    }
+
     fn show(&self, m: &Monitor) -> ClusterMonitorView {
         let known = self.inner.known();
         let votes = self.inner.votes(&known, m, now_ms());

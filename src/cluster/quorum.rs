@@ -83,6 +83,21 @@ pub fn decide(votes: &[Vote<'_>], quorum: Option<u32>) -> Decision {
     }
 }
 
+/// Where the counted sites are taking a cluster whose verdict is `current`: DOWN while
+/// some of them say DOWN and the quorum has not (yet) said so; UP while the verdict is
+/// DOWN or DEGRADED and some say UP; else none. The on-call plan waits on a heading as a
+/// single node waits on its debounce streak (a parent heading DOWN holds its children's
+/// alerts; a parent's DOWN waits for children that are failing).
+pub fn heading(votes: &[Vote<'_>], current: State) -> Option<State> {
+    let says = |s: State| votes.iter().any(|v| v.counted && v.state == Some(s));
+    match current {
+        State::Paused => None,
+        State::Down => says(State::Up).then_some(State::Up),
+        State::Degraded if !says(State::Down) => says(State::Up).then_some(State::Up),
+        _ => says(State::Down).then_some(State::Down),
+    }
+}
+
 /// "down from 2 of 3 sites: fra, sin (connection refused)": the sites that see it, and
 /// the first of their reasons (most sites share it).
 fn reason(word: &str, sites: &[&Vote<'_>], of: usize) -> String {
@@ -131,6 +146,26 @@ mod tests {
         ] {
             assert_eq!(need(quorum, counted), want, "quorum {quorum:?} of {counted}");
         }
+    }
+
+    #[test]
+    fn heading_is_where_some_counted_sites_already_are() {
+        let votes = |a, b, counted| [v("a", a, true), v("b", b, counted), v("c", Some(Up), true)];
+        for (votes, current, want) in [
+            (votes(Some(Up), Some(Down), true), Up, Some(Down)),
+            (votes(Some(Up), Some(Down), true), Pending, Some(Down)),
+            // a site left out does not count
+            (votes(Some(Up), Some(Down), false), Up, None),
+            (votes(Some(Up), Some(Up), true), Up, None),
+            (votes(Some(Down), Some(Down), true), Down, Some(Up)),
+            (votes(Some(Down), Some(Up), true), Degraded, Some(Down)),
+            (votes(Some(Degraded), Some(Pending), true), Degraded, Some(Up)),
+            (votes(Some(Down), Some(Down), true), State::Paused, None),
+        ] {
+            assert_eq!(heading(&votes, current), want, "{votes:?} while {current:?}");
+        }
+        let all_down = [v("a", Some(Down), true), v("b", Some(Down), true)];
+        assert_eq!(heading(&all_down, Down), None);
     }
 
     /// What, the votes, the quorum, the outcome.

@@ -469,7 +469,7 @@ impl Service {
                 let Some(m) = self.read_monitors(|all| all.get(&child).cloned()) else {
                     continue;
                 };
-                if m.paused || heading(&self.live_health(&m)) != Some(State::Down) {
+                if m.paused || self.heading_of(&m) != Some(State::Down) {
                     continue;
                 }
                 let need = ms(m.interval)
@@ -520,7 +520,7 @@ impl Service {
                 ParentFacts {
                     id: p.id,
                     state: ph.state,
-                    heading: heading(&ph),
+                    heading: self.heading_of(&p),
                     down_ms: verdict(p.fails),
                     up_ms: verdict(p.recovers),
                 }
@@ -532,6 +532,20 @@ impl Service {
             parent,
             children_failing_ms: 0, // filled by oncall_plan, which sees the whole batch
         }
+    }
+
+    /// Where `m`'s state is heading (see [`heading`]). In cluster mode the state shown is
+    /// the cluster's verdict, whose own streak means nothing (the sites debounce): where
+    /// the sites' views are taking it, else where this site's own probes are.
+    fn heading_of(&self, m: &Monitor) -> Option<State> {
+        let shown = self.live_health(m);
+        let Some(c) = self.cluster() else {
+            return heading(&shown);
+        };
+        c.heading(m).or_else(|| {
+            let (own, _) = self.engines().of(m.kind).live(m.id)?;
+            heading(&own).filter(|s| *s != shown.state)
+        })
     }
 
     /// Records what a delivered message (or folded rows) told the chat: each monitor's

@@ -86,6 +86,9 @@ pub trait Cluster: Send + Sync + 'static {
     fn verdict(&self, id: MonitorId) -> Option<Health>;
     /// What fronts show of `m`'s sites.
     fn show(&self, m: &Monitor) -> ClusterMonitorView;
+    /// Where the sites are taking the cluster's verdict on `m` (see
+    /// [`crate::cluster::quorum::heading`]).
+    fn heading(&self, m: &Monitor) -> Option<State>;
     /// The next monitor id, from the cluster's counter.
     fn next_id(&self) -> ClusterFuture<'_, Result<MonitorId, CoreError>>;
     /// Every site known to the cluster.
