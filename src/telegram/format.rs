@@ -284,10 +284,15 @@ fn plan_line(lang: Lang, a: &Alert, behind: usize, now_ms: u64) -> String {
                 )
             }
         }
-        Notice::Site { site, lost, counting } => {
-            let id = if *lost { "site-lost" } else { "site-back" };
-            tr!(lang, id, site = esc(site), counting = *counting)
+        // Each text gets exactly its placeholders (the catalogue check is strict).
+        Notice::Site {
+            site,
+            lost: true,
+            counting,
+        } => {
+            tr!(lang, "site-lost", site = esc(site), counting = *counting)
         }
+        Notice::Site { site, lost: false, .. } => tr!(lang, "site-back", site = esc(site)),
     };
     if behind > 0 {
         line.push_str(" · ");
@@ -1448,6 +1453,29 @@ mod tests {
             text(&[(4, 0)], Section::Info, &[4]),
             "✅ #7 <b>db</b> (10.0.0.5) (DOWN) acked by the operator: on it. No reminders until it recovers."
         );
+        // Cluster mode: a site stops reporting, and is back.
+        for (lost, want) in [
+            (
+                true,
+                "📡 Site <b>fra</b> stopped reporting; verdicts count the 2 other sites until it is back.",
+            ),
+            (false, "📡 Site <b>fra</b> reports again; verdicts count it again."),
+        ] {
+            let mut site = alert(7, "db", "10.0.0.5", State::Up, State::Up, "", None);
+            site.notice = Notice::Site {
+                site: "fra".into(),
+                lost,
+                counting: 2,
+            };
+            let rows: HashMap<u64, &Alert> = [(6, &site)].into_iter().collect();
+            let c = plan_chunks(
+                &planned(&[(6, 0)], Section::Info, false, &[6]),
+                &rows,
+                &style,
+                1_000_000,
+            );
+            assert_eq!(c[0].html, want);
+        }
         let mut changed = alert(7, "db", "10.0.0.5", State::Up, State::Down, "refused", None);
         changed.notice = Notice::MuteEnded {
             all: true,
