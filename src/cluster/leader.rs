@@ -56,7 +56,7 @@ async fn role(inner: &Arc<Inner>) {
                 Ok(token) => {
                     *lock(&inner.duties) = Some(token);
                     tracing::info!(node = %inner.node, "leading: sending alerts and polling the bots");
-                    let _ = inner.leading.send(true);
+                    inner.leading.send_replace(true);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "taking over as leader failed; trying again");
@@ -81,7 +81,7 @@ fn stop_leading(inner: &Inner) {
     if *inner.leading.borrow() {
         tracing::info!(node = %inner.node, "no longer leading");
     }
-    let _ = inner.leading.send(false);
+    inner.leading.send_replace(false);
     if let Some(t) = lock(&inner.duties).take() {
         t.cancel();
     }

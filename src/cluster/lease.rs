@@ -99,7 +99,7 @@ async fn run(inner: &Inner) {
                             since_ms: since,
                         });
                         tracing::info!(node = %inner.node, "won the leader lease: this node sends alerts and polls the bots");
-                        let _ = inner.holding.send(true);
+                        inner.holding.send_replace(true);
                     }
                     _ => super::sites::read_leader(inner).await,
                 }
@@ -133,7 +133,7 @@ async fn run(inner: &Inner) {
 /// Stops acting as leader (the role task hands over).
 fn give_up(inner: &Inner, why: &str) {
     tracing::warn!(node = %inner.node, reason = why, "gave up the leader lease");
-    let _ = inner.holding.send(false);
+    inner.holding.send_replace(false);
 }
 
 /// Once this node no longer acts as leader, deletes the lease key (on `rev`, so never

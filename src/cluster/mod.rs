@@ -165,7 +165,10 @@ struct Inner {
     writes: shared::Writes,
     /// Set by [`Cluster::start`].
     service: OnceLock<Service>,
-    /// This node holds the lease (the lease task says so).
+    /// This node holds the lease (the lease task says so). These three are set with
+    /// `send_replace`: `send` keeps nothing while no receiver exists, and the app
+    /// subscribes to `leading` only after the lease may already be won (the first try
+    /// is at once), which left a node holding the lease and never leading.
     holding: watch::Sender<bool>,
     /// This node leads: it holds the lease and has taken over the outbox. The app
     /// follows it with the Telegram front and the on-call clock.
