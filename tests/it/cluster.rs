@@ -367,6 +367,13 @@ impl Fixture {
     }
 }
 
+/// Prints (for README's figures) and returns the time from `at` until now.
+fn took_over(at: Instant, what: &str) -> Duration {
+    let t = at.elapsed();
+    println!("FAILOVER {:.1} s ({what} → another node leads)", t.as_secs_f64());
+    t
+}
+
 /// An alert about the monitor: a line `🔴 <b>DOWN</b> #1 <b>db</b> …` (not a reply).
 fn is_alert(m: &Sent, state: &str) -> bool {
     m.text.contains(&format!("<b>{state}</b> #")) && m.text.contains("<b>db</b>")
@@ -437,6 +444,16 @@ impl Fixture {
         }
     }
 
+    /// Sends `signal` to the leading node `leader`, waits until another node leads
+    /// (hearing every live site), and says how long that took.
+    async fn failover(&self, leader: usize, signal: &str, what: &str) -> Duration {
+        let at = Instant::now();
+        self.nodes[leader].server.signal(signal);
+        let next = self.wait_for_leader(&[leader]).await;
+        assert_ne!(next, leader);
+        took_over(at, what)
+    }
+
     /// Cuts the paths of the sites of `nodes` to the target.
     fn cut(&self, nodes: &[usize]) -> Vec<Cut> {
         nodes
@@ -503,16 +520,8 @@ async fn leader_killed_mid_incident_the_next_alert_comes_once_from_another_node(
     // Its delivery is recorded in the cluster before the leader dies.
     f.delivered().await;
 
-    let killed = Instant::now();
-    f.nodes[leader].server.signal("-KILL");
-    let next = f.wait_for_leader(&[leader]).await;
-    let failover = killed.elapsed();
-    println!(
-        "FAILOVER {:.1} s (kill -9 of the leader → another node leads)",
-        failover.as_secs_f64()
-    );
+    let failover = f.failover(leader, "-KILL", "kill -9 of the leader").await;
     assert!(failover < Duration::from_secs(15), "took over in {failover:?}");
-    assert_ne!(next, leader);
 
     // The incident ends: the UP comes once, from the new leader (the old one is dead).
     f.incident_ends_once(cuts, id, leader).await;
@@ -547,15 +556,7 @@ async fn leader_stopped_with_sigterm_hands_over_at_once_and_its_unsent_alert_com
         })
         .await;
 
-    let stopped = Instant::now();
-    f.nodes[leader].server.signal("-TERM");
-    let next = f.wait_for_leader(&[leader]).await;
-    let failover = stopped.elapsed();
-    println!(
-        "FAILOVER {:.1} s (SIGTERM to the leader → another node leads)",
-        failover.as_secs_f64()
-    );
-    assert_ne!(next, leader);
+    let failover = f.failover(leader, "-TERM", "SIGTERM to the leader").await;
     let old = &mut f.nodes[leader].server;
     assert_eq!(old.exit_code().await, Some(0), "{}", old.log_text());
     assert!(
@@ -589,14 +590,10 @@ async fn a_leader_cut_from_nats_stops_leading_another_takes_over_and_alerts_come
     // The leader's packets to NATS are dropped (the connection hangs, as on a real
     // partition): it cannot renew its lease, so it stops leading before the lease lapses,
     // and another node takes over.
-    let cut_nats = Cut::new(f.nodes[leader].uid.expect("uid"), f.nats.port);
     let cut_at = Instant::now();
+    let cut_nats = Cut::new(f.nodes[leader].uid.expect("uid"), f.nats.port);
     let next = f.wait_for_leader(&[leader]).await;
-    let failover = cut_at.elapsed();
-    println!(
-        "FAILOVER {:.1} s (the leader cut from NATS → another node leads)",
-        failover.as_secs_f64()
-    );
+    let failover = took_over(cut_at, "the leader cut from NATS");
     assert!(failover < Duration::from_secs(15), "took over in {failover:?}");
     let old = f.nodes[leader]
         .health()
