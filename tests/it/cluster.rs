@@ -354,17 +354,31 @@ impl Fixture {
     /// Waits until node `via` shows site `site`'s view of monitor `id` as `state`.
     async fn wait_view(&self, via: usize, id: u64, site: &str, state: &str) {
         let mut ws = self.nodes[via].ws().await;
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let r = ws.request("status", json!({"id": id})).await;
-            let sites = r["data"]["cluster"]["sites"].as_array().cloned().unwrap_or_default();
-            if sites.iter().any(|s| s["site"] == site && s["state"] == state) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "site {site} never saw #{id} {state}: {r}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let what = format!("site {site} never saw #{id} {state}");
+        status_until(&mut ws, id, WAIT, &what, |r| view_of(r, site) == Some(json!(state))).await;
     }
+}
+
+/// Asks `ws` for the `status` of monitor `id` until `done` holds of the answer (at most
+/// `bound`); returns that answer.
+async fn status_until(ws: &mut WsClient, id: u64, bound: Duration, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + bound;
+    loop {
+        let r = ws.request("status", json!({"id": id})).await;
+        if done(&r) {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "{what}: {r}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Site `site`'s view of the monitor in a `status` answer.
+fn view_of(r: &Value, site: &str) -> Option<Value> {
+    r["data"]["cluster"]["sites"]
+        .as_array()
+        .and_then(|s| s.iter().find(|x| x["site"] == site).cloned())
+        .map(|x| x["state"].clone())
 }
 
 /// Prints (for README's figures) and returns the time from `at` until now.
@@ -717,24 +731,15 @@ async fn a_change_on_one_node_reaches_the_others_within_a_second() {
 
     // A push monitor's report reaches one node; every site hears it.
     let push = wa.request("add", json!({"target": "nightly", "kind": "push"})).await;
-    let pid = push["data"]["id"].clone();
+    let pid = push["data"]["id"].as_u64().expect("an id");
     let hb = push["data"]["heartbeat_url"]
         .as_str()
         .expect("heartbeat url")
         .to_string();
     let r = reqwest::get(&hb).await.expect("heartbeat");
     assert_eq!(r.status(), 200);
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let r = wb.request("status", json!({"id": pid})).await;
-        let sites = r["data"]["cluster"]["sites"].as_array().cloned().unwrap_or_default();
-        let up = |s: &str| sites.iter().any(|x| x["site"] == s && x["state"] == "up");
-        if up("a") && up("b") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the report was not relayed to b: {r}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let up = |r: &Value| ["a", "b"].iter().all(|s| view_of(r, s) == Some(json!("up")));
+    status_until(&mut wb, pid, WAIT, "the report was not relayed to b", up).await;
 
     // /healthz says who leads and which sites are seen; /metrics counts each site's
     // verdicts (and passes promtool).
@@ -798,22 +803,9 @@ async fn a_node_without_nats_keeps_probing_says_so_and_catches_up() {
         )
         .await;
     let id = added["data"]["id"].as_u64().expect("id");
-    let view = |r: &Value, site: &str| {
-        r["data"]["cluster"]["sites"]
-            .as_array()
-            .and_then(|s| s.iter().find(|x| x["site"] == site).cloned())
-            .map(|x| x["state"].clone())
-    };
     let mut wb = b.ws().await;
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let r = wb.request("status", json!({"id": id})).await;
-        if view(&r, "a") == Some(json!("up")) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "a's view never reached b: {r}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let a_is = |state: &'static str| move |r: &Value| view_of(r, "a") == Some(json!(state));
+    status_until(&mut wb, id, WAIT, "a's view never reached b", a_is("up")).await;
 
     nats.stop().await;
     // Changes are refused, with a code that says why; reads say they may be stale.
@@ -841,25 +833,11 @@ async fn a_node_without_nats_keeps_probing_says_so_and_catches_up() {
 
     // Meanwhile the target dies: a keeps probing and sees it, and says so once NATS is back.
     task.abort();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let r = wa.request("status", json!({"id": id})).await;
-        if view(&r, "a").is_some() && r["data"]["last_error"].is_string() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "a stopped probing: {r}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let probing = |r: &Value| view_of(r, "a").is_some() && r["data"]["last_error"].is_string();
+    status_until(&mut wa, id, WAIT, "a stopped probing", probing).await;
     nats.run().await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = wb.request("status", json!({"id": id})).await;
-        if view(&r, "a") == Some(json!("down")) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "a's queued view never reached b: {r}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let what = "a's queued view never reached b";
+    status_until(&mut wb, id, Duration::from_secs(30), what, a_is("down")).await;
     let r = wa.request("add", json!({"target": "127.0.0.1:3"})).await;
     assert_eq!(r["type"], "added", "changes are taken again: {r}");
 }
