@@ -659,15 +659,22 @@ async fn a_leader_cut_from_nats_stops_leading_another_takes_over_and_alerts_come
     assert_eq!(r["data"]["state"], "up", "{r}");
 }
 
+/// Sites a and b (as this user), with a bot, on `nats`; the binary and the fake Bot
+/// API they use live as long as the first two values.
+async fn two_nodes(nats: &Nats) -> (SharedBinary, FakeTelegram, Node, Node) {
+    let bin = SharedBinary::new();
+    let fake = FakeTelegram::start().await;
+    fake.add_bot(TOKEN, 777001, BOT);
+    let a = Node::spawn(&bin.path(), "a", None, nats, &fake).await;
+    let b = Node::spawn(&bin.path(), "b", None, nats, &fake).await;
+    (bin, fake, a, b)
+}
+
 #[tokio::test]
 async fn a_change_on_one_node_reaches_the_others_within_a_second() {
     let test = "a_change_on_one_node_reaches_the_others_within_a_second";
     let Some(nats) = Nats::start(test).await else { return };
-    let bin = SharedBinary::new();
-    let fake = FakeTelegram::start().await;
-    fake.add_bot(TOKEN, 777001, BOT);
-    let a = Node::spawn(&bin.path(), "a", None, &nats, &fake).await;
-    let b = Node::spawn(&bin.path(), "b", None, &nats, &fake).await;
+    let (_bin, _fake, a, b) = two_nodes(&nats).await;
     let (port, _task) = target().await;
     let (mut wa, mut wb) = (a.ws().await, b.ws().await);
     let added = wa
@@ -789,11 +796,7 @@ async fn a_node_without_nats_keeps_probing_says_so_and_catches_up() {
     let Some(mut nats) = Nats::start(test).await else {
         return;
     };
-    let bin = SharedBinary::new();
-    let fake = FakeTelegram::start().await;
-    fake.add_bot(TOKEN, 777001, BOT);
-    let a = Node::spawn(&bin.path(), "a", None, &nats, &fake).await;
-    let b = Node::spawn(&bin.path(), "b", None, &nats, &fake).await;
+    let (_bin, _fake, a, b) = two_nodes(&nats).await;
     let (port, task) = target().await;
     let mut wa = a.ws().await;
     let added = wa
