@@ -159,6 +159,7 @@ mod tests {
             remind: None,
             settings: Default::default(),
             warnings: Vec::new(),
+            cluster: None,
         }
     }
 
