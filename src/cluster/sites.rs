@@ -113,12 +113,41 @@ async fn apply_relayed(inner: &Inner) -> Result<(), String> {
         if r.node == inner.node {
             continue;
         }
-        if let Err(e) = svc.push().report_relayed(MonitorId(id), r.signal).await {
-            tracing::debug!(monitor = id, error = %e, "a relayed push report was not applied");
+        match svc.push().report_relayed(MonitorId(id), r.signal.clone()).await {
+            Err(crate::push::PushError::NotFound) => {
+                // A report sent right after the `add` can outrun the monitor's own
+                // replication to this node: try again while it arrives, or that site
+                // would wait for the next heartbeat (a day for a nightly job).
+                let svc = svc.clone();
+                tokio::spawn(async move {
+                    for _ in 0..RELAY_RETRIES {
+                        tokio::time::sleep(RELAY_RETRY_EVERY).await;
+                        match svc.push().report_relayed(MonitorId(id), r.signal.clone()).await {
+                            Err(crate::push::PushError::NotFound) => {}
+                            Err(e) => {
+                                tracing::debug!(monitor = id, error = %e, "a relayed push report was not applied");
+                                return;
+                            }
+                            Ok(_) => return,
+                        }
+                    }
+                    tracing::debug!(
+                        monitor = id,
+                        "a relayed push report for a monitor this node never saw was dropped"
+                    );
+                });
+            }
+            Err(e) => tracing::debug!(monitor = id, error = %e, "a relayed push report was not applied"),
+            Ok(_) => {}
         }
     }
     Err("the subscription ended".into())
 }
+
+/// A relayed report for a monitor not here yet is tried this many times more…
+const RELAY_RETRIES: u32 = 20;
+/// …this often (so for 5 s: replication takes milliseconds, a second at worst).
+const RELAY_RETRY_EVERY: Duration = Duration::from_millis(250);
 
 /// Runs `f` until the layer stops, again a second after each failure.
 pub(super) fn spawn_loop<F, Fut>(inner: &Arc<Inner>, what: &'static str, f: F)
