@@ -709,7 +709,7 @@ async fn api_add_with_a_bot_token_is_validated_started_and_remembered() {
         Command::Add(Box::new(AddRequest {
             target: "127.0.0.1".into(),
             chat_id: Some(chat),
-            bot: bot.map(String::from),
+            bot: bot.map(Into::into),
             interval: Some(Duration::from_secs(24 * 3600)),
             fails: Some(100),
             recovers: Some(100),

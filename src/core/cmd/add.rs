@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::args;
 use super::{Selector, Spec};
 use crate::core::error::{CoreError, invalid};
+use crate::config::Secret;
 use crate::core::service::{Caller, MonitorView, Service, validate_chat_id};
 use crate::domain::kinds::{self, DnsSettings, HttpMethod, HttpSettings, Keyword, RecordType, StatusList};
 use crate::domain::oncall::OnCall;
@@ -58,7 +59,8 @@ pub const MAX_SECRET: usize = 256;
 pub const OPERATOR_ONLY: &[&str] = &["chat_id", "thread_id", "bot"];
 
 /// Everything `add` accepts; unset fields take the documented defaults. `null` and a
-/// missing field are the same; unknown and repeated fields are refused.
+/// missing field are the same; unknown and repeated fields are refused. `Debug` shows
+/// neither the push secret nor the bot (it may be a token): both are [`Secret`]s.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct AddRequest {
@@ -116,7 +118,7 @@ pub struct AddRequest {
     pub thread_id: Option<i32>,
     /// bot (username or token) that alerts the chat (operator only)
     #[arg(long)]
-    pub bot: Option<String>,
+    pub bot: Option<Secret>,
     /// push: expected heartbeat period, e.g. 5m
     #[arg(long, value_parser = args::duration)]
     #[serde(with = "args::opt_duration")]
@@ -127,7 +129,7 @@ pub struct AddRequest {
     pub grace: Option<Duration>,
     /// push: HMAC secret requests must be signed with
     #[arg(long)]
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
     /// push: heartbeats must be signed too (default false)
     #[arg(long, value_parser = args::flag, num_args = 0..=1, default_missing_value = "true")]
     #[serde(with = "args::opt_flag")]
@@ -506,7 +508,7 @@ impl AddRequest {
         if !(Duration::from_secs(1)..=MAX_HEARTBEAT).contains(&grace) {
             return Err(invalid(msg!("err-grace-range", got = grace)));
         }
-        let secret = self.secret.as_deref().map(validate_secret).transpose()?;
+        let secret = self.secret.as_ref().map(|s| validate_secret(s.expose())).transpose()?;
         let sign_heartbeats = self.sign_heartbeats.unwrap_or(false);
         if sign_heartbeats && secret.is_none() {
             return Err(invalid(msg!("err-sign-needs-secret")));
@@ -594,7 +596,7 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, req: AddRequest) -> Resu
         Some(pid) => Some(check_parent(svc, caller, &m, pid)?),
     };
     // Last of the checks: it may ask the Bot API.
-    m.bot = svc.resolve_bot(caller, m.chat_id, req.bot.clone()).await?;
+    m.bot = svc.resolve_bot(caller, m.chat_id, req.bot.as_ref().map(|b| b.expose().to_string())).await?;
     if let Some(p) = m.push.as_mut() {
         p.token = svc.fresh_token();
     }
@@ -749,10 +751,10 @@ mod tests {
         assert_eq!(r.name.as_deref(), Some("main"));
         assert_eq!(r.chat_id, Some(-100));
         assert_eq!(r.thread_id, Some(3));
-        assert_eq!(r.bot.as_deref(), Some("b"));
+        assert_eq!(r.bot.as_ref().map(Secret::expose), Some("b"));
         assert_eq!(r.heartbeat, Some(Duration::from_secs(60)));
         assert_eq!(r.grace, Some(Duration::from_secs(60)));
-        assert_eq!(r.secret.as_deref(), Some("s"));
+        assert_eq!(r.secret.as_ref().map(Secret::expose), Some("s"));
         assert_eq!(r.sign_heartbeats, Some(true));
         // null is the same as absent; durations as numbers and numeric strings
         let r = ws(json!({"target": "x", "port": null, "name": null, "interval": "0.5", "timeout": 2})).unwrap();
@@ -1099,5 +1101,51 @@ mod tests {
             let flag = if *f == "server" { "dns_server" } else { f };
             assert!(longs.iter().any(|l| l == flag), "no CLI flag for {f}");
         }
+    }
+
+    #[test]
+    fn debug_shows_neither_the_secret_nor_the_bot_token() {
+        const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+        const SECRET: &str = "whsec_c2VjcmV0LWtleS1ieXRlcw==";
+        // Every front's way in: WS JSON, the CLI's flags, a struct built in code.
+        let ws = ws(json!({
+            "target": "nightly", "kind": "push", "secret": SECRET, "chat_id": -100, "bot": TOKEN
+        }))
+        .unwrap();
+        let cli = <AddRequest as clap::FromArgMatches>::from_arg_matches(
+            &<AddRequest as clap::Args>::augment_args(clap::Command::new("add"))
+                .try_get_matches_from([
+                    "add",
+                    "nightly",
+                    "--kind",
+                    "push",
+                    "--secret",
+                    SECRET,
+                    "--chat-id",
+                    "-100",
+                    "--bot",
+                    TOKEN,
+                ])
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(cli, ws, "the CLI reads the same request");
+        let built = AddRequest {
+            secret: Some(SECRET.into()),
+            bot: Some(TOKEN.into()),
+            ..AddRequest::default()
+        };
+        for r in [&ws, &cli, &built] {
+            for text in [format!("{r:?}"), format!("{r:#?}")] {
+                assert!(!text.contains(SECRET) && !text.contains("c2VjcmV0"), "{text}");
+                assert!(!text.contains(TOKEN) && !text.contains("AAHdqTcv"), "{text}");
+                assert!(text.contains("[REDACTED]"), "{text}");
+            }
+        }
+        // The values themselves are intact, and go out as plain strings.
+        assert_eq!(ws.secret.as_ref().map(Secret::expose), Some(SECRET));
+        assert_eq!(ws.bot.as_ref().map(Secret::expose), Some(TOKEN));
+        let out = serde_json::to_value(&ws).unwrap();
+        assert_eq!((out["secret"].as_str(), out["bot"].as_str()), (Some(SECRET), Some(TOKEN)));
     }
 }
