@@ -1190,6 +1190,36 @@ async fn push_urls_go_privately_and_secrets_are_deleted() {
     app.stop().await;
 }
 
+/// The private message with a group's push URLs is read in the admin's own chat with
+/// the bot, so it speaks that chat's language (`/lang` there), else the admin's app's
+/// (`language_code`); never the group's. The group's line stays in the group's.
+#[tokio::test]
+async fn push_urls_reach_the_admin_in_their_own_language() {
+    let (g, ann, bo) = (-1001000000097, 62, 63);
+    let (fake, app) = setup(&[T1], &format!("{g},{ann},{bo}")).await;
+    fake.set_member(g, ann as u64, "administrator");
+    fake.set_member(g, bo as u64, "administrator");
+    let r = ask_from(&fake, g, user_in(ann as u64, "pt-BR"), "/lang pt").await;
+    assert!(r.starts_with("🌐 Agora falo português neste chat."), "{r}");
+
+    // Ann's app speaks Korean; she never wrote to the bot privately.
+    let r = ask_from(&fake, g, user_in(ann as u64, "ko"), "/add push nightly").await;
+    assert!(r.contains("🔒 Enviei as URLs para você no privado."), "{r}");
+    let dm = fake.wait_for_nth(ann, 1).await.swap_remove(0).text;
+    assert!(dm.starts_with("🔑 <b>ops</b>의 push 모니터 #1 <b>nightly</b>"), "{dm}");
+    assert!(dm.contains("그룹에서 /rotate@mon_one_bot 1 을(를) 보내면 바뀝니다."), "{dm}");
+
+    // Bo's app speaks English, but he set his chat with the bot to Russian.
+    let r = ask_from(&fake, bo, user_in(bo as u64, "en"), "/lang ru").await;
+    assert!(r.starts_with("🌐 Язык этого чата теперь русский."), "{r}");
+    let r = ask_from(&fake, g, user_in(bo as u64, "en"), "/status 1").await;
+    assert!(r.contains("🔒 Enviei as URLs para você no privado."), "{r}");
+    let dm = fake.wait_for_nth(bo, 2).await.swap_remove(1).text;
+    assert!(dm.starts_with("🔑 Push-монитор #1 <b>nightly</b> в <b>ops</b>"), "{dm}");
+    assert!(dm.contains("/rotate@mon_one_bot 1 в группе заменит их."), "{dm}");
+    app.stop().await;
+}
+
 /// A user (`from`, with its `language_code`) says `text`; the chat's next message.
 async fn ask_from(fake: &FakeTelegram, chat_id: i64, from: serde_json::Value, text: &str) -> String {
     let before = fake.sent(chat_id).len();
