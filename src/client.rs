@@ -17,11 +17,11 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::config::Secret;
 use crate::core::cmd::{
     self, AckRequest, AddRequest, ById, GraphRequest, LangRequest, ListRequest, MuteRequest, PageRequest, QuietRequest,
     RemindRequest, UnmuteRequest,
 };
-use crate::config::Secret;
 
 /// Server used when neither `--server` nor `UPBOT_SERVER` is given.
 pub const DEFAULT_SERVER: &str = "ws://127.0.0.1:8765";
@@ -798,7 +798,10 @@ mod tests {
             }
         );
         let s = settings(&Common::default(), env);
-        assert_eq!((s.server.as_str(), s.token.as_ref().map(Secret::expose)), ("ws://env", Some("envtok")));
+        assert_eq!(
+            (s.server.as_str(), s.token.as_ref().map(Secret::expose)),
+            ("ws://env", Some("envtok"))
+        );
         let s = settings(&Common::default(), |_| Some(" ".into()));
         assert_eq!((s.server.as_str(), s.token), (DEFAULT_SERVER, None));
     }

@@ -1207,7 +1207,10 @@ async fn push_urls_reach_the_admin_in_their_own_language() {
     assert!(r.contains("🔒 Enviei as URLs para você no privado."), "{r}");
     let dm = fake.wait_for_nth(ann, 1).await.swap_remove(0).text;
     assert!(dm.starts_with("🔑 <b>ops</b>의 push 모니터 #1 <b>nightly</b>"), "{dm}");
-    assert!(dm.contains("그룹에서 /rotate@mon_one_bot 1 을(를) 보내면 바뀝니다."), "{dm}");
+    assert!(
+        dm.contains("그룹에서 /rotate@mon_one_bot 1 을(를) 보내면 바뀝니다."),
+        "{dm}"
+    );
 
     // Bo's app speaks English, but he set his chat with the bot to Russian.
     let r = ask_from(&fake, bo, user_in(bo as u64, "en"), "/lang ru").await;

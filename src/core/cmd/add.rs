@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 
 use super::args;
 use super::{Selector, Spec};
-use crate::core::error::{CoreError, invalid};
 use crate::config::Secret;
+use crate::core::error::{CoreError, invalid};
 use crate::core::service::{Caller, MonitorView, Service, validate_chat_id};
 use crate::domain::kinds::{self, DnsSettings, HttpMethod, HttpSettings, Keyword, RecordType, StatusList};
 use crate::domain::oncall::OnCall;
@@ -596,7 +596,9 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, req: AddRequest) -> Resu
         Some(pid) => Some(check_parent(svc, caller, &m, pid)?),
     };
     // Last of the checks: it may ask the Bot API.
-    m.bot = svc.resolve_bot(caller, m.chat_id, req.bot.as_ref().map(|b| b.expose().to_string())).await?;
+    m.bot = svc
+        .resolve_bot(caller, m.chat_id, req.bot.as_ref().map(|b| b.expose().to_string()))
+        .await?;
     if let Some(p) = m.push.as_mut() {
         p.token = svc.fresh_token();
     }
@@ -1146,6 +1148,9 @@ mod tests {
         assert_eq!(ws.secret.as_ref().map(Secret::expose), Some(SECRET));
         assert_eq!(ws.bot.as_ref().map(Secret::expose), Some(TOKEN));
         let out = serde_json::to_value(&ws).unwrap();
-        assert_eq!((out["secret"].as_str(), out["bot"].as_str()), (Some(SECRET), Some(TOKEN)));
+        assert_eq!(
+            (out["secret"].as_str(), out["bot"].as_str()),
+            (Some(SECRET), Some(TOKEN))
+        );
     }
 }
