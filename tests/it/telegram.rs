@@ -1334,6 +1334,57 @@ async fn a_chat_set_to_each_language_gets_help_add_errors_and_alerts_in_it() {
     app.stop().await;
 }
 
+/// http monitors speak the chat's language too: a Portuguese chat gets `/add`'s
+/// errors for an http field and a URL in Portuguese, the settings line of `/status`,
+/// and the DOWN alert of a real probe (its own reason, unlike the quiet monitors of
+/// this file: a server answering 503) with the reason translated. The WS API keeps
+/// the English text.
+#[tokio::test]
+async fn a_portuguese_chat_gets_http_errors_and_reasons_in_portuguese() {
+    let g = -1001000000091;
+    let (fake, app) = setup(&[T1], &g.to_string()).await;
+    fake.set_member(g, 51, "administrator");
+    let r = ask(&fake, T1, g, 51, "/lang pt").await.text;
+    assert!(r.starts_with("🌐 Agora falo português neste chat."), "{r}");
+    let server = crate::servers::http_server("127.0.0.1", None).await;
+    let url = server.url("http", None, "/status/503");
+
+    let r = ask(&fake, T1, g, 51, &format!("/add {url} method=POST")).await.text;
+    assert_eq!(r, "⚠️ method deve ser GET ou HEAD, veio \"POST\"");
+    let r = ask(&fake, T1, g, 51, &format!("/add {url} degraded=1s timeout=1s"))
+        .await
+        .text;
+    assert_eq!(r, "⚠️ degraded deve ser maior que 0 e menor que o timeout (1 s)");
+    let r = ask(&fake, T1, g, 51, "/add http://ana:pw@127.0.0.1/").await.text;
+    assert_eq!(
+        r,
+        "⚠️ URL inválida \"http://ana:pw@127.0.0.1/\": credenciais na URL não são suportadas"
+    );
+    let mut ws = app.ws().await;
+    let e = ws.request("add", json!({"url": url, "method": "POST"})).await;
+    assert_eq!(e["data"]["message"], "method must be GET or HEAD, got \"POST\"", "{e}");
+
+    let added = ask(&fake, T1, g, 51, &format!("/add {url} interval=1 fails=1 keyword=ok"))
+        .await
+        .text;
+    assert!(added.starts_with("✅ Adicionado #1"), "{added}");
+    let alert = fake.wait_for_message(g, |m| m.text.contains("<b>DOWN</b>")).await;
+    assert!(
+        alert
+            .text
+            .contains(": HTTP 503 Service Unavailable (esperado 200-299) · "),
+        "{}",
+        alert.text
+    );
+    let st = ask(&fake, T1, g, 51, "/status 1").await.text;
+    assert!(
+        st.contains("motivo: HTTP 503 Service Unavailable (esperado 200-299)\n"),
+        "{st}"
+    );
+    assert!(st.contains("\nesperado 200-299 · palavra-chave ok"), "{st}");
+    app.stop().await;
+}
+
 /// Issue 12: a new chat starts in its first command's sender's language (Telegram's
 /// `language_code`), English for a language upbot does not speak; later senders do
 /// not change it. Every bot sets its command menu once per language.

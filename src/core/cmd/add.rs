@@ -363,12 +363,14 @@ impl AddRequest {
     fn target_text(&self) -> Result<String, CoreError> {
         let target = self.target.trim();
         match self.url.as_deref().map(str::trim) {
-            Some(u) if !target.is_empty() && u != target => {
-                Err(invalid("give the URL once: as target or as url, not both"))
-            }
+            Some(u) if !target.is_empty() && u != target => Err(invalid(msg!("err-url-twice"))),
             Some(u) if !u.is_empty() => {
                 if !matches!(self.kind, None | Some(Kind::Http)) {
-                    return Err(invalid("url is for http monitors"));
+                    return Err(invalid(msg!(
+                        "err-field-for-kind",
+                        field = "url",
+                        kind = Kind::Http.as_str()
+                    )));
                 }
                 Ok(u.to_string())
             }
@@ -394,13 +396,13 @@ impl AddRequest {
             (kind != owner)
                 .then(|| fields.iter().find(|f| set(f)))
                 .flatten()
-                .map(|f| invalid(format!("{f} is for {} monitors", owner.as_str())))
+                .map(|f| invalid(msg!("err-field-for-kind", field = *f, kind = owner.as_str())))
         };
         if let Some(e) = misplaced(HTTP_FIELDS, Kind::Http).or_else(|| misplaced(DNS_FIELDS, Kind::Dns)) {
             return Err(e);
         }
         if self.expect.is_some() && !matches!(kind, Kind::Http | Kind::Dns) {
-            return Err(invalid("expect is for http and dns monitors"));
+            return Err(invalid(msg!("err-expect-kind")));
         }
         Ok(())
     }
@@ -422,23 +424,19 @@ impl AddRequest {
             .transpose()
             .map_err(invalid)?;
         if keyword.is_some() && method == HttpMethod::Head {
-            return Err(invalid(
-                "keyword needs the body, which HEAD does not fetch: use method=GET",
-            ));
+            return Err(invalid(msg!("err-keyword-head")));
         }
         if let Some(d) = self.degraded {
             if d.is_zero() || d >= timeout {
-                return Err(invalid(format!(
-                    "degraded must be above 0 and below the timeout ({})",
-                    crate::domain::duration::human(timeout)
-                )));
+                return Err(invalid(msg!("err-degraded-range", timeout = timeout)));
             }
         }
         let cert_days = self.cert_days.unwrap_or(kinds::DEFAULT_CERT_DAYS);
         if cert_days > kinds::MAX_CERT_DAYS {
-            return Err(invalid(format!(
-                "cert_days must be between 0 and {}, got {cert_days}",
-                kinds::MAX_CERT_DAYS
+            return Err(invalid(msg!(
+                "err-cert-days-range",
+                max = kinds::MAX_CERT_DAYS,
+                got = cert_days
             )));
         }
         Ok(HttpSettings {
@@ -455,8 +453,7 @@ impl AddRequest {
     /// A dns monitor's settings, each checked.
     fn dns_settings(&self) -> Result<DnsSettings, CoreError> {
         let record_type = match &self.record_type {
-            Some(t) => RecordType::parse(t)
-                .ok_or_else(|| invalid(format!("record_type must be A, AAAA, MX, TXT or CNAME, got {t:?}")))?,
+            Some(t) => RecordType::parse(t).ok_or_else(|| invalid(msg!("err-record-type", got = format!("{t:?}"))))?,
             None => RecordType::A,
         };
         let expect = match &self.expect {
@@ -468,7 +465,7 @@ impl AddRequest {
             .as_deref()
             .map(crate::domain::target::parse_server)
             .transpose()
-            .map_err(|e| invalid(format!("server: {e}")))?;
+            .map_err(|e| invalid(msg!("err-field", field = "server", error = target_error(&e))))?;
         Ok(DnsSettings {
             record_type,
             expect,
@@ -651,8 +648,7 @@ fn target_error(e: &crate::domain::target::TargetError) -> Msg {
         E::PortOnPing => msg!("err-target-ping-port"),
         E::BadScheme(s) => msg!("err-target-scheme", scheme = format!("{s:?}")),
         E::NotUnicast(h) => msg!("err-target-not-unicast", host = h.as_str()),
-        // http and dns targets: the parser's own words (not yet in the catalogues)
-        E::Invalid(why) => why.clone().into(),
+        E::Invalid(why) => why.clone(),
     }
 }
 
