@@ -323,8 +323,8 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // Render time: the same series as the chart, drawn again and again.
-    let fine = svc
-        .store()
+    let fine = running
+        .store
         .history(MonitorId(1), now - DAY_MS, now, MINUTE_MS, &[], now)?;
     let series = fine.resample(Period::Day.chart_step_ms());
     let mut times = Vec::new();

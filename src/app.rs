@@ -34,6 +34,11 @@ pub struct Running {
     pub service: Service,
     /// The probe engine (the benchmark reads its metrics).
     pub scheduler: Scheduler,
+    /// The store, for tests and benchmarks to look into (no front holds it: they ask
+    /// the service).
+    pub store: Store,
+    /// The push engine, for tests to look into.
+    pub push: Push,
     /// Cancel to shut down.
     pub shutdown: CancellationToken,
     done: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -88,6 +93,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         scheduler.set_extra_roots(roots);
     }
     let push = Push::start(store.clone(), events.clone(), metrics.clone(), shutdown.child_token());
+    let (running_store, running_push) = (store.clone(), push.clone());
     let service = Service::start(
         store.clone(),
         scheduler.clone(),
@@ -172,6 +178,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         http_addr,
         service,
         scheduler: scheduler_handle,
+        store: running_store,
+        push: running_push,
         shutdown,
         done,
     })

@@ -16,6 +16,7 @@
 
 mod chat;
 pub mod cmd;
+pub mod door;
 pub mod engine;
 pub mod error;
 pub mod gateway;
@@ -29,6 +30,7 @@ pub use cmd::{
     AckRequest, AddRequest, ById, Command, Every, LangRequest, ListRequest, MuteRequest, QuietRequest, RemindRequest,
     SPECS, Scope, Selector, Spec, UnmuteRequest, parse_duration,
 };
+pub use door::EngineHealth;
 pub use engine::{Engine, Engines};
 pub use error::{CoreError, ErrorCode};
 pub use gateway::{BotGateway, ResolveFuture};

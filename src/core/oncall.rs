@@ -410,6 +410,32 @@ impl Service {
             let f = self.facts(a.monitor_id, &settings, now);
             facts.insert(a.monitor_id, f);
         }
+        // Children of the monitors with a DOWN here that are failing but not DOWN yet.
+        let downs: HashSet<MonitorId> = rows
+            .iter()
+            .filter(|(_, a)| a.notice.is_change() && a.transition.to == State::Down)
+            .map(|(_, a)| a.monitor_id)
+            .collect();
+        if !downs.is_empty() {
+            let children: Vec<(MonitorId, MonitorId)> = lock(&self.book().records)
+                .iter()
+                .filter_map(|(child, rec)| rec.parent.filter(|p| downs.contains(p)).map(|p| (*child, p)))
+                .collect();
+            for (child, parent) in children {
+                let Some(m) = self.read_monitors(|all| all.get(&child).cloned()) else {
+                    continue;
+                };
+                if m.paused || heading(&self.live_health(&m)) != Some(State::Down) {
+                    continue;
+                }
+                let need = ms(m.interval)
+                    .saturating_mul(u64::from(m.fails.max(1)))
+                    .saturating_add(ms(m.timeout));
+                if let Some(f) = facts.get_mut(&parent) {
+                    f.children_failing_ms = f.children_failing_ms.max(need);
+                }
+            }
+        }
         let views: Vec<Row<'_>> = rows
             .iter()
             .map(|(k, a)| Row {
@@ -460,6 +486,7 @@ impl Service {
             acked: oncall::ack_active(rec.ack.as_ref(), &h),
             covered: rec.covered_by.is_some(),
             parent,
+            children_failing_ms: 0, // filled by oncall_plan, which sees the whole batch
         }
     }
 

@@ -186,29 +186,27 @@ impl Service {
         cmd.run(self, caller).await
     }
 
-    /// The event bus. A stream by nature: WS sessions subscribe to it.
+    /// The event bus. A stream by nature: WS sessions subscribe to it, and the
+    /// Telegram front publishes chat notices into it (see [`super::door`]).
     pub fn events(&self) -> &EventBus {
         &self.inner.events
     }
 
-    /// The store (the Telegram outbox, `/healthz`, tests).
-    ///
-    /// Kept until the http/telegram fronts ask the service; see issue 8.
-    pub fn store(&self) -> &Store {
+    /// The store, for the core's own modules; the fronts get narrow handles
+    /// ([`super::door`]).
+    pub(super) fn store(&self) -> &Store {
         &self.inner.store
     }
 
-    /// The process metrics (the scheduler, the fronts and the sender report here).
-    ///
-    /// Kept until the http/telegram fronts ask the service; see issue 8.
+    /// The process metrics: a sink every part counts into (the scheduler, and each
+    /// front for what it serves); the scrape renders it ([`Service::render_metrics`]).
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
     }
 
-    /// The push engine (the HTTP receiver resolves tokens and reports through it).
-    ///
-    /// Kept until the http/telegram fronts ask the service; see issue 8.
-    pub fn push(&self) -> &Push {
+    /// The push engine, for the core's own modules ([`Service::push_report`] and
+    /// [`Service::push_lookup`] are the fronts' way in).
+    pub(super) fn push(&self) -> &Push {
         &self.inner.engines.push
     }
 

@@ -55,6 +55,10 @@ pub const GATHER_MAX_MS: u64 = 2_500;
 pub const PARENT_WAIT_MAX_MS: u64 = 10 * 60_000;
 /// Slack added to a parent's verdict time (probe jitter, the sender's linger).
 pub const PARENT_WAIT_SLACK_MS: u64 = 1_500;
+/// A parent's DOWN waits at most this long for children that are failing too, so one
+/// message tells the whole outage ("+ 3 behind it") instead of the parent alone first.
+/// Short: a parent's alert is the one that pages.
+pub const CHILD_WAIT_MAX_MS: u64 = 15_000;
 /// Deepest parent chain followed (chains are checked for cycles at `add`).
 pub const MAX_DEPTH: usize = 16;
 
@@ -357,6 +361,9 @@ pub struct Facts {
     pub covered: bool,
     /// Its parent, if it has one that still exists.
     pub parent: Option<ParentFacts>,
+    /// The longest time one of its children that is failing but not DOWN yet needs
+    /// for its verdict (fails × interval + timeout); 0 when none is failing.
+    pub children_failing_ms: u64,
 }
 
 /// What a planned message is.
@@ -516,6 +523,20 @@ pub fn plan(rows: &[Row<'_>], facts: impl Fn(MonitorId) -> Facts, quiet: bool, n
                 }
             }
         };
+    }
+    // 2b. A parent's DOWN whose children are failing too waits (briefly) for their
+    // verdicts, so its one alert counts them rather than going out alone first.
+    for (i, r) in rows.iter().enumerate() {
+        let wait = f(r.monitor).children_failing_ms;
+        if fates[i] != Fate::Send || !r.notice.is_change() || r.to != State::Down || wait == 0 {
+            continue;
+        }
+        let until = r
+            .at_ms
+            .saturating_add(wait.saturating_add(PARENT_WAIT_SLACK_MS).min(CHILD_WAIT_MAX_MS));
+        if now_ms < until {
+            fates[i] = Fate::Defer(until);
+        }
     }
     // Counted under a row that is itself counted (grandchildren): the top row counts it;
     // under a row that waits: it waits too.
@@ -1084,6 +1105,39 @@ mod tests {
         assert_eq!(lines(&p.messages[0]), vec![(10, 0)]);
         // a parent that is fine: no wait at all
         let p = plan(&[down(10, 2, 1_000)], facts(None), false, 1_500);
+        assert_eq!(lines(&p.messages[0]), vec![(10, 0)]);
+    }
+
+    #[test]
+    fn a_parents_down_waits_for_failing_children_and_then_counts_them() {
+        let facts = |failing| {
+            move |id: MonitorId| Facts {
+                parent: (id == MonitorId(2)).then(|| parent(1, State::Down, None)).flatten(),
+                children_failing_ms: if id == MonitorId(1) { failing } else { 0 },
+                ..Facts::default()
+            }
+        };
+        let until = 1_000 + 3_000 + PARENT_WAIT_SLACK_MS;
+        // the child is failing: the parent's DOWN waits for it
+        let p = plan(&[down(10, 1, 1_000)], facts(3_000), false, 1_500);
+        assert!(p.messages.is_empty() && p.fold.is_empty(), "{p:?}");
+        assert_eq!(p.later_ms, Some(until));
+        // the child's verdict came: one message, the parent counting it
+        let p = plan(&[down(10, 1, 1_000), down(11, 2, 2_500)], facts(0), false, 2_600);
+        assert_eq!(lines(&p.messages[0]), vec![(10, 1)]);
+        // the child never went down: the parent goes alone once the wait is over
+        let p = plan(&[down(10, 1, 1_000)], facts(3_000), false, until);
+        assert_eq!(lines(&p.messages[0]), vec![(10, 0)]);
+        // never longer than CHILD_WAIT_MAX_MS, whatever the child's own pace
+        let p = plan(
+            &[down(10, 1, 1_000)],
+            facts(10 * 60_000),
+            false,
+            1_000 + CHILD_WAIT_MAX_MS,
+        );
+        assert_eq!(lines(&p.messages[0]), vec![(10, 0)]);
+        // no failing child: no wait
+        let p = plan(&[down(10, 1, 1_000)], facts(0), false, 1_001);
         assert_eq!(lines(&p.messages[0]), vec![(10, 0)]);
     }
 

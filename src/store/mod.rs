@@ -58,6 +58,9 @@ pub use self::writer::RECOVER_EVERY;
 pub mod oncall;
 pub mod outbox;
 
+mod front;
+pub use front::{AllowList, Outbox, WebhookIds};
+
 mod history;
 mod pages;
 mod replay;

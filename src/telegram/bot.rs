@@ -502,9 +502,9 @@ mod tests {
         let push = crate::push::Push::start(store.clone(), events.clone(), metrics.clone(), Default::default());
         let service = Service::start(store.clone(), scheduler, push, events, metrics, "http://127.0.0.1:8766").unwrap();
         let shared = Arc::new(Shared {
-            access: super::super::access::Access::new(AllowedChats::Any, store.clone()),
+            access: super::super::access::Access::new(AllowedChats::Any, store.allow_list()),
+            outbox: store.outbox_handle(),
             service,
-            store,
         });
         let bot = Bot::new("123456:TEST").set_api_url("http://127.0.0.1:9".parse().unwrap());
         let courier = Courier::new(

@@ -1,7 +1,7 @@
 //! The Telegram front: every bot of the process (configured tokens, and tokens added
 //! through the API and kept in the store), each with its own dispatcher and one send
 //! path ([`send::Courier`]: per-chat queues, replies before alerts, paced), all sharing
-//! one command core and store.
+//! one command core; the senders hold only the outbox handle the core gives them.
 //!
 //! Where things are: [`bot`] turns updates into commands and answers; [`send`] sends
 //! every message; [`outbox`] feeds it the durable alerts; [`pace`] holds Telegram's
@@ -14,6 +14,11 @@
 //! to resolve and check the bot of operator `add`s; [`Telegram::stop`] stops every
 //! dispatcher (through its `ShutdownToken`) and sender. Bots are logged by username,
 //! never by token.
+//!
+//! What the front holds of the core: the [`Service`] for commands, the outbox handle
+//! for delivery, and two streams by nature: the event bus, into which a migration or a
+//! removed bot is published for WS subscribers (a notice that no command returns), and
+//! the metrics sink its updates and sends are counted into.
 
 pub mod access;
 pub mod api;
@@ -41,7 +46,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::core::{BotGateway, CoreError, ResolveFuture, Service};
 use crate::events::{NoticeEvent, NoticeKind};
-use crate::store::{Store, StoredBot};
+use crate::store::{Outbox, StoredBot};
 use access::Access;
 use api::Verdict;
 use bot::BotCtx;
@@ -59,8 +64,8 @@ pub struct Shared {
     pub service: Service,
     /// Allow-list and admin rules.
     pub access: Access,
-    /// The store (the durable outbox).
-    pub store: Store,
+    /// The durable outbox the senders deliver from.
+    pub outbox: Outbox,
 }
 
 impl Shared {
@@ -70,7 +75,7 @@ impl Shared {
         let ids = self.service.migrate_chat(old, new).await?;
         // The chat's settings (quiet, a mute of all) move too; the flush below covers it.
         self.service.move_chat_settings(old, new)?;
-        let alerts = self.store.outbox_rechat(old, new).await?;
+        let alerts = self.outbox.rechat(old, new).await?;
         if self.access.is_allowed(old) {
             self.access.allow(new).await?;
         }
@@ -100,7 +105,7 @@ impl Shared {
     /// for that chat (they cannot be delivered), and tell WS subscribers and the log.
     pub async fn chat_gone(&self, bot: &str, chat: i64, why: &str) -> Result<(), CoreError> {
         let ids = self.service.pause_chat(bot, chat).await?;
-        let dropped = self.store.outbox_drop_chat(bot, chat).await?;
+        let dropped = self.outbox.drop_chat(bot, chat).await?;
         if ids.is_empty() && dropped == 0 {
             return Ok(());
         }
@@ -182,12 +187,11 @@ impl Telegram {
             .telegram_api_url
             .parse()
             .map_err(|e| anyhow::anyhow!("UPBOT_TELEGRAM_API_URL: {e}"))?;
-        let store = service.store().clone();
         let front = Arc::new(Front {
             shared: Arc::new(Shared {
-                access: Access::new(config.allowed_chats.clone(), store.clone()),
+                access: Access::new(config.allowed_chats.clone(), service.allow_list()),
                 service: service.clone(),
-                store: store.clone(),
+                outbox: service.outbox(),
             }),
             api_url,
             limits: if config.telegram_pacing {
@@ -205,7 +209,7 @@ impl Telegram {
             .iter()
             .map(|t| (t.expose().to_string(), "config"))
             .collect();
-        for b in store.bots()? {
+        for b in service.stored_bots()? {
             if !tokens.iter().any(|(t, _)| *t == b.token) {
                 tokens.push((b.token, "added through the API"));
             }
@@ -407,7 +411,7 @@ impl Front {
                         username: r.me.username().to_string(),
                         token: b.to_string(),
                     };
-                    self.shared.service.store().put_bot(&stored).await?;
+                    self.shared.service.remember_bot(&stored).await?;
                     r
                 }
                 Err(LaunchError::InvalidToken) => {

@@ -15,7 +15,7 @@
 //! - **Alerts leave the outbox the moment Telegram said ok**: the removal and its flush
 //!   come before anything else (metrics, logs, the next message), so a crash can repeat
 //!   at most the one message whose removal was not yet on disk.
-//! - **Alerts wait while the store cannot write** ([`crate::store::Store::write_health`]):
+//! - **Alerts wait while the store cannot write** ([`crate::store::Outbox::write_health`]):
 //!   a message sent then could not be recorded as delivered (and a failed store cannot
 //!   read the outbox either). The workers look again every [`STORE_RETRY`], not after a
 //!   growing back-off, so the alerts go as soon as the store recovers; quietly: one
@@ -340,7 +340,7 @@ impl Courier {
     /// Says so once when that stops (per bot, not per chat or pass) and once when it
     /// is back.
     fn store_writes(&self) -> bool {
-        match self.shared.store.write_health() {
+        match self.shared.outbox.write_health() {
             Ok(()) => {
                 if self.store_wait.swap(false, Ordering::AcqRel) {
                     tracing::info!(bot = %self.username, "the store writes again; sending the alerts that waited");
@@ -546,7 +546,7 @@ impl Courier {
     /// verdict) stay, and `Ok(Some(t))` says when to look again. Stops early (and comes
     /// back) when an answer is waiting.
     async fn send_alerts(self: &Arc<Self>, chat: i64) -> Result<Option<Instant>, Verdict> {
-        let pending = match self.shared.store.outbox_for_chat(&self.username, chat) {
+        let pending = match self.shared.outbox.for_chat(&self.username, chat) {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(bot = %self.username, chat, error = %e, "cannot read the outbox; retrying");
@@ -564,13 +564,10 @@ impl Courier {
             .map(|t| Instant::now() + Duration::from_millis(t.saturating_sub(now)));
         if !plan.fold.is_empty() {
             let recorded = svc.oncall_delivered(&plan.fold_marks);
-            if let Err(e) = recorded.map_err(|e| e.to_string()).and(
-                self.shared
-                    .store
-                    .outbox_remove(&plan.fold)
-                    .await
-                    .map_err(|e| e.to_string()),
-            ) {
+            if let Err(e) = recorded
+                .map_err(|e| e.to_string())
+                .and(self.shared.outbox.remove(&plan.fold).await.map_err(|e| e.to_string()))
+            {
                 tracing::error!(bot = %self.username, chat, error = %e, "cannot drop held alerts; retrying");
                 return Err(Verdict::Retry(None));
             }
@@ -602,7 +599,7 @@ impl Courier {
     }
 
     async fn send_chunk(&self, chat: i64, out: Out<'_>, keys: &[u64], marks: &[Mark]) -> Result<Delivered, Verdict> {
-        let store = &self.shared.store;
+        let outbox = &self.shared.outbox;
         match self.deliver(chat, out, Lane::Alert).await {
             Ok(Delivered::Preempted) => Ok(Delivered::Preempted),
             Ok(Delivered::Sent) => {
@@ -612,7 +609,7 @@ impl Courier {
                 if let Err(e) = self.shared.service.oncall_delivered(marks) {
                     tracing::error!(bot = %self.username, chat, error = %e, "what was announced could not be recorded");
                 }
-                if let Err(e) = store.outbox_remove(keys).await {
+                if let Err(e) = outbox.remove(keys).await {
                     tracing::error!(bot = %self.username, chat, error = %e, "delivered alerts not removed; they may be sent again");
                     return Err(Verdict::Retry(None));
                 }
@@ -626,7 +623,7 @@ impl Courier {
             Err(Verdict::Rejected(why)) => {
                 // Retrying cannot fix it and would block the chat forever.
                 tracing::error!(bot = %self.username, chat, alerts = keys.len(), reason = %why, "Telegram refused alerts for good; dropping them");
-                store.outbox_remove(keys).await.map_err(|_| Verdict::Retry(None))?;
+                outbox.remove(keys).await.map_err(|_| Verdict::Retry(None))?;
                 Ok(Delivered::Sent)
             }
             Err(v) => Err(v),

@@ -316,12 +316,20 @@ async fn cli_watch_prints_state_events() {
     }
     let r = c.request("pause", json!({"id": id})).await;
     assert_eq!(r["type"], "paused");
-    let line = tokio::time::timeout(WAIT, lines.next_line())
-        .await
-        .expect("a line in time")
-        .unwrap()
-        .expect("watch printed a line");
-    let v: Value = serde_json::from_str(&line).expect("one JSON object per line");
+    // A probe of the monitor may land before the pause: its line comes first.
+    let v = loop {
+        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .expect("a line in time")
+            .unwrap()
+            .expect("watch printed a line");
+        let v: Value = serde_json::from_str(&line).expect("one JSON object per line");
+        if v["type"] == "probe" {
+            assert_eq!(v["data"]["monitor_id"], json!(id), "{v}");
+            continue;
+        }
+        break v;
+    };
     assert_eq!(v["type"], "state", "{v}");
     assert_eq!(v["data"]["monitor_id"], json!(id));
     assert_eq!(

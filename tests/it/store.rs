@@ -203,21 +203,21 @@ impl SmallDisk {
         let filler = fill(&self.mnt.path);
         let mut refused = None;
         for _ in 0..1000 {
-            if let Err(e) = self.service.push().report(self.push, Signal::Heartbeat).await {
+            if let Err(e) = self.service.push_report(self.push, Signal::Heartbeat).await {
                 refused = Some(e.to_string());
                 break;
             }
         }
         let refused = refused.expect("the full disk refused a durable write");
         assert!(refused.contains("No space left on device"), "{refused}");
-        let why = self.service.store().write_health().unwrap_err();
+        let why = self.running.store.write_health().unwrap_err();
         assert!(why.contains("No space left on device"), "{why}");
         filler
     }
 
     async fn wait_outbox_empty(&self, what: &str) {
         let deadline = Instant::now() + WAIT;
-        while self.service.store().outbox_len() > 0 {
+        while self.running.store.outbox_len() > 0 {
             assert!(Instant::now() < deadline, "{what} never left the outbox");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -273,7 +273,7 @@ async fn a_full_disk_holds_the_down_back_and_it_is_sent_once_when_space_is_back(
             .then_some(())
     })
     .await;
-    assert!(d.service.store().write_health().is_ok());
+    assert!(d.running.store.write_health().is_ok());
     let (code, body) = healthz(d.running.http_addr).await;
     assert_eq!(code, 200, "{body}");
     // More failed probes change nothing: one DOWN, in the store and in the chat.
@@ -324,7 +324,7 @@ async fn an_alert_queued_when_the_disk_fills_waits_and_goes_once() {
         held.elapsed() < Duration::from_secs(HOLD.into()),
         "filling took too long"
     );
-    assert_eq!(d.service.store().outbox_len(), 1, "the DOWN is queued");
+    assert_eq!(d.running.store.outbox_len(), 1, "the DOWN is queued");
 
     // Past the hold the sender looks at the store (every STORE_RETRY) and waits,
     // quietly: one warning for the whole wait, not an error and a warning per look.
@@ -360,7 +360,7 @@ async fn an_alert_queued_when_the_disk_fills_waits_and_goes_once() {
         loud(&logs.events()),
         ["alerts wait in the outbox until the store writes again (a delivery could not be recorded)"]
     );
-    assert!(d.service.store().write_health().is_err(), "still failing");
+    assert!(d.running.store.write_health().is_err(), "still failing");
     assert_eq!(said(fake, name, "DOWN"), 0);
 
     // Space is back: the DOWN goes, once, and the log says the wait is over, once.

@@ -91,7 +91,7 @@ async fn add_web_hosts(app: &TestApp, g: i64, n: u32) -> Vec<MonitorId> {
 /// Writes an announced transition and its alert, as the scheduler does; returns when
 /// the change happened (ms since the epoch).
 fn inject(app: &TestApp, id: MonitorId, to: State, reason: &str) -> u64 {
-    let store = app.running.service.store();
+    let store = &app.running.store;
     let m = store.monitor(id).unwrap().expect("monitor exists");
     let mut h = store.health(id).unwrap().expect("health exists");
     let now = now_ms();
@@ -125,11 +125,11 @@ fn inject(app: &TestApp, id: MonitorId, to: State, reason: &str) -> u64 {
 /// answer, so it lands a moment after the fake recorded the message.
 async fn wait_outbox_empty(app: &TestApp) {
     let deadline = Instant::now() + crate::helpers::WAIT;
-    while app.running.service.store().outbox_len() > 0 {
+    while app.running.store.outbox_len() > 0 {
         assert!(
             Instant::now() < deadline,
             "outbox still holds {}",
-            app.running.service.store().outbox_len()
+            app.running.store.outbox_len()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -561,7 +561,7 @@ async fn restart_resends_pending_alerts_and_nothing_already_sent() {
             .then_some(())
     })
     .await;
-    assert_eq!(app.running.service.store().outbox_len(), 1);
+    assert_eq!(app.running.store.outbox_len(), 1);
     let dir = app.stop().await;
     let delivered_before = fake.sent(g).len();
 
@@ -637,7 +637,7 @@ async fn group_migration_moves_monitors_and_resends() {
         (n.chat_id, n.new_chat_id, n.monitor_ids.clone()),
         (old2, Some(new2), vec![b])
     );
-    let st = app.running.service.store().monitor(b).unwrap().unwrap();
+    let st = app.running.store.monitor(b).unwrap().unwrap();
     assert_eq!(st.chat_id, Some(new2));
     app.stop().await;
 }
@@ -694,7 +694,7 @@ async fn removed_bot_pauses_the_chat_and_tells_subscribers() {
         (n.kind, n.chat_id, n.monitor_ids.clone()),
         (NoticeKind::BotRemoved, g2, vec![c])
     );
-    assert!(app.running.service.store().monitor(c).unwrap().unwrap().paused);
+    assert!(app.running.store.monitor(c).unwrap().unwrap().paused);
     app.stop().await;
 }
 
@@ -1080,7 +1080,7 @@ async fn replies_go_first_while_alerts_are_paced() {
     }
     let alerts = fake.sent(g).iter().filter(|s| is_alert(s)).count();
     assert_eq!(alerts, 16, "alerts left the rest of the minute to replies");
-    assert!(app.running.service.store().outbox_len() > 0, "alerts still queued");
+    assert!(app.running.store.outbox_len() > 0, "alerts still queued");
     app.stop().await;
 }
 
