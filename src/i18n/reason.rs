@@ -71,7 +71,74 @@ const PHRASES: &[(&str, &str)] = &[
 /// How the dns probe names the resolver when no `server` is set.
 const SYSTEM_RESOLVER: &str = "the system resolver";
 
-/// The texts of http(s) and dns monitors that carry values, tried in order (the
+/// What the value in a text must be.
+#[derive(Clone, Copy)]
+enum Value {
+    /// Anything (a library's or a server's words, a URL as written).
+    Text,
+    /// One word: a host, a name, a URL.
+    Word,
+    /// A DNS server: `host:port`, or the system resolver.
+    Server,
+}
+
+/// Texts that are a prefix and then one value: (prefix, message, its variable, value).
+const AFTER: &[(&str, &str, &str, Value)] = &[
+    ("invalid certificate: ", "reason-cert-invalid", "detail", Value::Text),
+    ("certificate is not valid for ", "reason-cert-name", "host", Value::Word),
+    ("TLS handshake failed: ", "reason-tls-failed", "detail", Value::Text),
+    ("invalid URL ", "reason-invalid-url", "url", Value::Word),
+    (
+        "redirect to an invalid URL ",
+        "reason-redirect-invalid",
+        "url",
+        Value::Text,
+    ),
+    (
+        "redirect to a URL that is not http(s): ",
+        "reason-redirect-scheme",
+        "url",
+        Value::Text,
+    ),
+    ("SERVFAIL from ", "reason-servfail", "server", Value::Server),
+    ("REFUSED by ", "reason-dns-refused", "server", Value::Server),
+    ("DNS lookup failed: ", "reason-dns-failed", "detail", Value::Text),
+    (
+        "cannot read the system resolver configuration: ",
+        "reason-resolver-config",
+        "detail",
+        Value::Text,
+    ),
+];
+
+/// Texts that are one word and then a suffix: (suffix, message, its variable).
+const BEFORE: &[(&str, &str, &str)] = &[
+    (" is not a valid TLS server name", "reason-tls-name", "host"),
+    (": no address allowed", "reason-no-address-allowed", "host"),
+    (": no address", "reason-server-no-address", "host"),
+    (" is not a DNS name", "reason-not-dns-name", "name"),
+];
+
+/// The message of a text of [`AFTER`] or [`BEFORE`].
+fn affixed(reason: &str) -> Option<Msg> {
+    let after = AFTER.iter().find_map(|(prefix, id, var, value)| {
+        let v = reason.strip_prefix(prefix)?;
+        let arg = match value {
+            Value::Text => Arg::from(v),
+            Value::Word => Arg::from(word(v)?),
+            Value::Server => server(v)?,
+        };
+        Some(Msg::new(id).with(var, arg))
+    });
+    after.or_else(|| {
+        BEFORE.iter().find_map(|(suffix, id, var)| {
+            let v = word(reason.strip_suffix(suffix)?)?;
+            Some(Msg::new(id).with(var, v))
+        })
+    })
+}
+
+/// The other texts of http(s) and dns monitors that carry values, tried in order (the
 /// more specific first). Each returns `None` when the text is not its form.
 const PATTERNS: &[fn(&str) -> Option<Msg>] = &[
     |r| {
@@ -134,63 +201,12 @@ const PATTERNS: &[fn(&str) -> Option<Msg>] = &[
         Some(msg!("reason-cert-name-other", host = host, names = names))
     },
     |r| {
-        let host = r.strip_prefix("certificate is not valid for ")?;
-        Some(msg!("reason-cert-name", host = host))
-    },
-    |r| {
-        Some(msg!(
-            "reason-cert-invalid",
-            detail = r.strip_prefix("invalid certificate: ")?
-        ))
-    },
-    |r| {
         let alert = r
             .strip_prefix("TLS handshake refused by the server (alert ")?
             .strip_suffix(')')?;
         Some(msg!("reason-tls-alert", alert = alert))
     },
-    |r| {
-        Some(msg!(
-            "reason-tls-failed",
-            detail = r.strip_prefix("TLS handshake failed: ")?
-        ))
-    },
-    |r| {
-        Some(msg!(
-            "reason-tls-name",
-            host = word(r.strip_suffix(" is not a valid TLS server name")?)?
-        ))
-    },
-    |r| {
-        Some(msg!(
-            "reason-redirect-invalid",
-            url = r.strip_prefix("redirect to an invalid URL ")?
-        ))
-    },
-    |r| {
-        let url = r.strip_prefix("redirect to a URL that is not http(s): ")?;
-        Some(msg!("reason-redirect-scheme", url = url))
-    },
-    |r| Some(msg!("reason-invalid-url", url = word(r.strip_prefix("invalid URL ")?)?)),
-    |r| {
-        Some(msg!(
-            "reason-no-address-allowed",
-            host = word(r.strip_suffix(": no address allowed")?)?
-        ))
-    },
     // dns monitors
-    |r| {
-        Some(msg!(
-            "reason-server-no-address",
-            host = word(r.strip_suffix(": no address")?)?
-        ))
-    },
-    |r| {
-        Some(msg!(
-            "reason-not-dns-name",
-            name = word(r.strip_suffix(" is not a DNS name")?)?
-        ))
-    },
     |r| {
         let (rt, name) = r
             .strip_prefix("no ")?
@@ -213,18 +229,6 @@ const PATTERNS: &[fn(&str) -> Option<Msg>] = &[
     |r| {
         let name = r.strip_prefix("NXDOMAIN: ")?.strip_suffix(" does not exist")?;
         Some(msg!("reason-nxdomain", name = word(name)?))
-    },
-    |r| {
-        Some(msg!(
-            "reason-servfail",
-            server = server(r.strip_prefix("SERVFAIL from ")?)?
-        ))
-    },
-    |r| {
-        Some(msg!(
-            "reason-dns-refused",
-            server = server(r.strip_prefix("REFUSED by ")?)?
-        ))
     },
     |r| {
         let (said, from) = r.rsplit_once(" from ")?;
@@ -250,16 +254,6 @@ const PATTERNS: &[fn(&str) -> Option<Msg>] = &[
             duration = shown_duration(after)?,
             server = server(s)?
         ))
-    },
-    |r| {
-        Some(msg!(
-            "reason-dns-failed",
-            detail = r.strip_prefix("DNS lookup failed: ")?
-        ))
-    },
-    |r| {
-        let detail = r.strip_prefix("cannot read the system resolver configuration: ")?;
-        Some(msg!("reason-resolver-config", detail = detail))
     },
     // A failure met asking a DNS server: `connection refused (192.0.2.53:53)`.
     |r| {
@@ -321,7 +315,7 @@ pub fn recognize(reason: &str) -> Option<Msg> {
             ));
         }
     }
-    if let Some(m) = PATTERNS.iter().find_map(|p| p(reason)) {
+    if let Some(m) = affixed(reason).or_else(|| PATTERNS.iter().find_map(|p| p(reason))) {
         return Some(m);
     }
     let dur = |s: &str| crate::domain::duration::parse(s).ok();

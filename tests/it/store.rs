@@ -118,6 +118,8 @@ struct SmallDisk {
     sub: Subscription,
     server: tokio::task::JoinHandle<()>,
     id: MonitorId,
+    /// The TCP monitor's name.
+    name: String,
     push: MonitorId,
 }
 
@@ -189,6 +191,7 @@ async fn small_disk(name: &str) -> SmallDisk {
         sub,
         server,
         id,
+        name: name.to_string(),
         push,
     };
     d.wait_outbox_empty("the first verdict").await;
@@ -221,6 +224,19 @@ impl SmallDisk {
             assert!(Instant::now() < deadline, "{what} never left the outbox");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Waits (bounded by [`WAIT`]) until a DOWN of the TCP monitor is in the chat.
+    async fn down_sent(&self) {
+        let name = self.name.as_str();
+        self.fake
+            .wait_until("the DOWN alert in the chat", |calls| {
+                sent_from(calls, CHAT)
+                    .iter()
+                    .any(|s| s.text.contains(name) && s.text.contains("DOWN"))
+                    .then_some(())
+            })
+            .await;
     }
 
     async fn stop(self) {
@@ -266,13 +282,7 @@ async fn a_full_disk_holds_the_down_back_and_it_is_sent_once_when_space_is_back(
     std::fs::remove_file(&filler).unwrap();
     let ev = next_change(&mut d.sub, id).await;
     assert_eq!((ev.from, ev.to), (State::Up, State::Down));
-    fake.wait_until("the DOWN alert in the chat", |calls| {
-        sent_from(calls, CHAT)
-            .iter()
-            .any(|s| s.text.contains(name) && s.text.contains("DOWN"))
-            .then_some(())
-    })
-    .await;
+    d.down_sent().await;
     assert!(d.running.store.write_health().is_ok());
     let (code, body) = healthz(d.running.http_addr).await;
     assert_eq!(code, 200, "{body}");
@@ -343,15 +353,9 @@ async fn an_alert_queued_when_the_disk_fills_waits_and_goes_once() {
             .count();
         (looks >= LOOKS || loud(events).len() > 1).then_some(())
     });
-    let sent = fake.wait_until("a DOWN", |calls| {
-        sent_from(calls, CHAT)
-            .iter()
-            .any(|s| s.text.contains(name) && s.text.contains("DOWN"))
-            .then_some(())
-    });
     tokio::select! {
         () = looked => {}
-        () = sent => panic!(
+        () = d.down_sent() => panic!(
             "the DOWN went while the store could not record it: {:?}",
             sent_from(&fake.calls(), CHAT)
         ),
@@ -365,13 +369,7 @@ async fn an_alert_queued_when_the_disk_fills_waits_and_goes_once() {
 
     // Space is back: the DOWN goes, once, and the log says the wait is over, once.
     std::fs::remove_file(&filler).unwrap();
-    fake.wait_until("the DOWN alert in the chat", |calls| {
-        sent_from(calls, CHAT)
-            .iter()
-            .any(|s| s.text.contains(name) && s.text.contains("DOWN"))
-            .then_some(())
-    })
-    .await;
+    d.down_sent().await;
     d.wait_outbox_empty("the DOWN").await;
     assert_eq!(said(fake, name, "DOWN"), 1, "{:?}", sent_from(&fake.calls(), CHAT));
     assert_eq!(
