@@ -848,6 +848,9 @@ async fn netns_host_down_and_up_alerts_the_owning_chat_once_each_way() {
     const G1: i64 = -1001000000201;
     const G2: i64 = -1001000000202;
     let host = crate::netns::TestHost::new();
+    // Silent while down, so the ping's DOWN says "3 of 3 pings lost" every run (not,
+    // depending on ARP's timers, "host unreachable").
+    host.pin_neighbour();
     let _listener = host.listen(18090);
     let (fake, app) = setup(&[T1, T2], "*").await;
     let mut states = app.running.service.events().subscribe().state;
