@@ -359,6 +359,7 @@ kind-degraded = degraded above { $limit }
 kind-cert-days = certificate warning { $days } days before expiry
 kind-tls-off = certificate not verified
 kind-system-resolver = system resolver
+err-http-port = an http monitor's port is part of its URL
 err-url-twice = give the URL once: as target or as url, not both
 err-field-for-kind = { $field } is for { $kind } monitors
 err-expect-kind = expect is for http and dns monitors

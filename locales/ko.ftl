@@ -321,6 +321,7 @@ kind-degraded = { $limit } 넘으면 DEGRADED
 kind-cert-days = 만료 { $days }일 전 인증서 경고
 kind-tls-off = 인증서 검증 안 함
 kind-system-resolver = 시스템 리졸버
+err-http-port = http 모니터의 포트는 URL에 포함됩니다
 err-url-twice = URL은 한 번만 주세요: 대상이나 url 중 하나로만
 err-field-for-kind = { $field } 은(는) { $kind } 모니터에만 씁니다
 err-expect-kind = expect는 http와 dns 모니터에만 씁니다

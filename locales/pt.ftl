@@ -366,6 +366,7 @@ kind-degraded = DEGRADED acima de { $limit }
 kind-cert-days = aviso do certificado { $days } dias antes de expirar
 kind-tls-off = certificado não verificado
 kind-system-resolver = resolvedor do sistema
+err-http-port = a porta de um monitor http faz parte da URL
 err-url-twice = informe a URL uma vez só: como alvo ou como url, não os dois
 err-field-for-kind = { $field } é para monitores { $kind }
 err-expect-kind = expect é para monitores http e dns

@@ -390,6 +390,7 @@ kind-cert-days = предупреждение о сертификате за { $
 } до истечения
 kind-tls-off = сертификат не проверяется
 kind-system-resolver = системный резолвер
+err-http-port = порт http-монитора указывается в самом URL
 err-url-twice = укажите URL один раз: как цель или как url, но не оба
 err-field-for-kind = { $field } бывает только у { $kind }-мониторов
 err-expect-kind = expect бывает только у http- и dns-мониторов

@@ -527,6 +527,70 @@ mod tests {
         assert_eq!(date(0), "1970-01-01");
     }
 
+    /// The errors of the http and dns fields are messages of the catalogues: English as
+    /// it always read (the WS API, the CLI), a chat's language in a chat.
+    #[test]
+    fn field_errors_read_as_before_and_translate() {
+        use crate::i18n::Lang;
+        let cases = [
+            (
+                HttpMethod::parse("post").unwrap_err(),
+                "method must be GET or HEAD, got \"post\"",
+            ),
+            (
+                StatusList::parse("20x").unwrap_err(),
+                "expect: \"20x\" is not a status code, a range like 200-299, or 2xx",
+            ),
+            (
+                StatusList::parse(" , ").unwrap_err(),
+                "expect: give status codes, e.g. 200-299,301",
+            ),
+            (
+                Keyword::parse("!").unwrap_err(),
+                "keyword must not be empty (keyword=text, or keyword=!text for must-not-contain)",
+            ),
+            (
+                Keyword::parse(&"x".repeat(MAX_KEYWORD + 1)).unwrap_err(),
+                "keyword is longer than 256 characters",
+            ),
+            (
+                Keyword::parse("a\tb").unwrap_err(),
+                "keyword must not contain control characters",
+            ),
+            (
+                DnsSettings::parse_expect(RecordType::Mx, "ten mail").unwrap_err(),
+                "expect: \"ten mail\" is not an MX record (e.g. \"10 mail.example.com\")",
+            ),
+            (
+                DnsSettings::parse_expect(RecordType::A, "::1").unwrap_err(),
+                "expect: \"::1\" is not an IPv4 address (type A)",
+            ),
+            (
+                DnsSettings::parse_expect(RecordType::Cname, " , ").unwrap_err(),
+                "expect: give the records the answer must contain",
+            ),
+        ];
+        for (m, english) in cases {
+            assert_eq!(m.to_string(), english);
+        }
+        assert_eq!(
+            HttpMethod::parse("post").unwrap_err().render(Lang::Pt),
+            "method deve ser GET ou HEAD, veio \"post\""
+        );
+        assert_eq!(
+            Keyword::parse(&"x".repeat(MAX_KEYWORD + 1))
+                .unwrap_err()
+                .render(Lang::Ru),
+            "keyword длиннее 256 символов"
+        );
+        assert_eq!(
+            DnsSettings::parse_expect(RecordType::A, "::1")
+                .unwrap_err()
+                .render(Lang::Ko),
+            "expect: \"::1\" 은(는) IPv4 주소가 아닙니다(A 유형)"
+        );
+    }
+
     #[test]
     fn dns_expectations() {
         let s = |rt, e: &str| DnsSettings {

@@ -323,6 +323,51 @@ mod tests {
         assert_eq!(split_server("[::1]:5353"), ("::1".to_string(), 5353));
     }
 
+    /// The refusals of http and dns targets are messages of the catalogues: English as
+    /// it always read (the WS API, the CLI), a chat's language in a chat.
+    #[test]
+    fn url_and_name_errors_read_as_before_and_translate() {
+        let err = |s: &str, k| Target::parse(s, k, None).unwrap_err();
+        let long = format!("https://a.test/{}", "x".repeat(MAX_URL));
+        let cases = [
+            (
+                err("https://x", Some(Kind::Tcp)),
+                "a URL is an http target, not tcp".to_string(),
+            ),
+            (
+                err("example.com/", Some(Kind::Http)),
+                "an http target is a URL, e.g. https://example.com/health".into(),
+            ),
+            (
+                err("example.com:53", Some(Kind::Dns)),
+                "a dns target is a name to look up (give the server as server=host:port)".into(),
+            ),
+            (
+                err("192.0.2.1", Some(Kind::Dns)),
+                "a dns target is a name to look up, not an address (192.0.2.1)".into(),
+            ),
+            (
+                err("http://ana:pw@h.test/", None),
+                "invalid URL \"http://ana:pw@h.test/\": credentials in the URL are not supported".into(),
+            ),
+            (
+                err(&long, None),
+                format!("invalid URL {long:?}: longer than 2048 characters"),
+            ),
+            (err("http://", None), "invalid URL \"http://\": empty host".into()),
+        ];
+        for (e, english) in cases {
+            assert_eq!(e.to_string(), english);
+        }
+        let TargetError::Invalid(m) = err("http://ana:pw@h.test/", None) else {
+            panic!("an http target error");
+        };
+        assert_eq!(
+            m.render(crate::i18n::Lang::Ru),
+            "неверный URL \"http://ana:pw@h.test/\": логин и пароль в URL не поддерживаются"
+        );
+    }
+
     #[test]
     fn explicit_kind_and_port() {
         let t = Target::parse("db", Some(Kind::Tcp), None).unwrap();

@@ -283,7 +283,7 @@ impl AddRequest {
         }
         let target = Target::parse(&text, self.kind, self.port).map_err(|e| invalid(target_error(&e)))?;
         if target.kind == Kind::Http && self.port.is_some() {
-            return Err(invalid("an http monitor's port is part of its URL"));
+            return Err(invalid(msg!("err-http-port")));
         }
         self.check_kind_fields(target.kind)?;
         let interval = self.interval.unwrap_or(Monitor::DEFAULT_INTERVAL);
