@@ -117,6 +117,8 @@ fn monitor(id: u64, kind: Kind, host: &str, port: Option<u16>, name: &str) -> Mo
         created_ms: now_ms() - 90 * DAY_MS,
         push: None,
         chat_added: false,
+        sites: Vec::new(),
+        quorum: None,
         ping: None,
         http: None,
         dns: None,

@@ -440,3 +440,24 @@ reason-dns-timeout = timed out after { $duration } waiting for { $server }
 reason-dns-failed = DNS lookup failed: { $detail }
 reason-resolver-config = cannot read the system resolver configuration: { $detail }
 reason-system-resolver = the system resolver
+
+## Cluster mode
+
+site-lost = 📡 Site <b>{ $site }</b> stopped reporting; verdicts count the { $counting } other { $counting ->
+    [one] site
+   *[other] sites
+} until it is back.
+site-back = 📡 Site <b>{ $site }</b> reports again; verdicts count it again.
+status-sites = sites ({ $need } of { $counted } must agree):
+status-site = · { $site }: { $view }
+status-site-silent = not reporting
+status-site-pending = no verdict yet
+status-cluster-unreachable = ⚠️ this node cannot reach the cluster: what it shows may be out of date
+err-cluster-unreachable = the cluster is unreachable from this node (NATS); nothing was changed, try again when it is back
+err-cluster-conflict = this was changed on another node at the same moment; look again and send the command again
+err-sites-alone = sites and quorum are for cluster mode (UPBOT_NATS_URL); this upbot runs alone
+err-sites-empty = sites must name at least one site, e.g. sites=fra,sin
+err-sites-many = sites names more than { $max } sites
+err-quorum-range = quorum must be between 1 and { $most }, got { $quorum }
+err-push-sites = push monitors are reported to, not probed: sites and quorum do not apply
+warn-site-unknown = no node of site { $site } has reported yet; it counts once it does

@@ -396,3 +396,21 @@ reason-dns-timeout = { $duration } 안에 { $server } 응답 없음
 reason-dns-failed = DNS 조회 실패: { $detail }
 reason-resolver-config = 시스템 리졸버 설정을 읽을 수 없음: { $detail }
 reason-system-resolver = 시스템 리졸버
+
+## Cluster mode
+
+site-lost = 📡 사이트 <b>{ $site }</b>의 보고가 끊겼습니다. 돌아올 때까지 다른 사이트 { $counting }곳으로 판정합니다.
+site-back = 📡 사이트 <b>{ $site }</b>가 다시 보고합니다. 판정에 다시 포함합니다.
+status-sites = 사이트 ({ $counted }곳 중 { $need }곳이 일치해야 함):
+status-site = · { $site }: { $view }
+status-site-silent = 보고 없음
+status-site-pending = 아직 판정 없음
+status-cluster-unreachable = ⚠️ 이 노드는 클러스터에 닿지 않습니다. 보이는 내용이 오래되었을 수 있습니다
+err-cluster-unreachable = 이 노드에서 클러스터(NATS)에 연결할 수 없습니다. 아무것도 바뀌지 않았으니 연결이 돌아오면 다시 시도하세요
+err-cluster-conflict = 다른 노드에서 같은 순간에 이것을 바꿨습니다. 다시 확인하고 명령을 다시 보내세요
+err-sites-alone = sites와 quorum은 클러스터 모드(UPBOT_NATS_URL)용입니다. 이 upbot은 단독으로 실행 중입니다
+err-sites-empty = sites에는 사이트가 하나 이상 있어야 합니다. 예: sites=fra,sin
+err-sites-many = sites에 사이트가 { $max }곳보다 많습니다
+err-quorum-range = quorum은 1에서 { $most } 사이여야 합니다. 받은 값: { $quorum }
+err-push-sites = push 모니터는 보고를 받을 뿐 탐지하지 않으므로 sites와 quorum은 적용되지 않습니다
+warn-site-unknown = 사이트 { $site }의 노드가 아직 보고하지 않았습니다. 보고하면 판정에 포함됩니다

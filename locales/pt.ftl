@@ -447,3 +447,24 @@ reason-dns-timeout = tempo esgotado após { $duration } ({ $server })
 reason-dns-failed = a consulta DNS falhou: { $detail }
 reason-resolver-config = não foi possível ler a configuração do resolvedor do sistema: { $detail }
 reason-system-resolver = resolvedor do sistema
+
+## Cluster mode
+
+site-lost = 📡 O site <b>{ $site }</b> parou de reportar; os veredictos contam { $counting ->
+    [one] o outro site
+   *[other] os outros { $counting } sites
+} até ele voltar.
+site-back = 📡 O site <b>{ $site }</b> voltou a reportar; os veredictos voltam a contá-lo.
+status-sites = sites ({ $need } de { $counted } precisam concordar):
+status-site = · { $site }: { $view }
+status-site-silent = sem reportar
+status-site-pending = ainda sem veredicto
+status-cluster-unreachable = ⚠️ este nó não alcança o cluster: o que ele mostra pode estar desatualizado
+err-cluster-unreachable = o cluster está inacessível a partir deste nó (NATS); nada foi alterado, tente de novo quando ele voltar
+err-cluster-conflict = isto foi alterado em outro nó no mesmo instante; confira e envie o comando de novo
+err-sites-alone = sites e quorum são do modo cluster (UPBOT_NATS_URL); este upbot roda sozinho
+err-sites-empty = sites precisa nomear ao menos um site, ex.: sites=fra,sin
+err-sites-many = sites nomeia mais de { $max } sites
+err-quorum-range = quorum deve estar entre 1 e { $most }, recebido { $quorum }
+err-push-sites = monitores push recebem relatos, não são sondados: sites e quorum não se aplicam
+warn-site-unknown = nenhum nó do site { $site } reportou ainda; ele passa a contar quando reportar

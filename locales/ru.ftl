@@ -482,3 +482,25 @@ reason-dns-timeout = нет ответа за { $duration } ({ $server })
 reason-dns-failed = DNS-запрос не удался: { $detail }
 reason-resolver-config = не удалось прочитать настройки системного резолвера: { $detail }
 reason-system-resolver = системный резолвер
+
+## Cluster mode
+
+site-lost = 📡 Площадка <b>{ $site }</b> перестала отчитываться; вердикты учитывают { $counting ->
+    [one] { $counting } другую площадку
+    [few] { $counting } другие площадки
+   *[many] { $counting } других площадок
+}, пока она не вернётся.
+site-back = 📡 Площадка <b>{ $site }</b> снова отчитывается; вердикты снова её учитывают.
+status-sites = площадки (должны согласиться { $need } из { $counted }):
+status-site = · { $site }: { $view }
+status-site-silent = не отчитывается
+status-site-pending = вердикта ещё нет
+status-cluster-unreachable = ⚠️ этот узел не видит кластер: показанное может быть устаревшим
+err-cluster-unreachable = кластер недоступен с этого узла (NATS); ничего не изменено, повторите, когда он вернётся
+err-cluster-conflict = это одновременно изменили на другом узле; проверьте и отправьте команду ещё раз
+err-sites-alone = sites и quorum — для режима кластера (UPBOT_NATS_URL); этот upbot работает один
+err-sites-empty = в sites должна быть хотя бы одна площадка, например sites=fra,sin
+err-sites-many = в sites больше { $max } площадок
+err-quorum-range = quorum должен быть от 1 до { $most }, получено { $quorum }
+err-push-sites = push-мониторы получают отчёты, их не опрашивают: sites и quorum к ним неприменимы
+warn-site-unknown = ни один узел площадки { $site } ещё не отчитался; она будет учитываться, когда отчитается

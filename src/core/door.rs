@@ -14,7 +14,7 @@
 
 use super::service::Service;
 use crate::domain::{Monitor, MonitorId};
-use crate::metrics::{Format, MonitorSample};
+use crate::metrics::{ClusterFigures, Format, MonitorSample, SiteFigures};
 use crate::push::{Ack, PushError, Signal};
 use crate::store::{AllowList, Outbox, StoreError, StoredBot, WebhookIds};
 
@@ -77,8 +77,23 @@ impl Service {
         }
     }
 
-    /// The Prometheus text for `monitors` (with the outbox's length).
+    /// The Prometheus text for `monitors` (with the outbox's length, and the
+    /// cluster's figures in cluster mode).
     pub fn render_metrics(&self, monitors: &[MonitorSample<'_>], format: Format) -> String {
-        self.metrics().render(monitors, self.store().outbox_len(), format)
+        let cluster = self.cluster().map(|c| c.health());
+        let figures = cluster.as_ref().map(|h| ClusterFigures {
+            leading: h.leading,
+            sites: h
+                .sites
+                .iter()
+                .map(|s| SiteFigures {
+                    site: &s.site,
+                    reporting: s.reporting,
+                    verdicts: s.verdicts.iter().map(|(k, v)| (*k, *v)).collect(),
+                })
+                .collect(),
+        });
+        self.metrics()
+            .render_with(monitors, self.store().outbox_len(), format, figures.as_ref())
     }
 }

@@ -12,7 +12,9 @@
 //! - published status pages and the data they show: [`pages`];
 //! - the periodic save of the engines' recorded history: [`history`];
 //! - Telegram bots as the core needs them: [`gateway`];
-//! - acks, mutes, reminders and chat settings, and the on-call clock: [`oncall`].
+//! - acks, mutes, reminders and chat settings, and the on-call clock: [`oncall`];
+//! - cluster mode as the core sees it (verdicts, sites, changes from other nodes):
+//!   [`replica`].
 
 mod chat;
 pub mod cmd;
@@ -23,6 +25,7 @@ pub mod gateway;
 pub mod history;
 pub mod oncall;
 pub mod pages;
+pub mod replica;
 pub mod service;
 pub mod view;
 

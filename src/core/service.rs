@@ -114,6 +114,8 @@ struct Inner {
     renders: tokio::sync::Semaphore,
     /// On-call records and chat settings (write-through to the store).
     oncall: super::oncall::Book,
+    /// Cluster mode: the cluster layer ([`super::replica`]).
+    cluster: std::sync::OnceLock<Arc<dyn super::replica::Cluster>>,
 }
 
 /// The command core's handle; cheap to clone.
@@ -177,6 +179,7 @@ impl Service {
                 pages,
                 renders: tokio::sync::Semaphore::new(super::cmd::graph::MAX_RENDERS),
                 oncall,
+                cluster: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -192,9 +195,9 @@ impl Service {
         &self.inner.events
     }
 
-    /// The store, for the core's own modules; the fronts get narrow handles
-    /// ([`super::door`]).
-    pub(super) fn store(&self) -> &Store {
+    /// The store, for the core and the cluster layer (which replicates it); the fronts
+    /// get narrow handles ([`super::door`]).
+    pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }
 
@@ -204,9 +207,10 @@ impl Service {
         &self.inner.metrics
     }
 
-    /// The push engine, for the core's own modules ([`Service::push_report`] and
-    /// [`Service::push_lookup`] are the fronts' way in).
-    pub(super) fn push(&self) -> &Push {
+    /// The push engine, for the core and the cluster layer (which relays reports
+    /// between sites); [`Service::push_report`] and [`Service::push_lookup`] are the
+    /// fronts' way in.
+    pub(crate) fn push(&self) -> &Push {
         &self.inner.engines.push
     }
 
@@ -266,8 +270,9 @@ impl Service {
                     .engines
                     .of(m.kind)
                     .live(m.id)
-                    .map(|(h, _)| h.state)
-                    .or_else(|| self.inner.store.health(m.id).ok().flatten().map(|h| h.state))
+                    .map(|(h, _)| h)
+                    .or_else(|| self.inner.store.health(m.id).ok().flatten())
+                    .map(|h| self.shown_health(m.id, h).state)
                     .unwrap_or(if m.paused { State::Paused } else { State::Pending });
                 (m.kind, state)
             })
@@ -334,6 +339,10 @@ impl Service {
         &self.inner.oncall
     }
 
+    pub(crate) fn cluster_slot(&self) -> &std::sync::OnceLock<Arc<dyn super::replica::Cluster>> {
+        &self.inner.cluster
+    }
+
     /// Takes the write lock every mutation holds while it checks and changes the cache.
     pub(crate) async fn lock_writes(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.inner.writes.lock().await
@@ -351,6 +360,11 @@ impl Service {
             Ok(mut g) => f(&mut g),
             Err(p) => f(&mut p.into_inner()),
         }
+    }
+
+    /// Whether an `add` on this node reserved `id` and is writing it.
+    pub(crate) fn is_reserved(&self, id: MonitorId) -> bool {
+        self.pending(|p| p.contains_key(&id))
     }
 
     fn pending<T>(&self, f: impl FnOnce(&mut BTreeMap<MonitorId, Monitor>) -> T) -> T {
@@ -398,10 +412,11 @@ impl Service {
 
     /// Live state from the monitor's engine, else as stored.
     pub(crate) fn live(&self, m: &Monitor) -> Result<(Health, ProbeStats), CoreError> {
-        if let Some(l) = self.inner.engines.of(m.kind).live(m.id) {
-            return Ok(l);
-        }
-        self.stored_state(m)
+        let (h, s) = match self.inner.engines.of(m.kind).live(m.id) {
+            Some(l) => l,
+            None => self.stored_state(m)?,
+        };
+        Ok((self.shown_health(m.id, h), s))
     }
 
     /// The state as stored (a monitor its engine does not hold).
@@ -436,7 +451,9 @@ impl Service {
             None
         };
         let oncall = self.oncall_view(m, &live.0);
-        monitor_view(m, live, &self.inner.public_url, seen, oncall)
+        let mut view = monitor_view(m, live, &self.inner.public_url, seen, oncall);
+        view.cluster = self.cluster().map(|c| c.show(m));
+        view
     }
 
     /// The bot that will alert `chat_id` (a chat caller's own; an operator names one).
@@ -515,7 +532,7 @@ impl Service {
                 return Err(invalid(msg!("err-chat-limit", count = n, max = max)));
             }
         }
-        m.id = self.inner.store.next_id()?;
+        m.id = self.new_id().await?;
         self.pending(|p| p.insert(m.id, m.clone()));
         Ok(m)
     }
@@ -540,7 +557,7 @@ impl Service {
     /// server without ICMP stays pending until upbot may send pings.
     pub(crate) fn add_warnings(&self, m: &Monitor) -> Vec<crate::i18n::Msg> {
         if m.kind != Kind::Ping {
-            return Vec::new();
+            return self.site_warnings(m);
         }
         let st = self.inner.engines.scheduler.status();
         let why = match m.host.parse::<std::net::IpAddr>() {
@@ -551,6 +568,7 @@ impl Service {
         };
         why.map(|w| msg!("warn-no-icmp", why = Arg::Reason(w)))
             .into_iter()
+            .chain(self.site_warnings(m))
             .collect()
     }
 }

@@ -504,6 +504,9 @@ struct Health {
     monitors: usize,
     uptime_s: u64,
     version: &'static str,
+    /// Cluster mode: which node leads, which sites are seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<crate::core::replica::ClusterHealth>,
 }
 
 /// Why ping monitors cannot be probed, if some cannot: each active ping monitor
@@ -570,10 +573,17 @@ async fn healthz(State(st): State<AppState>) -> Response {
             (name, _) => name.to_string(),
         })
         .collect();
+    let cluster = service.cluster().map(|c| c.health());
+    let cut_off = cluster.as_ref().is_some_and(|c| c.nats != "connected");
     let (status, reason) = if !running {
         ("shutting down", None)
     } else if !healthy {
         ("unhealthy", Some(format!("failing: {}", failing.join(", "))))
+    } else if cut_off {
+        (
+            "degraded",
+            Some("the cluster is unreachable: probing goes on and verdicts wait for NATS; changes are refused".into()),
+        )
     } else if let Some(why) = icmp {
         ("degraded", Some(why))
     } else {
@@ -589,6 +599,7 @@ async fn healthz(State(st): State<AppState>) -> Response {
         monitors: service.monitor_count(),
         uptime_s: st.started.elapsed().as_secs(),
         version: env!("CARGO_PKG_VERSION"),
+        cluster,
     };
     let code = if healthy {
         StatusCode::OK

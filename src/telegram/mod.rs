@@ -129,14 +129,31 @@ impl Shared {
     }
 }
 
-/// One started bot.
+/// One started bot: checked with getMe and known to the core; polling and sending
+/// while the front is active ([`Work`]).
 struct RunningBot {
     bot: Bot,
     me: Me,
+    /// The send path of the bot's current or last activity (one that never sends
+    /// before the first: its pacer still paces the operator's "can it post?" checks).
+    courier: Mutex<Arc<Courier>>,
+    work: Mutex<Option<Work>>,
+}
+
+impl RunningBot {
+    fn courier(&self) -> Arc<Courier> {
+        lock(&self.courier).clone()
+    }
+}
+
+/// What runs while a bot is active: its `getUpdates` polling (the dispatcher) and its
+/// senders, ended by `stop`.
+struct Work {
+    stop: CancellationToken,
     courier: Arc<Courier>,
     shutdown: ShutdownToken,
-    dispatch: Mutex<Option<JoinHandle<()>>>,
-    sender: Mutex<Option<JoinHandle<()>>>,
+    dispatch: JoinHandle<()>,
+    sender: JoinHandle<()>,
 }
 
 struct Front {
@@ -152,6 +169,9 @@ struct Front {
     stop: CancellationToken,
     /// Retry loops of bots that could not start yet.
     pending: Mutex<Vec<JoinHandle<()>>>,
+    /// Whether bots poll and send (changed under `launching`): always when upbot runs
+    /// alone; in cluster mode only while this node leads.
+    active: std::sync::atomic::AtomicBool,
 }
 
 /// Handle to the Telegram front.
@@ -183,6 +203,16 @@ impl Telegram {
     /// Starts every configured and remembered bot (a bot that cannot start is logged
     /// and retried; it never stops the server) and registers the bot gateway.
     pub async fn start(config: &Config, service: Service) -> anyhow::Result<Self> {
+        Self::start_with(config, service, true).await
+    }
+
+    /// Like [`Telegram::start`], but the bots only answer the core (they neither poll
+    /// nor send) until [`Telegram::activate`]: a cluster node that does not lead.
+    pub async fn start_dormant(config: &Config, service: Service) -> anyhow::Result<Self> {
+        Self::start_with(config, service, false).await
+    }
+
+    async fn start_with(config: &Config, service: Service, active: bool) -> anyhow::Result<Self> {
         let api_url: url::Url = config
             .telegram_api_url
             .parse()
@@ -203,6 +233,7 @@ impl Telegram {
             launching: tokio::sync::Mutex::new(()),
             stop: CancellationToken::new(),
             pending: Mutex::new(Vec::new()),
+            active: std::sync::atomic::AtomicBool::new(active),
         });
         let mut tokens: Vec<(String, &'static str)> = config
             .telegram_tokens
@@ -251,7 +282,7 @@ impl Telegram {
 
     /// Stops every dispatcher and sender (pending alerts stay in the outbox; answers
     /// still queued are dropped).
-    pub async fn stop(self) {
+    pub async fn stop(&self) {
         self.front.shared.service.set_bot_gateway(None);
         self.front.stop.cancel();
         // Taking the launch lock means no launch in progress can add a bot after this.
@@ -260,24 +291,61 @@ impl Telegram {
             lock(&self.front.bots).drain().map(|(_, b)| b).collect()
         };
         let deadline = tokio::time::Instant::now() + STOP_TIMEOUT;
-        let stops = bots.iter().map(|b| {
-            let finished = || lock(&b.dispatch).as_ref().is_none_or(|h| h.is_finished());
-            bot::shutdown(&b.shutdown, finished, deadline)
-        });
-        futures_util::future::join_all(stops).await;
-        let mut handles: Vec<JoinHandle<()>> = lock(&self.front.pending).drain(..).collect();
-        for b in &bots {
-            handles.extend(lock(&b.dispatch).take());
-            handles.extend(lock(&b.sender).take());
-        }
-        futures_util::future::join_all(bots.iter().map(|b| b.courier.shutdown(deadline))).await;
-        for mut h in handles {
+        let pending: Vec<JoinHandle<()>> = lock(&self.front.pending).drain(..).collect();
+        futures_util::future::join_all(bots.iter().map(|b| Front::stop_work(b, deadline))).await;
+        for mut h in pending {
             if tokio::time::timeout_at(deadline, &mut h).await.is_err() {
                 h.abort();
                 let _ = h.await;
             }
         }
         tracing::info!(bots = bots.len(), "Telegram bots stopped");
+    }
+
+    /// Starts every bot's polling and senders (cluster mode: this node now leads).
+    pub async fn activate(&self) {
+        let _one_at_a_time = self.front.launching.lock().await;
+        if self.front.stop.is_cancelled() {
+            return;
+        }
+        self.front.active.store(true, std::sync::atomic::Ordering::Release);
+        let bots: Vec<Arc<RunningBot>> = lock(&self.front.bots).values().cloned().collect();
+        for b in &bots {
+            self.front.start_work(b);
+        }
+        tracing::info!(bots = bots.len(), "Telegram bots polling and sending");
+    }
+
+    /// Stops every bot's polling and senders, and returns once they have stopped
+    /// (cluster mode: this node no longer leads). The bots stay known to the core.
+    pub async fn deactivate(&self) {
+        let bots: Vec<Arc<RunningBot>> = {
+            let _one_at_a_time = self.front.launching.lock().await;
+            self.front.active.store(false, std::sync::atomic::Ordering::Release);
+            lock(&self.front.bots).values().cloned().collect()
+        };
+        let deadline = tokio::time::Instant::now() + STOP_TIMEOUT;
+        futures_util::future::join_all(bots.iter().map(|b| Front::stop_work(b, deadline))).await;
+        tracing::info!(bots = bots.len(), "Telegram bots no longer polling or sending");
+    }
+
+    /// Starts the bots the store knows that are not running yet (cluster mode: another
+    /// node added one through the API).
+    pub async fn launch_stored(&self) {
+        let Ok(stored) = self.front.shared.service.stored_bots() else {
+            return;
+        };
+        for b in stored {
+            let known = lock(&self.front.bots).values().any(|r| r.bot.token() == b.token);
+            if !known {
+                match self.front.launch(&b.token).await {
+                    Ok(r) => tracing::info!(bot = %r.me.username(), "Telegram bot running (added on another node)"),
+                    Err(e) => {
+                        tracing::warn!(bot = %b.username, error = %e, "a bot added on another node cannot start here")
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -311,35 +379,19 @@ impl Front {
                 }
                 return Ok(b.clone());
             }
-            let courier = Courier::new(
-                bot.clone(),
-                username.clone(),
-                self.shared.clone(),
-                self.limits,
-                self.stop.clone(),
-            );
-            let ctx = Arc::new(BotCtx {
-                shared: self.shared.clone(),
-                username: username.clone(),
-                courier: courier.clone(),
-            });
-            let dp = bot::dispatcher(bot.clone(), ctx);
-            let shutdown = dp.shutdown_token();
-            let dispatch = tokio::spawn(bot::run_dispatcher(
-                bot.clone(),
-                dp,
-                username.clone(),
-                self.stop.clone(),
-            ));
-            let sender = tokio::spawn(outbox::watch(courier.clone(), self.stop.clone()));
+            // Never sends: its stop token is cancelled from the start.
+            let idle = CancellationToken::new();
+            idle.cancel();
+            let courier = Courier::new(bot.clone(), username.clone(), self.shared.clone(), self.limits, idle);
             let running = Arc::new(RunningBot {
                 bot: bot.clone(),
                 me,
-                courier,
-                shutdown,
-                dispatch: Mutex::new(Some(dispatch)),
-                sender: Mutex::new(Some(sender)),
+                courier: Mutex::new(courier),
+                work: Mutex::new(None),
             });
+            if self.active.load(std::sync::atomic::Ordering::Acquire) {
+                self.start_work(&running);
+            }
             lock(&self.bots).insert(username.to_ascii_lowercase(), running.clone());
             running
         };
@@ -355,6 +407,55 @@ impl Front {
             }
         }
         Ok(running)
+    }
+
+    /// Starts `b`'s polling and senders (no-op if they run).
+    fn start_work(&self, b: &RunningBot) {
+        let mut work = lock(&b.work);
+        if work.is_some() {
+            return;
+        }
+        let username = b.me.username().to_string();
+        let stop = self.stop.child_token();
+        let courier = Courier::new(
+            b.bot.clone(),
+            username.clone(),
+            self.shared.clone(),
+            self.limits,
+            stop.clone(),
+        );
+        let ctx = Arc::new(BotCtx {
+            shared: self.shared.clone(),
+            username: username.clone(),
+            courier: courier.clone(),
+        });
+        let dp = bot::dispatcher(b.bot.clone(), ctx);
+        let shutdown = dp.shutdown_token();
+        let dispatch = tokio::spawn(bot::run_dispatcher(b.bot.clone(), dp, username, stop.clone()));
+        let sender = tokio::spawn(outbox::watch(courier.clone(), stop.clone()));
+        *lock(&b.courier) = courier.clone();
+        *work = Some(Work {
+            stop,
+            courier,
+            shutdown,
+            dispatch,
+            sender,
+        });
+    }
+
+    /// Stops `b`'s polling and senders (until `deadline`, then abandons them).
+    async fn stop_work(b: &RunningBot, deadline: tokio::time::Instant) {
+        let Some(w) = lock(&b.work).take() else { return };
+        w.stop.cancel();
+        let finished = || w.dispatch.is_finished();
+        bot::shutdown(&w.shutdown, finished, deadline).await;
+        w.courier.shutdown(deadline).await;
+        for mut h in [w.dispatch, w.sender] {
+            if tokio::time::timeout_at(deadline, &mut h).await.is_err() {
+                h.abort();
+                let _ = h.await;
+            }
+        }
     }
 
     /// Keeps trying to start a bot whose first start failed for lack of the Bot API.
@@ -464,7 +565,7 @@ async fn check_can_post(b: &RunningBot, chat: i64) -> Result<(), CoreError> {
         _ => refused(f.to_string()),
     };
     if chat > 0 {
-        b.courier.pacer().acquire(chat, Lane::Reply).await;
+        b.courier().pacer().acquire(chat, Lane::Reply).await;
         return api::typing(&b.bot, chat).await.map_err(failed);
     }
     let member = api::chat_member(&b.bot, chat, b.me.id.0).await.map_err(failed)?;

@@ -160,6 +160,7 @@ mod tests {
             remind: None,
             settings: Default::default(),
             warnings: Vec::new(),
+            cluster: None,
         }
     }
 

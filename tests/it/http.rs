@@ -904,7 +904,7 @@ async fn duplicate_json_keys_are_refused() {
 
 /// Runs `promtool check metrics` on `text`: `None` when promtool is missing and the
 /// test may skip (not root, not CI).
-fn promtool_check(text: &str) -> Option<std::process::Output> {
+pub(crate) fn promtool_check(text: &str) -> Option<std::process::Output> {
     use std::io::Write;
     let child = std::process::Command::new("promtool")
         .args(["check", "metrics"])

@@ -116,6 +116,7 @@ fn inject(app: &TestApp, id: MonitorId, to: State, reason: &str) -> u64 {
         kind: m.kind,
         transition: t,
         notice: Default::default(),
+        cluster_seq: None,
     };
     store.record_transition(id, &h, Some(&alert)).unwrap();
     now

@@ -54,6 +54,8 @@ pub const MIN_HEARTBEAT: Duration = Duration::from_secs(1);
 pub const MAX_HEARTBEAT: Duration = Duration::from_secs(90 * 24 * 3600);
 /// Longest push signing secret.
 pub const MAX_SECRET: usize = 256;
+/// Most sites a monitor may name (and the largest `quorum` when it names none).
+pub const MAX_SITES: usize = 64;
 
 /// Fields only the operator sets: a chat's monitors belong to that chat and its bot.
 pub const OPERATOR_ONLY: &[&str] = &["chat_id", "thread_id", "bot"];
@@ -142,6 +144,14 @@ pub struct AddRequest {
     #[arg(long, value_parser = args::monitor_id, value_name = "ID")]
     #[serde(with = "args::opt_num")]
     pub parent: Option<u64>,
+    /// cluster mode: the sites that probe it, e.g. fra,sin (default: every site)
+    #[arg(long, value_parser = args::site, value_delimiter = ',', value_name = "SITE,…")]
+    #[serde(with = "args::opt_sites")]
+    pub sites: Option<Vec<String>>,
+    /// cluster mode: how many of its sites must agree on DOWN or UP (default: a majority)
+    #[arg(long)]
+    #[serde(with = "args::opt_num")]
+    pub quorum: Option<u32>,
     /// http: the URL (another name for the target)
     #[arg(long)]
     pub url: Option<String>,
@@ -305,6 +315,7 @@ impl AddRequest {
             Some(n) => validate_name(n)?,
             None => target.display(),
         };
+        let (sites, quorum) = self.validate_sites()?;
         let ping = self.ping_settings(target.kind)?;
         let http = match &target.url {
             Some(url) => Some(Box::new(self.http_settings(url, timeout)?)),
@@ -320,8 +331,30 @@ impl AddRequest {
             ping,
             http,
             dns,
+            sites,
+            quorum,
             ..draft(target.kind, target.host, target.port, interval, timeout, name, None)
         })
+    }
+
+    /// `sites` (distinct names, sorted) and `quorum` (1 to the number of sites named;
+    /// any number up to 64 when every site probes). Whether the sites exist and this
+    /// node runs in a cluster is the service's check.
+    fn validate_sites(&self) -> Result<(Vec<String>, Option<u32>), CoreError> {
+        let mut sites = self.sites.clone().unwrap_or_default();
+        sites.sort();
+        sites.dedup();
+        if self.sites.is_some() && sites.is_empty() {
+            return Err(invalid(msg!("err-sites-empty")));
+        }
+        if sites.len() > MAX_SITES {
+            return Err(invalid(msg!("err-sites-many", max = MAX_SITES)));
+        }
+        let most = if sites.is_empty() { MAX_SITES } else { sites.len() };
+        match self.quorum {
+            Some(q) if q == 0 || q as usize > most => Err(invalid(msg!("err-quorum-range", most = most, quorum = q))),
+            q => Ok((sites, q)),
+        }
     }
 
     /// `retries`, `loss` and `window`: ping monitors only, each within its limits.
@@ -486,6 +519,9 @@ impl AddRequest {
         {
             return Err(invalid(msg!("err-push-fields")));
         }
+        if self.sites.is_some() || self.quorum.is_some() {
+            return Err(invalid(msg!("err-push-sites")));
+        }
         self.check_kind_fields(Kind::Push)?;
         let host = validate_name(&self.target).map_err(|e| match e.message() {
             Some(m) => invalid(msg!("err-push-name", error = m.clone())),
@@ -553,6 +589,8 @@ fn draft(
         created_ms: now_ms(),
         push,
         chat_added: false,
+        sites: Vec::new(),
+        quorum: None,
         ping: None,
         http: None,
         dns: None,
@@ -564,6 +602,7 @@ fn draft(
 pub(crate) async fn run(svc: &Service, caller: &Caller, req: AddRequest) -> Result<MonitorView, CoreError> {
     svc.check_modify(caller)?;
     let mut m = req.validate()?;
+    svc.check_sites(&m)?;
     match caller {
         Caller::Chat { chat_id, thread_id, .. } => {
             if let Some(f) = OPERATOR_ONLY.iter().find(|f| match **f {
