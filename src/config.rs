@@ -52,10 +52,14 @@ pub enum ConfigError {
     },
 }
 
-/// A secret string (bot token, WS token) whose `Debug` never shows it: it is kept in a
-/// [`secrecy::SecretString`], which redacts `Debug` and wipes the memory on drop, so a
-/// future `tracing::debug!(?config)` cannot leak one.
-#[derive(Clone)]
+/// A secret string (bot token, WS token, push signing secret) whose `Debug` never shows
+/// it: it is kept in a [`secrecy::SecretString`], which redacts `Debug` and wipes the
+/// memory on drop, so a future `tracing::debug!(?config)` or `?request` cannot leak one.
+///
+/// Command inputs carry secrets too (`add`'s `secret`, and its `bot`, which may be a
+/// token), and one input type serves every front, so it also reads and writes as the
+/// plain string: serde (the WS `data`, and the CLI sending it), clap (`FromStr`).
+#[derive(Clone, Default)]
 pub struct Secret(secrecy::SecretString);
 
 impl Secret {
@@ -77,6 +81,38 @@ impl PartialEq for Secret {
 }
 
 impl Eq for Secret {}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s))
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Self::new(s)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self::new(s)
+    }
+}
+
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.expose())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self::new)
+    }
+}
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -582,7 +582,7 @@ pub(crate) fn visible_to(caller: &Caller, m: &Monitor) -> bool {
 }
 
 /// Telegram's chat id ranges (users, basic groups, supergroups/channels); anything else
-/// would crash teloxide's throttle worker, so it is refused at the door.
+/// is no chat Telegram has, so it is refused at the door rather than queued forever.
 pub fn validate_chat_id(c: i64) -> Result<(), CoreError> {
     let ok = (1..=(1i64 << 40) - 1).contains(&c)
         || (-999_999_999_999..=-1).contains(&c)

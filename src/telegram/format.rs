@@ -921,24 +921,24 @@ fn kind_settings(lang: Lang, m: &MonitorView) -> String {
         parts.push(method.to_string());
     }
     if let Some(e) = &f.expect {
-        parts.push(format!("expect {}", esc(e)));
+        parts.push(tr!(lang, "kind-expect", expect = esc(e)));
     }
     if let Some(k) = &f.keyword {
-        parts.push(format!("keyword {}", esc(k)));
+        parts.push(tr!(lang, "kind-keyword", keyword = esc(k)));
     }
     if let Some(d) = f.degraded {
-        parts.push(format!("degraded above {}", every(lang, d)));
+        parts.push(tr!(lang, "kind-degraded", limit = every(lang, d)));
     }
     if m.target.starts_with("https://") {
         if let Some(days) = f.cert_days {
-            parts.push(format!("certificate warning {days} days before expiry"));
+            parts.push(tr!(lang, "kind-cert-days", days = days));
         }
     }
     if f.tls_verify == Some(false) {
-        parts.push("certificate not verified".into());
+        parts.push(tr!(lang, "kind-tls-off"));
     }
     if f.record_type.is_some() && f.server.is_none() {
-        parts.push("system resolver".into());
+        parts.push(tr!(lang, "kind-system-resolver"));
     }
     if parts.is_empty() {
         return String::new();
