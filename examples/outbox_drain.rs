@@ -184,7 +184,7 @@ async fn run(alerts: usize, chats: usize, paced: bool) {
 
     let (t0, cpu0) = (Instant::now(), cpu_seconds());
     let running = upbot::app::start(config).await.unwrap();
-    let store = running.service.store().clone();
+    let store = running.store.clone();
     let started = t0.elapsed();
     let deadline = Instant::now() + Duration::from_secs(600);
     while store.outbox_len() > 0 || counts.lines.load(Ordering::Relaxed) < alerts {

@@ -117,6 +117,8 @@ fn monitor(id: u64, kind: Kind, host: &str, port: Option<u16>, name: &str) -> Mo
         created_ms: now_ms() - 90 * DAY_MS,
         push: None,
         chat_added: false,
+        sites: Vec::new(),
+        quorum: None,
         ping: None,
         http: None,
         dns: None,
@@ -323,8 +325,8 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // Render time: the same series as the chart, drawn again and again.
-    let fine = svc
-        .store()
+    let fine = running
+        .store
         .history(MonitorId(1), now - DAY_MS, now, MINUTE_MS, &[], now)?;
     let series = fine.resample(Period::Day.chart_step_ms());
     let mut times = Vec::new();

@@ -349,3 +349,115 @@ err-unknown-lang = unknown language { $value }; use en, pt, ru or ko
 
 warn-no-icmp = ICMP is unavailable on this server ({ $why }): this ping monitor stays PENDING until upbot runs with CAP_NET_RAW; a tcp monitor (host:port) works meanwhile
 reason-raw-socket-denied = permission denied opening a raw { $family } socket: { $detail }
+
+## http and dns monitors: their settings line in /status, their add errors, their
+## probe failure reasons (stored in English; translated when a chat is told)
+
+kind-expect = expect { $expect }
+kind-keyword = keyword { $keyword }
+kind-degraded = degraded above { $limit }
+kind-cert-days = certificate warning { $days } days before expiry
+kind-tls-off = certificate not verified
+kind-system-resolver = system resolver
+err-http-port = an http monitor's port is part of its URL
+err-url-twice = give the URL once: as target or as url, not both
+err-field-for-kind = { $field } is for { $kind } monitors
+err-expect-kind = expect is for http and dns monitors
+err-method = method must be GET or HEAD, got { $got }
+err-expect-status = expect: { $part } is not a status code, a range like 200-299, or 2xx
+err-expect-codes = expect: give status codes, e.g. 200-299,301
+err-keyword-empty = keyword must not be empty (keyword=text, or keyword=!text for must-not-contain)
+err-keyword-long = keyword is longer than { $max } characters
+err-keyword-control = keyword must not contain control characters
+err-keyword-head = keyword needs the body, which HEAD does not fetch: use method=GET
+err-degraded-range = degraded must be above 0 and below the timeout ({ $timeout })
+err-cert-days-range = cert_days must be between 0 and { $max }, got { $got }
+err-record-type = record_type must be A, AAAA, MX, TXT or CNAME, got { $got }
+err-expect-records = expect: give the records the answer must contain
+err-expect-host = expect: { $value } is not a host name
+err-expect-a = expect: { $value } is not an IPv4 address (type A)
+err-expect-aaaa = expect: { $value } is not an IPv6 address (type AAAA)
+err-expect-mx = expect: { $value } is not an MX record (e.g. "10 mail.example.com")
+err-expect-txt = expect: the TXT text is empty
+err-target-url-kind = a URL is an http target, not { $kind }
+err-target-http-url = an http target is a URL, e.g. https://{ $host }/health
+err-target-http = an http target is a URL
+err-target-dns-port = a dns target is a name to look up (give the server as server=host:port)
+err-target-dns-address = a dns target is a name to look up, not an address ({ $host })
+err-url = invalid URL { $url }: { $why }
+err-url-long = longer than { $max } characters
+err-url-credentials = credentials in the URL are not supported
+err-url-no-host = no host
+reason-and = { $first }; { $second }
+reason-http-status = HTTP { $status } (expected { $expected })
+reason-http-redirects = more than { $count } redirects
+reason-keyword-missing = keyword "{ $keyword }" not found in the response
+reason-keyword-present = keyword "{ $keyword }" found in the response (must not be)
+reason-slow = slow response: { $took } (degraded above { $limit })
+reason-cert-expires = certificate expires in { $days ->
+    [one] { $days } day
+   *[other] { $days } days
+}
+reason-cert-expired-today = certificate expired today ({ $date })
+reason-cert-expired-ago = certificate expired { $days ->
+    [one] { $days } day
+   *[other] { $days } days
+} ago ({ $date })
+reason-cert-expired = certificate expired
+reason-cert-not-yet = certificate is not valid yet
+reason-cert-untrusted = certificate not trusted: unknown issuer (self-signed, or signed by a private CA)
+reason-cert-name = certificate is not valid for { $host }
+reason-cert-name-other = certificate is not valid for { $host } (it is for { $names })
+reason-cert-revoked = certificate revoked
+reason-cert-signature = certificate has a bad signature
+reason-cert-invalid = invalid certificate: { $detail }
+reason-no-certificate = the server presented no certificate
+reason-tls-alert = TLS handshake refused by the server (alert { $alert })
+reason-tls-failed = TLS handshake failed: { $detail }
+reason-tls-closed = connection closed during the TLS handshake
+reason-tls-name = { $host } is not a valid TLS server name
+reason-closed-early = connection closed before the response
+reason-not-http = the server's answer is not valid HTTP
+reason-http-failed = HTTP request failed
+reason-body-failed = body read failed
+reason-invalid-url = invalid URL { $url }
+reason-url-no-host = URL without a host
+reason-redirect-unreadable = redirect with an unreadable Location
+reason-redirect-invalid = redirect to an invalid URL { $url }
+reason-redirect-scheme = redirect to a URL that is not http(s): { $url }
+reason-no-address-allowed = { $host }: no address allowed
+reason-server-no-address = { $host }: no address
+reason-not-dns-name = { $name } is not a DNS name
+reason-dns-empty = no { $type } record for { $name } (empty answer)
+reason-dns-mismatch = { $name } { $type } is { $answer }, expected { $expected }
+reason-nxdomain = NXDOMAIN: { $name } does not exist
+reason-servfail = SERVFAIL from { $server }
+reason-dns-refused = REFUSED by { $server }
+reason-dns-code = { $code } ({ $detail }) from { $server }
+reason-at-server = { $detail } ({ $server })
+reason-no-dns-server = no DNS server to ask ({ $server })
+reason-dns-timeout = timed out after { $duration } waiting for { $server }
+reason-dns-failed = DNS lookup failed: { $detail }
+reason-resolver-config = cannot read the system resolver configuration: { $detail }
+reason-system-resolver = the system resolver
+
+## Cluster mode
+
+site-lost = 📡 Site <b>{ $site }</b> stopped reporting; verdicts count the { $counting } other { $counting ->
+    [one] site
+   *[other] sites
+} until it is back.
+site-back = 📡 Site <b>{ $site }</b> reports again; verdicts count it again.
+status-sites = sites ({ $need } of { $counted } must agree):
+status-site = · { $site }: { $view }
+status-site-silent = not reporting
+status-site-pending = no verdict yet
+status-cluster-unreachable = ⚠️ this node cannot reach the cluster: what it shows may be out of date
+err-cluster-unreachable = the cluster is unreachable from this node (NATS); nothing was changed, try again when it is back
+err-cluster-conflict = this was changed on another node at the same moment; look again and send the command again
+err-sites-alone = sites and quorum are for cluster mode (UPBOT_NATS_URL); this upbot runs alone
+err-sites-empty = sites must name at least one site, e.g. sites=fra,sin
+err-sites-many = sites names more than { $max } sites
+err-quorum-range = quorum must be between 1 and { $most }, got { $quorum }
+err-push-sites = push monitors are reported to, not probed: sites and quorum do not apply
+warn-site-unknown = no node of site { $site } has reported yet; it counts once it does

@@ -311,3 +311,106 @@ err-unknown-lang = 알 수 없는 언어 { $value }. en, pt, ru, ko 중에서 �
 
 warn-no-icmp = 이 서버에서는 ICMP를 쓸 수 없습니다({ $why }). upbot을 CAP_NET_RAW로 실행하기 전까지 이 ping 모니터는 대기 중으로 남습니다. 그동안 tcp 모니터(host:port)는 동작합니다
 reason-raw-socket-denied = { $family } raw 소켓을 열 권한이 없음: { $detail }
+
+## http·dns 모니터: /status의 설정 줄, add 오류, 검사 실패 이유
+## (영어로 저장되고, 채팅에 알릴 때 번역됩니다)
+
+kind-expect = 기대값 { $expect }
+kind-keyword = 키워드 { $keyword }
+kind-degraded = { $limit } 넘으면 DEGRADED
+kind-cert-days = 만료 { $days }일 전 인증서 경고
+kind-tls-off = 인증서 검증 안 함
+kind-system-resolver = 시스템 리졸버
+err-http-port = http 모니터의 포트는 URL에 포함됩니다
+err-url-twice = URL은 한 번만 주세요: 대상이나 url 중 하나로만
+err-field-for-kind = { $field } 은(는) { $kind } 모니터에만 씁니다
+err-expect-kind = expect는 http와 dns 모니터에만 씁니다
+err-method = method는 GET이나 HEAD여야 하는데 { $got }입니다
+err-expect-status = expect: { $part } 은(는) 상태 코드도, 200-299 같은 범위도, 2xx도 아닙니다
+err-expect-codes = expect: 상태 코드를 주세요. 예: 200-299,301
+err-keyword-empty = keyword는 비울 수 없습니다(keyword=텍스트, 또는 포함되면 안 될 때 keyword=!텍스트)
+err-keyword-long = keyword가 { $max }자보다 깁니다
+err-keyword-control = keyword에는 제어 문자를 쓸 수 없습니다
+err-keyword-head = keyword에는 응답 본문이 필요한데 HEAD는 본문을 받지 않습니다: method=GET을 쓰세요
+err-degraded-range = degraded는 0보다 크고 timeout({ $timeout })보다 작아야 합니다
+err-cert-days-range = cert_days는 0에서 { $max } 사이여야 하는데 { $got }입니다
+err-record-type = record_type은 A, AAAA, MX, TXT, CNAME 중 하나여야 하는데 { $got }입니다
+err-expect-records = expect: 응답에 있어야 할 레코드를 주세요
+err-expect-host = expect: { $value } 은(는) 호스트 이름이 아닙니다
+err-expect-a = expect: { $value } 은(는) IPv4 주소가 아닙니다(A 유형)
+err-expect-aaaa = expect: { $value } 은(는) IPv6 주소가 아닙니다(AAAA 유형)
+err-expect-mx = expect: { $value } 은(는) MX 레코드가 아닙니다(예: "10 mail.example.com")
+err-expect-txt = expect: TXT 텍스트가 비어 있습니다
+err-target-url-kind = URL은 http 대상이지 { $kind } 대상이 아닙니다
+err-target-http-url = http 대상은 URL입니다. 예: https://{ $host }/health
+err-target-http = http 대상은 URL입니다
+err-target-dns-port = dns 대상은 조회할 이름입니다(서버는 server=host:port로 주세요)
+err-target-dns-address = dns 대상은 조회할 이름이지 주소({ $host })가 아닙니다
+err-url = 잘못된 URL { $url }: { $why }
+err-url-long = { $max }자보다 깁니다
+err-url-credentials = URL에 든 인증 정보는 지원하지 않습니다
+err-url-no-host = 호스트가 없습니다
+reason-and = { $first }; { $second }
+reason-http-status = HTTP { $status } ({ $expected } 기대)
+reason-http-redirects = 리디렉션 { $count }회 초과
+reason-keyword-missing = 응답에 키워드 "{ $keyword }" 없음
+reason-keyword-present = 응답에 키워드 "{ $keyword }" 있음(없어야 함)
+reason-slow = 느린 응답: { $took }({ $limit } 넘으면 DEGRADED)
+reason-cert-expires = 인증서가 { $days }일 후 만료됨
+reason-cert-expired-today = 인증서가 오늘 만료됨({ $date })
+reason-cert-expired-ago = 인증서가 { $days }일 전에 만료됨({ $date })
+reason-cert-expired = 인증서 만료됨
+reason-cert-not-yet = 인증서가 아직 유효하지 않음
+reason-cert-untrusted = 신뢰할 수 없는 인증서: 알 수 없는 발급자(자체 서명이거나 사설 CA가 서명함)
+reason-cert-name = 인증서가 { $host }에 유효하지 않음
+reason-cert-name-other = 인증서가 { $host }에 유효하지 않음({ $names }용)
+reason-cert-revoked = 인증서 폐기됨
+reason-cert-signature = 인증서 서명이 잘못됨
+reason-cert-invalid = 잘못된 인증서: { $detail }
+reason-no-certificate = 서버가 인증서를 내놓지 않음
+reason-tls-alert = 서버가 TLS 핸드셰이크를 거부함(alert { $alert })
+reason-tls-failed = TLS 핸드셰이크 실패: { $detail }
+reason-tls-closed = TLS 핸드셰이크 중 연결이 닫힘
+reason-tls-name = { $host } 은(는) 올바른 TLS 서버 이름이 아님
+reason-closed-early = 응답 전에 연결이 닫힘
+reason-not-http = 서버 응답이 올바른 HTTP가 아님
+reason-http-failed = HTTP 요청 실패
+reason-body-failed = 응답 본문 읽기 실패
+reason-invalid-url = 잘못된 URL { $url }
+reason-url-no-host = 호스트 없는 URL
+reason-redirect-unreadable = 읽을 수 없는 Location으로 리디렉션
+reason-redirect-invalid = 잘못된 URL { $url }(으)로 리디렉션
+reason-redirect-scheme = http(s)가 아닌 URL로 리디렉션: { $url }
+reason-no-address-allowed = { $host }: 허용된 주소 없음
+reason-server-no-address = { $host }: 주소 없음
+reason-not-dns-name = { $name } 은(는) DNS 이름이 아님
+reason-dns-empty = { $name }의 { $type } 레코드 없음(빈 응답)
+reason-dns-mismatch = { $name } { $type }: { $answer }, 기대값 { $expected }
+reason-nxdomain = NXDOMAIN: { $name } 이(가) 존재하지 않음
+reason-servfail = { $server }의 SERVFAIL
+reason-dns-refused = { $server }의 REFUSED
+reason-dns-code = { $server }의 { $code }({ $detail })
+reason-at-server = { $detail }({ $server })
+reason-no-dns-server = 물어볼 DNS 서버 없음({ $server })
+reason-dns-timeout = { $duration } 안에 { $server } 응답 없음
+reason-dns-failed = DNS 조회 실패: { $detail }
+reason-resolver-config = 시스템 리졸버 설정을 읽을 수 없음: { $detail }
+reason-system-resolver = 시스템 리졸버
+
+## Cluster mode
+
+site-lost = 📡 사이트 <b>{ $site }</b>의 보고가 끊겼습니다. 돌아올 때까지 다른 사이트 { $counting }곳으로 판정합니다.
+site-back = 📡 사이트 <b>{ $site }</b>가 다시 보고합니다. 판정에 다시 포함합니다.
+status-sites = 사이트 ({ $counted }곳 중 { $need }곳이 일치해야 함):
+status-site = · { $site }: { $view }
+status-site-silent = 보고 없음
+status-site-pending = 아직 판정 없음
+status-cluster-unreachable = ⚠️ 이 노드는 클러스터에 닿지 않습니다. 보이는 내용이 오래되었을 수 있습니다
+err-cluster-unreachable = 이 노드에서 클러스터(NATS)에 연결할 수 없습니다. 아무것도 바뀌지 않았으니 연결이 돌아오면 다시 시도하세요
+err-cluster-conflict = 다른 노드에서 같은 순간에 이것을 바꿨습니다. 다시 확인하고 명령을 다시 보내세요
+err-sites-alone = sites와 quorum은 클러스터 모드(UPBOT_NATS_URL)용입니다. 이 upbot은 단독으로 실행 중입니다
+err-sites-empty = sites에는 사이트가 하나 이상 있어야 합니다. 예: sites=fra,sin
+err-sites-many = sites에 사이트가 { $max }곳보다 많습니다
+err-quorum-range = quorum은 1에서 { $most } 사이여야 합니다. 받은 값: { $quorum }
+err-push-sites = push 모니터는 보고를 받을 뿐 탐지하지 않으므로 sites와 quorum은 적용되지 않습니다
+warn-site-unknown = 사이트 { $site }의 노드가 아직 보고하지 않았습니다. 보고하면 판정에 포함됩니다

@@ -356,3 +356,115 @@ err-unknown-lang = idioma desconhecido { $value }; use en, pt, ru ou ko
 
 warn-no-icmp = ICMP não está disponível neste servidor ({ $why }): este monitor de ping fica PENDENTE até o upbot rodar com CAP_NET_RAW; enquanto isso, um monitor tcp (host:porta) funciona
 reason-raw-socket-denied = permissão negada ao abrir um socket raw { $family }: { $detail }
+
+## Monitores http e dns: a linha de configurações no /status, os erros do add, os
+## motivos de falha (guardados em inglês; traduzidos quando o chat é avisado)
+
+kind-expect = esperado { $expect }
+kind-keyword = palavra-chave { $keyword }
+kind-degraded = DEGRADED acima de { $limit }
+kind-cert-days = aviso do certificado { $days } dias antes de expirar
+kind-tls-off = certificado não verificado
+kind-system-resolver = resolvedor do sistema
+err-http-port = a porta de um monitor http faz parte da URL
+err-url-twice = informe a URL uma vez só: como alvo ou como url, não os dois
+err-field-for-kind = { $field } é para monitores { $kind }
+err-expect-kind = expect é para monitores http e dns
+err-method = method deve ser GET ou HEAD, veio { $got }
+err-expect-status = expect: { $part } não é um código de status, uma faixa como 200-299 nem 2xx
+err-expect-codes = expect: informe códigos de status, p. ex. 200-299,301
+err-keyword-empty = keyword não pode ficar vazio (keyword=texto, ou keyword=!texto para "não pode conter")
+err-keyword-long = keyword tem mais de { $max } caracteres
+err-keyword-control = keyword não pode conter caracteres de controle
+err-keyword-head = keyword precisa do corpo da resposta, que o HEAD não busca: use method=GET
+err-degraded-range = degraded deve ser maior que 0 e menor que o timeout ({ $timeout })
+err-cert-days-range = cert_days deve ficar entre 0 e { $max }, veio { $got }
+err-record-type = record_type deve ser A, AAAA, MX, TXT ou CNAME, veio { $got }
+err-expect-records = expect: informe os registros que a resposta deve conter
+err-expect-host = expect: { $value } não é um nome de host
+err-expect-a = expect: { $value } não é um endereço IPv4 (tipo A)
+err-expect-aaaa = expect: { $value } não é um endereço IPv6 (tipo AAAA)
+err-expect-mx = expect: { $value } não é um registro MX (p. ex. "10 mail.example.com")
+err-expect-txt = expect: o texto TXT está vazio
+err-target-url-kind = uma URL é um alvo http, não { $kind }
+err-target-http-url = o alvo http é uma URL, p. ex. https://{ $host }/health
+err-target-http = o alvo http é uma URL
+err-target-dns-port = o alvo dns é um nome a consultar (informe o servidor como server=host:porta)
+err-target-dns-address = o alvo dns é um nome a consultar, não um endereço ({ $host })
+err-url = URL inválida { $url }: { $why }
+err-url-long = mais de { $max } caracteres
+err-url-credentials = credenciais na URL não são suportadas
+err-url-no-host = sem host
+reason-and = { $first }; { $second }
+reason-http-status = HTTP { $status } (esperado { $expected })
+reason-http-redirects = mais de { $count } redirecionamentos
+reason-keyword-missing = palavra-chave "{ $keyword }" não encontrada na resposta
+reason-keyword-present = palavra-chave "{ $keyword }" encontrada na resposta (não deveria estar)
+reason-slow = resposta lenta: { $took } (DEGRADED acima de { $limit })
+reason-cert-expires = o certificado expira em { $days ->
+    [one] { $days } dia
+   *[other] { $days } dias
+}
+reason-cert-expired-today = o certificado expirou hoje ({ $date })
+reason-cert-expired-ago = o certificado expirou há { $days ->
+    [one] { $days } dia
+   *[other] { $days } dias
+} ({ $date })
+reason-cert-expired = certificado expirado
+reason-cert-not-yet = o certificado ainda não é válido
+reason-cert-untrusted = certificado não confiável: emissor desconhecido (autoassinado ou assinado por uma CA privada)
+reason-cert-name = o certificado não é válido para { $host }
+reason-cert-name-other = o certificado não é válido para { $host } (ele é para { $names })
+reason-cert-revoked = certificado revogado
+reason-cert-signature = o certificado tem uma assinatura inválida
+reason-cert-invalid = certificado inválido: { $detail }
+reason-no-certificate = o servidor não apresentou certificado
+reason-tls-alert = o servidor recusou o handshake TLS (alerta { $alert })
+reason-tls-failed = o handshake TLS falhou: { $detail }
+reason-tls-closed = conexão fechada durante o handshake TLS
+reason-tls-name = { $host } não é um nome de servidor TLS válido
+reason-closed-early = conexão fechada antes da resposta
+reason-not-http = a resposta do servidor não é HTTP válido
+reason-http-failed = a requisição HTTP falhou
+reason-body-failed = falha ao ler o corpo da resposta
+reason-invalid-url = URL inválida { $url }
+reason-url-no-host = URL sem host
+reason-redirect-unreadable = redirecionamento com um Location ilegível
+reason-redirect-invalid = redirecionamento para uma URL inválida { $url }
+reason-redirect-scheme = redirecionamento para uma URL que não é http(s): { $url }
+reason-no-address-allowed = { $host }: nenhum endereço permitido
+reason-server-no-address = { $host }: nenhum endereço
+reason-not-dns-name = { $name } não é um nome DNS
+reason-dns-empty = nenhum registro { $type } para { $name } (resposta vazia)
+reason-dns-mismatch = { $name } { $type } é { $answer }, esperado { $expected }
+reason-nxdomain = NXDOMAIN: { $name } não existe
+reason-servfail = SERVFAIL ({ $server })
+reason-dns-refused = REFUSED ({ $server })
+reason-dns-code = { $code } ({ $detail }; { $server })
+reason-at-server = { $detail } ({ $server })
+reason-no-dns-server = nenhum servidor DNS para consultar ({ $server })
+reason-dns-timeout = tempo esgotado após { $duration } ({ $server })
+reason-dns-failed = a consulta DNS falhou: { $detail }
+reason-resolver-config = não foi possível ler a configuração do resolvedor do sistema: { $detail }
+reason-system-resolver = resolvedor do sistema
+
+## Cluster mode
+
+site-lost = 📡 O site <b>{ $site }</b> parou de reportar; os veredictos contam { $counting ->
+    [one] o outro site
+   *[other] os outros { $counting } sites
+} até ele voltar.
+site-back = 📡 O site <b>{ $site }</b> voltou a reportar; os veredictos voltam a contá-lo.
+status-sites = sites ({ $need } de { $counted } precisam concordar):
+status-site = · { $site }: { $view }
+status-site-silent = sem reportar
+status-site-pending = ainda sem veredicto
+status-cluster-unreachable = ⚠️ este nó não alcança o cluster: o que ele mostra pode estar desatualizado
+err-cluster-unreachable = o cluster está inacessível a partir deste nó (NATS); nada foi alterado, tente de novo quando ele voltar
+err-cluster-conflict = isto foi alterado em outro nó no mesmo instante; confira e envie o comando de novo
+err-sites-alone = sites e quorum são do modo cluster (UPBOT_NATS_URL); este upbot roda sozinho
+err-sites-empty = sites precisa nomear ao menos um site, ex.: sites=fra,sin
+err-sites-many = sites nomeia mais de { $max } sites
+err-quorum-range = quorum deve estar entre 1 e { $most }, recebido { $quorum }
+err-push-sites = monitores push recebem relatos, não são sondados: sites e quorum não se aplicam
+warn-site-unknown = nenhum nó do site { $site } reportou ainda; ele passa a contar quando reportar

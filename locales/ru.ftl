@@ -376,3 +376,131 @@ err-unknown-lang = неизвестный язык { $value }; использу�
 
 warn-no-icmp = ICMP на этом сервере недоступен ({ $why }): этот ping-монитор останется в ОЖИДАНИИ, пока upbot не запустят с CAP_NET_RAW; tcp-монитор (host:port) тем временем работает
 reason-raw-socket-denied = нет прав открыть raw-сокет { $family }: { $detail }
+
+## http- и dns-мониторы: строка настроек в /status, ошибки add, причины сбоев
+## (хранятся по-английски; переводятся, когда сообщаем чату)
+
+kind-expect = ожидается { $expect }
+kind-keyword = ключевое слово { $keyword }
+kind-degraded = DEGRADED при ответе дольше { $limit }
+kind-cert-days = предупреждение о сертификате за { $days ->
+    [one] { $days } день
+    [few] { $days } дня
+   *[other] { $days } дней
+} до истечения
+kind-tls-off = сертификат не проверяется
+kind-system-resolver = системный резолвер
+err-http-port = порт http-монитора указывается в самом URL
+err-url-twice = укажите URL один раз: как цель или как url, но не оба
+err-field-for-kind = { $field } бывает только у { $kind }-мониторов
+err-expect-kind = expect бывает только у http- и dns-мониторов
+err-method = method должен быть GET или HEAD, а указано { $got }
+err-expect-status = expect: { $part } — не код ответа, не диапазон вида 200-299 и не 2xx
+err-expect-codes = expect: укажите коды ответа, например 200-299,301
+err-keyword-empty = keyword не может быть пустым (keyword=текст или keyword=!текст — «не должно быть»)
+err-keyword-long = keyword длиннее { $max ->
+    [one] { $max } символа
+   *[other] { $max } символов
+}
+err-keyword-control = keyword не может содержать управляющие символы
+err-keyword-head = для keyword нужно тело ответа, а HEAD его не загружает: используйте method=GET
+err-degraded-range = degraded должен быть больше 0 и меньше timeout ({ $timeout })
+err-cert-days-range = cert_days должен быть от 0 до { $max }, а указано { $got }
+err-record-type = record_type должен быть A, AAAA, MX, TXT или CNAME, а указано { $got }
+err-expect-records = expect: укажите записи, которые должны быть в ответе
+err-expect-host = expect: { $value } — не имя хоста
+err-expect-a = expect: { $value } — не адрес IPv4 (тип A)
+err-expect-aaaa = expect: { $value } — не адрес IPv6 (тип AAAA)
+err-expect-mx = expect: { $value } — не запись MX (например, "10 mail.example.com")
+err-expect-txt = expect: текст TXT пуст
+err-target-url-kind = URL — это цель http, а не { $kind }
+err-target-http-url = цель http — это URL, например https://{ $host }/health
+err-target-http = цель http — это URL
+err-target-dns-port = цель dns — это имя для поиска (сервер укажите как server=host:port)
+err-target-dns-address = цель dns — это имя для поиска, а не адрес ({ $host })
+err-url = неверный URL { $url }: { $why }
+err-url-long = длиннее { $max ->
+    [one] { $max } символа
+   *[other] { $max } символов
+}
+err-url-credentials = логин и пароль в URL не поддерживаются
+err-url-no-host = нет хоста
+reason-and = { $first }; { $second }
+reason-http-status = HTTP { $status } (ожидался { $expected })
+reason-http-redirects = больше { $count ->
+    [one] { $count } перенаправления
+   *[other] { $count } перенаправлений
+}
+reason-keyword-missing = ключевое слово «{ $keyword }» не найдено в ответе
+reason-keyword-present = ключевое слово «{ $keyword }» найдено в ответе (его не должно быть)
+reason-slow = медленный ответ: { $took } (DEGRADED при ответе дольше { $limit })
+reason-cert-expires = сертификат истекает через { $days ->
+    [one] { $days } день
+    [few] { $days } дня
+   *[other] { $days } дней
+}
+reason-cert-expired-today = сертификат истёк сегодня ({ $date })
+reason-cert-expired-ago = сертификат истёк { $days ->
+    [one] { $days } день
+    [few] { $days } дня
+   *[other] { $days } дней
+} назад ({ $date })
+reason-cert-expired = сертификат истёк
+reason-cert-not-yet = сертификат ещё не действует
+reason-cert-untrusted = сертификату нет доверия: неизвестный издатель (самоподписанный или выпущен частным УЦ)
+reason-cert-name = сертификат не подходит для { $host }
+reason-cert-name-other = сертификат не подходит для { $host } (он выдан для { $names })
+reason-cert-revoked = сертификат отозван
+reason-cert-signature = у сертификата неверная подпись
+reason-cert-invalid = неверный сертификат: { $detail }
+reason-no-certificate = сервер не предъявил сертификат
+reason-tls-alert = сервер отклонил TLS-рукопожатие (alert { $alert })
+reason-tls-failed = TLS-рукопожатие не удалось: { $detail }
+reason-tls-closed = соединение закрыто во время TLS-рукопожатия
+reason-tls-name = { $host } — недопустимое имя TLS-сервера
+reason-closed-early = соединение закрыто до ответа
+reason-not-http = ответ сервера — не корректный HTTP
+reason-http-failed = HTTP-запрос не удался
+reason-body-failed = не удалось прочитать тело ответа
+reason-invalid-url = неверный URL { $url }
+reason-url-no-host = URL без хоста
+reason-redirect-unreadable = перенаправление с нечитаемым Location
+reason-redirect-invalid = перенаправление на неверный URL { $url }
+reason-redirect-scheme = перенаправление на URL не http(s): { $url }
+reason-no-address-allowed = { $host }: ни один адрес не разрешён
+reason-server-no-address = { $host }: нет адреса
+reason-not-dns-name = { $name } — не DNS-имя
+reason-dns-empty = нет записи { $type } для { $name } (пустой ответ)
+reason-dns-mismatch = { $name } { $type }: { $answer }, а ожидалось { $expected }
+reason-nxdomain = NXDOMAIN: { $name } не существует
+reason-servfail = SERVFAIL ({ $server })
+reason-dns-refused = REFUSED ({ $server })
+reason-dns-code = { $code } ({ $detail }; { $server })
+reason-at-server = { $detail } ({ $server })
+reason-no-dns-server = нет DNS-сервера для запроса ({ $server })
+reason-dns-timeout = нет ответа за { $duration } ({ $server })
+reason-dns-failed = DNS-запрос не удался: { $detail }
+reason-resolver-config = не удалось прочитать настройки системного резолвера: { $detail }
+reason-system-resolver = системный резолвер
+
+## Cluster mode
+
+site-lost = 📡 Площадка <b>{ $site }</b> перестала отчитываться; вердикты учитывают { $counting ->
+    [one] { $counting } другую площадку
+    [few] { $counting } другие площадки
+   *[many] { $counting } других площадок
+}, пока она не вернётся.
+site-back = 📡 Площадка <b>{ $site }</b> снова отчитывается; вердикты снова её учитывают.
+status-sites = площадки (должны согласиться { $need } из { $counted }):
+status-site = · { $site }: { $view }
+status-site-silent = не отчитывается
+status-site-pending = вердикта ещё нет
+status-cluster-unreachable = ⚠️ этот узел не видит кластер: показанное может быть устаревшим
+err-cluster-unreachable = кластер недоступен с этого узла (NATS); ничего не изменено, повторите, когда он вернётся
+err-cluster-conflict = это одновременно изменили на другом узле; проверьте и отправьте команду ещё раз
+err-sites-alone = sites и quorum — для режима кластера (UPBOT_NATS_URL); этот upbot работает один
+err-sites-empty = в sites должна быть хотя бы одна площадка, например sites=fra,sin
+err-sites-many = в sites больше { $max } площадок
+err-quorum-range = quorum должен быть от 1 до { $most }, получено { $quorum }
+err-push-sites = push-мониторы получают отчёты, их не опрашивают: sites и quorum к ним неприменимы
+warn-site-unknown = ни один узел площадки { $site } ещё не отчитался; она будет учитываться, когда отчитается

@@ -2,6 +2,12 @@
 //! fronts, and shut them down in order (stop intake: Telegram dispatchers and alert
 //! senders → close WS sessions → the on-call clock → stop probes → final flush).
 //!
+//! Cluster mode (`UPBOT_NATS_URL`): the node joins the cluster before anything loads
+//! (its store is brought in line with the cluster's records), starts its bots dormant,
+//! and lets them poll and send, and the on-call clock run, only while it leads
+//! ([`crate::cluster::Cluster::leading`]). At shutdown it stops leading first, so the
+//! lease moves at once.
+//!
 //! The store holds bot tokens, push secrets and webhook tokens, so the process creates
 //! its files private to its user (umask 077; the data dir itself is created 0700).
 
@@ -34,6 +40,11 @@ pub struct Running {
     pub service: Service,
     /// The probe engine (the benchmark reads its metrics).
     pub scheduler: Scheduler,
+    /// The store, for tests and benchmarks to look into (no front holds it: they ask
+    /// the service).
+    pub store: Store,
+    /// The push engine, for tests to look into.
+    pub push: Push,
     /// Cancel to shut down.
     pub shutdown: CancellationToken,
     done: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -62,6 +73,16 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .context("store open task")??;
     tracing::info!(dir = %config.data_dir.display(), schema = store.schema_version()?, "store opened");
 
+    let cluster = match &config.cluster {
+        None => None,
+        Some(c) => {
+            let cluster = crate::cluster::Cluster::join(c).await?;
+            cluster.attach(&store).await.context("joining the cluster")?;
+            tracing::info!(site = %c.site, nats = %c.nats_display(), "cluster mode");
+            Some(cluster)
+        }
+    };
+
     // Bound first: a port in use fails before anything starts, and the default public
     // URL can name the real port (tests bind port 0).
     let http_listener = tokio::net::TcpListener::bind(config.http_addr)
@@ -80,6 +101,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let scheduler = Scheduler::start(store.clone(), events.clone(), metrics.clone(), shutdown.child_token())
         .context("starting the probe scheduler")?;
     report_probe_status(&scheduler);
+    if let Some(c) = &cluster {
+        scheduler.set_site(c.site());
+    }
     if let Some(path) = &config.extra_ca_file {
         // Before the monitors load: the https pools read the roots when first used.
         let roots =
@@ -88,6 +112,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         scheduler.set_extra_roots(roots);
     }
     let push = Push::start(store.clone(), events.clone(), metrics.clone(), shutdown.child_token());
+    let (running_store, running_push) = (store.clone(), push.clone());
     let service = Service::start(
         store.clone(),
         scheduler.clone(),
@@ -98,14 +123,32 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     )
     .context("loading monitors")?;
     service.set_chat_safety(crate::core::ChatSafety::from_config(&config));
+    if let Some(c) = &cluster {
+        c.start(service.clone(), shutdown.child_token());
+    }
     // Ends mutes on time (those that ended while upbot was stopped at once) and queues
-    // reminders; it only writes to the outbox, so it may start before the senders.
-    let clock = tokio::spawn(crate::core::oncall::run_clock(service.clone(), shutdown.child_token()));
+    // reminders; it only writes to the outbox, so it may start before the senders. In
+    // cluster mode it runs on the leader only (below).
+    let clock = match &cluster {
+        None => tokio::spawn(crate::core::oncall::run_clock(service.clone(), shutdown.child_token())),
+        Some(_) => tokio::spawn(async {}),
+    };
 
     // Before the WS API: its "listening" line tells operators (and tests) start-up is done.
-    let telegram = crate::telegram::Telegram::start(&config, service.clone())
-        .await
-        .context("starting the Telegram front")?;
+    let telegram = match &cluster {
+        None => crate::telegram::Telegram::start(&config, service.clone()).await,
+        Some(_) => crate::telegram::Telegram::start_dormant(&config, service.clone()).await,
+    }
+    .context("starting the Telegram front")?;
+    let telegram = std::sync::Arc::new(telegram);
+    let leadership = cluster.as_ref().map(|c| {
+        tokio::spawn(follow_leadership(
+            c.clone(),
+            service.clone(),
+            telegram.clone(),
+            shutdown.clone(),
+        ))
+    });
 
     let ws_listener = match tokio::net::TcpListener::bind(config.ws_addr).await {
         Ok(l) => l,
@@ -146,7 +189,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let done = tokio::spawn(async move {
         token.cancelled().await;
         tracing::info!("shutting down");
+        if let Some(l) = leadership {
+            let _ = l.await;
+        }
         telegram.stop().await;
+        if let Some(c) = &cluster {
+            c.leave().await;
+        }
         tracker.close();
         if tokio::time::timeout(DRAIN_TIMEOUT, tracker.wait()).await.is_err() {
             tracing::warn!("some sessions did not finish within {DRAIN_TIMEOUT:?}");
@@ -172,9 +221,59 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         http_addr,
         service,
         scheduler: scheduler_handle,
+        store: running_store,
+        push: running_push,
         shutdown,
         done,
     })
+}
+
+/// Cluster mode: polls and sends (and runs the on-call clock) while this node leads,
+/// and stops all of it, before the lease can move, when it no longer does.
+async fn follow_leadership(
+    cluster: crate::cluster::Cluster,
+    service: Service,
+    telegram: std::sync::Arc<crate::telegram::Telegram>,
+    shutdown: CancellationToken,
+) {
+    let mut leading = cluster.leading();
+    let mut clock: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
+    loop {
+        let lead = *leading.borrow_and_update();
+        match (lead, clock.is_some()) {
+            (true, false) => {
+                telegram.launch_stored().await;
+                telegram.activate().await;
+                let token = shutdown.child_token();
+                let task = tokio::spawn(crate::core::oncall::run_clock(service.clone(), token.clone()));
+                clock = Some((token, task));
+            }
+            (false, true) => {
+                if let Some((token, task)) = clock.take() {
+                    token.cancel();
+                    let _ = task.await;
+                }
+                telegram.deactivate().await;
+            }
+            _ => {}
+        }
+        cluster.front_running(clock.is_some());
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            r = leading.changed() => if r.is_err() { break },
+            () = cluster.bot_added() => {
+                if clock.is_some() {
+                    telegram.launch_stored().await;
+                }
+            }
+        }
+    }
+    if let Some((token, task)) = clock.take() {
+        token.cancel();
+        let _ = task.await;
+    }
+    telegram.deactivate().await;
+    cluster.front_running(false);
 }
 
 /// Runs until `signal` resolves, then shuts down in order.

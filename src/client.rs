@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::config::Secret;
 use crate::core::cmd::{
     self, AckRequest, AddRequest, ById, GraphRequest, LangRequest, ListRequest, MuteRequest, PageRequest, QuietRequest,
     RemindRequest, UnmuteRequest,
@@ -37,7 +38,7 @@ pub struct Common {
     pub server: Option<String>,
     /// API token, sent as `Authorization: Bearer` [env: UPBOT_WS_TOKEN]; for add-mon, the bot token
     #[arg(long, global = true, value_name = "TOKEN")]
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// Print raw JSON (`list --json` prints an array of monitors)
     #[arg(long, global = true)]
     pub json: bool,
@@ -178,7 +179,7 @@ pub struct Settings {
     /// `ws://` URL.
     pub server: String,
     /// Bearer token.
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// Raw JSON output.
     pub json: bool,
 }
@@ -193,7 +194,7 @@ pub fn settings(flags: &Common, env: impl Fn(&str) -> Option<String>) -> Setting
             .clone()
             .or_else(|| env("UPBOT_SERVER"))
             .unwrap_or_else(|| DEFAULT_SERVER.to_string()),
-        token: flags.token.clone().or_else(|| env("UPBOT_WS_TOKEN")),
+        token: flags.token.clone().or_else(|| env("UPBOT_WS_TOKEN").map(Secret::from)),
         json: flags.json,
     }
 }
@@ -478,7 +479,7 @@ pub async fn run(
                 .clone()
                 .ok_or_else(|| ClientError::Usage("add-mon needs --token (the bot token or username)".into()))?;
             let s = Settings {
-                token: env("UPBOT_WS_TOKEN").filter(|t| !t.trim().is_empty()),
+                token: env("UPBOT_WS_TOKEN").filter(|t| !t.trim().is_empty()).map(Secret::from),
                 ..s
             };
             let req = AddRequest {
@@ -557,7 +558,7 @@ async fn graph(
 }
 
 async fn one_request(s: &Settings, ty: &str, data: Value) -> Result<Value, ClientError> {
-    let mut c = Client::connect(&s.server, s.token.as_deref()).await?;
+    let mut c = Client::connect(&s.server, s.token.as_ref().map(Secret::expose)).await?;
     let r = c.request(ty, data).await;
     c.close().await;
     r
@@ -570,7 +571,7 @@ async fn watch(
     chats: Vec<i64>,
     out: &mut impl Write,
 ) -> Result<(), ClientError> {
-    let mut c = Client::connect(&s.server, s.token.as_deref()).await?;
+    let mut c = Client::connect(&s.server, s.token.as_ref().map(Secret::expose)).await?;
     let mut data = json!({"event_types": types});
     if !monitors.is_empty() || !chats.is_empty() {
         data["filters"] = json!({"monitor_ids": monitors, "chat_ids": chats});
@@ -797,7 +798,10 @@ mod tests {
             }
         );
         let s = settings(&Common::default(), env);
-        assert_eq!((s.server.as_str(), s.token.as_deref()), ("ws://env", Some("envtok")));
+        assert_eq!(
+            (s.server.as_str(), s.token.as_ref().map(Secret::expose)),
+            ("ws://env", Some("envtok"))
+        );
         let s = settings(&Common::default(), |_| Some(" ".into()));
         assert_eq!((s.server.as_str(), s.token), (DEFAULT_SERVER, None));
     }
@@ -945,7 +949,7 @@ mod tests {
             "--ip_address",
             "h",
         ]);
-        assert_eq!(t.common.token.as_deref(), Some("1:a"));
+        assert_eq!(t.common.token.as_ref().map(Secret::expose), Some("1:a"));
         let t = T::parse_from([
             "upbot",
             "add",

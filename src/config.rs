@@ -26,6 +26,8 @@ pub const VARS: &[&str] = &[
     "UPBOT_CHAT_TARGETS",
     "UPBOT_CHAT_MAX_MONITORS",
     "UPBOT_WS_AUTH_TIMEOUT",
+    "UPBOT_NATS_URL",
+    "UPBOT_SITE",
     "UPBOT_EXTRA_CA_FILE",
 ];
 
@@ -50,10 +52,14 @@ pub enum ConfigError {
     },
 }
 
-/// A secret string (bot token, WS token) whose `Debug` never shows it: it is kept in a
-/// [`secrecy::SecretString`], which redacts `Debug` and wipes the memory on drop, so a
-/// future `tracing::debug!(?config)` cannot leak one.
-#[derive(Clone)]
+/// A secret string (bot token, WS token, push signing secret) whose `Debug` never shows
+/// it: it is kept in a [`secrecy::SecretString`], which redacts `Debug` and wipes the
+/// memory on drop, so a future `tracing::debug!(?config)` or `?request` cannot leak one.
+///
+/// Command inputs carry secrets too (`add`'s `secret`, and its `bot`, which may be a
+/// token), and one input type serves every front, so it also reads and writes as the
+/// plain string: serde (the WS `data`, and the CLI sending it), clap (`FromStr`).
+#[derive(Clone, Default)]
 pub struct Secret(secrecy::SecretString);
 
 impl Secret {
@@ -75,6 +81,38 @@ impl PartialEq for Secret {
 }
 
 impl Eq for Secret {}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s))
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Self::new(s)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self::new(s)
+    }
+}
+
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.expose())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self::new)
+    }
+}
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -138,6 +176,67 @@ pub struct Config {
     /// Whether the bots keep to Telegram's rate limits. Always on when loaded from the
     /// environment; only benchmarks against a fake Bot API turn it off in code.
     pub telegram_pacing: bool,
+    /// `UPBOT_NATS_URL` and `UPBOT_SITE`: cluster mode (`None`: this node runs alone).
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// Cluster mode: the NATS server every node shares, and this node's site name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// `UPBOT_NATS_URL` (it may carry a user and password, so it is a secret).
+    pub nats_url: Secret,
+    /// `UPBOT_SITE`: this node's site (default: the host name).
+    pub site: String,
+}
+
+impl ClusterConfig {
+    /// The NATS URL without any user or password, for logs and `/healthz`.
+    pub fn nats_display(&self) -> String {
+        match url::Url::parse(self.nats_url.expose()) {
+            Ok(u) => format!(
+                "{}://{}:{}",
+                u.scheme(),
+                u.host_str().unwrap_or("?"),
+                u.port().unwrap_or(4222)
+            ),
+            Err(_) => "(unparsable URL)".into(),
+        }
+    }
+}
+
+/// Longest site name.
+pub const MAX_SITE: usize = 32;
+
+/// A site name: 1 to [`MAX_SITE`] characters of `a-z`, `0-9`, `_` and `-`, starting
+/// with a letter or digit (it names NATS subjects and keys, and appears in alerts).
+pub fn check_site(s: &str) -> Result<String, String> {
+    let s = s.trim().to_ascii_lowercase();
+    let ok = !s.is_empty()
+        && s.len() <= MAX_SITE
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(s)
+    } else {
+        Err(format!(
+            "{s:?} is not a site name: 1 to {MAX_SITE} characters of a-z, 0-9, _ and -"
+        ))
+    }
+}
+
+/// The host name as a site name (dots and other characters become `-`), or `node`.
+fn host_site() -> String {
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_default();
+    let first = raw.trim().split('.').next().unwrap_or_default();
+    let cleaned: String = first
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' })
+        .take(MAX_SITE)
+        .collect();
+    check_site(&cleaned).unwrap_or_else(|_| "node".into())
 }
 
 impl Default for Config {
@@ -354,6 +453,33 @@ impl Config {
                     )
                 })?,
         };
+        let cluster = match get("UPBOT_NATS_URL").map(|u| u.trim().to_string()) {
+            None => {
+                if get("UPBOT_SITE").is_some() {
+                    return Err(bad(
+                        "UPBOT_SITE",
+                        "is set but UPBOT_NATS_URL is not (a site needs a cluster)",
+                    ));
+                }
+                None
+            }
+            Some(u) => {
+                let parsed = url::Url::parse(&u)
+                    .ok()
+                    .filter(|p| matches!(p.scheme(), "nats" | "tls") && p.host_str().is_some_and(|h| !h.is_empty()));
+                if parsed.is_none() {
+                    return Err(bad("UPBOT_NATS_URL", "expected nats://host:4222 (or tls://host:4222)"));
+                }
+                let site = match get("UPBOT_SITE") {
+                    Some(s) => check_site(&s).map_err(|e| bad("UPBOT_SITE", e))?,
+                    None => host_site(),
+                };
+                Some(ClusterConfig {
+                    nats_url: Secret::new(u),
+                    site,
+                })
+            }
+        };
         let extra_ca_file = match get("UPBOT_EXTRA_CA_FILE") {
             None => None,
             Some(v) => {
@@ -382,6 +508,7 @@ impl Config {
             ws_auth_timeout,
             extra_ca_file,
             telegram_pacing: true,
+            cluster,
         })
     }
 }
@@ -500,6 +627,8 @@ mod tests {
             ("UPBOT_CHAT_TARGETS", "10.0.0.0/33"),
             ("UPBOT_CHAT_MAX_MONITORS", "many"),
             ("UPBOT_WS_AUTH_TIMEOUT", "0s"),
+            ("UPBOT_NATS_URL", "http://x:4222"),
+            ("UPBOT_SITE", "fra"),
         ] {
             let e = with(&[(var, val)]).unwrap_err().to_string();
             assert!(e.starts_with(var), "{var}={val}: {e}");
@@ -508,6 +637,28 @@ mod tests {
             }
         }
         assert!(!format!("{:?}", with(&[("UPBOT_WS_TOKEN", "hunter2")]).unwrap()).contains("hunter2"));
+    }
+
+    #[test]
+    fn cluster_settings() {
+        assert_eq!(with(&[]).unwrap().cluster, None);
+        let c = with(&[("UPBOT_NATS_URL", "nats://u:pw@nats.lan:4333"), ("UPBOT_SITE", "FRA-1")])
+            .unwrap()
+            .cluster
+            .unwrap();
+        assert_eq!(c.site, "fra-1");
+        assert_eq!(c.nats_display(), "nats://nats.lan:4333");
+        assert!(!format!("{c:?}").contains("pw"), "the URL may hold a password");
+        // default: the host name, made a valid site name
+        let c = with(&[("UPBOT_NATS_URL", "nats://127.0.0.1:4222")])
+            .unwrap()
+            .cluster
+            .unwrap();
+        assert!(check_site(&c.site).is_ok(), "{}", c.site);
+        for bad in ["", "a b", "-x", "x.y", &"s".repeat(33)] {
+            let e = with(&[("UPBOT_NATS_URL", "nats://h:1"), ("UPBOT_SITE", bad)]).unwrap_err();
+            assert!(e.to_string().starts_with("UPBOT_SITE"), "{bad:?}: {e}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@
 
 pub mod app;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod core;
 pub mod domain;

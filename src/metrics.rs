@@ -271,6 +271,19 @@ impl Metrics {
     /// Renders every metric in `format`, with the scrape-time figures: each monitor
     /// (for the per-kind/state counts and `upbot_monitor_up`) and the outbox length.
     pub fn render(&self, monitors: &[MonitorSample<'_>], alerts_queued: usize, format: Format) -> String {
+        self.render_with(monitors, alerts_queued, format, None)
+    }
+
+    /// [`Metrics::render`], plus cluster mode's figures when there are some:
+    /// `upbot_site_verdicts{site,state}` (how many monitors each site sees in each
+    /// state), `upbot_site_reporting{site}` and `upbot_cluster_leader`.
+    pub fn render_with(
+        &self,
+        monitors: &[MonitorSample<'_>],
+        alerts_queued: usize,
+        format: Format,
+        cluster: Option<&ClusterFigures<'_>>,
+    ) -> String {
         let _g = self
             .inner
             .scrape
@@ -315,11 +328,97 @@ impl Metrics {
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.inner.registry) {
             tracing::error!(error = %e, "encoding metrics failed");
         }
+        if let Some(c) = cluster {
+            // One `# EOF`, at the very end.
+            if let Some(body) = out.strip_suffix("# EOF\n") {
+                out = body.to_string();
+            }
+            out.push_str(&cluster_text(c));
+        }
         match format {
             Format::OpenMetrics => out,
             Format::Text004 => to_text_004(&out),
         }
     }
+}
+
+/// Cluster mode's figures for one scrape.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterFigures<'a> {
+    /// This node leads.
+    pub leading: bool,
+    /// Every site known.
+    pub sites: Vec<SiteFigures<'a>>,
+}
+
+/// One site's figures.
+#[derive(Debug, Clone)]
+pub struct SiteFigures<'a> {
+    /// The site.
+    pub site: &'a str,
+    /// Its heartbeat is recent.
+    pub reporting: bool,
+    /// How many monitors it sees in each state.
+    pub verdicts: Vec<(&'static str, usize)>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SiteStateLabels {
+    site: String,
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SiteLabels {
+    site: String,
+}
+
+/// The cluster families, encoded (OpenMetrics, ending in `# EOF`).
+fn cluster_text(c: &ClusterFigures<'_>) -> String {
+    let mut registry = Registry::with_prefix("upbot");
+    let verdicts = Family::<SiteStateLabels, Gauge>::default();
+    let reporting = Family::<SiteLabels, Gauge>::default();
+    let leader = Gauge::<i64>::default();
+    registry.register(
+        "site_verdicts",
+        "Cluster mode: monitors each site sees in each state (its latest verdicts)",
+        verdicts.clone(),
+    );
+    registry.register(
+        "site_reporting",
+        "Cluster mode: 1 while the site's heartbeat is recent, 0 when it is left out",
+        reporting.clone(),
+    );
+    registry.register(
+        "cluster_leader",
+        "Cluster mode: 1 if this node leads (sends alerts, polls the bots)",
+        leader.clone(),
+    );
+    leader.set(i64::from(c.leading));
+    for s in &c.sites {
+        let site = s.site.to_string();
+        reporting
+            .get_or_create(&SiteLabels { site: site.clone() })
+            .set(i64::from(s.reporting));
+        for state in STATES {
+            let n = s
+                .verdicts
+                .iter()
+                .find(|(st, _)| *st == state.as_str())
+                .map_or(0, |(_, n)| *n);
+            verdicts
+                .get_or_create(&SiteStateLabels {
+                    site: site.clone(),
+                    state: state.as_str(),
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+    let mut out = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {
+        tracing::error!(error = %e, "encoding cluster metrics failed");
+    }
+    out
 }
 
 /// One monitor as a scrape sees it.

@@ -55,7 +55,8 @@ const HALT_WAIT: Duration = Duration::from_secs(5);
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// What a push sender said.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Signal {
     /// "I am alive" (the heartbeat URL).
     Heartbeat,
@@ -132,7 +133,12 @@ struct Inner {
     generations: std::sync::atomic::AtomicU64,
     /// Heartbeat timeouts being stored.
     expiries: TaskTracker,
+    /// Cluster mode: hands every accepted report to the other nodes.
+    relay: std::sync::OnceLock<Relay>,
 }
+
+/// Where accepted reports go besides this node (cluster mode).
+pub type Relay = Box<dyn Fn(MonitorId, &Signal) + Send + Sync>;
 
 /// Handle to the push engine; cheap to clone.
 #[derive(Clone)]
@@ -197,6 +203,7 @@ impl Push {
                 task: Mutex::new(None),
                 generations: std::sync::atomic::AtomicU64::new(0),
                 expiries: TaskTracker::new(),
+                relay: std::sync::OnceLock::new(),
             }),
         };
         let timer = push.clone();
@@ -369,6 +376,23 @@ impl Push {
     /// changes either.
     pub async fn report(&self, id: MonitorId, signal: Signal) -> Result<Ack, PushError> {
         let span = tracing::info_span!("push_report", monitor = %id);
+        let relayed = self.inner.relay.get().map(|_| signal.clone());
+        let ack = self.report_in_turn(id, signal).instrument(span).await?;
+        if let (Some(relay), Some(signal)) = (self.inner.relay.get(), relayed) {
+            relay(id, &signal);
+        }
+        Ok(ack)
+    }
+
+    /// Cluster mode: every report this node accepts is handed to `relay` (once, at
+    /// start), so every site's push engine hears every report.
+    pub fn set_relay(&self, relay: Relay) {
+        let _ = self.inner.relay.set(relay);
+    }
+
+    /// Cluster mode: a report another node accepted (not relayed again).
+    pub async fn report_relayed(&self, id: MonitorId, signal: Signal) -> Result<Ack, PushError> {
+        let span = tracing::info_span!("push_relayed", monitor = %id);
         self.report_in_turn(id, signal).instrument(span).await
     }
 
@@ -639,6 +663,8 @@ mod tests {
                 sign_heartbeats: false,
             })),
             chat_added: false,
+            sites: Vec::new(),
+            quorum: None,
             ping: None,
             http: None,
             dns: None,

@@ -135,6 +135,8 @@ struct Shared {
     http: crate::probe::http::HttpProber,
     /// The dns probe's resolvers.
     records: crate::probe::records::RecordProber,
+    /// Cluster mode: this node's site; monitors that name other sites are not probed.
+    site: std::sync::OnceLock<String>,
 }
 
 /// Cancels the engine when the last handle goes away, so a forgotten scheduler does
@@ -210,6 +212,7 @@ impl Scheduler {
             prom,
             permission_warned: AtomicBool::new(false),
             chat_targets,
+            site: std::sync::OnceLock::new(),
         });
         let engine_shared = shared.clone();
         let (done_tx, done) = tokio::sync::oneshot::channel();
@@ -240,6 +243,12 @@ impl Scheduler {
     /// (once; the default is interface.md's). See [`crate::domain::policy`].
     pub fn set_chat_targets(&self, policy: crate::domain::TargetPolicy) {
         let _ = self.shared.chat_targets.set(policy);
+    }
+
+    /// Cluster mode: this node's site (once, before monitors are handed over). A
+    /// monitor whose `sites` leave it out is kept but not probed here.
+    pub fn set_site(&self, site: &str) {
+        let _ = self.shared.site.set(site.to_string());
     }
 
     /// Makes https monitors trust `roots` too, besides Mozilla's (`UPBOT_EXTRA_CA_FILE`).
@@ -297,8 +306,9 @@ impl Scheduler {
             live.generation
         };
         entry.monitor = monitor.clone();
-        if monitor.paused || monitor.kind == Kind::Push || sh.stop.is_cancelled() {
-            tracing::debug!(monitor = %id, paused = monitor.paused, "not probing");
+        let elsewhere = sh.site.get().is_some_and(|s| !monitor.probed_from(s));
+        if monitor.paused || monitor.kind == Kind::Push || sh.stop.is_cancelled() || elsewhere {
+            tracing::debug!(monitor = %id, paused = monitor.paused, elsewhere, "not probing");
             return;
         }
         let live = entry.live.clone();
@@ -492,6 +502,8 @@ mod tests {
             created_ms: now_ms(),
             push: None,
             chat_added: false,
+            sites: Vec::new(),
+            quorum: None,
             ping: None,
             http: None,
             dns: None,

@@ -34,6 +34,9 @@ pub enum ErrorCode {
     PermissionDenied,
     /// Our fault (store failure…).
     InternalError,
+    /// Cluster mode: this node cannot reach the cluster, so it refuses changes rather
+    /// than let the nodes disagree (an addition to interface.md's list; see README).
+    ClusterUnreachable,
 }
 
 impl ErrorCode {
@@ -49,6 +52,7 @@ impl ErrorCode {
             ErrorCode::AlreadyExists => "ALREADY_EXISTS",
             ErrorCode::PermissionDenied => "PERMISSION_DENIED",
             ErrorCode::InternalError => "INTERNAL_ERROR",
+            ErrorCode::ClusterUnreachable => "CLUSTER_UNREACHABLE",
         }
     }
 }
@@ -83,6 +87,9 @@ pub enum CoreError {
     /// Our fault (store failure…); details are logged, not shown.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Cluster mode: the cluster cannot be reached; nothing was changed.
+    #[error("{0}")]
+    ClusterUnreachable(Msg),
 }
 
 impl CoreError {
@@ -94,12 +101,25 @@ impl CoreError {
             CoreError::AlreadyExists(_) => ErrorCode::AlreadyExists,
             CoreError::PermissionDenied(_) => ErrorCode::PermissionDenied,
             CoreError::Internal(_) => ErrorCode::InternalError,
+            CoreError::ClusterUnreachable(_) => ErrorCode::ClusterUnreachable,
         }
     }
 }
 
 impl From<crate::store::StoreError> for CoreError {
     fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match e {
+            StoreError::ClusterUnreachable(why) => {
+                tracing::warn!(reason = %why, "a change was refused: the cluster is unreachable");
+                return CoreError::ClusterUnreachable(crate::i18n::msg!("err-cluster-unreachable"));
+            }
+            StoreError::Conflict(why) => {
+                tracing::info!(reason = %why, "a change was refused: another node changed it first");
+                return CoreError::Validation(crate::i18n::msg!("err-cluster-conflict"));
+            }
+            _ => {}
+        }
         tracing::error!(error = %e, "store failure");
         CoreError::Internal("the store failed; see the server log".into())
     }
@@ -112,7 +132,8 @@ impl CoreError {
             CoreError::Validation(m)
             | CoreError::NotFound(m)
             | CoreError::AlreadyExists(m)
-            | CoreError::PermissionDenied(m) => Some(m),
+            | CoreError::PermissionDenied(m)
+            | CoreError::ClusterUnreachable(m) => Some(m),
             CoreError::Internal(_) => None,
         }
     }
@@ -135,6 +156,7 @@ mod tests {
             (CoreError::AlreadyExists("a".into()), "ALREADY_EXISTS"),
             (CoreError::PermissionDenied("p".into()), "PERMISSION_DENIED"),
             (CoreError::Internal("disk full".into()), "INTERNAL_ERROR"),
+            (CoreError::ClusterUnreachable("c".into()), "CLUSTER_UNREACHABLE"),
         ] {
             assert_eq!(e.code(), code);
             assert_eq!(e.code().to_string(), code);

@@ -12,16 +12,20 @@
 //! - published status pages and the data they show: [`pages`];
 //! - the periodic save of the engines' recorded history: [`history`];
 //! - Telegram bots as the core needs them: [`gateway`];
-//! - acks, mutes, reminders and chat settings, and the on-call clock: [`oncall`].
+//! - acks, mutes, reminders and chat settings, and the on-call clock: [`oncall`];
+//! - cluster mode as the core sees it (verdicts, sites, changes from other nodes):
+//!   [`replica`].
 
 mod chat;
 pub mod cmd;
+pub mod door;
 pub mod engine;
 pub mod error;
 pub mod gateway;
 pub mod history;
 pub mod oncall;
 pub mod pages;
+pub mod replica;
 pub mod service;
 pub mod view;
 
@@ -29,6 +33,7 @@ pub use cmd::{
     AckRequest, AddRequest, ById, Command, Every, LangRequest, ListRequest, MuteRequest, QuietRequest, RemindRequest,
     SPECS, Scope, Selector, Spec, UnmuteRequest, parse_duration,
 };
+pub use door::EngineHealth;
 pub use engine::{Engine, Engines};
 pub use error::{CoreError, ErrorCode};
 pub use gateway::{BotGateway, ResolveFuture};

@@ -202,6 +202,49 @@ impl Service {
         }
     }
 
+    /// Cluster mode: another node changed `id`'s record; take it as is (local store
+    /// only, the clock looks again).
+    pub(crate) fn set_oncall_here(&self, id: MonitorId, rec: OnCall) -> Result<(), CoreError> {
+        let mut all = lock(&self.book().records);
+        if all.get(&id).cloned().unwrap_or_default() == rec {
+            return Ok(());
+        }
+        self.store().local().put_oncall(id, &rec)?;
+        if rec == OnCall::default() {
+            all.remove(&id);
+        } else {
+            all.insert(id, rec);
+        }
+        drop(all);
+        self.book().wake.notify_one();
+        Ok(())
+    }
+
+    /// Cluster mode: another node changed `chat`'s settings; take them as they are.
+    pub(crate) fn set_chat_here(&self, chat: i64, s: ChatSettings) -> Result<(), CoreError> {
+        let mut all = lock(&self.book().chats);
+        if all.get(&chat).cloned().unwrap_or_default() == s {
+            return Ok(());
+        }
+        self.store().local().put_chat_settings(chat, &s)?;
+        if s == ChatSettings::default() {
+            all.remove(&chat);
+        } else {
+            all.insert(chat, s);
+        }
+        drop(all);
+        self.book().wake.notify_one();
+        Ok(())
+    }
+
+    /// Cluster mode: a monitor deleted on another node; its record goes here too.
+    pub(crate) fn forget_oncall_here(&self, id: MonitorId) {
+        lock(&self.book().records).remove(&id);
+        if let Err(e) = self.store().local().remove_oncall(id) {
+            tracing::warn!(monitor = %id, error = %e, "forgetting the on-call record failed; the next start sweeps it");
+        }
+    }
+
     /// A chat moved (group → supergroup): its settings move with it (not flushed).
     pub fn move_chat_settings(&self, old: i64, new: i64) -> Result<(), CoreError> {
         let s = self.chat_settings(old);
@@ -217,6 +260,7 @@ impl Service {
     /// and the clock.
     pub(crate) async fn oncall_commit(&self, queued: bool) -> Result<(), CoreError> {
         self.store().flush().await?;
+        self.store().settle().await?;
         if queued {
             self.store().outbox_notify();
         }
@@ -430,7 +474,7 @@ impl Service {
                 let Some(m) = self.read_monitors(|all| all.get(&child).map(|m| Monitor::clone(m))) else {
                     continue;
                 };
-                if m.paused || heading(&self.live_health(&m)) != Some(State::Down) {
+                if m.paused || self.heading_of(&m) != Some(State::Down) {
                     continue;
                 }
                 let need = ms(m.interval)
@@ -481,7 +525,7 @@ impl Service {
                 ParentFacts {
                     id: p.id,
                     state: ph.state,
-                    heading: heading(&ph),
+                    heading: self.heading_of(&p),
                     down_ms: verdict(p.fails),
                     up_ms: verdict(p.recovers),
                 }
@@ -493,6 +537,20 @@ impl Service {
             parent,
             children_failing_ms: 0, // filled by oncall_plan, which sees the whole batch
         }
+    }
+
+    /// Where `m`'s state is heading (see [`heading`]). In cluster mode the state shown is
+    /// the cluster's verdict, whose own streak means nothing (the sites debounce): where
+    /// the sites' views are taking it, else where this site's own probes are.
+    fn heading_of(&self, m: &Monitor) -> Option<State> {
+        let shown = self.live_health(m);
+        let Some(c) = self.cluster() else {
+            return heading(&shown);
+        };
+        c.heading(m).or_else(|| {
+            let (own, _) = self.engines().of(m.kind).live(m.id)?;
+            heading(&own).filter(|s| *s != shown.state)
+        })
     }
 
     /// Records what a delivered message (or folded rows) told the chat: each monitor's

@@ -114,6 +114,8 @@ struct Inner {
     renders: tokio::sync::Semaphore,
     /// On-call records and chat settings (write-through to the store).
     oncall: super::oncall::Book,
+    /// Cluster mode: the cluster layer ([`super::replica`]).
+    cluster: std::sync::OnceLock<Arc<dyn super::replica::Cluster>>,
 }
 
 /// The committed monitors by id, with what keeps `add`'s checks from scanning all of
@@ -251,6 +253,7 @@ impl Service {
                 pages,
                 renders: tokio::sync::Semaphore::new(super::cmd::graph::MAX_RENDERS),
                 oncall,
+                cluster: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -260,29 +263,28 @@ impl Service {
         cmd.run(self, caller).await
     }
 
-    /// The event bus. A stream by nature: WS sessions subscribe to it.
+    /// The event bus. A stream by nature: WS sessions subscribe to it, and the
+    /// Telegram front publishes chat notices into it (see [`super::door`]).
     pub fn events(&self) -> &EventBus {
         &self.inner.events
     }
 
-    /// The store (the Telegram outbox, `/healthz`, tests).
-    ///
-    /// Kept until the http/telegram fronts ask the service; see issue 8.
-    pub fn store(&self) -> &Store {
+    /// The store, for the core and the cluster layer (which replicates it); the fronts
+    /// get narrow handles ([`super::door`]).
+    pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }
 
-    /// The process metrics (the scheduler, the fronts and the sender report here).
-    ///
-    /// Kept until the http/telegram fronts ask the service; see issue 8.
+    /// The process metrics: a sink every part counts into (the scheduler, and each
+    /// front for what it serves); the scrape renders it ([`Service::render_metrics`]).
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
     }
 
-    /// The push engine (the HTTP receiver resolves tokens and reports through it).
-    ///
-    /// Kept until the http/telegram fronts ask the service; see issue 8.
-    pub fn push(&self) -> &Push {
+    /// The push engine, for the core and the cluster layer (which relays reports
+    /// between sites); [`Service::push_report`] and [`Service::push_lookup`] are the
+    /// fronts' way in.
+    pub(crate) fn push(&self) -> &Push {
         &self.inner.engines.push
     }
 
@@ -342,8 +344,9 @@ impl Service {
                     .engines
                     .of(m.kind)
                     .live(m.id)
-                    .map(|(h, _)| h.state)
-                    .or_else(|| self.inner.store.health(m.id).ok().flatten().map(|h| h.state))
+                    .map(|(h, _)| h)
+                    .or_else(|| self.inner.store.health(m.id).ok().flatten())
+                    .map(|h| self.shown_health(m.id, h).state)
                     .unwrap_or(if m.paused { State::Paused } else { State::Pending });
                 (m.kind, state)
             })
@@ -410,6 +413,10 @@ impl Service {
         &self.inner.oncall
     }
 
+    pub(crate) fn cluster_slot(&self) -> &std::sync::OnceLock<Arc<dyn super::replica::Cluster>> {
+        &self.inner.cluster
+    }
+
     /// Takes the write lock every mutation holds while it checks and changes the cache.
     pub(crate) async fn lock_writes(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.inner.writes.lock().await
@@ -431,6 +438,11 @@ impl Service {
             Ok(mut g) => f(&mut g),
             Err(p) => f(&mut p.into_inner()),
         }
+    }
+
+    /// Whether an `add` on this node reserved `id` and is writing it.
+    pub(crate) fn is_reserved(&self, id: MonitorId) -> bool {
+        self.pending(|p| p.contains_key(&id))
     }
 
     fn pending<T>(&self, f: impl FnOnce(&mut BTreeMap<MonitorId, Monitor>) -> T) -> T {
@@ -479,10 +491,11 @@ impl Service {
 
     /// Live state from the monitor's engine, else as stored.
     pub(crate) fn live(&self, m: &Monitor) -> Result<(Health, ProbeStats), CoreError> {
-        if let Some(l) = self.inner.engines.of(m.kind).live(m.id) {
-            return Ok(l);
-        }
-        self.stored_state(m)
+        let (h, s) = match self.inner.engines.of(m.kind).live(m.id) {
+            Some(l) => l,
+            None => self.stored_state(m)?,
+        };
+        Ok((self.shown_health(m.id, h), s))
     }
 
     /// The state as stored (a monitor its engine does not hold).
@@ -517,7 +530,9 @@ impl Service {
             None
         };
         let oncall = self.oncall_view(m, &live.0);
-        monitor_view(m, live, &self.inner.public_url, seen, oncall)
+        let mut view = monitor_view(m, live, &self.inner.public_url, seen, oncall);
+        view.cluster = self.cluster().map(|c| c.show(m));
+        view
     }
 
     /// The bot that will alert `chat_id` (a chat caller's own; an operator names one).
@@ -600,7 +615,7 @@ impl Service {
                 return Err(invalid(msg!("err-chat-limit", count = n, max = max)));
             }
         }
-        m.id = self.inner.store.next_id()?;
+        m.id = self.new_id().await?;
         self.pending(|p| p.insert(m.id, m.clone()));
         Ok(m)
     }
@@ -626,7 +641,7 @@ impl Service {
     /// server without ICMP stays pending until upbot may send pings.
     pub(crate) fn add_warnings(&self, m: &Monitor) -> Vec<crate::i18n::Msg> {
         if m.kind != Kind::Ping {
-            return Vec::new();
+            return self.site_warnings(m);
         }
         let st = self.inner.engines.scheduler.status();
         let why = match m.host.parse::<std::net::IpAddr>() {
@@ -637,6 +652,7 @@ impl Service {
         };
         why.map(|w| msg!("warn-no-icmp", why = Arg::Reason(w)))
             .into_iter()
+            .chain(self.site_warnings(m))
             .collect()
     }
 }
@@ -650,7 +666,7 @@ pub(crate) fn visible_to(caller: &Caller, m: &Monitor) -> bool {
 }
 
 /// Telegram's chat id ranges (users, basic groups, supergroups/channels); anything else
-/// would crash teloxide's throttle worker, so it is refused at the door.
+/// is no chat Telegram has, so it is refused at the door rather than queued forever.
 pub fn validate_chat_id(c: i64) -> Result<(), CoreError> {
     let ok = (1..=(1i64 << 40) - 1).contains(&c)
         || (-999_999_999_999..=-1).contains(&c)

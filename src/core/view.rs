@@ -103,6 +103,10 @@ pub struct MonitorView {
     /// is unavailable on this server, so a ping monitor stays pending).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<crate::i18n::Msg>,
+    /// Cluster mode: its sites and what each sees, the quorum, and whether this node
+    /// reaches the cluster (absent when upbot runs alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<super::replica::ClusterMonitorView>,
 }
 
 /// An http or dns monitor's settings in the monitor object, named as `add` takes them.
@@ -319,5 +323,6 @@ pub(crate) fn monitor_view(
         remind: oncall.remind.map(secs),
         settings: KindFields::of(m),
         warnings: Vec::new(),
+        cluster: None,
     }
 }

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::i18n::{Msg, msg};
+
 /// Default days before a certificate's expiry from which an https monitor is DEGRADED.
 pub const DEFAULT_CERT_DAYS: u32 = 14;
 /// Largest `cert_days`.
@@ -76,11 +78,11 @@ impl HttpMethod {
     }
 
     /// Parses `get`/`head`, any case.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, Msg> {
         match s.trim().to_ascii_uppercase().as_str() {
             "GET" => Ok(HttpMethod::Get),
             "HEAD" => Ok(HttpMethod::Head),
-            _ => Err(format!("method must be GET or HEAD, got {s:?}")),
+            _ => Err(msg!("err-method", got = format!("{s:?}"))),
         }
     }
 }
@@ -97,11 +99,11 @@ impl Default for StatusList {
 
 impl StatusList {
     /// Parses `200-299,301`, `2xx,304`; every code must be 100-599.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, Msg> {
         let mut out = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let bad = || format!("expect: {part:?} is not a status code, a range like 200-299, or 2xx");
-            let code = |t: &str| -> Result<u16, String> {
+            let bad = || msg!("err-expect-status", part = format!("{part:?}"));
+            let code = |t: &str| -> Result<u16, Msg> {
                 match t.trim().parse::<u16>() {
                     Ok(c) if (100..=599).contains(&c) => Ok(c),
                     _ => Err(bad()),
@@ -122,7 +124,7 @@ impl StatusList {
             out.push(range);
         }
         if out.is_empty() {
-            return Err("expect: give status codes, e.g. 200-299,301".into());
+            return Err(msg!("err-expect-codes"));
         }
         Ok(Self(out))
     }
@@ -172,19 +174,19 @@ pub struct Keyword {
 
 impl Keyword {
     /// Parses `text` or `!text`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, Msg> {
         let (absent, text) = match s.strip_prefix('!') {
             Some(rest) => (true, rest),
             None => (false, s),
         };
         if text.is_empty() {
-            return Err("keyword must not be empty (keyword=text, or keyword=!text for must-not-contain)".into());
+            return Err(msg!("err-keyword-empty"));
         }
         if text.chars().count() > MAX_KEYWORD {
-            return Err(format!("keyword is longer than {MAX_KEYWORD} characters"));
+            return Err(msg!("err-keyword-long", max = MAX_KEYWORD));
         }
         if text.chars().any(char::is_control) {
-            return Err("keyword must not contain control characters".into());
+            return Err(msg!("err-keyword-control"));
         }
         Ok(Self {
             text: text.to_string(),
@@ -359,13 +361,13 @@ pub struct DnsSettings {
 impl DnsSettings {
     /// Parses `expect` for `rt`: a comma-separated list (a TXT value is one item and
     /// may hold commas). Each item is checked for the type and normalised.
-    pub fn parse_expect(rt: RecordType, s: &str) -> Result<Vec<String>, String> {
+    pub fn parse_expect(rt: RecordType, s: &str) -> Result<Vec<String>, Msg> {
         let items: Vec<&str> = match rt {
             RecordType::Txt => vec![s],
             _ => s.split(',').map(str::trim).filter(|p| !p.is_empty()).collect(),
         };
         if items.is_empty() || items.iter().all(|i| i.is_empty()) {
-            return Err("expect: give the records the answer must contain".into());
+            return Err(msg!("err-expect-records"));
         }
         items.into_iter().map(|i| normalize_record(rt, i)).collect()
     }
@@ -390,35 +392,34 @@ impl DnsSettings {
 /// One record value as compared: addresses in canonical form, names in lower case
 /// without the final dot, MX as `preference name` or just `name` (an expected MX
 /// without a preference matches any), TXT as is.
-pub fn normalize_record(rt: RecordType, s: &str) -> Result<String, String> {
+pub fn normalize_record(rt: RecordType, s: &str) -> Result<String, Msg> {
     let s = s.trim();
-    let name = |n: &str| -> Result<String, String> {
+    let value = || format!("{s:?}");
+    let name = |n: &str| -> Result<String, Msg> {
         let n = n.trim().trim_end_matches('.').to_ascii_lowercase();
         if n.is_empty() || n.len() > 253 || n.contains(char::is_whitespace) {
-            return Err(format!("expect: {s:?} is not a host name"));
+            return Err(msg!("err-expect-host", value = value()));
         }
         Ok(n)
     };
     match rt {
         RecordType::A => match s.parse::<IpAddr>() {
             Ok(IpAddr::V4(v4)) => Ok(v4.to_string()),
-            _ => Err(format!("expect: {s:?} is not an IPv4 address (type A)")),
+            _ => Err(msg!("err-expect-a", value = value())),
         },
         RecordType::Aaaa => match s.parse::<IpAddr>() {
             Ok(IpAddr::V6(v6)) => Ok(v6.to_string()),
-            _ => Err(format!("expect: {s:?} is not an IPv6 address (type AAAA)")),
+            _ => Err(msg!("err-expect-aaaa", value = value())),
         },
         RecordType::Cname => name(s),
         RecordType::Mx => match s.split_once(char::is_whitespace) {
             Some((pref, host)) => {
-                let p: u16 = pref
-                    .parse()
-                    .map_err(|_| format!("expect: {s:?} is not an MX record (e.g. \"10 mail.example.com\")"))?;
+                let p: u16 = pref.parse().map_err(|_| msg!("err-expect-mx", value = value()))?;
                 Ok(format!("{p} {}", name(host)?))
             }
             None => name(s),
         },
-        RecordType::Txt if s.is_empty() => Err("expect: the TXT text is empty".into()),
+        RecordType::Txt if s.is_empty() => Err(msg!("err-expect-txt")),
         RecordType::Txt => Ok(s.to_string()),
     }
 }
@@ -524,6 +525,70 @@ mod tests {
             [Some(1), Some(2), Some(3), Some(1), None]
         );
         assert_eq!(date(0), "1970-01-01");
+    }
+
+    /// The errors of the http and dns fields are messages of the catalogues: English as
+    /// it always read (the WS API, the CLI), a chat's language in a chat.
+    #[test]
+    fn field_errors_read_as_before_and_translate() {
+        use crate::i18n::Lang;
+        let cases = [
+            (
+                HttpMethod::parse("post").unwrap_err(),
+                "method must be GET or HEAD, got \"post\"",
+            ),
+            (
+                StatusList::parse("20x").unwrap_err(),
+                "expect: \"20x\" is not a status code, a range like 200-299, or 2xx",
+            ),
+            (
+                StatusList::parse(" , ").unwrap_err(),
+                "expect: give status codes, e.g. 200-299,301",
+            ),
+            (
+                Keyword::parse("!").unwrap_err(),
+                "keyword must not be empty (keyword=text, or keyword=!text for must-not-contain)",
+            ),
+            (
+                Keyword::parse(&"x".repeat(MAX_KEYWORD + 1)).unwrap_err(),
+                "keyword is longer than 256 characters",
+            ),
+            (
+                Keyword::parse("a\tb").unwrap_err(),
+                "keyword must not contain control characters",
+            ),
+            (
+                DnsSettings::parse_expect(RecordType::Mx, "ten mail").unwrap_err(),
+                "expect: \"ten mail\" is not an MX record (e.g. \"10 mail.example.com\")",
+            ),
+            (
+                DnsSettings::parse_expect(RecordType::A, "::1").unwrap_err(),
+                "expect: \"::1\" is not an IPv4 address (type A)",
+            ),
+            (
+                DnsSettings::parse_expect(RecordType::Cname, " , ").unwrap_err(),
+                "expect: give the records the answer must contain",
+            ),
+        ];
+        for (m, english) in cases {
+            assert_eq!(m.to_string(), english);
+        }
+        assert_eq!(
+            HttpMethod::parse("post").unwrap_err().render(Lang::Pt),
+            "method deve ser GET ou HEAD, veio \"post\""
+        );
+        assert_eq!(
+            Keyword::parse(&"x".repeat(MAX_KEYWORD + 1))
+                .unwrap_err()
+                .render(Lang::Ru),
+            "keyword длиннее 256 символов"
+        );
+        assert_eq!(
+            DnsSettings::parse_expect(RecordType::A, "::1")
+                .unwrap_err()
+                .render(Lang::Ko),
+            "expect: \"::1\" 은(는) IPv4 주소가 아닙니다(A 유형)"
+        );
     }
 
     #[test]

@@ -156,6 +156,12 @@ pub struct Monitor {
     /// `UPBOT_CHAT_TARGETS` (the operator's monitors are not limited).
     #[serde(default)]
     pub chat_added: bool,
+    /// Cluster mode: the sites that probe it (empty: every site).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<String>,
+    /// Cluster mode: how many of its sites must agree on DOWN or UP (`None`: a majority).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<u32>,
 }
 
 impl Monitor {
@@ -188,6 +194,11 @@ impl Monitor {
             };
         }
         format_target(&self.host, self.port)
+    }
+
+    /// Whether `site` probes it (cluster mode: every site, or those in `sites`).
+    pub fn probed_from(&self, site: &str) -> bool {
+        self.sites.is_empty() || self.sites.iter().any(|s| s == site)
     }
 
     /// Whether `other` watches the same thing (dedupe within one chat): kind, host and
@@ -302,6 +313,8 @@ mod tests {
             ping: None,
             http: None,
             dns: None,
+            sites: Vec::new(),
+            quorum: None,
         }
     }
 
@@ -346,6 +359,8 @@ mod tests {
                 sign_heartbeats: true,
             })),
             chat_added: true,
+            sites: Vec::new(),
+            quorum: None,
             ping: None,
             http: None,
             dns: None,

@@ -179,6 +179,16 @@ pub enum Notice {
         /// `all`.
         all: bool,
     },
+    /// Cluster mode: a site stopped reporting (`lost`) or reports again; told once to
+    /// each chat whose monitors it probes.
+    Site {
+        /// The site.
+        site: String,
+        /// It stopped reporting (false: it is back).
+        lost: bool,
+        /// How many sites the verdicts count now.
+        counting: u32,
+    },
 }
 
 impl Notice {
@@ -601,7 +611,12 @@ pub fn plan(rows: &[Row<'_>], facts: impl Fn(MonitorId) -> Facts, quiet: bool, n
         let info: Vec<usize> = idx
             .iter()
             .copied()
-            .filter(|&i| matches!(rows[i].notice, Notice::Acked { .. } | Notice::Muted { .. }))
+            .filter(|&i| {
+                matches!(
+                    rows[i].notice,
+                    Notice::Acked { .. } | Notice::Muted { .. } | Notice::Site { .. }
+                )
+            })
             .collect();
         if !info.is_empty() {
             p.messages
@@ -688,7 +703,7 @@ fn message(
     let problem = |i: usize| match rows[i].notice {
         Notice::Change | Notice::MuteEnded { .. } => is_problem(rows[i].to),
         Notice::Reminder => true,
-        Notice::Acked { .. } | Notice::Muted { .. } => false,
+        Notice::Acked { .. } | Notice::Muted { .. } | Notice::Site { .. } => false,
     };
     let storm = lines.len() > STORM_AT;
     let buttons = match lines {

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use super::kinds::MAX_URL;
 use super::monitor::Kind;
+use crate::i18n::{Msg, msg};
 
 /// Default TCP port when a tcp target names none (interface.md: 443).
 pub const DEFAULT_TCP_PORT: u16 = 443;
@@ -40,9 +41,9 @@ pub enum TargetError {
     /// Unknown scheme prefix such as `ftp://`.
     #[error("unsupported scheme {0:?}: use a host, host:port, tcp://host:port or an http(s):// URL")]
     BadScheme(String),
-    /// An http or dns target that does not fit its kind (the text says why).
+    /// An http or dns target that does not fit its kind (the message says why).
     #[error("{0}")]
-    Invalid(String),
+    Invalid(Msg),
     /// An address that names no single host: unspecified (`0.0.0.0`, `::`), broadcast
     /// or multicast.
     #[error("{0} is not a host address (unspecified, broadcast or multicast)")]
@@ -62,10 +63,7 @@ impl Target {
             Some((scheme, _)) if matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") => {
                 return match kind {
                     None | Some(Kind::Http) => parse_url(s),
-                    Some(k) => Err(TargetError::Invalid(format!(
-                        "a URL is an http target, not {}",
-                        k.as_str()
-                    ))),
+                    Some(k) => Err(TargetError::Invalid(msg!("err-target-url-kind", kind = k.as_str()))),
                 };
             }
             Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
@@ -76,9 +74,9 @@ impl Target {
             None => (None, s),
         };
         if kind == Some(Kind::Http) {
-            return Err(TargetError::Invalid(format!(
-                "an http target is a URL, e.g. https://{}/health",
-                s.trim_end_matches('/')
+            return Err(TargetError::Invalid(msg!(
+                "err-target-http-url",
+                host = s.trim_end_matches('/')
             )));
         }
         let rest = rest.trim_end_matches('/');
@@ -94,12 +92,12 @@ impl Target {
         let port = port.or(parsed_port);
         match kind {
             Kind::Ping if port.is_some() => Err(TargetError::PortOnPing),
-            Kind::Dns if port.is_some() || scheme_kind.is_some() => Err(TargetError::Invalid(
-                "a dns target is a name to look up (give the server as server=host:port)".into(),
-            )),
-            Kind::Dns if host.parse::<IpAddr>().is_ok() => Err(TargetError::Invalid(format!(
-                "a dns target is a name to look up, not an address ({host})"
-            ))),
+            Kind::Dns if port.is_some() || scheme_kind.is_some() => {
+                Err(TargetError::Invalid(msg!("err-target-dns-port")))
+            }
+            Kind::Dns if host.parse::<IpAddr>().is_ok() => {
+                Err(TargetError::Invalid(msg!("err-target-dns-address", host = host)))
+            }
             Kind::Dns => Ok(Self {
                 kind,
                 host: host.trim_end_matches('.').to_ascii_lowercase(),
@@ -119,7 +117,7 @@ impl Target {
                 url: None,
             }),
             // Returned above, before the host was split.
-            Kind::Http => Err(TargetError::Invalid("an http target is a URL".into())),
+            Kind::Http => Err(TargetError::Invalid(msg!("err-target-http"))),
         }
     }
 
@@ -135,19 +133,20 @@ impl Target {
 /// An http(s) URL target: a host that is a name or a unicast address, no credentials
 /// (they would show in every alert), no fragment; at most [`MAX_URL`] long.
 fn parse_url(s: &str) -> Result<Target, TargetError> {
-    let bad = |why: &str| TargetError::Invalid(format!("invalid URL {s:?}: {why}"));
+    let bad = |why: Msg| TargetError::Invalid(msg!("err-url", url = format!("{s:?}"), why = why));
     if s.len() > MAX_URL {
-        return Err(bad(&format!("longer than {MAX_URL} characters")));
+        return Err(bad(msg!("err-url-long", max = MAX_URL)));
     }
-    let mut url = url::Url::parse(s).map_err(|e| bad(&e.to_string()))?;
+    // (The URL parser's own words stay English.)
+    let mut url = url::Url::parse(s).map_err(|e| bad(Msg::raw(e.to_string())))?;
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("credentials in the URL are not supported"));
+        return Err(bad(msg!("err-url-credentials")));
     }
     let host = match url.host() {
         Some(url::Host::Domain(d)) => d.to_string(),
         Some(url::Host::Ipv4(v4)) => v4.to_string(),
         Some(url::Host::Ipv6(v6)) => v6.to_string(),
-        None => return Err(bad("no host")),
+        None => return Err(bad(msg!("err-url-no-host"))),
     };
     validate_host(&host)?;
     url.set_fragment(None);
@@ -322,6 +321,51 @@ mod tests {
         assert_eq!(parse_server("dns.lan:54").unwrap(), "dns.lan:54");
         assert!(parse_server("dns.lan:0").is_err() && parse_server("0.0.0.0").is_err());
         assert_eq!(split_server("[::1]:5353"), ("::1".to_string(), 5353));
+    }
+
+    /// The refusals of http and dns targets are messages of the catalogues: English as
+    /// it always read (the WS API, the CLI), a chat's language in a chat.
+    #[test]
+    fn url_and_name_errors_read_as_before_and_translate() {
+        let err = |s: &str, k| Target::parse(s, k, None).unwrap_err();
+        let long = format!("https://a.test/{}", "x".repeat(MAX_URL));
+        let cases = [
+            (
+                err("https://x", Some(Kind::Tcp)),
+                "a URL is an http target, not tcp".to_string(),
+            ),
+            (
+                err("example.com/", Some(Kind::Http)),
+                "an http target is a URL, e.g. https://example.com/health".into(),
+            ),
+            (
+                err("example.com:53", Some(Kind::Dns)),
+                "a dns target is a name to look up (give the server as server=host:port)".into(),
+            ),
+            (
+                err("192.0.2.1", Some(Kind::Dns)),
+                "a dns target is a name to look up, not an address (192.0.2.1)".into(),
+            ),
+            (
+                err("http://ana:pw@h.test/", None),
+                "invalid URL \"http://ana:pw@h.test/\": credentials in the URL are not supported".into(),
+            ),
+            (
+                err(&long, None),
+                format!("invalid URL {long:?}: longer than 2048 characters"),
+            ),
+            (err("http://", None), "invalid URL \"http://\": empty host".into()),
+        ];
+        for (e, english) in cases {
+            assert_eq!(e.to_string(), english);
+        }
+        let TargetError::Invalid(m) = err("http://ana:pw@h.test/", None) else {
+            panic!("an http target error");
+        };
+        assert_eq!(
+            m.render(crate::i18n::Lang::Ru),
+            "неверный URL \"http://ana:pw@h.test/\": логин и пароль в URL не поддерживаются"
+        );
     }
 
     #[test]

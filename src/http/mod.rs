@@ -134,8 +134,8 @@ pub async fn serve(
                 tokio::select! {
                     _ = tick.tick() => {
                         state.limiter.retain_recent();
-                        let store = state.service.store().clone();
-                        let pruned = tokio::task::spawn_blocking(move || store.prune_webhook_ids(now_s())).await;
+                        let ids = state.service.webhook_ids();
+                        let pruned = tokio::task::spawn_blocking(move || ids.prune(now_s())).await;
                         if let Ok(Err(e)) = pruned {
                             tracing::warn!(error = %e, "pruning webhook ids failed");
                         }
@@ -222,7 +222,7 @@ fn admit(
 ) -> Result<Admitted, Refused> {
     let unknown = || Refused::new(StatusCode::NOT_FOUND, "unknown webhook token");
     let Ok(Path(token)) = token else { return Err(unknown()) };
-    let m = st.service.push().lookup(&token).ok_or_else(unknown)?;
+    let m = st.service.push_lookup(&token).ok_or_else(unknown)?;
     let body = body.map_err(|rej| match rej.status() {
         StatusCode::PAYLOAD_TOO_LARGE => Refused::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -237,16 +237,12 @@ fn admit(
         match signature::verify(secret, headers, &body, now) {
             Ok(signature::Verified::Simple) => {}
             Ok(signature::Verified::Standard { id, expires }) => {
-                let seen = st
-                    .service
-                    .store()
-                    .webhook_id_seen(m.id, &id, now_s())
-                    .unwrap_or_else(|e| {
-                        // Not knowing is not a reason to refuse; the atomic record in
-                        // `record_id` still stops a replay.
-                        tracing::warn!(monitor = %m.id, error = %e, "reading webhook ids failed");
-                        false
-                    });
+                let seen = st.service.webhook_ids().seen(m.id, &id, now_s()).unwrap_or_else(|e| {
+                    // Not knowing is not a reason to refuse; the atomic record in
+                    // `record_id` still stops a replay.
+                    tracing::warn!(monitor = %m.id, error = %e, "reading webhook ids failed");
+                    false
+                });
                 if seen {
                     return Err(replayed(m.id));
                 }
@@ -286,11 +282,7 @@ fn replayed(id: MonitorId) -> Refused {
 /// past gate 4 is refused here).
 fn record_id(st: &Shared, a: &Admitted) -> Result<(), Refused> {
     let Some((id, expires)) = &a.msg_id else { return Ok(()) };
-    match st
-        .service
-        .store()
-        .webhook_id_first_use(a.monitor.id, id, *expires, now_s())
-    {
+    match st.service.webhook_ids().first_use(a.monitor.id, id, *expires, now_s()) {
         Ok(true) => Ok(()),
         Ok(false) => Err(replayed(a.monitor.id)),
         Err(e) => {
@@ -309,11 +301,11 @@ async fn apply(st: &Shared, a: &Admitted, signal: Signal, heartbeat: bool) -> Re
     if let Err(refused) = record_id(st, a) {
         return refused.into_response();
     }
-    let store = st.service.store();
-    match st.service.push().report(a.monitor.id, signal).await {
+    let ids = st.service.webhook_ids();
+    match st.service.push_report(a.monitor.id, signal).await {
         Ok(ack) => {
             if a.msg_id.is_some() && ack.state == MonitorState::Paused {
-                if let Err(e) = store.flush().await {
+                if let Err(e) = ids.flush().await {
                     tracing::error!(error = %e, "flushing a webhook id failed");
                 }
             }
@@ -321,7 +313,7 @@ async fn apply(st: &Shared, a: &Admitted, signal: Signal, heartbeat: bool) -> Re
         }
         Err(e) => {
             if let Some((id, _)) = &a.msg_id {
-                if let Err(e) = store.webhook_id_forget(a.monitor.id, id) {
+                if let Err(e) = ids.forget(a.monitor.id, id) {
                     tracing::warn!(monitor = %a.monitor.id, error = %e, "forgetting a webhook id failed");
                 }
             }
@@ -512,6 +504,9 @@ struct Health {
     monitors: usize,
     uptime_s: u64,
     version: &'static str,
+    /// Cluster mode: which node leads, which sites are seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<crate::core::replica::ClusterHealth>,
 }
 
 /// Why ping monitors cannot be probed, if some cannot: each active ping monitor
@@ -553,14 +548,10 @@ fn icmp_problem(status: &crate::scheduler::ProbeStatus, monitors: &[(Kind, &str,
 /// not help, so it is not a failure); 503 when something fails.
 async fn healthz(State(st): State<AppState>) -> Response {
     let service = &st.service;
-    let store_error = service
-        .store()
-        .write_health()
-        .and_then(|()| service.store().schema_version().map(drop).map_err(|e| e.to_string()))
-        .err();
+    let engines = service.engine_health();
+    let store_error = engines.store.err();
     let store_ok = store_error.is_none();
-    let push_ok = service.push().alive();
-    let scheduler_ok = service.scheduler_alive();
+    let (push_ok, scheduler_ok) = (engines.push, engines.scheduler);
     let running = !st.shutdown.is_cancelled();
     let healthy = store_ok && push_ok && scheduler_ok && running;
     let probe_status = st.scheduler.status();
@@ -582,10 +573,17 @@ async fn healthz(State(st): State<AppState>) -> Response {
             (name, _) => name.to_string(),
         })
         .collect();
+    let cluster = service.cluster().map(|c| c.health());
+    let cut_off = cluster.as_ref().is_some_and(|c| c.nats != "connected");
     let (status, reason) = if !running {
         ("shutting down", None)
     } else if !healthy {
         ("unhealthy", Some(format!("failing: {}", failing.join(", "))))
+    } else if cut_off {
+        (
+            "degraded",
+            Some("the cluster is unreachable: probing goes on and verdicts wait for NATS; changes are refused".into()),
+        )
     } else if let Some(why) = icmp {
         ("degraded", Some(why))
     } else {
@@ -601,6 +599,7 @@ async fn healthz(State(st): State<AppState>) -> Response {
         monitors: service.monitor_count(),
         uptime_s: st.started.elapsed().as_secs(),
         version: env!("CARGO_PKG_VERSION"),
+        cluster,
     };
     let code = if healthy {
         StatusCode::OK
@@ -629,7 +628,7 @@ async fn metrics(State(st): State<AppState>, headers: HeaderMap) -> Response {
                 state: v.state,
             })
             .collect();
-        service.metrics().render(&samples, service.store().outbox_len(), format)
+        service.render_metrics(&samples, format)
     })
     .await;
     match text {

@@ -5,7 +5,10 @@
 //! tools and records written before translations existed carry. It is translated
 //! only when a chat is told: [`localize`] recognises the texts upbot itself writes
 //! (`connection refused`, `timed out after 2s`, `3 of 3 pings lost`, `no heartbeat
-//! for 6m`, `dns: no such host`, …) and renders their message in the chat's language;
+//! for 6m`, `dns: no such host`, `HTTP 503 Service Unavailable (expected 200-299)`,
+//! `certificate expires in 5 days`, `NXDOMAIN: x.example does not exist`, …) and
+//! renders their message in the chat's language (values such as an HTTP status name
+//! or a TLS library's detail stay as written);
 //! any other text (a push service's own message, a library's detail) is shown as it
 //! was written.
 //!
@@ -46,7 +49,248 @@ const PHRASES: &[(&str, &str)] = &[
     ("reported down", "reason-reported-down"),
     ("reported degraded", "reason-reported-degraded"),
     ("push monitors are not probed", "reason-not-probed"),
+    // http(s) monitors
+    ("certificate expired", "reason-cert-expired"),
+    ("certificate is not valid yet", "reason-cert-not-yet"),
+    (
+        "certificate not trusted: unknown issuer (self-signed, or signed by a private CA)",
+        "reason-cert-untrusted",
+    ),
+    ("certificate revoked", "reason-cert-revoked"),
+    ("certificate has a bad signature", "reason-cert-signature"),
+    ("the server presented no certificate", "reason-no-certificate"),
+    ("connection closed during the TLS handshake", "reason-tls-closed"),
+    ("connection closed before the response", "reason-closed-early"),
+    ("the server's answer is not valid HTTP", "reason-not-http"),
+    ("HTTP request failed", "reason-http-failed"),
+    ("body read failed", "reason-body-failed"),
+    ("URL without a host", "reason-url-no-host"),
+    ("redirect with an unreadable Location", "reason-redirect-unreadable"),
 ];
+
+/// How the dns probe names the resolver when no `server` is set.
+const SYSTEM_RESOLVER: &str = "the system resolver";
+
+/// What the value in a text must be.
+#[derive(Clone, Copy)]
+enum Value {
+    /// Anything (a library's or a server's words, a URL as written).
+    Text,
+    /// One word: a host, a name, a URL.
+    Word,
+    /// A DNS server: `host:port`, or the system resolver.
+    Server,
+}
+
+/// Texts that are a prefix and then one value: (prefix, message, its variable, value).
+const AFTER: &[(&str, &str, &str, Value)] = &[
+    ("invalid certificate: ", "reason-cert-invalid", "detail", Value::Text),
+    ("certificate is not valid for ", "reason-cert-name", "host", Value::Word),
+    ("TLS handshake failed: ", "reason-tls-failed", "detail", Value::Text),
+    ("invalid URL ", "reason-invalid-url", "url", Value::Word),
+    (
+        "redirect to an invalid URL ",
+        "reason-redirect-invalid",
+        "url",
+        Value::Text,
+    ),
+    (
+        "redirect to a URL that is not http(s): ",
+        "reason-redirect-scheme",
+        "url",
+        Value::Text,
+    ),
+    ("SERVFAIL from ", "reason-servfail", "server", Value::Server),
+    ("REFUSED by ", "reason-dns-refused", "server", Value::Server),
+    ("DNS lookup failed: ", "reason-dns-failed", "detail", Value::Text),
+    (
+        "cannot read the system resolver configuration: ",
+        "reason-resolver-config",
+        "detail",
+        Value::Text,
+    ),
+];
+
+/// Texts that are one word and then a suffix: (suffix, message, its variable).
+const BEFORE: &[(&str, &str, &str)] = &[
+    (" is not a valid TLS server name", "reason-tls-name", "host"),
+    (": no address allowed", "reason-no-address-allowed", "host"),
+    (": no address", "reason-server-no-address", "host"),
+    (" is not a DNS name", "reason-not-dns-name", "name"),
+];
+
+/// The message of a text of [`AFTER`] or [`BEFORE`].
+fn affixed(reason: &str) -> Option<Msg> {
+    let after = AFTER.iter().find_map(|(prefix, id, var, value)| {
+        let v = reason.strip_prefix(prefix)?;
+        let arg = match value {
+            Value::Text => Arg::from(v),
+            Value::Word => Arg::from(word(v)?),
+            Value::Server => server(v)?,
+        };
+        Some(Msg::new(id).with(var, arg))
+    });
+    after.or_else(|| {
+        BEFORE.iter().find_map(|(suffix, id, var)| {
+            let v = word(reason.strip_suffix(suffix)?)?;
+            Some(Msg::new(id).with(var, v))
+        })
+    })
+}
+
+/// The other texts of http(s) and dns monitors that carry values, tried in order (the
+/// more specific first). Each returns `None` when the text is not its form.
+const PATTERNS: &[fn(&str) -> Option<Msg>] = &[
+    |r| {
+        let (status, expected) = r.strip_prefix("HTTP ")?.strip_suffix(')')?.split_once(" (expected ")?;
+        Some(msg!("reason-http-status", status = status, expected = expected))
+    },
+    |r| {
+        let n: u64 = r.strip_prefix("more than ")?.strip_suffix(" redirects")?.parse().ok()?;
+        Some(msg!("reason-http-redirects", count = n))
+    },
+    |r| {
+        let k = r
+            .strip_prefix("keyword \"")?
+            .strip_suffix("\" not found in the response")?;
+        Some(msg!("reason-keyword-missing", keyword = k))
+    },
+    |r| {
+        let k = r
+            .strip_prefix("keyword \"")?
+            .strip_suffix("\" found in the response (must not be)")?;
+        Some(msg!("reason-keyword-present", keyword = k))
+    },
+    |r| {
+        let (took, limit) = r
+            .strip_prefix("slow response: ")?
+            .strip_suffix(')')?
+            .split_once(" (degraded above ")?;
+        Some(msg!(
+            "reason-slow",
+            took = shown_duration(took)?,
+            limit = shown_duration(limit)?
+        ))
+    },
+    |r| {
+        let rest = r.strip_prefix("certificate expires in ")?;
+        let n = rest.strip_suffix(" days").or_else(|| rest.strip_suffix(" day"))?;
+        Some(msg!("reason-cert-expires", days = n.parse::<u64>().ok()?))
+    },
+    |r| {
+        let (when, date) = r
+            .strip_prefix("certificate expired ")?
+            .strip_suffix(')')?
+            .split_once(" (")?;
+        if when == "today" {
+            return Some(msg!("reason-cert-expired-today", date = date));
+        }
+        let ago = when.strip_suffix(" ago")?;
+        let n = ago.strip_suffix(" days").or_else(|| ago.strip_suffix(" day"))?;
+        Some(msg!(
+            "reason-cert-expired-ago",
+            days = n.parse::<u64>().ok()?,
+            date = date
+        ))
+    },
+    |r| {
+        let (host, names) = r
+            .strip_prefix("certificate is not valid for ")?
+            .strip_suffix(')')?
+            .split_once(" (it is for ")?;
+        Some(msg!("reason-cert-name-other", host = host, names = names))
+    },
+    |r| {
+        let alert = r
+            .strip_prefix("TLS handshake refused by the server (alert ")?
+            .strip_suffix(')')?;
+        Some(msg!("reason-tls-alert", alert = alert))
+    },
+    // dns monitors
+    |r| {
+        let (rt, name) = r
+            .strip_prefix("no ")?
+            .strip_suffix(" (empty answer)")?
+            .split_once(" record for ")?;
+        Some(msg!("reason-dns-empty", type = record_type(rt)?, name = word(name)?))
+    },
+    |r| {
+        let (asked, rest) = r.split_once(" is ")?;
+        let (name, rt) = asked.split_once(' ')?;
+        let (answer, expected) = rest.split_once(", expected ")?;
+        Some(msg!(
+            "reason-dns-mismatch",
+            name = word(name)?,
+            type = record_type(rt)?,
+            answer = answer,
+            expected = expected
+        ))
+    },
+    |r| {
+        let name = r.strip_prefix("NXDOMAIN: ")?.strip_suffix(" does not exist")?;
+        Some(msg!("reason-nxdomain", name = word(name)?))
+    },
+    |r| {
+        let (said, from) = r.rsplit_once(" from ")?;
+        let (code, detail) = said.strip_suffix(')')?.split_once(" (")?;
+        if code.is_empty() || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
+        Some(msg!(
+            "reason-dns-code",
+            code = code,
+            detail = detail,
+            server = server(from)?
+        ))
+    },
+    |r| {
+        let s = r.strip_prefix("no DNS server to ask (")?.strip_suffix(')')?;
+        Some(msg!("reason-no-dns-server", server = server(s)?))
+    },
+    |r| {
+        let (after, s) = r.strip_prefix("timed out after ")?.split_once(" waiting for ")?;
+        Some(msg!(
+            "reason-dns-timeout",
+            duration = shown_duration(after)?,
+            server = server(s)?
+        ))
+    },
+    // A failure met asking a DNS server: `connection refused (192.0.2.53:53)`.
+    |r| {
+        let (detail, s) = r.strip_suffix(')')?.rsplit_once(" (")?;
+        recognize(detail)?;
+        Some(msg!(
+            "reason-at-server",
+            detail = Arg::Reason(detail.to_string()),
+            server = server(s)?
+        ))
+    },
+];
+
+/// A duration as [`crate::domain::duration::human`] shows it (`1.234s` too).
+fn shown_duration(s: &str) -> Option<std::time::Duration> {
+    let parse = crate::domain::duration::parse;
+    parse(s).ok().or_else(|| parse(s.strip_suffix('s')?).ok())
+}
+
+/// One word (a host, a name, a URL): no spaces.
+fn word(s: &str) -> Option<&str> {
+    (!s.is_empty() && !s.contains(char::is_whitespace)).then_some(s)
+}
+
+/// A record type as the dns probe writes it (`A`, `MX`, …).
+fn record_type(s: &str) -> Option<&str> {
+    crate::domain::kinds::RecordType::parse(s).filter(|t| t.as_str() == s)?;
+    Some(s)
+}
+
+/// The DNS server a reason names: `host:port`, or the system resolver (in words).
+fn server(s: &str) -> Option<Arg> {
+    if s == SYSTEM_RESOLVER {
+        return Some(Msg::new("reason-system-resolver").into());
+    }
+    word(s).map(Arg::from)
+}
 
 /// `reason` (English, as stored) in `lang`; unknown texts as they are.
 pub fn localize(lang: Lang, reason: &str) -> String {
@@ -60,6 +304,19 @@ pub fn localize(lang: Lang, reason: &str) -> String {
 pub fn recognize(reason: &str) -> Option<Msg> {
     if let Some((_, id)) = PHRASES.iter().find(|(text, _)| *text == reason) {
         return Some(Msg::new(id));
+    }
+    // Several reasons at once (an https monitor's expiring certificate and slow answer).
+    if let Some((first, second)) = reason.split_once("; ") {
+        if recognize(first).is_some() && recognize(second).is_some() {
+            return Some(msg!(
+                "reason-and",
+                first = Arg::Reason(first.to_string()),
+                second = Arg::Reason(second.to_string())
+            ));
+        }
+    }
+    if let Some(m) = affixed(reason).or_else(|| PATTERNS.iter().find_map(|p| p(reason))) {
+        return Some(m);
     }
     let dur = |s: &str| crate::domain::duration::parse(s).ok();
     if let Some(d) = reason.strip_prefix("timed out after ").and_then(dur) {
@@ -176,6 +433,71 @@ mod tests {
             w.step(&s, p, crate::domain::Outcome::Up, crate::domain::State::Up);
         }
         texts.push(w.reason());
+        // http(s) and dns monitors: the pure producers, then the probes' texts as
+        // they write them (probe::http, probe::records).
+        let day = 86_400_000_i64;
+        let now = 1_800_000_000_000_u64;
+        for left in [5 * day, day / 2, -day / 2, -day - 1, -3 * day] {
+            let v = crate::domain::kinds::cert_verdict(now as i64 + left, now, 14);
+            match v {
+                crate::domain::kinds::CertVerdict::Expiring { reason, .. } => texts.push(reason),
+                crate::domain::kinds::CertVerdict::Expired(why) => texts.push(why),
+                crate::domain::kinds::CertVerdict::Fine => panic!("{left}: fine"),
+            }
+        }
+        let k = crate::domain::kinds::Keyword::parse("all \"good\"").unwrap();
+        texts.extend(k.check(b"bad"));
+        let k = crate::domain::kinds::Keyword::parse("!error").unwrap();
+        texts.extend(k.check(b"an error"));
+        texts.extend(
+            [
+                "HTTP 404 Not Found (expected 200-299)",
+                "HTTP 599 (expected 200-299,301)",
+                "more than 10 redirects",
+                "slow response: 1.234s (degraded above 800ms)",
+                "slow response: 2m 5s (degraded above 1m)",
+                "certificate expires in 5 days; slow response: 900ms (degraded above 800ms)",
+                "invalid URL http://a.test/x",
+                "redirect with an unreadable Location",
+                "redirect to an invalid URL \"http://[x\"",
+                "redirect to a URL that is not http(s): ftp://c.test/",
+                "body read failed",
+                "HTTP request failed",
+                "the server's answer is not valid HTTP",
+                "connection closed before the response",
+                "connection closed during the TLS handshake",
+                "certificate expired",
+                "certificate is not valid yet",
+                "certificate not trusted: unknown issuer (self-signed, or signed by a private CA)",
+                "certificate is not valid for a.test (it is for b.test, c.test)",
+                "certificate is not valid for a.test",
+                "certificate revoked",
+                "certificate has a bad signature",
+                "invalid certificate: BadEncoding",
+                "TLS handshake refused by the server (alert HandshakeFailure)",
+                "the server presented no certificate",
+                "TLS handshake failed: peer is incompatible",
+                "URL without a host",
+                "a.test: no address allowed",
+                "a.test is not a valid TLS server name",
+                "dns.lan: no address",
+                "a..b is not a DNS name",
+                "no MX record for example.com (empty answer)",
+                "example.com A is 192.0.2.1, 192.0.2.2, expected 192.0.2.9",
+                "example.com TXT is v=spf1 -all, expected v=spf1, include",
+                "NXDOMAIN: nx.example.com does not exist",
+                "SERVFAIL from 127.0.0.1:53",
+                "REFUSED by the system resolver",
+                "NOTIMP (Not Implemented) from [::1]:53",
+                "connection refused (127.0.0.1:5353)",
+                "no DNS server to ask (the system resolver)",
+                "timed out after 5s waiting for 127.0.0.53:53",
+                "timed out after 300ms waiting for the system resolver",
+                "DNS lookup failed: proto error",
+                "cannot read the system resolver configuration: no such file",
+            ]
+            .map(String::from),
+        );
         for t in &texts {
             let m = recognize(t).unwrap_or_else(|| panic!("{t:?} is not recognised"));
             // (A timeout's stored form is humantime's `1s 500ms`; the message's is `1.5s`.)
@@ -209,7 +531,35 @@ mod tests {
             localize(Lang::Ko, "27% loss over the last 20 probes"),
             "최근 검사 20회 동안 손실 27%"
         );
+        assert_eq!(
+            localize(Lang::Pt, "HTTP 503 Service Unavailable (expected 200-299)"),
+            "HTTP 503 Service Unavailable (esperado 200-299)"
+        );
+        assert_eq!(
+            localize(Lang::Ru, "keyword \"ok\" not found in the response"),
+            "ключевое слово «ok» не найдено в ответе"
+        );
+        assert_eq!(
+            localize(Lang::Ru, "certificate expires in 2 days"),
+            "сертификат истекает через 2 дня"
+        );
+        assert_eq!(
+            localize(
+                Lang::Pt,
+                "certificate expires in 5 days; slow response: 1.5s (degraded above 800ms)"
+            ),
+            "o certificado expira em 5 dias; resposta lenta: 1,5 s (DEGRADED acima de 800 ms)"
+        );
+        assert_eq!(
+            localize(Lang::Ko, "SERVFAIL from the system resolver"),
+            "시스템 리졸버의 SERVFAIL"
+        );
+        assert_eq!(
+            localize(Lang::Ru, "connection refused (127.0.0.1:53)"),
+            "соединение отклонено (127.0.0.1:53)"
+        );
         assert_eq!(localize(Lang::Ru, "disk full"), "disk full", "a service's own words");
+        assert_eq!(localize(Lang::Ru, "disk full; try later"), "disk full; try later");
         assert_eq!(localize(Lang::En, "anything"), "anything");
     }
 }

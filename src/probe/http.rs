@@ -11,6 +11,8 @@
 //!   (`UPBOT_EXTRA_CA_FILE`). The connector reads the certificate's expiry off the
 //!   handshake and hands it to every response of that connection; a failed handshake
 //!   says why (expired, unknown issuer, wrong name).
+//! - Failure reasons are English texts that [`crate::i18n::reason`] recognises to
+//!   translate for a chat: a reworded text needs the same change there.
 //! - Four pools, by trust: verified or not (`tls_verify=false`) × chat-added or not. A
 //!   connection opened without verification, or without the chat policy, must never
 //!   serve a monitor that needs them. No process-wide lock: each pool is built once.

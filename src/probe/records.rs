@@ -4,7 +4,8 @@
 //! Every probe asks the server: the resolvers keep no answers (cache size 0, TTLs
 //! capped at 0) and skip `/etc/hosts`, so a monitor sees what DNS says now. Names are
 //! asked as fully qualified (no search domains). NXDOMAIN, SERVFAIL, REFUSED, an empty
-//! answer and a timeout each fail with their own reason. One resolver per server,
+//! answer and a timeout each fail with their own reason (English texts that
+//! [`crate::i18n::reason`] recognises to translate for a chat). One resolver per server,
 //! shared by every monitor that asks it; a chat-added monitor's `server` must pass
 //! `UPBOT_CHAT_TARGETS` at every probe (its name is resolved through the probes' cache
 //! and the address checked is the address asked).

@@ -309,6 +309,8 @@ mod tests {
                 created_ms: 1,
                 push: None,
                 chat_added: false,
+                sites: Vec::new(),
+                quorum: None,
                 ping: None,
                 http: None,
                 dns: None,

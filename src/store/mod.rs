@@ -38,6 +38,7 @@
 
 mod handle;
 mod integrity;
+mod replica;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -53,10 +54,14 @@ use self::writer::Writer;
 use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, Transition};
 
 pub use self::integrity::FILE as INTEGRITY_FILE;
+pub use self::replica::{Replica, ReplicaFuture, SharedKey};
 pub use self::writer::RECOVER_EVERY;
 
 pub mod oncall;
 pub mod outbox;
+
+mod front;
+pub use front::{AllowList, Outbox, WebhookIds};
 
 mod history;
 mod pages;
@@ -118,6 +123,12 @@ pub enum StoreError {
     /// A value on disk did not decode.
     #[error("store value does not decode: {0}")]
     Codec(#[from] serde_json::Error),
+    /// Cluster mode: the cluster cannot take shared writes now (NATS unreachable).
+    #[error("the cluster is unreachable: {0}")]
+    ClusterUnreachable(String),
+    /// Cluster mode: another node changed the same record first (compare-and-set).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<sled::Error> for StoreError {
@@ -153,6 +164,10 @@ pub struct Alert {
     /// What the row announces (absent in rows of state changes, as before).
     #[serde(default, skip_serializing_if = "crate::domain::oncall::Notice::is_change")]
     pub notice: crate::domain::oncall::Notice,
+    /// Cluster mode: the row's sequence in the cluster's outbox (the leader copied it
+    /// from there; delivering it removes it there too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_seq: Option<u64>,
 }
 
 /// A bot added through the API (`add` with `bot` = token), kept so it starts again at
@@ -196,6 +211,7 @@ impl Alert {
             kind: m.kind,
             transition: t.clone(),
             notice: Default::default(),
+            cluster_seq: None,
         })
     }
 }
@@ -238,6 +254,10 @@ pub struct Store {
     bots: TreeRef,
     chats: TreeRef,
     oncall: oncall::OnCallTrees,
+    /// Cluster mode: where the shared parts are mirrored (see [`replica`]).
+    replica: Arc<std::sync::OnceLock<Arc<dyn Replica>>>,
+    /// This handle never calls the replica ([`Store::local`]).
+    local: bool,
     /// The live database and the failure state, shared by every handle.
     core: Arc<Core>,
     /// The writer thread; `None` only in the writer's own handle.
@@ -357,6 +377,8 @@ impl Store {
             bots: tree("bots"),
             chats: tree("chats"),
             oncall: oncall::OnCallTrees::new(&core),
+            replica: Arc::new(std::sync::OnceLock::new()),
+            local: false,
             core,
             writer: None,
         })
@@ -588,8 +610,11 @@ impl Store {
     /// monitor's new token is indexed before the record and the old one dropped after,
     /// so some token always resolves.
     pub async fn put_monitor(&self, m: &Monitor, h: &Health) -> Result<(), StoreError> {
-        let (m, h) = (m.clone(), h.clone());
-        self.on_writer(true, (0, 1), move |s| s.write_monitor(&m, &h)).await
+        self.replica_ready()?;
+        let (m2, h) = (m.clone(), h.clone());
+        self.on_writer(true, (0, 1), move |s| s.write_monitor(&m2, &h)).await?;
+        let n = self.replicate(SharedKey::Monitor(m.id), Some(enc(m)?));
+        self.replicated_upto(n).await
     }
 
     fn write_monitor(&self, m: &Monitor, h: &Health) -> Result<(), StoreError> {
@@ -602,6 +627,16 @@ impl Store {
         let old = self.monitors.insert(k, enc(m)?)?;
         if old.is_none() {
             self.core.monitors.fetch_add(1, Ordering::AcqRel);
+            if self.replicated() {
+                // Ids come from the cluster's counter: keep ours above them, so the
+                // integrity check at the next open holds.
+                self.meta.update_and_fetch(KEY_NEXT_ID, |old| {
+                    let n = old
+                        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                        .map_or(0, u64::from_be_bytes);
+                    Some(n.max(m.id.0).to_be_bytes().to_vec())
+                })?;
+            }
         }
         self.core.max_id.fetch_max(m.id.0, Ordering::AcqRel);
         if let Some(old_token) = old.as_deref().and_then(push_token_of) {
@@ -616,19 +651,32 @@ impl Store {
     /// (chat-wide changes: a group migration, a bot removed from a chat). Each record is
     /// written as by [`Store::put_monitor`], health before the monitor.
     pub async fn put_monitors(&self, items: &[(Monitor, Health)]) -> Result<(), StoreError> {
+        self.replica_ready()?;
+        let shared = items
+            .iter()
+            .map(|(m, _)| Ok((m.id, enc(m)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let items = items.to_vec();
         let most = i64::try_from(items.len()).unwrap_or(i64::MAX);
         self.on_writer(true, (0, most), move |s| {
             items.iter().try_for_each(|(m, h)| s.write_monitor(m, h))
         })
-        .await
+        .await?;
+        let mut last = None;
+        for (id, v) in shared {
+            last = self.replicate(SharedKey::Monitor(id), Some(v)).or(last);
+        }
+        self.replicated_upto(last).await
     }
 
     /// Removes a monitor and everything kept about it, durably. Removing the monitor
     /// record comes first (the commit point). Returns the removed monitor, or `None`
     /// if there was none.
     pub async fn delete_monitor(&self, id: MonitorId) -> Result<Option<Monitor>, StoreError> {
+        self.replica_ready()?;
         let old = self.on_writer(true, (-1, 0), move |s| s.remove_monitor(id)).await?;
+        let n = self.replicate(SharedKey::Monitor(id), None);
+        self.replicated_upto(n).await?;
         old.map(|v| dec(&v)).transpose()
     }
 
@@ -800,7 +848,8 @@ impl Store {
         if !self.monitors.contains_key(k)? {
             return Ok(());
         }
-        if let Some(a) = alert {
+        // In cluster mode a site's own verdicts alert nobody: the leader's quorum does.
+        if let (Some(a), false) = (alert, self.replicated()) {
             self.outbox_push(a)?;
         }
         if let Some(ms) = seen_ms {
@@ -827,13 +876,17 @@ impl Store {
 
     /// Remembers a bot added through the API (so it starts again at boot), durably.
     pub async fn put_bot(&self, bot: &StoredBot) -> Result<(), StoreError> {
-        let bot = bot.clone();
+        self.replica_ready()?;
+        let key = bot.username.to_ascii_lowercase();
+        let value = enc(bot)?;
+        let (k, v) = (key.clone(), value.clone());
         self.on_writer(true, (0, 0), move |s| {
-            s.bots
-                .insert(bot.username.to_ascii_lowercase().as_bytes(), enc(&bot)?)?;
+            s.bots.insert(k.as_bytes(), v)?;
             Ok(())
         })
-        .await
+        .await?;
+        let n = self.replicate(SharedKey::Bot(key), Some(value));
+        self.replicated_upto(n).await
     }
 
     /// Every bot added through the API.
@@ -843,11 +896,30 @@ impl Store {
 
     /// Allows a chat implicitly (the operator named it), durably.
     pub async fn allow_chat(&self, chat_id: i64) -> Result<(), StoreError> {
+        self.replica_ready()?;
         self.on_writer(true, (0, 0), move |s| {
             s.chats.insert(chat_id.to_be_bytes(), &[])?;
             Ok(())
         })
-        .await
+        .await?;
+        let n = self.replicate(SharedKey::Allowed(chat_id), Some(Vec::new()));
+        self.replicated_upto(n).await
+    }
+
+    /// Every chat allowed implicitly.
+    pub fn allowed_chats(&self) -> Result<Vec<i64>, StoreError> {
+        let mut out = Vec::new();
+        for k in self.chats.iter().keys() {
+            if let Ok(b) = <[u8; 8]>::try_from(k?.as_ref()) {
+                out.push(i64::from_be_bytes(b));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The id counter: the last monitor id handed out (0 if none).
+    pub fn id_counter(&self) -> Result<u64, StoreError> {
+        self.peek_next_id()
     }
 
     /// Whether a chat was allowed implicitly.
@@ -926,6 +998,8 @@ mod tests {
             created_ms: 1,
             push: None,
             chat_added: false,
+            sites: Vec::new(),
+            quorum: None,
             ping: None,
             http: None,
             dns: None,

@@ -18,7 +18,7 @@ use crate::domain::{Health, Monitor, Transition};
 use std::sync::Arc;
 
 use super::handle::{Core, TreeRef};
-use super::{Alert, Store, StoreError, dec, enc, key};
+use super::{Alert, SharedKey, Store, StoreError, dec, enc, key};
 
 /// The two trees of on-call data.
 #[derive(Clone)]
@@ -69,17 +69,21 @@ impl Store {
 
     /// Writes a monitor's on-call record (not flushed; an all-default record is removed).
     pub fn put_oncall(&self, id: MonitorId, rec: &OnCall) -> Result<(), StoreError> {
-        if *rec == OnCall::default() {
-            self.oncall.records.remove(key(id))?;
+        self.replica_ready()?;
+        let (before, value) = if *rec == OnCall::default() {
+            (self.oncall.records.remove(key(id))?, None)
         } else {
-            self.oncall.records.insert(key(id), enc(rec)?)?;
-        }
+            let v = enc(rec)?;
+            (self.oncall.records.insert(key(id), v.clone())?, Some(v))
+        };
+        self.replicate_over(SharedKey::OnCall(id), before.map(|b| b.to_vec()), value);
         Ok(())
     }
 
     /// Forgets a monitor's on-call record (not flushed).
     pub fn remove_oncall(&self, id: MonitorId) -> Result<(), StoreError> {
         self.oncall.records.remove(key(id))?;
+        self.replicate(SharedKey::OnCall(id), None);
         Ok(())
     }
 
@@ -111,11 +115,14 @@ impl Store {
 
     /// Writes a chat's settings (not flushed; all-default settings are removed).
     pub fn put_chat_settings(&self, chat: i64, s: &ChatSettings) -> Result<(), StoreError> {
-        if *s == ChatSettings::default() {
-            self.oncall.chats.remove(chat.to_be_bytes())?;
+        self.replica_ready()?;
+        let (before, value) = if *s == ChatSettings::default() {
+            (self.oncall.chats.remove(chat.to_be_bytes())?, None)
         } else {
-            self.oncall.chats.insert(chat.to_be_bytes(), enc(s)?)?;
-        }
+            let v = enc(s)?;
+            (self.oncall.chats.insert(chat.to_be_bytes(), v.clone())?, Some(v))
+        };
+        self.replicate_over(SharedKey::Chat(chat), before.map(|b| b.to_vec()), value);
         Ok(())
     }
 

@@ -163,6 +163,10 @@ impl Store {
     /// change that caused it, and both ride on the same flush). Returns its sequence.
     /// Senders are not woken: call [`Store::outbox_notify`] once the alert is written.
     pub fn outbox_push(&self, alert: &Alert) -> Result<u64, StoreError> {
+        // Cluster mode: the row goes to the cluster's outbox; the leader sends it.
+        if let Some(r) = self.replica() {
+            return Ok(r.alert(alert));
+        }
         let ob = &self.outbox;
         let seq = ob.db.generate_id()?;
         ob.rows.insert(seq.to_be_bytes(), enc(alert)?)?;
@@ -210,7 +214,19 @@ impl Store {
     }
 
     /// Removes delivered alerts, then flushes, so a restart does not send them again.
+    /// Rows copied from the cluster's outbox are removed there first.
     pub async fn outbox_remove(&self, seqs: &[u64]) -> Result<(), StoreError> {
+        if let Some(r) = self.replica() {
+            let mut cluster = Vec::new();
+            for seq in seqs {
+                if let Some(v) = self.outbox.rows.get(seq.to_be_bytes())? {
+                    cluster.extend(dec::<Alert>(&v)?.cluster_seq);
+                }
+            }
+            if !cluster.is_empty() {
+                r.delivered(cluster).await;
+            }
+        }
         for seq in seqs {
             self.outbox.index().unfile(*seq);
             self.outbox.rows.remove(seq.to_be_bytes())?;
@@ -260,6 +276,29 @@ impl Store {
         Ok(moved)
     }
 
+    /// Cluster mode, on the leader: copies a row of the cluster's outbox (its
+    /// `cluster_seq` set) into this node's outbox and wakes the senders. Not flushed:
+    /// the cluster keeps the row until it is delivered.
+    pub fn outbox_ingest(&self, alert: &Alert) -> Result<u64, StoreError> {
+        let seq = self.local().outbox_push(alert)?;
+        self.outbox.wake();
+        Ok(seq)
+    }
+
+    /// Every pending row, oldest first (cluster mode: the leader compares them with the
+    /// cluster's outbox when it takes over).
+    pub fn outbox_rows(&self) -> Result<Vec<(u64, Alert)>, StoreError> {
+        let mut seqs: Vec<u64> = self.outbox.index().slots.keys().copied().collect();
+        seqs.sort_unstable();
+        self.outbox.rows_of(seqs)
+    }
+
+    /// Drops rows from this node's outbox only (cluster mode: rows another leader
+    /// delivered meanwhile), then flushes.
+    pub async fn outbox_forget(&self, seqs: &[u64]) -> Result<(), StoreError> {
+        self.local().outbox_remove(seqs).await
+    }
+
     /// A receiver that changes whenever alerts enter the outbox (senders await it
     /// instead of polling; `changed()` never misses a write made after
     /// `borrow_and_update`).
@@ -291,6 +330,7 @@ mod tests {
                 down_for_ms: None,
             },
             notice: Default::default(),
+            cluster_seq: None,
         }
     }
 

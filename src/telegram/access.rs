@@ -11,7 +11,7 @@ use teloxide::types::{ChatMemberKind, Message};
 
 use super::api;
 use crate::config::AllowedChats;
-use crate::store::{Store, StoreError};
+use crate::store::{AllowList, StoreError};
 
 /// A chat that is not allowed is told so at most this often, whatever it sends.
 pub const REFUSAL_EVERY: Duration = Duration::from_secs(3600);
@@ -21,17 +21,17 @@ const REFUSALS_KEPT: usize = 10_000;
 /// The allow-list and the memory of which strangers were told, and when.
 pub struct Access {
     allowed: AllowedChats,
-    store: Store,
+    implicit: AllowList,
     /// When each refused chat was last told.
     refused: Mutex<HashMap<i64, Instant>>,
 }
 
 impl Access {
-    /// The allow-list from the config; implicit allows live in `store`.
-    pub fn new(allowed: AllowedChats, store: Store) -> Self {
+    /// The allow-list from the config; implicit allows live in the store (`implicit`).
+    pub fn new(allowed: AllowedChats, implicit: AllowList) -> Self {
         Self {
             allowed,
-            store,
+            implicit,
             refused: Mutex::new(HashMap::new()),
         }
     }
@@ -41,7 +41,7 @@ impl Access {
         match &self.allowed {
             AllowedChats::Any => true,
             AllowedChats::List(ids) if ids.contains(&chat) => true,
-            AllowedChats::List(_) => self.store.chat_allowed(chat).unwrap_or_else(|e| {
+            AllowedChats::List(_) => self.implicit.contains(chat).unwrap_or_else(|e| {
                 tracing::error!(chat, error = %e, "allow-list lookup failed; refusing the chat");
                 false
             }),
@@ -51,10 +51,10 @@ impl Access {
     /// Allows `chat` from now on, durably (the operator named it, or it is the new id
     /// of a migrated group).
     pub async fn allow(&self, chat: i64) -> Result<(), StoreError> {
-        if matches!(&self.allowed, AllowedChats::Any) || self.store.chat_allowed(chat)? {
+        if matches!(&self.allowed, AllowedChats::Any) || self.implicit.contains(chat)? {
             return Ok(());
         }
-        self.store.allow_chat(chat).await
+        self.implicit.allow(chat).await
     }
 
     /// Whether a refused chat is to be told now (at most once per [`REFUSAL_EVERY`];
@@ -118,22 +118,23 @@ pub async fn user_can_modify(bot: &Bot, chat: i64, user: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
     #[tokio::test]
     async fn allow_list_and_implicit_allows() {
         let store = Store::temporary().unwrap();
-        let a = Access::new(AllowedChats::List(vec![-1001]), store.clone());
+        let a = Access::new(AllowedChats::List(vec![-1001]), store.allow_list());
         assert!(a.is_allowed(-1001));
         assert!(!a.is_allowed(-1002));
         a.allow(-1002).await.unwrap();
         assert!(a.is_allowed(-1002), "implicit allows persist in the store");
         assert!(store.chat_allowed(-1002).unwrap());
-        assert!(Access::new(AllowedChats::Any, store).is_allowed(42));
+        assert!(Access::new(AllowedChats::Any, store.allow_list()).is_allowed(42));
     }
 
     #[test]
     fn strangers_are_told_once_an_hour() {
-        let a = Access::new(AllowedChats::List(vec![]), Store::temporary().unwrap());
+        let a = Access::new(AllowedChats::List(vec![]), Store::temporary().unwrap().allow_list());
         let t0 = Instant::now();
         assert!(a.refusal_due_at(5, t0));
         assert!(!a.refusal_due_at(5, t0));

@@ -301,12 +301,18 @@ impl BotCtx {
         }
         match user {
             Some(user) if !anonymous => {
-                let your_group = tr!(style.lang, "your-group");
+                // The private message is read in the admin's own chat with the bot: in
+                // its language (set there, else their app's), not the group's.
+                let lang = (self.shared.service.chat_lang(user as i64))
+                    .or_else(|| sender_lang(msg.from.as_ref()))
+                    .unwrap_or_default();
+                let theirs = style.clone().in_lang(lang);
+                let your_group = tr!(lang, "your-group");
                 let group = msg.chat.title().unwrap_or(&your_group);
                 a.private = Some(SideJob {
                     what: Private {
                         user: user as i64,
-                        html: private::urls_message(view, group, style),
+                        html: private::urls_message(view, group, &theirs),
                     },
                     done: private::sent_privately(style.lang),
                     failed: private::cannot_message(&self.username, style, id),
@@ -496,9 +502,9 @@ mod tests {
         let push = crate::push::Push::start(store.clone(), events.clone(), metrics.clone(), Default::default());
         let service = Service::start(store.clone(), scheduler, push, events, metrics, "http://127.0.0.1:8766").unwrap();
         let shared = Arc::new(Shared {
-            access: super::super::access::Access::new(AllowedChats::Any, store.clone()),
+            access: super::super::access::Access::new(AllowedChats::Any, store.allow_list()),
+            outbox: store.outbox_handle(),
             service,
-            store,
         });
         let bot = Bot::new("123456:TEST").set_api_url("http://127.0.0.1:9".parse().unwrap());
         let courier = Courier::new(

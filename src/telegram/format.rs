@@ -284,6 +284,15 @@ fn plan_line(lang: Lang, a: &Alert, behind: usize, now_ms: u64) -> String {
                 )
             }
         }
+        // Each text gets exactly its placeholders (the catalogue check is strict).
+        Notice::Site {
+            site,
+            lost: true,
+            counting,
+        } => {
+            tr!(lang, "site-lost", site = esc(site), counting = *counting)
+        }
+        Notice::Site { site, lost: false, .. } => tr!(lang, "site-back", site = esc(site)),
     };
     if behind > 0 {
         line.push_str(" · ");
@@ -840,6 +849,33 @@ fn status(lang: Lang, s: &StatusView, now_ms: u64) -> String {
     if m.kind == Kind::Ping {
         out.push_str(&packet_lines(lang, m, &s.stats));
     }
+    if let Some(c) = &m.cluster {
+        out.push_str(&sites_lines(lang, c));
+    }
+    out
+}
+
+/// Cluster mode: each site's view (`/status`), the quorum, and a word when this node
+/// cannot reach the cluster.
+fn sites_lines(lang: Lang, c: &crate::core::replica::ClusterMonitorView) -> String {
+    let counted = c.sites.iter().filter(|s| s.reporting).count();
+    let mut out = format!("\n{}", tr!(lang, "status-sites", need = c.quorum, counted = counted));
+    for s in &c.sites {
+        let view = match (s.reporting, s.state) {
+            (false, _) => tr!(lang, "status-site-silent"),
+            (true, None) => tr!(lang, "status-site-pending"),
+            (true, Some(st)) if s.reason.is_empty() || !matches!(st, State::Down | State::Degraded) => {
+                state_in(lang, st).to_string()
+            }
+            (true, Some(st)) => format!("{} ({})", state_in(lang, st), reason_html(lang, &s.reason)),
+        };
+        out.push('\n');
+        out.push_str(&tr!(lang, "status-site", site = esc(&s.site), view = view));
+    }
+    if !c.reachable {
+        out.push('\n');
+        out.push_str(&tr!(lang, "status-cluster-unreachable"));
+    }
     out
 }
 
@@ -885,24 +921,24 @@ fn kind_settings(lang: Lang, m: &MonitorView) -> String {
         parts.push(method.to_string());
     }
     if let Some(e) = &f.expect {
-        parts.push(format!("expect {}", esc(e)));
+        parts.push(tr!(lang, "kind-expect", expect = esc(e)));
     }
     if let Some(k) = &f.keyword {
-        parts.push(format!("keyword {}", esc(k)));
+        parts.push(tr!(lang, "kind-keyword", keyword = esc(k)));
     }
     if let Some(d) = f.degraded {
-        parts.push(format!("degraded above {}", every(lang, d)));
+        parts.push(tr!(lang, "kind-degraded", limit = every(lang, d)));
     }
     if m.target.starts_with("https://") {
         if let Some(days) = f.cert_days {
-            parts.push(format!("certificate warning {days} days before expiry"));
+            parts.push(tr!(lang, "kind-cert-days", days = days));
         }
     }
     if f.tls_verify == Some(false) {
-        parts.push("certificate not verified".into());
+        parts.push(tr!(lang, "kind-tls-off"));
     }
     if f.record_type.is_some() && f.server.is_none() {
-        parts.push("system resolver".into());
+        parts.push(tr!(lang, "kind-system-resolver"));
     }
     if parts.is_empty() {
         return String::new();
@@ -1098,6 +1134,7 @@ mod tests {
                 down_for_ms: down,
             },
             notice: Default::default(),
+            cluster_seq: None,
         }
     }
 
@@ -1244,6 +1281,7 @@ mod tests {
             remind: None,
             settings: Default::default(),
             warnings: Vec::new(),
+            cluster: None,
         }
     }
 
@@ -1415,6 +1453,29 @@ mod tests {
             text(&[(4, 0)], Section::Info, &[4]),
             "✅ #7 <b>db</b> (10.0.0.5) (DOWN) acked by the operator: on it. No reminders until it recovers."
         );
+        // Cluster mode: a site stops reporting, and is back.
+        for (lost, want) in [
+            (
+                true,
+                "📡 Site <b>fra</b> stopped reporting; verdicts count the 2 other sites until it is back.",
+            ),
+            (false, "📡 Site <b>fra</b> reports again; verdicts count it again."),
+        ] {
+            let mut site = alert(7, "db", "10.0.0.5", State::Up, State::Up, "", None);
+            site.notice = Notice::Site {
+                site: "fra".into(),
+                lost,
+                counting: 2,
+            };
+            let rows: HashMap<u64, &Alert> = [(6, &site)].into_iter().collect();
+            let c = plan_chunks(
+                &planned(&[(6, 0)], Section::Info, false, &[6]),
+                &rows,
+                &style,
+                1_000_000,
+            );
+            assert_eq!(c[0].html, want);
+        }
         let mut changed = alert(7, "db", "10.0.0.5", State::Up, State::Down, "refused", None);
         changed.notice = Notice::MuteEnded {
             all: true,

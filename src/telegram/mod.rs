@@ -1,7 +1,7 @@
 //! The Telegram front: every bot of the process (configured tokens, and tokens added
 //! through the API and kept in the store), each with its own dispatcher and one send
 //! path ([`send::Courier`]: per-chat queues, replies before alerts, paced), all sharing
-//! one command core and store.
+//! one command core; the senders hold only the outbox handle the core gives them.
 //!
 //! Where things are: [`bot`] turns updates into commands and answers; [`send`] sends
 //! every message; [`outbox`] feeds it the durable alerts; [`pace`] holds Telegram's
@@ -14,6 +14,11 @@
 //! to resolve and check the bot of operator `add`s; [`Telegram::stop`] stops every
 //! dispatcher (through its `ShutdownToken`) and sender. Bots are logged by username,
 //! never by token.
+//!
+//! What the front holds of the core: the [`Service`] for commands, the outbox handle
+//! for delivery, and two streams by nature: the event bus, into which a migration or a
+//! removed bot is published for WS subscribers (a notice that no command returns), and
+//! the metrics sink its updates and sends are counted into.
 
 pub mod access;
 pub mod api;
@@ -41,7 +46,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::core::{BotGateway, CoreError, ResolveFuture, Service};
 use crate::events::{NoticeEvent, NoticeKind};
-use crate::store::{Store, StoredBot};
+use crate::store::{Outbox, StoredBot};
 use access::Access;
 use api::Verdict;
 use bot::BotCtx;
@@ -59,8 +64,8 @@ pub struct Shared {
     pub service: Service,
     /// Allow-list and admin rules.
     pub access: Access,
-    /// The store (the durable outbox).
-    pub store: Store,
+    /// The durable outbox the senders deliver from.
+    pub outbox: Outbox,
 }
 
 impl Shared {
@@ -70,7 +75,7 @@ impl Shared {
         let ids = self.service.migrate_chat(old, new).await?;
         // The chat's settings (quiet, a mute of all) move too; the flush below covers it.
         self.service.move_chat_settings(old, new)?;
-        let alerts = self.store.outbox_rechat(old, new).await?;
+        let alerts = self.outbox.rechat(old, new).await?;
         if self.access.is_allowed(old) {
             self.access.allow(new).await?;
         }
@@ -100,7 +105,7 @@ impl Shared {
     /// for that chat (they cannot be delivered), and tell WS subscribers and the log.
     pub async fn chat_gone(&self, bot: &str, chat: i64, why: &str) -> Result<(), CoreError> {
         let ids = self.service.pause_chat(bot, chat).await?;
-        let dropped = self.store.outbox_drop_chat(bot, chat).await?;
+        let dropped = self.outbox.drop_chat(bot, chat).await?;
         if ids.is_empty() && dropped == 0 {
             return Ok(());
         }
@@ -124,14 +129,31 @@ impl Shared {
     }
 }
 
-/// One started bot.
+/// One started bot: checked with getMe and known to the core; polling and sending
+/// while the front is active ([`Work`]).
 struct RunningBot {
     bot: Bot,
     me: Me,
+    /// The send path of the bot's current or last activity (one that never sends
+    /// before the first: its pacer still paces the operator's "can it post?" checks).
+    courier: Mutex<Arc<Courier>>,
+    work: Mutex<Option<Work>>,
+}
+
+impl RunningBot {
+    fn courier(&self) -> Arc<Courier> {
+        lock(&self.courier).clone()
+    }
+}
+
+/// What runs while a bot is active: its `getUpdates` polling (the dispatcher) and its
+/// senders, ended by `stop`.
+struct Work {
+    stop: CancellationToken,
     courier: Arc<Courier>,
     shutdown: ShutdownToken,
-    dispatch: Mutex<Option<JoinHandle<()>>>,
-    sender: Mutex<Option<JoinHandle<()>>>,
+    dispatch: JoinHandle<()>,
+    sender: JoinHandle<()>,
 }
 
 struct Front {
@@ -147,6 +169,9 @@ struct Front {
     stop: CancellationToken,
     /// Retry loops of bots that could not start yet.
     pending: Mutex<Vec<JoinHandle<()>>>,
+    /// Whether bots poll and send (changed under `launching`): always when upbot runs
+    /// alone; in cluster mode only while this node leads.
+    active: std::sync::atomic::AtomicBool,
 }
 
 /// Handle to the Telegram front.
@@ -178,16 +203,25 @@ impl Telegram {
     /// Starts every configured and remembered bot (a bot that cannot start is logged
     /// and retried; it never stops the server) and registers the bot gateway.
     pub async fn start(config: &Config, service: Service) -> anyhow::Result<Self> {
+        Self::start_with(config, service, true).await
+    }
+
+    /// Like [`Telegram::start`], but the bots only answer the core (they neither poll
+    /// nor send) until [`Telegram::activate`]: a cluster node that does not lead.
+    pub async fn start_dormant(config: &Config, service: Service) -> anyhow::Result<Self> {
+        Self::start_with(config, service, false).await
+    }
+
+    async fn start_with(config: &Config, service: Service, active: bool) -> anyhow::Result<Self> {
         let api_url: url::Url = config
             .telegram_api_url
             .parse()
             .map_err(|e| anyhow::anyhow!("UPBOT_TELEGRAM_API_URL: {e}"))?;
-        let store = service.store().clone();
         let front = Arc::new(Front {
             shared: Arc::new(Shared {
-                access: Access::new(config.allowed_chats.clone(), store.clone()),
+                access: Access::new(config.allowed_chats.clone(), service.allow_list()),
                 service: service.clone(),
-                store: store.clone(),
+                outbox: service.outbox(),
             }),
             api_url,
             limits: if config.telegram_pacing {
@@ -199,13 +233,14 @@ impl Telegram {
             launching: tokio::sync::Mutex::new(()),
             stop: CancellationToken::new(),
             pending: Mutex::new(Vec::new()),
+            active: std::sync::atomic::AtomicBool::new(active),
         });
         let mut tokens: Vec<(String, &'static str)> = config
             .telegram_tokens
             .iter()
             .map(|t| (t.expose().to_string(), "config"))
             .collect();
-        for b in store.bots()? {
+        for b in service.stored_bots()? {
             if !tokens.iter().any(|(t, _)| *t == b.token) {
                 tokens.push((b.token, "added through the API"));
             }
@@ -247,7 +282,7 @@ impl Telegram {
 
     /// Stops every dispatcher and sender (pending alerts stay in the outbox; answers
     /// still queued are dropped).
-    pub async fn stop(self) {
+    pub async fn stop(&self) {
         self.front.shared.service.set_bot_gateway(None);
         self.front.stop.cancel();
         // Taking the launch lock means no launch in progress can add a bot after this.
@@ -256,24 +291,61 @@ impl Telegram {
             lock(&self.front.bots).drain().map(|(_, b)| b).collect()
         };
         let deadline = tokio::time::Instant::now() + STOP_TIMEOUT;
-        let stops = bots.iter().map(|b| {
-            let finished = || lock(&b.dispatch).as_ref().is_none_or(|h| h.is_finished());
-            bot::shutdown(&b.shutdown, finished, deadline)
-        });
-        futures_util::future::join_all(stops).await;
-        let mut handles: Vec<JoinHandle<()>> = lock(&self.front.pending).drain(..).collect();
-        for b in &bots {
-            handles.extend(lock(&b.dispatch).take());
-            handles.extend(lock(&b.sender).take());
-        }
-        futures_util::future::join_all(bots.iter().map(|b| b.courier.shutdown(deadline))).await;
-        for mut h in handles {
+        let pending: Vec<JoinHandle<()>> = lock(&self.front.pending).drain(..).collect();
+        futures_util::future::join_all(bots.iter().map(|b| Front::stop_work(b, deadline))).await;
+        for mut h in pending {
             if tokio::time::timeout_at(deadline, &mut h).await.is_err() {
                 h.abort();
                 let _ = h.await;
             }
         }
         tracing::info!(bots = bots.len(), "Telegram bots stopped");
+    }
+
+    /// Starts every bot's polling and senders (cluster mode: this node now leads).
+    pub async fn activate(&self) {
+        let _one_at_a_time = self.front.launching.lock().await;
+        if self.front.stop.is_cancelled() {
+            return;
+        }
+        self.front.active.store(true, std::sync::atomic::Ordering::Release);
+        let bots: Vec<Arc<RunningBot>> = lock(&self.front.bots).values().cloned().collect();
+        for b in &bots {
+            self.front.start_work(b);
+        }
+        tracing::info!(bots = bots.len(), "Telegram bots polling and sending");
+    }
+
+    /// Stops every bot's polling and senders, and returns once they have stopped
+    /// (cluster mode: this node no longer leads). The bots stay known to the core.
+    pub async fn deactivate(&self) {
+        let bots: Vec<Arc<RunningBot>> = {
+            let _one_at_a_time = self.front.launching.lock().await;
+            self.front.active.store(false, std::sync::atomic::Ordering::Release);
+            lock(&self.front.bots).values().cloned().collect()
+        };
+        let deadline = tokio::time::Instant::now() + STOP_TIMEOUT;
+        futures_util::future::join_all(bots.iter().map(|b| Front::stop_work(b, deadline))).await;
+        tracing::info!(bots = bots.len(), "Telegram bots no longer polling or sending");
+    }
+
+    /// Starts the bots the store knows that are not running yet (cluster mode: another
+    /// node added one through the API).
+    pub async fn launch_stored(&self) {
+        let Ok(stored) = self.front.shared.service.stored_bots() else {
+            return;
+        };
+        for b in stored {
+            let known = lock(&self.front.bots).values().any(|r| r.bot.token() == b.token);
+            if !known {
+                match self.front.launch(&b.token).await {
+                    Ok(r) => tracing::info!(bot = %r.me.username(), "Telegram bot running (added on another node)"),
+                    Err(e) => {
+                        tracing::warn!(bot = %b.username, error = %e, "a bot added on another node cannot start here")
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -307,35 +379,19 @@ impl Front {
                 }
                 return Ok(b.clone());
             }
-            let courier = Courier::new(
-                bot.clone(),
-                username.clone(),
-                self.shared.clone(),
-                self.limits,
-                self.stop.clone(),
-            );
-            let ctx = Arc::new(BotCtx {
-                shared: self.shared.clone(),
-                username: username.clone(),
-                courier: courier.clone(),
-            });
-            let dp = bot::dispatcher(bot.clone(), ctx);
-            let shutdown = dp.shutdown_token();
-            let dispatch = tokio::spawn(bot::run_dispatcher(
-                bot.clone(),
-                dp,
-                username.clone(),
-                self.stop.clone(),
-            ));
-            let sender = tokio::spawn(outbox::watch(courier.clone(), self.stop.clone()));
+            // Never sends: its stop token is cancelled from the start.
+            let idle = CancellationToken::new();
+            idle.cancel();
+            let courier = Courier::new(bot.clone(), username.clone(), self.shared.clone(), self.limits, idle);
             let running = Arc::new(RunningBot {
                 bot: bot.clone(),
                 me,
-                courier,
-                shutdown,
-                dispatch: Mutex::new(Some(dispatch)),
-                sender: Mutex::new(Some(sender)),
+                courier: Mutex::new(courier),
+                work: Mutex::new(None),
             });
+            if self.active.load(std::sync::atomic::Ordering::Acquire) {
+                self.start_work(&running);
+            }
             lock(&self.bots).insert(username.to_ascii_lowercase(), running.clone());
             running
         };
@@ -351,6 +407,55 @@ impl Front {
             }
         }
         Ok(running)
+    }
+
+    /// Starts `b`'s polling and senders (no-op if they run).
+    fn start_work(&self, b: &RunningBot) {
+        let mut work = lock(&b.work);
+        if work.is_some() {
+            return;
+        }
+        let username = b.me.username().to_string();
+        let stop = self.stop.child_token();
+        let courier = Courier::new(
+            b.bot.clone(),
+            username.clone(),
+            self.shared.clone(),
+            self.limits,
+            stop.clone(),
+        );
+        let ctx = Arc::new(BotCtx {
+            shared: self.shared.clone(),
+            username: username.clone(),
+            courier: courier.clone(),
+        });
+        let dp = bot::dispatcher(b.bot.clone(), ctx);
+        let shutdown = dp.shutdown_token();
+        let dispatch = tokio::spawn(bot::run_dispatcher(b.bot.clone(), dp, username, stop.clone()));
+        let sender = tokio::spawn(outbox::watch(courier.clone(), stop.clone()));
+        *lock(&b.courier) = courier.clone();
+        *work = Some(Work {
+            stop,
+            courier,
+            shutdown,
+            dispatch,
+            sender,
+        });
+    }
+
+    /// Stops `b`'s polling and senders (until `deadline`, then abandons them).
+    async fn stop_work(b: &RunningBot, deadline: tokio::time::Instant) {
+        let Some(w) = lock(&b.work).take() else { return };
+        w.stop.cancel();
+        let finished = || w.dispatch.is_finished();
+        bot::shutdown(&w.shutdown, finished, deadline).await;
+        w.courier.shutdown(deadline).await;
+        for mut h in [w.dispatch, w.sender] {
+            if tokio::time::timeout_at(deadline, &mut h).await.is_err() {
+                h.abort();
+                let _ = h.await;
+            }
+        }
     }
 
     /// Keeps trying to start a bot whose first start failed for lack of the Bot API.
@@ -407,7 +512,7 @@ impl Front {
                         username: r.me.username().to_string(),
                         token: b.to_string(),
                     };
-                    self.shared.service.store().put_bot(&stored).await?;
+                    self.shared.service.remember_bot(&stored).await?;
                     r
                 }
                 Err(LaunchError::InvalidToken) => {
@@ -460,7 +565,7 @@ async fn check_can_post(b: &RunningBot, chat: i64) -> Result<(), CoreError> {
         _ => refused(f.to_string()),
     };
     if chat > 0 {
-        b.courier.pacer().acquire(chat, Lane::Reply).await;
+        b.courier().pacer().acquire(chat, Lane::Reply).await;
         return api::typing(&b.bot, chat).await.map_err(failed);
     }
     let member = api::chat_member(&b.bot, chat, b.me.id.0).await.map_err(failed)?;

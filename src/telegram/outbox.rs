@@ -19,13 +19,13 @@ const SAFETY_POLL: Duration = Duration::from_secs(30);
 
 /// Runs until `stop` is cancelled: every chat with pending alerts gets its worker.
 pub(super) async fn watch(courier: Arc<Courier>, stop: CancellationToken) {
-    let store = courier.shared.store.clone();
-    let mut wake = store.outbox_watch();
+    let outbox = courier.shared.outbox.clone();
+    let mut wake = outbox.watch();
     let bot = courier.username.clone();
-    tracing::info!(bot = %bot, chats = store.outbox_chats(&bot).len(), "alert sender started");
+    tracing::info!(bot = %bot, chats = outbox.chats(&bot).len(), "alert sender started");
     loop {
         wake.borrow_and_update();
-        for chat in store.outbox_chats(&bot) {
+        for chat in outbox.chats(&bot) {
             courier.kick(chat);
         }
         tokio::select! {

@@ -193,6 +193,7 @@ mod tests {
             muted_until: None,
             parent: None,
             remind: None,
+            cluster: None,
         }
     }
 

@@ -45,7 +45,8 @@ pub fn carries_secret(text: &str) -> bool {
     text.to_ascii_lowercase().contains("secret=")
 }
 
-/// The private message with a group monitor's URLs. `style` is the group's.
+/// The private message with a group monitor's URLs: `style` names the group's commands
+/// (`/rotate@bot`, typed there) in the reader's language.
 pub fn urls_message(m: &MonitorView, group: &str, style: &Style) -> String {
     let lang = style.lang;
     let mut out = tr!(
@@ -159,6 +160,7 @@ mod tests {
             remind: None,
             settings: Default::default(),
             warnings: Vec::new(),
+            cluster: None,
         }
     }
 

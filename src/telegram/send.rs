@@ -15,8 +15,14 @@
 //! - **Alerts leave the outbox the moment Telegram said ok**: the removal and its flush
 //!   come before anything else (metrics, logs, the next message), so a crash can repeat
 //!   at most the one message whose removal was not yet on disk.
+//! - **Alerts wait while the store cannot write** ([`crate::store::Outbox::write_health`]):
+//!   a message sent then could not be recorded as delivered (and a failed store cannot
+//!   read the outbox either). The workers look again every [`STORE_RETRY`], not after a
+//!   growing back-off, so the alerts go as soon as the store recovers; quietly: one
+//!   warning per bot when the wait begins, one note when it ends. Answers go on.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::domain::oncall::Mark;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -43,6 +49,9 @@ pub const MAX_QUEUED_ANSWERS: usize = 20;
 const ANSWER_ATTEMPTS: u32 = 4;
 /// An answer Telegram holds back for longer than this is given up (it would be stale).
 const ANSWER_MAX_WAIT: Duration = Duration::from_secs(30);
+/// While the store cannot write, alerts look again this often (as often as the store
+/// tries to recover).
+pub const STORE_RETRY: Duration = crate::store::RECOVER_EVERY;
 
 /// A message to a chat, with the side jobs that decide its last lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +188,8 @@ pub struct Courier {
     chats: Mutex<HashMap<i64, Slot>>,
     stop: CancellationToken,
     workers: Mutex<JoinSet<()>>,
+    /// Alerts are waiting for the store to write again (said once, not per pass).
+    store_wait: AtomicBool,
 }
 
 impl Courier {
@@ -198,6 +209,7 @@ impl Courier {
             chats: Mutex::new(HashMap::new()),
             stop,
             workers: Mutex::new(JoinSet::new()),
+            store_wait: AtomicBool::new(false),
         })
     }
 
@@ -270,6 +282,13 @@ impl Courier {
             match self.next_job(chat, &backoff) {
                 Job::Done => return,
                 Job::Answer(a) => self.send_answer(chat, a).await,
+                Job::Alerts if !self.store_writes() => {
+                    // Quietly (debug): look again soon (new rows and answers still wake us).
+                    tracing::debug!(bot = %self.username, chat, retry_in = ?STORE_RETRY, "alerts still wait for the store");
+                    if let Some(slot) = self.chats().get_mut(&chat) {
+                        slot.look_at = Some(Instant::now() + STORE_RETRY);
+                    }
+                }
                 Job::Alerts => match self.send_alerts(chat).await {
                     Ok(later) => {
                         backoff = Backoff::default();
@@ -315,6 +334,26 @@ impl Courier {
         }
         chats.remove(&chat);
         Job::Done
+    }
+
+    /// Whether the store writes, so a delivered alert can be recorded as delivered.
+    /// Says so once when that stops (per bot, not per chat or pass) and once when it
+    /// is back.
+    fn store_writes(&self) -> bool {
+        match self.shared.outbox.write_health() {
+            Ok(()) => {
+                if self.store_wait.swap(false, Ordering::AcqRel) {
+                    tracing::info!(bot = %self.username, "the store writes again; sending the alerts that waited");
+                }
+                true
+            }
+            Err(why) => {
+                if !self.store_wait.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(bot = %self.username, reason = %why, "alerts wait in the outbox until the store writes again (a delivery could not be recorded)");
+                }
+                false
+            }
+        }
     }
 
     fn answers_waiting(&self, chat: i64) -> bool {
@@ -507,7 +546,7 @@ impl Courier {
     /// verdict) stay, and `Ok(Some(t))` says when to look again. Stops early (and comes
     /// back) when an answer is waiting.
     async fn send_alerts(self: &Arc<Self>, chat: i64) -> Result<Option<Instant>, Verdict> {
-        let pending = match self.shared.store.outbox_for_chat(&self.username, chat) {
+        let pending = match self.shared.outbox.for_chat(&self.username, chat) {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(bot = %self.username, chat, error = %e, "cannot read the outbox; retrying");
@@ -525,13 +564,10 @@ impl Courier {
             .map(|t| Instant::now() + Duration::from_millis(t.saturating_sub(now)));
         if !plan.fold.is_empty() {
             let recorded = svc.oncall_delivered(&plan.fold_marks);
-            if let Err(e) = recorded.map_err(|e| e.to_string()).and(
-                self.shared
-                    .store
-                    .outbox_remove(&plan.fold)
-                    .await
-                    .map_err(|e| e.to_string()),
-            ) {
+            if let Err(e) = recorded
+                .map_err(|e| e.to_string())
+                .and(self.shared.outbox.remove(&plan.fold).await.map_err(|e| e.to_string()))
+            {
                 tracing::error!(bot = %self.username, chat, error = %e, "cannot drop held alerts; retrying");
                 return Err(Verdict::Retry(None));
             }
@@ -563,7 +599,7 @@ impl Courier {
     }
 
     async fn send_chunk(&self, chat: i64, out: Out<'_>, keys: &[u64], marks: &[Mark]) -> Result<Delivered, Verdict> {
-        let store = &self.shared.store;
+        let outbox = &self.shared.outbox;
         match self.deliver(chat, out, Lane::Alert).await {
             Ok(Delivered::Preempted) => Ok(Delivered::Preempted),
             Ok(Delivered::Sent) => {
@@ -573,7 +609,7 @@ impl Courier {
                 if let Err(e) = self.shared.service.oncall_delivered(marks) {
                     tracing::error!(bot = %self.username, chat, error = %e, "what was announced could not be recorded");
                 }
-                if let Err(e) = store.outbox_remove(keys).await {
+                if let Err(e) = outbox.remove(keys).await {
                     tracing::error!(bot = %self.username, chat, error = %e, "delivered alerts not removed; they may be sent again");
                     return Err(Verdict::Retry(None));
                 }
@@ -587,7 +623,7 @@ impl Courier {
             Err(Verdict::Rejected(why)) => {
                 // Retrying cannot fix it and would block the chat forever.
                 tracing::error!(bot = %self.username, chat, alerts = keys.len(), reason = %why, "Telegram refused alerts for good; dropping them");
-                store.outbox_remove(keys).await.map_err(|_| Verdict::Retry(None))?;
+                outbox.remove(keys).await.map_err(|_| Verdict::Retry(None))?;
                 Ok(Delivered::Sent)
             }
             Err(v) => Err(v),

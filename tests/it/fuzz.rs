@@ -353,7 +353,7 @@ fn chat_texts_always_get_a_reply() {
     });
     // No chat monitor names an address outside loopback (names that did not resolve
     // at `/add` are checked again at every probe, on the address they resolve to).
-    for m in app.running.service.store().monitors().unwrap() {
+    for m in app.running.store.monitors().unwrap() {
         if let Ok(ip) = m.host.parse::<std::net::IpAddr>() {
             assert!(
                 ip.is_loopback() || m.kind == upbot::domain::Kind::Push,

@@ -84,6 +84,109 @@ pub fn init_test_tracing() {
     }
 }
 
+/// One log event recorded by [`Logs`]: its level, message and other fields (as shown).
+#[derive(Debug, Clone)]
+pub struct LogEvent {
+    pub level: tracing::Level,
+    pub message: String,
+    pub fields: Vec<(&'static str, String)>,
+}
+
+impl LogEvent {
+    /// The value of field `name`, as the log shows it.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// The app's log events (upbot's own, `DEBUG` and up) recorded for a test to await and
+/// count. Recording is scoped to the test's thread: a `#[tokio::test]` runs the app's
+/// tasks there, and the tests running beside it stay out. With `TEST_LOG` they are
+/// printed too.
+#[derive(Clone, Default)]
+pub struct Logs {
+    state: std::sync::Arc<LogsState>,
+}
+
+#[derive(Default)]
+struct LogsState {
+    events: std::sync::Mutex<Vec<LogEvent>>,
+    changed: tokio::sync::Notify,
+}
+
+impl Logs {
+    /// Starts recording; it lasts as long as the guard.
+    pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::{EnvFilter, Layer, filter::Targets};
+        let logs = Self::default();
+        let printed = std::env::var_os("TEST_LOG").is_some().then(|| {
+            let filter = EnvFilter::new(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
+            tracing_subscriber::fmt::layer().with_test_writer().with_filter(filter)
+        });
+        let recorded = logs
+            .clone()
+            .with_filter(Targets::new().with_target("upbot", tracing::Level::DEBUG));
+        let subscriber = tracing_subscriber::registry().with(recorded).with(printed);
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
+    /// The events recorded so far.
+    pub fn events(&self) -> Vec<LogEvent> {
+        self.state.events.lock().unwrap().clone()
+    }
+
+    /// Events at `level` whose message starts with `message` and whose `bot` is `bot`.
+    pub fn count(&self, level: tracing::Level, bot: &str, message: &str) -> usize {
+        self.events()
+            .iter()
+            .filter(|e| e.level == level && e.field("bot") == Some(bot) && e.message.starts_with(message))
+            .count()
+    }
+
+    /// Waits (bounded by [`WAIT`]) until `cond` holds over the recorded events.
+    pub async fn wait_until<T>(&self, what: &str, mut cond: impl FnMut(&[LogEvent]) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let notified = self.state.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(v) = cond(&self.events()) {
+                return v;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("timed out after {WAIT:?} waiting for {what} in the log");
+            }
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Logs {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        #[derive(Default)]
+        struct Fields(String, Vec<(&'static str, String)>);
+        impl tracing::field::Visit for Fields {
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                match field.name() {
+                    "message" => self.0 = value.to_string(),
+                    name => self.1.push((name, value.to_string())),
+                }
+            }
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.record_str(field, &format!("{value:?}"));
+            }
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        self.state.events.lock().unwrap().push(LogEvent {
+            level: *event.metadata().level(),
+            message: fields.0,
+            fields: fields.1,
+        });
+        self.state.changed.notify_waiters();
+    }
+}
+
 /// A WS client speaking JSON text frames.
 pub struct WsClient {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,

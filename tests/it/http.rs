@@ -159,7 +159,7 @@ async fn status_reports_answer_every_documented_code() {
             v.id
         )
     );
-    let saved = app.running.service.store().health(v.id).unwrap().unwrap();
+    let saved = app.running.store.health(v.id).unwrap().unwrap();
     assert_eq!(saved.state, State::Up);
     let ev = next_state(&mut sub, v.id).await;
     assert_eq!((ev.from, ev.to, ev.announce), (State::Pending, State::Up, true));
@@ -176,10 +176,7 @@ async fn status_reports_answer_every_documented_code() {
         (ev.to, ev.reason.as_str(), ev.announce),
         (State::Down, "disk full", true)
     );
-    assert_eq!(
-        app.running.service.store().health(v.id).unwrap().unwrap().state,
-        State::Down
-    );
+    assert_eq!(app.running.store.health(v.id).unwrap().unwrap().state, State::Down);
 
     // a heartbeat counts as up, and reports when it arrived
     let (code, body) = send(reqwest::Client::new().get(&beat)).await;
@@ -519,7 +516,7 @@ async fn rotating_a_token_retires_the_old_urls() {
     }
     let (code, _) = send(post(&new_hook, r#"{"status":"up"}"#)).await;
     assert_eq!(code, 200);
-    let store = app.running.service.store();
+    let store = &app.running.store;
     assert_eq!(store.push_token(&old_token).unwrap(), None);
     let new_token = new_hook.rsplit('/').next().unwrap();
     assert_eq!(store.push_token(new_token).unwrap(), Some(v.id));
@@ -605,7 +602,7 @@ async fn chat_push_monitor_alerts_reach_the_outbox() {
     assert_eq!(code, 200);
     let (code, _) = send(post(&hook, r#"{"status":"up"}"#)).await;
     assert_eq!(code, 200);
-    let outbox = service.store().outbox("test_bot").unwrap();
+    let outbox = app.running.store.outbox("test_bot").unwrap();
     assert_eq!(outbox.len(), 2, "{outbox:?}");
     let (_, down) = &outbox[0];
     assert_eq!((down.chat_id, down.monitor_id, down.kind), (4242, v.id, Kind::Push));
@@ -907,7 +904,7 @@ async fn duplicate_json_keys_are_refused() {
 
 /// Runs `promtool check metrics` on `text`: `None` when promtool is missing and the
 /// test may skip (not root, not CI).
-fn promtool_check(text: &str) -> Option<std::process::Output> {
+pub(crate) fn promtool_check(text: &str) -> Option<std::process::Output> {
     use std::io::Write;
     let child = std::process::Command::new("promtool")
         .args(["check", "metrics"])

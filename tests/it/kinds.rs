@@ -49,10 +49,18 @@ fn up(r: &Checked) -> &Answer {
     r.as_ref().unwrap_or_else(|e| panic!("expected an answer, got {e}"))
 }
 
+/// The failure's text, which must be one the chats get translated.
 fn fail(r: Checked) -> String {
     match r {
         Ok(a) => panic!("expected a failure, got {a:?}"),
-        Err(e) => e.to_string(),
+        Err(e) => {
+            let text = e.to_string();
+            assert!(
+                upbot::i18n::reason::recognize(&text).is_some(),
+                "{text:?} is not recognised for translation"
+            );
+            text
+        }
     }
 }
 
@@ -147,6 +155,7 @@ async fn http_slow_answers_are_degraded_with_the_time_and_silence_times_out() {
         why.starts_with("slow response: 3") && why.ends_with("ms (degraded above 100ms)"),
         "{why}"
     );
+    assert!(upbot::i18n::reason::recognize(why).is_some(), "{why}");
     assert_eq!(a.degraded.as_ref().unwrap().step, None);
     let quick = HttpSettings {
         degraded: Some(Duration::from_millis(1500)),
@@ -242,6 +251,11 @@ async fn certificates_near_expiry_are_degraded_and_expired_ones_down() {
     assert!(
         d.reason.starts_with("certificate expires in 5 days; slow response: "),
         "{d:?}"
+    );
+    let ru = upbot::i18n::reason::localize(upbot::i18n::Lang::Ru, &d.reason);
+    assert!(
+        ru.starts_with("сертификат истекает через 5 дней; медленный ответ: "),
+        "{ru}"
     );
     assert_eq!(d.step.map(u8::from), Some(1));
     // cert_days=3: five days left is fine.

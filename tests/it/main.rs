@@ -3,6 +3,7 @@
 //! started on port 0 by `helpers::spawn_app`.
 
 mod cli;
+mod cluster;
 mod fake_telegram;
 mod fuzz;
 mod helpers;

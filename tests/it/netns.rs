@@ -122,6 +122,36 @@ impl TestHost {
         (1..=30).map(|i| Ipv4Addr::new(198, 19, self.n, i)).collect()
     }
 
+    /// Makes the root side keep the namespace end's MAC address (a permanent neighbour
+    /// entry), so that while the link is down the host is silent: probes time out and
+    /// pings are lost. Without it the root side's ARP gives up about 3 s after the link
+    /// went down and the kernel answers "host unreachable" itself, so which of the two a
+    /// verdict reports depends on how the probes fall against ARP's timers.
+    pub fn pin_neighbour(&self) {
+        let out = Command::new("ip")
+            .args(["-n", &self.ns, "-o", "link", "show", &self.inner_if])
+            .output()
+            .expect("ip link show");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mac = text
+            .split_whitespace()
+            .skip_while(|w| *w != "link/ether")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no MAC address in {text:?}"));
+        run(&[
+            "ip",
+            "neigh",
+            "replace",
+            &self.addr().to_string(),
+            "lladdr",
+            mac,
+            "dev",
+            &self.outer_if,
+            "nud",
+            "permanent",
+        ]);
+    }
+
     /// Sets the namespace end of the link down or up.
     pub fn set_link(&self, up: bool) {
         run(&[

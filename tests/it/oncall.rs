@@ -82,7 +82,7 @@ impl Chat {
 
     /// Waits until every queued alert of the app was sent or folded.
     async fn wait_outbox_empty(&self) {
-        let store = self.app.running.service.store();
+        let store = &self.app.running.store;
         let deadline = Instant::now() + WAIT;
         while store.outbox_len() > 0 {
             assert!(Instant::now() < deadline, "outbox still holds {}", store.outbox_len());

@@ -20,7 +20,15 @@ pub(crate) struct Server {
 }
 
 fn command(dir: &std::path::Path, env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(BIN);
+    command_as(std::path::Path::new(BIN), dir, env, None)
+}
+
+/// `upbot serve` from `bin`, in `dir`, with `env` only, as `uid` (and that gid) when given.
+fn command_as(bin: &std::path::Path, dir: &std::path::Path, env: &[(&str, &str)], uid: Option<u32>) -> Command {
+    let mut cmd = Command::new(bin);
+    if let Some(u) = uid {
+        cmd.uid(u).gid(u);
+    }
     cmd.arg("serve")
         .current_dir(dir)
         .env_clear()
@@ -45,9 +53,24 @@ pub(crate) fn port0_env(data: &std::path::Path) -> [(&str, &str); 3] {
     ]
 }
 
+/// The binary the tests run (cluster tests run it as other users from a copy).
+pub(crate) fn binary() -> &'static std::path::Path {
+    std::path::Path::new(BIN)
+}
+
 impl Server {
     pub(crate) fn spawn(dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
-        let mut child = command(dir, env).spawn().expect("spawn upbot");
+        Self::spawn_as(std::path::Path::new(BIN), dir, env, None)
+    }
+
+    /// [`Server::spawn`] of `bin` as `uid` (cluster tests: one user per site).
+    pub(crate) fn spawn_as(
+        bin: &std::path::Path,
+        dir: &std::path::Path,
+        env: &[(&str, &str)],
+        uid: Option<u32>,
+    ) -> Self {
+        let mut child = command_as(bin, dir, env, uid).spawn().expect("spawn upbot");
         let stderr = child.stderr.take().expect("piped stderr");
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
@@ -80,15 +103,25 @@ impl Server {
 
     /// The WS URL, read from the "listening" log line (the server binds port 0).
     pub(crate) async fn ws_url(&mut self) -> String {
-        let line = self.wait_log("WebSocket API listening").await;
-        let addr = line
-            .split("addr=")
+        format!("ws://{}/ws", self.listening("WebSocket API listening").await)
+    }
+
+    /// The HTTP receiver's base URL, read from its "listening" log line (which comes
+    /// after the WS one).
+    pub(crate) async fn http_url(&mut self) -> String {
+        format!("http://{}", self.listening("HTTP receiver listening").await)
+    }
+
+    /// The `addr=` of the next log line containing `needle`.
+    async fn listening(&mut self, needle: &str) -> String {
+        let line = self.wait_log(needle).await;
+        line.split("addr=")
             .nth(1)
             .expect("addr field")
             .split_whitespace()
             .next()
-            .expect("addr");
-        format!("ws://{addr}/ws")
+            .expect("addr")
+            .to_string()
     }
 
     pub(crate) fn signal(&self, sig: &str) {

@@ -88,14 +88,13 @@ async fn push_monitors_move_with_a_chat_migration_and_alert_the_new_chat() {
         (old, Some(new), vec![v.id])
     );
     // The push engine itself learned the new chat (it resolves the token to it)…
-    let m = app.running.service.push().lookup(&token).expect("token still resolves");
+    let m = app.running.service.push_lookup(&token).expect("token still resolves");
     assert_eq!(m.chat_id, Some(new));
     // … so a report after the migration alerts the new chat, once.
     let ack = app
         .running
         .service
-        .push()
-        .report(v.id, Signal::Down(Some("disk full".into())))
+        .push_report(v.id, Signal::Down(Some("disk full".into())))
         .await
         .unwrap();
     assert_eq!(ack.state, State::Down);
@@ -120,7 +119,7 @@ async fn a_removed_bot_pauses_push_monitors_too() {
     );
     let n = tokio::time::timeout(WAIT, notices.recv()).await.unwrap().unwrap();
     assert_eq!(n.monitor_ids, vec![v.id]);
-    let push = app.running.service.push();
+    let push = &app.running.push;
     assert_eq!(
         push.live(v.id).unwrap().state,
         State::Paused,
@@ -129,7 +128,7 @@ async fn a_removed_bot_pauses_push_monitors_too() {
     // A paused push monitor takes the report and does not alert.
     let ack = push.report(v.id, Signal::Down(None)).await.unwrap();
     assert_eq!(ack.state, State::Paused);
-    assert_eq!(app.running.service.store().outbox_len(), 0, "no alert queued");
+    assert_eq!(app.running.store.outbox_len(), 0, "no alert queued");
     app.stop().await;
 }
 
@@ -530,7 +529,7 @@ async fn sign_heartbeats_is_taken_by_ws_and_chat_and_stored() {
     assert_eq!(r["type"], "added", "{r}");
     assert_eq!(r["data"]["sign_heartbeats"], true);
     let id = MonitorId(r["data"]["id"].as_u64().unwrap());
-    let stored = app.running.service.store().monitor(id).unwrap().unwrap();
+    let stored = app.running.store.monitor(id).unwrap().unwrap();
     assert!(stored.push.unwrap().sign_heartbeats);
     let r = c.request("add", json!({"target": "weekly", "kind": "push"})).await;
     assert_eq!(r["data"]["sign_heartbeats"], false, "unsigned heartbeats by default");
@@ -542,8 +541,7 @@ async fn sign_heartbeats_is_taken_by_ws_and_chat_and_stored() {
     assert!(r.starts_with("✅ Added"), "{r}");
     let m = app
         .running
-        .service
-        .store()
+        .store
         .monitors()
         .unwrap()
         .into_iter()

@@ -91,7 +91,7 @@ async fn add_web_hosts(app: &TestApp, g: i64, n: u32) -> Vec<MonitorId> {
 /// Writes an announced transition and its alert, as the scheduler does; returns when
 /// the change happened (ms since the epoch).
 fn inject(app: &TestApp, id: MonitorId, to: State, reason: &str) -> u64 {
-    let store = app.running.service.store();
+    let store = &app.running.store;
     let m = store.monitor(id).unwrap().expect("monitor exists");
     let mut h = store.health(id).unwrap().expect("health exists");
     let now = now_ms();
@@ -116,6 +116,7 @@ fn inject(app: &TestApp, id: MonitorId, to: State, reason: &str) -> u64 {
         kind: m.kind,
         transition: t,
         notice: Default::default(),
+        cluster_seq: None,
     };
     store.record_transition(id, &h, Some(&alert)).unwrap();
     now
@@ -125,11 +126,11 @@ fn inject(app: &TestApp, id: MonitorId, to: State, reason: &str) -> u64 {
 /// answer, so it lands a moment after the fake recorded the message.
 async fn wait_outbox_empty(app: &TestApp) {
     let deadline = Instant::now() + crate::helpers::WAIT;
-    while app.running.service.store().outbox_len() > 0 {
+    while app.running.store.outbox_len() > 0 {
         assert!(
             Instant::now() < deadline,
             "outbox still holds {}",
-            app.running.service.store().outbox_len()
+            app.running.store.outbox_len()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -561,7 +562,7 @@ async fn restart_resends_pending_alerts_and_nothing_already_sent() {
             .then_some(())
     })
     .await;
-    assert_eq!(app.running.service.store().outbox_len(), 1);
+    assert_eq!(app.running.store.outbox_len(), 1);
     let dir = app.stop().await;
     let delivered_before = fake.sent(g).len();
 
@@ -637,7 +638,7 @@ async fn group_migration_moves_monitors_and_resends() {
         (n.chat_id, n.new_chat_id, n.monitor_ids.clone()),
         (old2, Some(new2), vec![b])
     );
-    let st = app.running.service.store().monitor(b).unwrap().unwrap();
+    let st = app.running.store.monitor(b).unwrap().unwrap();
     assert_eq!(st.chat_id, Some(new2));
     app.stop().await;
 }
@@ -694,7 +695,7 @@ async fn removed_bot_pauses_the_chat_and_tells_subscribers() {
         (n.kind, n.chat_id, n.monitor_ids.clone()),
         (NoticeKind::BotRemoved, g2, vec![c])
     );
-    assert!(app.running.service.store().monitor(c).unwrap().unwrap().paused);
+    assert!(app.running.store.monitor(c).unwrap().unwrap().paused);
     app.stop().await;
 }
 
@@ -709,7 +710,7 @@ async fn api_add_with_a_bot_token_is_validated_started_and_remembered() {
         Command::Add(Box::new(AddRequest {
             target: "127.0.0.1".into(),
             chat_id: Some(chat),
-            bot: bot.map(String::from),
+            bot: bot.map(Into::into),
             interval: Some(Duration::from_secs(24 * 3600)),
             fails: Some(100),
             recovers: Some(100),
@@ -848,6 +849,9 @@ async fn netns_host_down_and_up_alerts_the_owning_chat_once_each_way() {
     const G1: i64 = -1001000000201;
     const G2: i64 = -1001000000202;
     let host = crate::netns::TestHost::new();
+    // Silent while down, so the ping's DOWN says "3 of 3 pings lost" every run (not,
+    // depending on ARP's timers, "host unreachable").
+    host.pin_neighbour();
     let _listener = host.listen(18090);
     let (fake, app) = setup(&[T1, T2], "*").await;
     let mut states = app.running.service.events().subscribe().state;
@@ -1080,7 +1084,7 @@ async fn replies_go_first_while_alerts_are_paced() {
     }
     let alerts = fake.sent(g).iter().filter(|s| is_alert(s)).count();
     assert_eq!(alerts, 16, "alerts left the rest of the minute to replies");
-    assert!(app.running.service.store().outbox_len() > 0, "alerts still queued");
+    assert!(app.running.store.outbox_len() > 0, "alerts still queued");
     app.stop().await;
 }
 
@@ -1187,6 +1191,39 @@ async fn push_urls_go_privately_and_secrets_are_deleted() {
     let r = ask(&fake, T1, private, private as u64, "/add push mine").await.text;
     assert!(r.contains("/webhooks/"), "{r}");
     assert!(!r.contains("privately"), "{r}");
+    app.stop().await;
+}
+
+/// The private message with a group's push URLs is read in the admin's own chat with
+/// the bot, so it speaks that chat's language (`/lang` there), else the admin's app's
+/// (`language_code`); never the group's. The group's line stays in the group's.
+#[tokio::test]
+async fn push_urls_reach_the_admin_in_their_own_language() {
+    let (g, ann, bo) = (-1001000000097, 62, 63);
+    let (fake, app) = setup(&[T1], &format!("{g},{ann},{bo}")).await;
+    fake.set_member(g, ann as u64, "administrator");
+    fake.set_member(g, bo as u64, "administrator");
+    let r = ask_from(&fake, g, user_in(ann as u64, "pt-BR"), "/lang pt").await;
+    assert!(r.starts_with("🌐 Agora falo português neste chat."), "{r}");
+
+    // Ann's app speaks Korean; she never wrote to the bot privately.
+    let r = ask_from(&fake, g, user_in(ann as u64, "ko"), "/add push nightly").await;
+    assert!(r.contains("🔒 Enviei as URLs para você no privado."), "{r}");
+    let dm = fake.wait_for_nth(ann, 1).await.swap_remove(0).text;
+    assert!(dm.starts_with("🔑 <b>ops</b>의 push 모니터 #1 <b>nightly</b>"), "{dm}");
+    assert!(
+        dm.contains("그룹에서 /rotate@mon_one_bot 1 을(를) 보내면 바뀝니다."),
+        "{dm}"
+    );
+
+    // Bo's app speaks English, but he set his chat with the bot to Russian.
+    let r = ask_from(&fake, bo, user_in(bo as u64, "en"), "/lang ru").await;
+    assert!(r.starts_with("🌐 Язык этого чата теперь русский."), "{r}");
+    let r = ask_from(&fake, g, user_in(bo as u64, "en"), "/status 1").await;
+    assert!(r.contains("🔒 Enviei as URLs para você no privado."), "{r}");
+    let dm = fake.wait_for_nth(bo, 2).await.swap_remove(1).text;
+    assert!(dm.starts_with("🔑 Push-монитор #1 <b>nightly</b> в <b>ops</b>"), "{dm}");
+    assert!(dm.contains("/rotate@mon_one_bot 1 в группе заменит их."), "{dm}");
     app.stop().await;
 }
 
@@ -1298,6 +1335,57 @@ async fn a_chat_set_to_each_language_gets_help_add_errors_and_alerts_in_it() {
     let r = ask(&fake, T1, chats[3], 50, "/lang").await.text;
     assert!(r.starts_with("🌐 이 채팅의 언어는 한국어입니다."), "{r}");
     assert_eq!(app.running.service.chat_lang(chats[1]), Some(upbot::i18n::Lang::Pt));
+    app.stop().await;
+}
+
+/// http monitors speak the chat's language too: a Portuguese chat gets `/add`'s
+/// errors for an http field and a URL in Portuguese, the settings line of `/status`,
+/// and the DOWN alert of a real probe (its own reason, unlike the quiet monitors of
+/// this file: a server answering 503) with the reason translated. The WS API keeps
+/// the English text.
+#[tokio::test]
+async fn a_portuguese_chat_gets_http_errors_and_reasons_in_portuguese() {
+    let g = -1001000000091;
+    let (fake, app) = setup(&[T1], &g.to_string()).await;
+    fake.set_member(g, 51, "administrator");
+    let r = ask(&fake, T1, g, 51, "/lang pt").await.text;
+    assert!(r.starts_with("🌐 Agora falo português neste chat."), "{r}");
+    let server = crate::servers::http_server("127.0.0.1", None).await;
+    let url = server.url("http", None, "/status/503");
+
+    let r = ask(&fake, T1, g, 51, &format!("/add {url} method=POST")).await.text;
+    assert_eq!(r, "⚠️ method deve ser GET ou HEAD, veio \"POST\"");
+    let r = ask(&fake, T1, g, 51, &format!("/add {url} degraded=1s timeout=1s"))
+        .await
+        .text;
+    assert_eq!(r, "⚠️ degraded deve ser maior que 0 e menor que o timeout (1 s)");
+    let r = ask(&fake, T1, g, 51, "/add http://ana:pw@127.0.0.1/").await.text;
+    assert_eq!(
+        r,
+        "⚠️ URL inválida \"http://ana:pw@127.0.0.1/\": credenciais na URL não são suportadas"
+    );
+    let mut ws = app.ws().await;
+    let e = ws.request("add", json!({"url": url, "method": "POST"})).await;
+    assert_eq!(e["data"]["message"], "method must be GET or HEAD, got \"POST\"", "{e}");
+
+    let added = ask(&fake, T1, g, 51, &format!("/add {url} interval=1 fails=1 keyword=ok"))
+        .await
+        .text;
+    assert!(added.starts_with("✅ Adicionado #1"), "{added}");
+    let alert = fake.wait_for_message(g, |m| m.text.contains("<b>DOWN</b>")).await;
+    assert!(
+        alert
+            .text
+            .contains(": HTTP 503 Service Unavailable (esperado 200-299) · "),
+        "{}",
+        alert.text
+    );
+    let st = ask(&fake, T1, g, 51, "/status 1").await.text;
+    assert!(
+        st.contains("motivo: HTTP 503 Service Unavailable (esperado 200-299)\n"),
+        "{st}"
+    );
+    assert!(st.contains("\nesperado 200-299 · palavra-chave ok"), "{st}");
     app.stop().await;
 }
 

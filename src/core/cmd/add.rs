@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::args;
 use super::{Selector, Spec};
+use crate::config::Secret;
 use crate::core::error::{CoreError, invalid};
 use crate::core::service::{Caller, MonitorView, Service, validate_chat_id};
 use crate::domain::kinds::{self, DnsSettings, HttpMethod, HttpSettings, Keyword, RecordType, StatusList};
@@ -53,12 +54,15 @@ pub const MIN_HEARTBEAT: Duration = Duration::from_secs(1);
 pub const MAX_HEARTBEAT: Duration = Duration::from_secs(90 * 24 * 3600);
 /// Longest push signing secret.
 pub const MAX_SECRET: usize = 256;
+/// Most sites a monitor may name (and the largest `quorum` when it names none).
+pub const MAX_SITES: usize = 64;
 
 /// Fields only the operator sets: a chat's monitors belong to that chat and its bot.
 pub const OPERATOR_ONLY: &[&str] = &["chat_id", "thread_id", "bot"];
 
 /// Everything `add` accepts; unset fields take the documented defaults. `null` and a
-/// missing field are the same; unknown and repeated fields are refused.
+/// missing field are the same; unknown and repeated fields are refused. `Debug` shows
+/// neither the push secret nor the bot (it may be a token): both are [`Secret`]s.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct AddRequest {
@@ -116,7 +120,7 @@ pub struct AddRequest {
     pub thread_id: Option<i32>,
     /// bot (username or token) that alerts the chat (operator only)
     #[arg(long)]
-    pub bot: Option<String>,
+    pub bot: Option<Secret>,
     /// push: expected heartbeat period, e.g. 5m
     #[arg(long, value_parser = args::duration)]
     #[serde(with = "args::opt_duration")]
@@ -127,7 +131,7 @@ pub struct AddRequest {
     pub grace: Option<Duration>,
     /// push: HMAC secret requests must be signed with
     #[arg(long)]
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
     /// push: heartbeats must be signed too (default false)
     #[arg(long, value_parser = args::flag, num_args = 0..=1, default_missing_value = "true")]
     #[serde(with = "args::opt_flag")]
@@ -140,6 +144,14 @@ pub struct AddRequest {
     #[arg(long, value_parser = args::monitor_id, value_name = "ID")]
     #[serde(with = "args::opt_num")]
     pub parent: Option<u64>,
+    /// cluster mode: the sites that probe it, e.g. fra,sin (default: every site)
+    #[arg(long, value_parser = args::site, value_delimiter = ',', value_name = "SITE,…")]
+    #[serde(with = "args::opt_sites")]
+    pub sites: Option<Vec<String>>,
+    /// cluster mode: how many of its sites must agree on DOWN or UP (default: a majority)
+    #[arg(long)]
+    #[serde(with = "args::opt_num")]
+    pub quorum: Option<u32>,
     /// http: the URL (another name for the target)
     #[arg(long)]
     pub url: Option<String>,
@@ -281,7 +293,7 @@ impl AddRequest {
         }
         let target = Target::parse(&text, self.kind, self.port).map_err(|e| invalid(target_error(&e)))?;
         if target.kind == Kind::Http && self.port.is_some() {
-            return Err(invalid("an http monitor's port is part of its URL"));
+            return Err(invalid(msg!("err-http-port")));
         }
         self.check_kind_fields(target.kind)?;
         let interval = self.interval.unwrap_or(Monitor::DEFAULT_INTERVAL);
@@ -303,6 +315,7 @@ impl AddRequest {
             Some(n) => validate_name(n)?,
             None => target.display(),
         };
+        let (sites, quorum) = self.validate_sites()?;
         let ping = self.ping_settings(target.kind)?;
         let http = match &target.url {
             Some(url) => Some(Box::new(self.http_settings(url, timeout)?)),
@@ -318,8 +331,30 @@ impl AddRequest {
             ping,
             http,
             dns,
+            sites,
+            quorum,
             ..draft(target.kind, target.host, target.port, interval, timeout, name, None)
         })
+    }
+
+    /// `sites` (distinct names, sorted) and `quorum` (1 to the number of sites named;
+    /// any number up to 64 when every site probes). Whether the sites exist and this
+    /// node runs in a cluster is the service's check.
+    fn validate_sites(&self) -> Result<(Vec<String>, Option<u32>), CoreError> {
+        let mut sites = self.sites.clone().unwrap_or_default();
+        sites.sort();
+        sites.dedup();
+        if self.sites.is_some() && sites.is_empty() {
+            return Err(invalid(msg!("err-sites-empty")));
+        }
+        if sites.len() > MAX_SITES {
+            return Err(invalid(msg!("err-sites-many", max = MAX_SITES)));
+        }
+        let most = if sites.is_empty() { MAX_SITES } else { sites.len() };
+        match self.quorum {
+            Some(q) if q == 0 || q as usize > most => Err(invalid(msg!("err-quorum-range", most = most, quorum = q))),
+            q => Ok((sites, q)),
+        }
     }
 
     /// `retries`, `loss` and `window`: ping monitors only, each within its limits.
@@ -361,12 +396,14 @@ impl AddRequest {
     fn target_text(&self) -> Result<String, CoreError> {
         let target = self.target.trim();
         match self.url.as_deref().map(str::trim) {
-            Some(u) if !target.is_empty() && u != target => {
-                Err(invalid("give the URL once: as target or as url, not both"))
-            }
+            Some(u) if !target.is_empty() && u != target => Err(invalid(msg!("err-url-twice"))),
             Some(u) if !u.is_empty() => {
                 if !matches!(self.kind, None | Some(Kind::Http)) {
-                    return Err(invalid("url is for http monitors"));
+                    return Err(invalid(msg!(
+                        "err-field-for-kind",
+                        field = "url",
+                        kind = Kind::Http.as_str()
+                    )));
                 }
                 Ok(u.to_string())
             }
@@ -392,13 +429,13 @@ impl AddRequest {
             (kind != owner)
                 .then(|| fields.iter().find(|f| set(f)))
                 .flatten()
-                .map(|f| invalid(format!("{f} is for {} monitors", owner.as_str())))
+                .map(|f| invalid(msg!("err-field-for-kind", field = *f, kind = owner.as_str())))
         };
         if let Some(e) = misplaced(HTTP_FIELDS, Kind::Http).or_else(|| misplaced(DNS_FIELDS, Kind::Dns)) {
             return Err(e);
         }
         if self.expect.is_some() && !matches!(kind, Kind::Http | Kind::Dns) {
-            return Err(invalid("expect is for http and dns monitors"));
+            return Err(invalid(msg!("err-expect-kind")));
         }
         Ok(())
     }
@@ -420,23 +457,19 @@ impl AddRequest {
             .transpose()
             .map_err(invalid)?;
         if keyword.is_some() && method == HttpMethod::Head {
-            return Err(invalid(
-                "keyword needs the body, which HEAD does not fetch: use method=GET",
-            ));
+            return Err(invalid(msg!("err-keyword-head")));
         }
         if let Some(d) = self.degraded {
             if d.is_zero() || d >= timeout {
-                return Err(invalid(format!(
-                    "degraded must be above 0 and below the timeout ({})",
-                    crate::domain::duration::human(timeout)
-                )));
+                return Err(invalid(msg!("err-degraded-range", timeout = timeout)));
             }
         }
         let cert_days = self.cert_days.unwrap_or(kinds::DEFAULT_CERT_DAYS);
         if cert_days > kinds::MAX_CERT_DAYS {
-            return Err(invalid(format!(
-                "cert_days must be between 0 and {}, got {cert_days}",
-                kinds::MAX_CERT_DAYS
+            return Err(invalid(msg!(
+                "err-cert-days-range",
+                max = kinds::MAX_CERT_DAYS,
+                got = cert_days
             )));
         }
         Ok(HttpSettings {
@@ -453,8 +486,7 @@ impl AddRequest {
     /// A dns monitor's settings, each checked.
     fn dns_settings(&self) -> Result<DnsSettings, CoreError> {
         let record_type = match &self.record_type {
-            Some(t) => RecordType::parse(t)
-                .ok_or_else(|| invalid(format!("record_type must be A, AAAA, MX, TXT or CNAME, got {t:?}")))?,
+            Some(t) => RecordType::parse(t).ok_or_else(|| invalid(msg!("err-record-type", got = format!("{t:?}"))))?,
             None => RecordType::A,
         };
         let expect = match &self.expect {
@@ -466,7 +498,7 @@ impl AddRequest {
             .as_deref()
             .map(crate::domain::target::parse_server)
             .transpose()
-            .map_err(|e| invalid(format!("server: {e}")))?;
+            .map_err(|e| invalid(msg!("err-field", field = "server", error = target_error(&e))))?;
         Ok(DnsSettings {
             record_type,
             expect,
@@ -487,6 +519,9 @@ impl AddRequest {
         {
             return Err(invalid(msg!("err-push-fields")));
         }
+        if self.sites.is_some() || self.quorum.is_some() {
+            return Err(invalid(msg!("err-push-sites")));
+        }
         self.check_kind_fields(Kind::Push)?;
         let host = validate_name(&self.target).map_err(|e| match e.message() {
             Some(m) => invalid(msg!("err-push-name", error = m.clone())),
@@ -506,7 +541,7 @@ impl AddRequest {
         if !(Duration::from_secs(1)..=MAX_HEARTBEAT).contains(&grace) {
             return Err(invalid(msg!("err-grace-range", got = grace)));
         }
-        let secret = self.secret.as_deref().map(validate_secret).transpose()?;
+        let secret = self.secret.as_ref().map(|s| validate_secret(s.expose())).transpose()?;
         let sign_heartbeats = self.sign_heartbeats.unwrap_or(false);
         if sign_heartbeats && secret.is_none() {
             return Err(invalid(msg!("err-sign-needs-secret")));
@@ -554,6 +589,8 @@ fn draft(
         created_ms: now_ms(),
         push: push.map(Box::new),
         chat_added: false,
+        sites: Vec::new(),
+        quorum: None,
         ping: None,
         http: None,
         dns: None,
@@ -565,6 +602,7 @@ fn draft(
 pub(crate) async fn run(svc: &Service, caller: &Caller, req: AddRequest) -> Result<MonitorView, CoreError> {
     svc.check_modify(caller)?;
     let mut m = req.validate()?;
+    svc.check_sites(&m)?;
     match caller {
         Caller::Chat { chat_id, thread_id, .. } => {
             if let Some(f) = OPERATOR_ONLY.iter().find(|f| match **f {
@@ -594,7 +632,9 @@ pub(crate) async fn run(svc: &Service, caller: &Caller, req: AddRequest) -> Resu
         Some(pid) => Some(check_parent(svc, caller, &m, pid)?),
     };
     // Last of the checks: it may ask the Bot API.
-    m.bot = svc.resolve_bot(caller, m.chat_id, req.bot.clone()).await?;
+    m.bot = svc
+        .resolve_bot(caller, m.chat_id, req.bot.as_ref().map(|b| b.expose().to_string()))
+        .await?;
     if let Some(p) = m.push.as_mut() {
         p.token = svc.fresh_token();
     }
@@ -647,8 +687,7 @@ fn target_error(e: &crate::domain::target::TargetError) -> Msg {
         E::PortOnPing => msg!("err-target-ping-port"),
         E::BadScheme(s) => msg!("err-target-scheme", scheme = format!("{s:?}")),
         E::NotUnicast(h) => msg!("err-target-not-unicast", host = h.as_str()),
-        // http and dns targets: the parser's own words (not yet in the catalogues)
-        E::Invalid(why) => why.clone().into(),
+        E::Invalid(why) => why.clone(),
     }
 }
 
@@ -749,10 +788,10 @@ mod tests {
         assert_eq!(r.name.as_deref(), Some("main"));
         assert_eq!(r.chat_id, Some(-100));
         assert_eq!(r.thread_id, Some(3));
-        assert_eq!(r.bot.as_deref(), Some("b"));
+        assert_eq!(r.bot.as_ref().map(Secret::expose), Some("b"));
         assert_eq!(r.heartbeat, Some(Duration::from_secs(60)));
         assert_eq!(r.grace, Some(Duration::from_secs(60)));
-        assert_eq!(r.secret.as_deref(), Some("s"));
+        assert_eq!(r.secret.as_ref().map(Secret::expose), Some("s"));
         assert_eq!(r.sign_heartbeats, Some(true));
         // null is the same as absent; durations as numbers and numeric strings
         let r = ws(json!({"target": "x", "port": null, "name": null, "interval": "0.5", "timeout": 2})).unwrap();
@@ -1099,5 +1138,54 @@ mod tests {
             let flag = if *f == "server" { "dns_server" } else { f };
             assert!(longs.iter().any(|l| l == flag), "no CLI flag for {f}");
         }
+    }
+
+    #[test]
+    fn debug_shows_neither_the_secret_nor_the_bot_token() {
+        const TOKEN: &str = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+        const SECRET: &str = "whsec_c2VjcmV0LWtleS1ieXRlcw==";
+        // Every front's way in: WS JSON, the CLI's flags, a struct built in code.
+        let ws = ws(json!({
+            "target": "nightly", "kind": "push", "secret": SECRET, "chat_id": -100, "bot": TOKEN
+        }))
+        .unwrap();
+        let cli = <AddRequest as clap::FromArgMatches>::from_arg_matches(
+            &<AddRequest as clap::Args>::augment_args(clap::Command::new("add"))
+                .try_get_matches_from([
+                    "add",
+                    "nightly",
+                    "--kind",
+                    "push",
+                    "--secret",
+                    SECRET,
+                    "--chat-id",
+                    "-100",
+                    "--bot",
+                    TOKEN,
+                ])
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(cli, ws, "the CLI reads the same request");
+        let built = AddRequest {
+            secret: Some(SECRET.into()),
+            bot: Some(TOKEN.into()),
+            ..AddRequest::default()
+        };
+        for r in [&ws, &cli, &built] {
+            for text in [format!("{r:?}"), format!("{r:#?}")] {
+                assert!(!text.contains(SECRET) && !text.contains("c2VjcmV0"), "{text}");
+                assert!(!text.contains(TOKEN) && !text.contains("AAHdqTcv"), "{text}");
+                assert!(text.contains("[REDACTED]"), "{text}");
+            }
+        }
+        // The values themselves are intact, and go out as plain strings.
+        assert_eq!(ws.secret.as_ref().map(Secret::expose), Some(SECRET));
+        assert_eq!(ws.bot.as_ref().map(Secret::expose), Some(TOKEN));
+        let out = serde_json::to_value(&ws).unwrap();
+        assert_eq!(
+            (out["secret"].as_str(), out["bot"].as_str()),
+            (Some(SECRET), Some(TOKEN))
+        );
     }
 }

@@ -514,3 +514,42 @@ pub mod every {
         }
     }
 }
+
+/// Clap value parser and chat reader of a site name (cluster mode: `sites=fra,sin`).
+pub fn site(s: &str) -> Result<String, String> {
+    crate::config::check_site(s)
+}
+
+/// `Option<Vec<String>>` of site names: a JSON array of names, or one string of
+/// comma-separated names (`"fra,sin"`, the chat's `sites=fra,sin`).
+pub mod opt_sites {
+    use super::*;
+
+    /// Serialises as an array of names.
+    pub fn serialize<S: Serializer>(v: &Option<Vec<String>>, s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    /// Reads an array of names or a comma-separated string; each name is checked.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            List(Vec<String>),
+            Text(String),
+        }
+        let names = match Option::<Form>::deserialize(d)
+            .map_err(|_| de::Error::custom("must be site names, e.g. \"fra,sin\" or [\"fra\",\"sin\"]"))?
+        {
+            None => return Ok(None),
+            Some(Form::List(l)) => l,
+            Some(Form::Text(t)) => t.split(',').map(str::to_string).collect(),
+        };
+        names
+            .iter()
+            .map(|n| site(n))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+            .map_err(de::Error::custom)
+    }
+}
