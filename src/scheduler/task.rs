@@ -100,16 +100,7 @@ pub(super) struct MonitorTask {
     ping: Option<PingSettings>,
     /// Every failure of the current failure streak was a timeout ("3 of 3 pings lost").
     only_timeouts: bool,
-    /// This probe started more than [`BEHIND`] late: the engine is behind.
-    behind: bool,
 }
-
-/// A probe that starts this late sends no retries. The engine is then behind, so the
-/// replies to earlier echoes may be waiting in the socket's queue rather than lost, and
-/// retries would triple the work exactly when there is no time for it: at 50,000
-/// monitors a busy minute (slow adds) left the engine saturated for good, every probe
-/// timing out (0 % answered, lag 1 s).
-const BEHIND: Duration = Duration::from_millis(50);
 
 impl MonitorTask {
     pub(super) fn new(shared: Arc<Shared>, monitor: Arc<Monitor>, live: LiveRef, generation: u64) -> Self {
@@ -123,7 +114,6 @@ impl MonitorTask {
             addr: None,
             pinger: IcmpPinger::new(),
             only_timeouts: true,
-            behind: false,
         }
     }
 
@@ -147,7 +137,6 @@ impl MonitorTask {
                 (&mut sleep).await;
                 let lag = Instant::now().saturating_duration_since(planned);
                 shared.metrics.lag.record(lag);
-                self.behind = lag > BEHIND;
                 let started = Instant::now();
                 // Boxed: a probe's state (pinger waiter, timers, TCP connect) is large,
                 // and only the few monitors probing right now need it; unboxed, every
@@ -234,11 +223,7 @@ impl MonitorTask {
         let timeout = self.monitor.timeout.min(self.monitor.interval);
         match self.monitor.kind {
             Kind::Ping => {
-                let retries = if self.behind {
-                    0
-                } else {
-                    self.ping.unwrap_or_default().retries
-                };
+                let retries = self.ping.unwrap_or_default().retries;
                 self.pinger.probe(&self.shared.icmp, addr, timeout, retries).await
             }
             Kind::Tcp => {
