@@ -486,27 +486,11 @@ mod tests {
 
     fn monitor(id: u64, kind: Kind, host: &str, port: Option<u16>) -> Monitor {
         Monitor {
-            id: MonitorId(id),
-            kind,
-            host: host.into(),
-            port,
             interval: Duration::from_millis(50),
             timeout: Duration::from_millis(40),
             fails: 2,
-            recovers: 2,
-            name: format!("m{id}"),
-            chat_id: None,
-            thread_id: None,
-            bot: None,
-            paused: false,
             created_ms: now_ms(),
-            push: None,
-            chat_added: false,
-            sites: Vec::new(),
-            quorum: None,
-            ping: None,
-            http: None,
-            dns: None,
+            ..Monitor::sample(id, kind, host, port)
         }
     }
 

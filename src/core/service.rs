@@ -683,13 +683,14 @@ mod tests {
     use super::*;
 
     fn monitor(id: u64, host: &str, chat_id: Option<i64>) -> Monitor {
-        let mut m: Monitor = serde_json::from_value(serde_json::json!({
-            "id": id, "kind": "ping", "host": host, "port": null, "interval": 1000, "timeout": 900,
-            "fails": 3, "recovers": 2, "name": host, "chat_id": chat_id, "paused": false, "created_ms": 0,
-        }))
-        .unwrap();
-        m.id = MonitorId(id);
-        m
+        Monitor {
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_millis(900),
+            name: host.into(),
+            chat_id,
+            created_ms: 0,
+            ..Monitor::sample(id, crate::domain::Kind::Ping, host, None)
+        }
     }
 
     #[test]

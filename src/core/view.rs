@@ -109,6 +109,55 @@ pub struct MonitorView {
     pub cluster: Option<super::replica::ClusterMonitorView>,
 }
 
+/// A sample view for unit tests: tcp monitor #7 `db_main` (db.lan:5432), UP; tests
+/// change what they look at with struct update syntax.
+#[cfg(test)]
+impl MonitorView {
+    pub(crate) fn sample() -> Self {
+        Self {
+            id: MonitorId(7),
+            kind: Kind::Tcp,
+            target: "db.lan:5432".into(),
+            host: "db.lan".into(),
+            port: Some(5432),
+            interval: 30.0,
+            timeout: 2.0,
+            fails: 3,
+            recovers: 2,
+            name: "db_main".into(),
+            chat_id: Some(-1001234567890),
+            bot: Some("mon_bot".into()),
+            state: crate::domain::State::Up,
+            since: "1970-01-01T00:16:40.000Z".into(),
+            reason: String::new(),
+            paused: false,
+            last_rtt_ms: Some(1.234),
+            last_error: None,
+            created: "1970-01-01T00:00:00.000Z".into(),
+            retries: None,
+            loss: None,
+            window: None,
+            window_loss_pct: None,
+            window_probes: None,
+            webhook_url: None,
+            heartbeat_url: None,
+            heartbeat: None,
+            grace: None,
+            last_heartbeat: None,
+            signed: None,
+            sign_heartbeats: None,
+            acked_by: None,
+            ack_reason: None,
+            muted_until: None,
+            parent: None,
+            remind: None,
+            settings: Default::default(),
+            warnings: Vec::new(),
+            cluster: None,
+        }
+    }
+}
+
 /// An http or dns monitor's settings in the monitor object, named as `add` takes them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct KindFields {

@@ -288,33 +288,49 @@ pub(crate) mod opt_ms {
     }
 }
 
+/// A sample monitor for unit tests (every 5 s, timeout 2 s, 3 fails, 2 recovers, named
+/// `m<id>`, no chat); tests change what they look at with struct update syntax.
+#[cfg(test)]
+impl Monitor {
+    pub(crate) fn sample(id: u64, kind: Kind, host: &str, port: Option<u16>) -> Self {
+        Self {
+            id: MonitorId(id),
+            kind,
+            host: host.into(),
+            port,
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(2),
+            fails: 3,
+            recovers: 2,
+            name: format!("m{id}"),
+            chat_id: None,
+            thread_id: None,
+            bot: None,
+            paused: false,
+            created_ms: 1,
+            push: None,
+            chat_added: false,
+            sites: Vec::new(),
+            quorum: None,
+            ping: None,
+            http: None,
+            dns: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ping(host: &str, chat_id: Option<i64>) -> Monitor {
         Monitor {
-            id: MonitorId(1),
-            kind: Kind::Ping,
-            host: host.into(),
-            port: None,
             interval: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
-            fails: 3,
-            recovers: 2,
             name: host.into(),
             chat_id,
-            thread_id: None,
-            bot: None,
-            paused: false,
             created_ms: 0,
-            push: None,
-            chat_added: false,
-            ping: None,
-            http: None,
-            dns: None,
-            sites: Vec::new(),
-            quorum: None,
+            ..Monitor::sample(1, Kind::Ping, host, None)
         }
     }
 

@@ -292,29 +292,7 @@ mod tests {
     async fn store_with(ids: &[u64]) -> Store {
         let s = Store::temporary().unwrap();
         for &id in ids {
-            let m = Monitor {
-                id: MonitorId(id),
-                kind: crate::domain::Kind::Tcp,
-                host: "127.0.0.1".into(),
-                port: Some(9),
-                interval: std::time::Duration::from_secs(5),
-                timeout: std::time::Duration::from_secs(2),
-                fails: 3,
-                recovers: 2,
-                name: format!("m{id}"),
-                chat_id: None,
-                thread_id: None,
-                bot: None,
-                paused: false,
-                created_ms: 1,
-                push: None,
-                chat_added: false,
-                sites: Vec::new(),
-                quorum: None,
-                ping: None,
-                http: None,
-                dns: None,
-            };
+            let m = Monitor::sample(id, crate::domain::Kind::Tcp, "127.0.0.1", Some(9));
             s.put_monitor(&m, &Health::new(0)).await.unwrap();
         }
         s

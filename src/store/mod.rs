@@ -982,27 +982,8 @@ mod tests {
 
     fn monitor(id: MonitorId) -> Monitor {
         Monitor {
-            id,
-            kind: Kind::Ping,
-            host: "127.0.0.1".into(),
-            port: None,
-            interval: Duration::from_secs(5),
-            timeout: Duration::from_secs(2),
-            fails: 3,
-            recovers: 2,
             name: "lo".into(),
-            chat_id: None,
-            thread_id: None,
-            bot: None,
-            paused: false,
-            created_ms: 1,
-            push: None,
-            chat_added: false,
-            sites: Vec::new(),
-            quorum: None,
-            ping: None,
-            http: None,
-            dns: None,
+            ..Monitor::sample(id.0, Kind::Ping, "127.0.0.1", None)
         }
     }
 

@@ -148,52 +148,20 @@ pub fn page_reply(p: &PageView, style: &Style) -> String {
 mod tests {
     use super::*;
     use crate::core::cmd::graph::Period;
+    use crate::domain::State;
     use crate::domain::history::{Bucket, DAY_MS, Incident, MINUTE_MS};
-    use crate::domain::{Kind, MonitorId, State};
 
     const T0: u64 = 1_795_392_000_000; // 2026-11-23T00:00:00Z
 
     fn view() -> crate::core::MonitorView {
         crate::core::MonitorView {
-            id: MonitorId(7),
-            kind: Kind::Tcp,
-            target: "db.lan:5432".into(),
-            host: "db.lan".into(),
-            port: Some(5432),
-            interval: 30.0,
-            timeout: 2.0,
-            fails: 3,
-            recovers: 2,
             name: "db <main>".into(),
             chat_id: Some(-5),
             bot: None,
-            state: State::Up,
             since: String::new(),
-            reason: String::new(),
-            paused: false,
             last_rtt_ms: None,
-            last_error: None,
             created: String::new(),
-            retries: None,
-            loss: None,
-            window: None,
-            window_loss_pct: None,
-            window_probes: None,
-            webhook_url: None,
-            heartbeat_url: None,
-            heartbeat: None,
-            grace: None,
-            last_heartbeat: None,
-            signed: None,
-            sign_heartbeats: None,
-            settings: Default::default(),
-            warnings: Vec::new(),
-            acked_by: None,
-            ack_reason: None,
-            muted_until: None,
-            parent: None,
-            remind: None,
-            cluster: None,
+            ..crate::core::MonitorView::sample()
         }
     }
 
