@@ -100,28 +100,14 @@ async fn write_history(store: &Store, stories: &[(MonitorId, Story)], days: u64,
 }
 
 fn monitor(id: u64, kind: Kind, host: &str, port: Option<u16>, name: &str) -> Monitor {
+    let (interval, timeout) = (Duration::from_secs(5), Duration::from_secs(2));
     Monitor {
         id: MonitorId(id),
-        kind,
-        host: host.into(),
-        port,
-        interval: Duration::from_secs(5),
-        timeout: Duration::from_secs(2),
         fails: 2,
-        recovers: 2,
-        name: name.into(),
         chat_id: Some(CHAT),
-        thread_id: None,
         bot: Some("demo_bot".into()),
-        paused: false,
         created_ms: now_ms() - 90 * DAY_MS,
-        push: None,
-        chat_added: false,
-        sites: Vec::new(),
-        quorum: None,
-        ping: None,
-        http: None,
-        dns: None,
+        ..Monitor::draft(kind, host.into(), port, interval, timeout, name.into(), None)
     }
 }
 

@@ -849,17 +849,22 @@ mod tests {
         assert!(status_line(&tcp).ends_with("over 3 probes"), "{}", status_line(&tcp));
     }
 
+    /// The client's flags and subcommands as `upbot` parses them.
+    #[derive(clap::Parser)]
+    struct T {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        cmd: ClientCommand,
+    }
+
+    fn cli<const N: usize>(args: [&str; N]) -> T {
+        <T as clap::Parser>::parse_from(args)
+    }
+
     #[test]
     fn add_takes_the_http_and_dns_fields_as_flags() {
-        use clap::Parser;
-        #[derive(clap::Parser)]
-        struct T {
-            #[command(flatten)]
-            common: Common,
-            #[command(subcommand)]
-            cmd: ClientCommand,
-        }
-        let t = T::parse_from([
+        let t = cli([
             "upbot",
             "add",
             "--url",
@@ -884,7 +889,7 @@ mod tests {
                    "degraded": 0.8, "cert_days": 7, "tls_verify": false})
         );
         assert_eq!(t.common.server.as_deref(), Some("ws://x"));
-        let t = T::parse_from([
+        let t = cli([
             "upbot",
             "add",
             "example.com",
@@ -901,20 +906,12 @@ mod tests {
             json!({"target": "example.com", "kind": "dns", "record_type": "MX", "server": "127.0.0.53:53"})
         );
         // Neither a target nor --url: a usage error.
-        assert!(T::try_parse_from(["upbot", "add", "--keyword", "x"]).is_err());
+        assert!(<T as clap::Parser>::try_parse_from(["upbot", "add", "--keyword", "x"]).is_err());
     }
 
     #[test]
     fn add_data_has_only_given_fields() {
-        use clap::Parser;
-        #[derive(clap::Parser)]
-        struct T {
-            #[command(flatten)]
-            common: Common,
-            #[command(subcommand)]
-            cmd: ClientCommand,
-        }
-        let t = T::parse_from([
+        let t = cli([
             "upbot",
             "--server",
             "ws://x",
@@ -937,9 +934,9 @@ mod tests {
         // what the CLI sends, the server reads back into the same request
         let back: AddRequest = cmd::args::from_json(data(&a)).unwrap();
         assert_eq!(back, a);
-        let t = T::parse_from(["upbot", "list-mon", "--server_address=http://0.0.0.0:8500"]);
+        let t = cli(["upbot", "list-mon", "--server_address=http://0.0.0.0:8500"]);
         assert_eq!(t.common.server.as_deref(), Some("http://0.0.0.0:8500"));
-        let t = T::parse_from([
+        let t = cli([
             "upbot",
             "add-mon",
             "--chat_id",
@@ -950,7 +947,7 @@ mod tests {
             "h",
         ]);
         assert_eq!(t.common.token.as_ref().map(Secret::expose), Some("1:a"));
-        let t = T::parse_from([
+        let t = cli([
             "upbot",
             "add",
             "n",

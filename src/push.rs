@@ -640,34 +640,28 @@ mod tests {
     use crate::domain::PushSettings;
 
     fn monitor(heartbeat: Option<u64>) -> Monitor {
+        let settings = PushSettings {
+            token: new_token(),
+            heartbeat: heartbeat.map(Duration::from_secs),
+            grace: Duration::from_secs(60),
+            secret: None,
+            sign_heartbeats: false,
+        };
+        let zero = Duration::ZERO;
         Monitor {
             id: MonitorId(1),
-            kind: Kind::Push,
-            host: "nightly".into(),
-            port: None,
-            interval: Duration::ZERO,
-            timeout: Duration::ZERO,
             fails: 1,
             recovers: 1,
-            name: "nightly".into(),
-            chat_id: None,
-            thread_id: None,
-            bot: None,
-            paused: false,
             created_ms: 1_000,
-            push: Some(Box::new(PushSettings {
-                token: new_token(),
-                heartbeat: heartbeat.map(Duration::from_secs),
-                grace: Duration::from_secs(60),
-                secret: None,
-                sign_heartbeats: false,
-            })),
-            chat_added: false,
-            sites: Vec::new(),
-            quorum: None,
-            ping: None,
-            http: None,
-            dns: None,
+            ..Monitor::draft(
+                Kind::Push,
+                "nightly".into(),
+                None,
+                zero,
+                zero,
+                "nightly".into(),
+                Some(settings),
+            )
         }
     }
 

@@ -176,6 +176,41 @@ impl Monitor {
     /// Default heartbeat grace for push monitors.
     pub const DEFAULT_GRACE: Duration = Duration::from_secs(60);
 
+    /// A monitor with everything the request decides; id, owner and token come later.
+    pub fn draft(
+        kind: Kind,
+        host: String,
+        port: Option<u16>,
+        interval: Duration,
+        timeout: Duration,
+        name: String,
+        push: Option<PushSettings>,
+    ) -> Self {
+        Monitor {
+            id: MonitorId(0),
+            kind,
+            host,
+            port,
+            interval,
+            timeout,
+            fails: Monitor::DEFAULT_FAILS,
+            recovers: Monitor::DEFAULT_RECOVERS,
+            name,
+            chat_id: None,
+            thread_id: None,
+            bot: None,
+            paused: false,
+            created_ms: super::now_ms(),
+            push: push.map(Box::new),
+            chat_added: false,
+            sites: Vec::new(),
+            quorum: None,
+            ping: None,
+            http: None,
+            dns: None,
+        }
+    }
+
     /// The ping settings in force: its own, or the defaults (`None` for other kinds).
     pub fn ping_settings(&self) -> Option<PingSettings> {
         (self.kind == Kind::Ping).then(|| self.ping.unwrap_or_default())
@@ -293,28 +328,11 @@ pub(crate) mod opt_ms {
 #[cfg(test)]
 impl Monitor {
     pub(crate) fn sample(id: u64, kind: Kind, host: &str, port: Option<u16>) -> Self {
+        let (interval, timeout) = (Self::DEFAULT_INTERVAL, Self::DEFAULT_TIMEOUT);
         Self {
             id: MonitorId(id),
-            kind,
-            host: host.into(),
-            port,
-            interval: Duration::from_secs(5),
-            timeout: Duration::from_secs(2),
-            fails: 3,
-            recovers: 2,
-            name: format!("m{id}"),
-            chat_id: None,
-            thread_id: None,
-            bot: None,
-            paused: false,
             created_ms: 1,
-            push: None,
-            chat_added: false,
-            sites: Vec::new(),
-            quorum: None,
-            ping: None,
-            http: None,
-            dns: None,
+            ..Self::draft(kind, host.into(), port, interval, timeout, format!("m{id}"), None)
         }
     }
 }

@@ -333,7 +333,7 @@ impl AddRequest {
             dns,
             sites,
             quorum,
-            ..draft(target.kind, target.host, target.port, interval, timeout, name, None)
+            ..Monitor::draft(target.kind, target.host, target.port, interval, timeout, name, None)
         })
     }
 
@@ -557,43 +557,8 @@ impl AddRequest {
         Ok(Monitor {
             fails: 1,
             recovers: 1,
-            ..draft(Kind::Push, host, None, interval, Duration::ZERO, name, Some(settings))
+            ..Monitor::draft(Kind::Push, host, None, interval, Duration::ZERO, name, Some(settings))
         })
-    }
-}
-
-/// A monitor with everything the request decides; id, owner and token come later.
-fn draft(
-    kind: Kind,
-    host: String,
-    port: Option<u16>,
-    interval: Duration,
-    timeout: Duration,
-    name: String,
-    push: Option<PushSettings>,
-) -> Monitor {
-    Monitor {
-        id: MonitorId(0),
-        kind,
-        host,
-        port,
-        interval,
-        timeout,
-        fails: Monitor::DEFAULT_FAILS,
-        recovers: Monitor::DEFAULT_RECOVERS,
-        name,
-        chat_id: None,
-        thread_id: None,
-        bot: None,
-        paused: false,
-        created_ms: now_ms(),
-        push: push.map(Box::new),
-        chat_added: false,
-        sites: Vec::new(),
-        quorum: None,
-        ping: None,
-        http: None,
-        dns: None,
     }
 }
 
