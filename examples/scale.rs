@@ -236,6 +236,8 @@ struct Phase {
     lag_p99: Duration,
     lag_max: Duration,
     false_verdicts: usize,
+    /// Probes that timed out while the engine was behind (not counted toward verdicts).
+    late: u64,
 }
 
 /// Empties a state receiver; returns how many events it held (lost ones included).
@@ -300,7 +302,7 @@ async fn measure(
     let m = running.scheduler.metrics();
     // In a steady window nothing may change state: any change is a false verdict.
     let false_verdicts = drain(states);
-    let total = (m.probes_ok + m.probes_failed) as f64;
+    let total = (m.probes_ok + m.probes_failed + m.probes_late) as f64;
     Phase {
         name: name.to_string(),
         cpu_pct: (c1 - c0) / wall * 100.0,
@@ -314,6 +316,7 @@ async fn measure(
         lag_p99: m.lag_p99,
         lag_max: m.lag_max,
         false_verdicts,
+        late: m.probes_late,
     }
 }
 
@@ -550,13 +553,13 @@ async fn inner(a: Args) {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "{:<18} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>8}",
-        "phase", "CPU %core", "probes/s", "success %", "lag p50", "lag p99", "lag max", "changes"
+        "{:<18} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>8} {:>8}",
+        "phase", "CPU %core", "probes/s", "success %", "lag p50", "lag p99", "lag max", "changes", "late"
     );
     for p in &phases {
         println!(
-            "{:<18} {:>10.1} {:>10.0} {:>10.3} {:>9.2?} {:>9.2?} {:>9.2?} {:>8}",
-            p.name, p.cpu_pct, p.probes_per_s, p.ok_pct, p.lag_p50, p.lag_p99, p.lag_max, p.false_verdicts
+            "{:<18} {:>10.1} {:>10.0} {:>10.3} {:>9.2?} {:>9.2?} {:>9.2?} {:>8} {:>8}",
+            p.name, p.cpu_pct, p.probes_per_s, p.ok_pct, p.lag_p50, p.lag_p99, p.lag_max, p.false_verdicts, p.late
         );
     }
     println!("peak RSS: {:.1} MiB", rss_kib as f64 / 1024.0);

@@ -68,6 +68,7 @@ struct Inner {
     /// The two probe series, resolved once: `probe()` runs ~10k times a second.
     probes_ok: Counter,
     probes_fail: Counter,
+    probes_late: Counter,
     probe_duration: Histogram,
     state_changes: Family<StateLabels, Counter>,
     alerts_sent: Counter,
@@ -122,7 +123,11 @@ impl Metrics {
             "1 if the monitor is up or degraded, 0 if down; absent while pending or paused",
             monitor_up.clone(),
         );
-        registry.register("probes", "Probes run, by result (ok or fail)", probes.clone());
+        registry.register(
+            "probes",
+            "Probes run, by result (ok, fail, or late: timed out while the probe engine was behind, not counted toward a verdict)",
+            probes.clone(),
+        );
         registry.register_with_unit(
             "probe_duration",
             "Probe duration (round trip or time to failure)",
@@ -174,6 +179,7 @@ impl Metrics {
         // with no series would not be listed at all).
         let probes_ok = probes.get_or_create(&ResultLabels { result: "ok" }).clone();
         let probes_fail = probes.get_or_create(&ResultLabels { result: "fail" }).clone();
+        let probes_late = probes.get_or_create(&ResultLabels { result: "late" }).clone();
         for to in STATES {
             let _ = state_changes.get_or_create(&StateLabels { to: to.as_str() });
         }
@@ -183,6 +189,7 @@ impl Metrics {
                 monitors,
                 probes_ok,
                 probes_fail,
+                probes_late,
                 probe_duration,
                 state_changes,
                 alerts_sent,
@@ -197,6 +204,12 @@ impl Metrics {
                 scrape: std::sync::Mutex::new(()),
             }),
         }
+    }
+
+    /// A probe that timed out while the engine was behind (not counted toward a verdict).
+    pub fn probe_late(&self, duration: Duration) {
+        self.inner.probes_late.inc();
+        self.inner.probe_duration.observe(duration.as_secs_f64());
     }
 
     /// One probe finished: `ok` or not, after `duration`.

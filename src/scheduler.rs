@@ -6,6 +6,16 @@
 //! - One OS thread with a tokio **current_thread** runtime. Probing is I/O and timer
 //!   work; on one thread it costs about 25 % less CPU than on the multi-thread runtime
 //!   (probing.md §4), and the fronts' runtime never competes with probe timing.
+//! - More such threads only when one is not enough ([`Shape`]): every monitor runs on
+//!   the first engine until the planned probe rate passes [`SPLIT_RATE`]; from then on
+//!   each runs on the engine its id picks (the running ones are moved once), so that
+//!   monitors added together, which tend to fail together, are spread evenly. One
+//!   thread is cheaper while it keeps up (a reply wakes its
+//!   waiter on the same thread, and on loopback the kernel even queues the reply before
+//!   `sendto` returns); past ~90k probes a second it cannot, and surge-ping's one
+//!   receive task falls behind the senders until every reply is late. Each engine has
+//!   its own ICMP sockets and share of echo identifiers ([`crate::probe::icmp::Share`]),
+//!   so a reply is read and handled on the thread that sent its request.
 //! - One task per monitor ([`task`]): sleep until the planned instant, probe, record,
 //!   plan the next instant exactly one interval later (no drift). Each monitor starts at
 //!   a random phase within its interval (P8), so 10k monitors never fire together; a
@@ -37,7 +47,7 @@ use crate::domain::history::{Bucket, Recorder};
 use crate::domain::{Health, Kind, Monitor, MonitorId, ProbeStats, now_ms};
 use crate::events::EventBus;
 use crate::probe::dns::Resolver;
-use crate::probe::icmp::IcmpClients;
+use crate::probe::icmp::{IcmpClients, Share};
 use crate::store::Store;
 
 /// How often the engine saves every monitor's statistics.
@@ -45,6 +55,44 @@ pub const STATS_EVERY: Duration = Duration::from_secs(60);
 
 /// How long the engine waits for probe tasks to notice a stop.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Planned probes per second above which the monitors are spread over every engine
+/// thread. One engine spends ~10 µs a probe on loopback (the kernel's reply included),
+/// so this is ~40 % of a core: well before it saturates (~90k/s), and far above the
+/// 10k a second, which cost ~25 % more CPU when spread over two threads.
+pub const SPLIT_RATE: f64 = 40_000.0;
+
+/// At most this many engine threads, however many cores there are (a power of two:
+/// the engines split the echo identifiers by their low bits).
+const MAX_ENGINES: usize = 4;
+
+/// How the probe work is spread over engine threads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape {
+    /// Engine threads started: 1, 2 or 4.
+    pub(crate) engines: usize,
+    /// Planned probes per second above which every engine gets monitors.
+    pub(crate) split_rate: f64,
+}
+
+impl Shape {
+    /// One engine per core, rounded down to a power of two, up to [`MAX_ENGINES`],
+    /// split at [`SPLIT_RATE`].
+    pub(crate) fn for_this_machine() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let engines = cores.clamp(1, MAX_ENGINES);
+        Self {
+            engines: 1 << engines.ilog2(),
+            split_rate: SPLIT_RATE,
+        }
+    }
+}
+
+/// Planned probes per second of one monitor, in millionths (so loads add exactly).
+fn rate_micro(interval: Duration) -> u64 {
+    let nanos = interval.as_nanos().max(1);
+    u64::try_from(1_000_000_000_000_000 / nanos).unwrap_or(u64::MAX)
+}
 
 /// What the probe engine could set up at start (logged, shown in README).
 #[derive(Debug, Clone)]
@@ -62,6 +110,9 @@ pub struct SchedulerMetrics {
     pub probes_ok: u64,
     /// Probes that failed (any reason, permission failures included).
     pub probes_failed: u64,
+    /// Probes that timed out on an engine that was behind, not counted toward a
+    /// verdict (nor in `probes_failed`).
+    pub probes_late: u64,
     /// Monitor tasks currently running (not reset).
     pub monitors_running: u64,
     /// Median schedule lag (actual probe start − planned instant).
@@ -76,6 +127,9 @@ pub struct SchedulerMetrics {
 struct Metrics {
     ok: AtomicU64,
     failed: AtomicU64,
+    late: AtomicU64,
+    /// When the last "engine behind" warning was logged (ms since the epoch).
+    late_warned_ms: AtomicU64,
     running: AtomicU64,
     lag: lag::LagHistogram,
 }
@@ -106,6 +160,8 @@ struct Entry {
     /// and a lock on every wake-up of every task (its `cancelled()` future was polled
     /// in each of the task's selects), for what an abort does for free.
     task: Option<tokio::task::AbortHandle>,
+    /// The engine the task runs on and the load it adds there ([`rate_micro`]).
+    charged: Option<(u8, u64)>,
 }
 
 /// State shared by the handle, the engine thread and every monitor task.
@@ -114,10 +170,20 @@ struct Shared {
     events: EventBus,
     /// Stops everything (the app's shutdown token, or [`Scheduler::shutdown`]).
     stop: CancellationToken,
-    /// The engine runtime, for spawning from any thread.
-    handle: tokio::runtime::Handle,
+    /// The engine runtimes, for spawning from any thread; the first one also runs the
+    /// chores and the ICMP receive tasks.
+    engines: Vec<tokio::runtime::Handle>,
+    /// Planned probe rate of each engine ([`rate_micro`] units), changed only under the
+    /// registry lock.
+    loads: Vec<AtomicU64>,
+    /// Planned probes per second above which every engine gets monitors.
+    split_micro: u64,
+    /// The split rate was passed: monitors run on the engine their id picks. Never
+    /// unset (moving tasks back costs more than two half-idle threads).
+    spread: AtomicBool,
     tracker: TaskTracker,
-    icmp: IcmpClients,
+    /// Each engine's ICMP sockets, by engine.
+    icmp: Vec<IcmpClients>,
     dns: Resolver,
     registry: Mutex<HashMap<MonitorId, Entry>>,
     /// Statistics read in one pass at start ([`Scheduler::preload_stats`]), taken by
@@ -143,7 +209,8 @@ struct Shared {
 /// not keep probing.
 struct Engine {
     stop: CancellationToken,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Every engine thread, the first one first.
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// Fires when the engine thread has finished its work (so shutdown can await it
     /// instead of blocking a thread on `join`).
     done: Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
@@ -176,7 +243,7 @@ impl Scheduler {
         prom: crate::metrics::Metrics,
         shutdown: CancellationToken,
     ) -> std::io::Result<Self> {
-        Self::start_with(store, events, prom, shutdown, IcmpClients::new)
+        Self::start_with(store, events, prom, shutdown, IcmpClients::for_share)
     }
 
     /// [`Scheduler::start`] with a chosen way to open the ICMP sockets (tests use
@@ -186,14 +253,37 @@ impl Scheduler {
         events: EventBus,
         prom: crate::metrics::Metrics,
         shutdown: CancellationToken,
-        open_icmp: impl FnOnce() -> IcmpClients,
+        open_icmp: impl Fn(Share) -> IcmpClients,
     ) -> std::io::Result<Self> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        // surge-ping spawns each socket's receive task on the current runtime.
-        let icmp = {
-            let _guard = rt.enter();
-            open_icmp()
-        };
+        Self::start_shaped(store, events, prom, shutdown, open_icmp, Shape::for_this_machine())
+    }
+
+    /// [`Scheduler::start_with`] on a chosen number of engine threads.
+    pub(crate) fn start_shaped(
+        store: Store,
+        events: EventBus,
+        prom: crate::metrics::Metrics,
+        shutdown: CancellationToken,
+        open_icmp: impl Fn(Share) -> IcmpClients,
+        shape: Shape,
+    ) -> std::io::Result<Self> {
+        let count = shape.engines.clamp(1, MAX_ENGINES).next_power_of_two();
+        let runtimes = (0..count)
+            .map(|_| tokio::runtime::Builder::new_current_thread().enable_all().build())
+            .collect::<std::io::Result<Vec<_>>>()?;
+        // surge-ping spawns each socket's receive task on the current runtime: each
+        // engine's on its own.
+        let icmp = runtimes
+            .iter()
+            .enumerate()
+            .map(|(i, rt)| {
+                let _guard = rt.enter();
+                open_icmp(Share {
+                    index: i as u16,
+                    count: count as u16,
+                })
+            })
+            .collect();
         let dns = Resolver::new();
         let chat_targets = Arc::new(std::sync::OnceLock::new());
         let shared = Arc::new(Shared {
@@ -202,7 +292,10 @@ impl Scheduler {
             store,
             events,
             stop: shutdown.clone(),
-            handle: rt.handle().clone(),
+            engines: runtimes.iter().map(|rt| rt.handle().clone()).collect(),
+            loads: runtimes.iter().map(|_| AtomicU64::new(0)).collect(),
+            split_micro: (shape.split_rate.max(0.0) * 1e6) as u64,
+            spread: AtomicBool::new(false),
             tracker: TaskTracker::new(),
             icmp,
             dns,
@@ -214,21 +307,45 @@ impl Scheduler {
             chat_targets,
             site: std::sync::OnceLock::new(),
         });
-        let engine_shared = shared.clone();
         let (done_tx, done) = tokio::sync::oneshot::channel();
-        let thread = std::thread::Builder::new().name("probe-engine".into()).spawn(move || {
-            rt.block_on(engine_main(engine_shared.clone()));
-            drop(rt);
-            // Queued behind every earlier write, before the app's final flush.
-            save_stats(&engine_shared);
-            tracing::info!("probe engine stopped; statistics queued for saving");
-            let _ = done_tx.send(());
-        })?;
+        let mut threads = Vec::with_capacity(runtimes.len());
+        let mut done_tx = Some(done_tx);
+        for (i, rt) in runtimes.into_iter().enumerate() {
+            let sh = shared.clone();
+            let name = if i == 0 {
+                "probe-engine".to_string()
+            } else {
+                format!("probe-engine-{i}")
+            };
+            let first = i == 0;
+            let done_tx = if first { done_tx.take() } else { None };
+            let thread = std::thread::Builder::new().name(name).spawn(move || {
+                if first {
+                    rt.block_on(engine_main(sh.clone()));
+                } else {
+                    rt.block_on(engine_extra(sh.clone()));
+                }
+                drop(rt);
+                if let Some(done_tx) = done_tx {
+                    // Queued behind every earlier write, before the app's final flush.
+                    save_stats(&sh);
+                    tracing::info!("probe engine stopped; statistics queued for saving");
+                    let _ = done_tx.send(());
+                }
+            });
+            match thread {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    shutdown.cancel();
+                    return Err(e);
+                }
+            }
+        }
         Ok(Self {
             shared,
             engine: Arc::new(Engine {
                 stop: shutdown,
-                thread: Mutex::new(Some(thread)),
+                threads: Mutex::new(threads),
                 done: Mutex::new(Some(done)),
             }),
         })
@@ -236,7 +353,10 @@ impl Scheduler {
 
     /// Whether the probe engine thread is still running (for `/healthz`).
     pub fn is_alive(&self) -> bool {
-        !self.shared.stop.is_cancelled() && lock(&self.engine.thread).as_ref().is_some_and(|t| !t.is_finished())
+        !self.shared.stop.is_cancelled() && {
+            let threads = lock(&self.engine.threads);
+            !threads.is_empty() && threads.iter().all(|t| !t.is_finished())
+        }
     }
 
     /// Sets the policy every probe of a chat-added monitor checks its address against
@@ -260,8 +380,8 @@ impl Scheduler {
     /// What is available.
     pub fn status(&self) -> ProbeStatus {
         ProbeStatus {
-            icmp_v4: self.shared.icmp.v4_status(),
-            icmp_v6: self.shared.icmp.v6_status(),
+            icmp_v4: self.shared.icmp[0].v4_status(),
+            icmp_v6: self.shared.icmp[0].v6_status(),
         }
     }
 
@@ -293,11 +413,13 @@ impl Scheduler {
                     history: Recorder::new(now_ms(), health.state),
                 })),
                 task: None,
+                charged: None,
             }
         });
         if let Some(old) = entry.task.take() {
             old.abort();
         }
+        sh.uncharge(entry);
         let generation = {
             let mut live = lock(&entry.live);
             live.generation += 1;
@@ -311,13 +433,10 @@ impl Scheduler {
             tracing::debug!(monitor = %id, paused = monitor.paused, elsewhere, "not probing");
             return;
         }
-        let live = entry.live.clone();
-        let span = tracing::info_span!("probe", monitor = %id);
-        let run = task::MonitorTask::new(sh.clone(), monitor, live, generation).run();
-        // Spawned under the registry lock, so the engine's stop (which aborts every
-        // registered task under that lock once `stop` is set) cannot miss it.
-        let spawned = sh.handle.spawn(sh.tracker.track_future(run.instrument(span)));
-        entry.task = Some(spawned.abort_handle());
+        sh.spawn(entry, generation);
+        if sh.should_spread() {
+            sh.spread(&mut reg);
+        }
     }
 
     /// Statistics for the monitors about to be upserted (read at start in one pass);
@@ -330,7 +449,14 @@ impl Scheduler {
     /// Stops probing at once and forgets the monitor. Once this returns, its task
     /// publishes and saves nothing more.
     pub fn remove(&self, id: MonitorId) {
-        let entry = lock(&self.shared.registry).remove(&id);
+        let entry = {
+            let mut reg = lock(&self.shared.registry);
+            let mut entry = reg.remove(&id);
+            if let Some(e) = entry.as_mut() {
+                self.shared.uncharge(e);
+            }
+            entry
+        };
         if let Some(e) = entry {
             if let Some(t) = e.task {
                 t.abort();
@@ -350,6 +476,7 @@ impl Scheduler {
         if let Some(t) = e.task.take() {
             t.abort();
         }
+        self.shared.uncharge(e);
         let mut live = lock(&e.live);
         live.generation += 1;
         Some((live.health.clone(), live.stats.clone()))
@@ -394,6 +521,7 @@ impl Scheduler {
         SchedulerMetrics {
             probes_ok: m.ok.load(Ordering::Relaxed),
             probes_failed: m.failed.load(Ordering::Relaxed),
+            probes_late: m.late.load(Ordering::Relaxed),
             monitors_running: m.running.load(Ordering::Relaxed),
             lag_p50: m.lag.quantile(0.50),
             lag_p99: m.lag.quantile(0.99),
@@ -401,11 +529,22 @@ impl Scheduler {
         }
     }
 
+    /// Planned probes per second on each engine thread.
+    #[cfg(test)]
+    fn engine_loads(&self) -> Vec<f64> {
+        self.shared
+            .loads
+            .iter()
+            .map(|l| l.load(Ordering::Relaxed) as f64 / 1e6)
+            .collect()
+    }
+
     /// Zeroes the probe counters and the lag histogram (not `monitors_running`).
     pub fn reset_metrics(&self) {
         let m = &self.shared.metrics;
         m.ok.store(0, Ordering::Relaxed);
         m.failed.store(0, Ordering::Relaxed);
+        m.late.store(0, Ordering::Relaxed);
         m.lag.reset();
     }
 }
@@ -421,8 +560,9 @@ impl Scheduler {
                 tracing::error!("probe engine thread panicked");
             }
         }
-        // Finished (or panicked) by now: joining does not wait.
-        if let Some(t) = lock(&self.engine.thread).take() {
+        // The first engine waited for every task, so the others are ending too.
+        let threads = std::mem::take(&mut *lock(&self.engine.threads));
+        for t in threads {
             let _ = t.join();
         }
     }
@@ -451,6 +591,112 @@ async fn engine_main(sh: Arc<Shared>) {
     sh.tracker.close();
     if tokio::time::timeout(STOP_GRACE, sh.tracker.wait()).await.is_err() {
         tracing::warn!("some probe tasks did not stop within {STOP_GRACE:?}");
+    }
+}
+
+/// Any engine but the first: runs its share of the monitor tasks until they have all
+/// stopped (the first engine aborts them), since an aborted task still needs its own
+/// runtime to finish.
+async fn engine_extra(sh: Arc<Shared>) {
+    sh.stop.cancelled().await;
+    if tokio::time::timeout(STOP_GRACE, sh.tracker.wait()).await.is_err() {
+        tracing::warn!("some probe tasks did not stop within {STOP_GRACE:?}");
+    }
+}
+
+impl Shared {
+    /// Counts a probe whose timeout did not count (see [`task::failure_counts`]), and
+    /// says so in the log at most once a minute.
+    fn late_probe(&self, m: &Monitor, took: Duration) {
+        let n = self.metrics.late.fetch_add(1, Ordering::Relaxed) + 1;
+        self.prom.probe_late(took);
+        let now = now_ms();
+        let last = self.metrics.late_warned_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= 60_000
+            && self
+                .metrics
+                .late_warned_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                monitor = %m.id,
+                late_probes = n,
+                "the probe engine is behind (more than {:?} late): timeouts are not counted toward verdicts until it catches up",
+                task::LATE
+            );
+        }
+    }
+
+    /// The engine `id`'s task runs on.
+    fn engine_for(&self, id: MonitorId) -> usize {
+        if self.spread.load(Ordering::Relaxed) {
+            (id.0 % self.engines.len() as u64) as usize
+        } else {
+            0
+        }
+    }
+
+    /// Spawns the entry's task on its engine and charges the engine. Under the
+    /// registry lock, so the engine's stop (which aborts every registered task under
+    /// that lock once `stop` is set) cannot miss it.
+    fn spawn(self: &Arc<Self>, entry: &mut Entry, generation: u64) {
+        let monitor = entry.monitor.clone();
+        let id = monitor.id;
+        let rate = rate_micro(monitor.interval);
+        let engine = self.engine_for(id);
+        let span = tracing::info_span!("probe", monitor = %id);
+        let run = task::MonitorTask::new(self.clone(), monitor, entry.live.clone(), generation, engine).run();
+        let spawned = self.engines[engine].spawn(self.tracker.track_future(run.instrument(span)));
+        entry.task = Some(spawned.abort_handle());
+        self.loads[engine].fetch_add(rate, Ordering::Relaxed);
+        entry.charged = Some((engine as u8, rate));
+    }
+
+    /// Whether the planned rate just passed the split rate.
+    fn should_spread(&self) -> bool {
+        self.engines.len() > 1
+            && !self.spread.load(Ordering::Relaxed)
+            && self.loads.iter().map(|l| l.load(Ordering::Relaxed)).sum::<u64>() > self.split_micro
+    }
+
+    /// From now on monitors run on the engine their id picks; moves the running tasks
+    /// that are elsewhere (a move is a restart of the task: its live state stays, a
+    /// probe in flight is dropped, the next one starts within an interval).
+    fn spread(self: &Arc<Self>, reg: &mut HashMap<MonitorId, Entry>) {
+        self.spread.store(true, Ordering::Relaxed);
+        let mut moved = 0usize;
+        for (id, entry) in reg.iter_mut() {
+            let Some((engine, _)) = entry.charged else { continue };
+            if usize::from(engine) == self.engine_for(*id) {
+                continue;
+            }
+            if let Some(t) = entry.task.take() {
+                t.abort();
+            }
+            self.uncharge(entry);
+            let generation = {
+                let mut live = lock(&entry.live);
+                live.generation += 1;
+                live.generation
+            };
+            self.spawn(entry, generation);
+            moved += 1;
+        }
+        tracing::info!(
+            engines = self.engines.len(),
+            moved,
+            "planned probe rate passed {} a second: probing on every engine thread",
+            self.split_micro / 1_000_000
+        );
+    }
+
+    /// Takes back the load of an entry whose task was stopped. Under the registry lock.
+    fn uncharge(&self, e: &mut Entry) {
+        if let Some((engine, rate)) = e.charged.take() {
+            let _ = self.loads[usize::from(engine)]
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| Some(l.saturating_sub(rate)));
+        }
     }
 }
 
@@ -664,7 +910,7 @@ mod tests {
             events.clone(),
             crate::metrics::Metrics::new(),
             CancellationToken::new(),
-            || IcmpClients::unavailable(&why),
+            |_| IcmpClients::unavailable(&why),
         )
         .unwrap();
         assert!(s.status().icmp_v4.is_err() && s.status().icmp_v6.is_err());
@@ -750,12 +996,92 @@ mod tests {
             removed: false,
             history: Recorder::new(0, State::Pending),
         }));
-        let run = task::MonitorTask::new(s.shared.clone(), m, live, 0).run();
+        let run = task::MonitorTask::new(s.shared.clone(), m, live, 0, 0).run();
         // Every monitor's sleeping task holds this much (plus tokio's task header and
         // the span): with 100,000 monitors, every 100 bytes here is 10 MB.
         let size = std::mem::size_of_val(&run);
         assert!(size <= 560, "a monitor task's future is {size} bytes");
         s.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn past_the_split_rate_monitors_run_on_a_second_engine_with_its_own_icmp_sockets() {
+        let ping = crate::probe::icmp::running_as_root();
+        if !ping {
+            eprintln!("past_the_split_rate…: not root, so TCP monitors only (ICMP needs CAP_NET_RAW)");
+        }
+        let store = Store::temporary().unwrap();
+        let events = EventBus::new();
+        let shape = Shape {
+            engines: 2,
+            split_rate: 30.0,
+        };
+        let s = Scheduler::start_shaped(
+            store.clone(),
+            events.clone(),
+            crate::metrics::Metrics::new(),
+            CancellationToken::new(),
+            IcmpClients::for_share,
+            shape,
+        )
+        .unwrap();
+        let mut sub = events.subscribe();
+        let (l, port) = listener().await;
+        let server = serve(l);
+        // 20 probes/s each. Monitor 1 alone fits under 30/s, on engine 0.
+        let monitors: Vec<Monitor> = (1..=4)
+            .map(|i| match i % 2 {
+                1 if ping => monitor(i, Kind::Ping, &format!("127.0.3.{i}"), None),
+                _ => monitor(i, Kind::Tcp, "127.0.0.1", Some(port)),
+            })
+            .collect();
+        add(&s, &store, &monitors[0]).await;
+        assert_eq!(s.engine_loads(), vec![20.0, 0.0]);
+        let ev = tokio::time::timeout(WAIT, sub.state.recv()).await.unwrap().unwrap();
+        assert_eq!((ev.monitor_id, ev.to), (monitors[0].id, State::Up));
+        // Monitor 2 passes the split: each runs on the engine its id picks from now on,
+        // and monitor 1 moves to engine 1.
+        for m in &monitors[1..] {
+            add(&s, &store, m).await;
+        }
+        assert_eq!(s.engine_loads(), vec![40.0, 40.0]);
+        let mut up = std::collections::HashSet::new();
+        while up.len() < 3 {
+            let ev = tokio::time::timeout(WAIT, sub.state.recv()).await.unwrap().unwrap();
+            assert_eq!((ev.from, ev.to), (State::Pending, State::Up), "{ev:?}");
+            assert_ne!(ev.monitor_id, monitors[0].id, "the move kept monitor 1's state");
+            up.insert(ev.monitor_id);
+        }
+        // Monitor 1 keeps probing on engine 1, whose own socket reads its echo replies.
+        for _ in 0..3 {
+            let p = next_probe(&mut sub, monitors[0].id).await;
+            assert_eq!(p.error, None);
+        }
+        assert_eq!(s.live(monitors[0].id).unwrap().0.state, State::Up);
+        s.remove(monitors[1].id);
+        assert_eq!(s.engine_loads(), vec![20.0, 40.0]);
+        s.halt(monitors[0].id).unwrap();
+        assert_eq!(s.engine_loads(), vec![20.0, 20.0]);
+        // Back on its engine, even now that the rate is under the split again.
+        s.upsert(monitors[0].clone(), Health::new(now_ms()));
+        assert_eq!(s.engine_loads(), vec![20.0, 40.0]);
+        assert_eq!(s.metrics().monitors_running, 3);
+        tokio::time::timeout(WAIT, s.shutdown())
+            .await
+            .expect("every engine ends");
+        assert!(!s.is_alive());
+        store.flush().await.unwrap();
+        for m in [&monitors[2], &monitors[3]] {
+            assert!(
+                store
+                    .stats(m.id)
+                    .unwrap()
+                    .is_some_and(|st| st.summary(now_ms()).probes > 0),
+                "stats of {} saved",
+                m.id
+            );
+        }
+        server.abort();
     }
 
     #[tokio::test]

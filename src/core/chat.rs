@@ -134,12 +134,12 @@ mod tests {
     use crate::core::{AddRequest, Caller, Command, Reply, Service};
     use crate::domain::{Kind, State};
     use crate::events::EventBus;
-    use crate::probe::icmp::IcmpClients;
+    use crate::probe::icmp::{IcmpClients, Share};
     use crate::push::{Push, Signal};
     use crate::scheduler::Scheduler;
     use crate::store::Store;
 
-    fn service(icmp: impl FnOnce() -> IcmpClients) -> Service {
+    fn service(icmp: impl Fn(Share) -> IcmpClients) -> Service {
         let store = Store::temporary().unwrap();
         let events = EventBus::new();
         let metrics = crate::metrics::Metrics::new();
@@ -168,7 +168,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_report_waits_while_its_monitor_is_halted_and_lands_on_the_moved_monitor() {
-        let s = service(IcmpClients::new);
+        let s = service(IcmpClients::for_share);
         let req = AddRequest {
             target: "nightly".into(),
             kind: Some(Kind::Push),
@@ -199,7 +199,7 @@ mod tests {
 
     #[tokio::test]
     async fn migrating_a_chat_moves_probed_and_push_monitors_in_their_engines() {
-        let s = service(IcmpClients::new);
+        let s = service(IcmpClients::for_share);
         let tcp = add(
             &s,
             &chat(-43),
@@ -235,7 +235,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_add_reply_warns_when_icmp_is_unavailable() {
-        let s = service(|| IcmpClients::unavailable("permission denied opening a raw ICMP socket"));
+        let s = service(|_| IcmpClients::unavailable("permission denied opening a raw ICMP socket"));
         let v = add(
             &s,
             &Caller::Operator,

@@ -7,6 +7,11 @@
 //! Each socket is tuned at creation: an ICMP filter so the receive task only wakes for
 //! echo replies and errors (P6), and an 8 MiB receive buffer so a burst of replies is
 //! not dropped (P7). Identifiers come from a per-host counter, never at random (P5).
+//! Several probe engine threads each open their own pair of sockets ([`Share`]): one
+//! socket shared between threads made every `sendto` wait on the socket's lock, which
+//! on loopback is held while the kernel builds and queues the reply. Each engine owns
+//! the identifiers `≡ index (mod count)`, and a socket filter drops the echo replies of
+//! the others in the kernel, so an engine reads and wakes only its own.
 //! [`IcmpPinger`] is one monitor's pinger, owned and reused by its scheduler task.
 
 use std::collections::HashMap;
@@ -32,11 +37,32 @@ const PAYLOAD: [u8; 32] = [0; 32];
 /// Reason shown when no ICMP socket could be opened.
 pub const NO_RAW_SOCKET: &str = "ICMP needs CAP_NET_RAW";
 
-/// The shared ICMP sockets and the identifier allocator.
+/// Which identifiers one engine's sockets own: those `≡ index (mod count)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    /// This engine's residue.
+    pub index: u16,
+    /// How many engines share the identifier space (a power of two).
+    pub count: u16,
+}
+
+impl Share {
+    /// One engine owning every identifier (no socket filter).
+    pub const ALL: Share = Share { index: 0, count: 1 };
+
+    /// Bits of the identifier that name the engine.
+    fn bits(self) -> u32 {
+        self.count.max(1).trailing_zeros()
+    }
+}
+
+/// One engine's ICMP sockets and its identifier allocator.
 pub struct IcmpClients {
     v4: Result<Client, String>,
     v6: Result<Client, String>,
-    /// Next identifier per target host.
+    /// Which identifiers are this engine's.
+    share: Share,
+    /// Next identifier counter per target host (shifted and tagged with the share).
     idents: Mutex<HashMap<IpAddr, u16>>,
     /// Where every host's counter starts; differs between processes and between
     /// engines in one process, so two upbots on one host rarely share identifiers
@@ -59,9 +85,18 @@ impl IcmpClients {
     /// A family that cannot be opened is kept as `Err(why)`; its probes then fail
     /// with [`super::FailKind::Permission`] (or `Other`).
     pub fn new() -> Self {
+        Self::for_share(Share::ALL)
+    }
+
+    /// [`IcmpClients::new`] for one of several engines: its sockets pass only the echo
+    /// replies to its share of identifiers (and every ICMP error, which the waiter
+    /// tables sort out).
+    pub fn for_share(share: Share) -> Self {
+        debug_assert!(share.count.is_power_of_two() && share.index < share.count);
         Self {
-            v4: open(ICMP::V4),
-            v6: open(ICMP::V6),
+            v4: open(ICMP::V4, share),
+            v6: open(ICMP::V6, share),
+            share,
             idents: Mutex::new(HashMap::new()),
             ident_base: ident_base(),
         }
@@ -72,6 +107,7 @@ impl IcmpClients {
         Self {
             v4: Err(why.to_string()),
             v6: Err(why.to_string()),
+            share: Share::ALL,
             idents: Mutex::new(HashMap::new()),
             ident_base: 0,
         }
@@ -99,14 +135,15 @@ impl IcmpClients {
         }
     }
 
-    /// Allocates an identifier for a new pinger to `host`: unique among this engine's
-    /// pingers to that host until 65,536 have been allocated for it.
+    /// Allocates an identifier for a new pinger to `host`: one of this engine's share,
+    /// unique among its pingers to that host until `65,536 / count` have been allocated
+    /// for it.
     pub fn next_ident(&self, host: IpAddr) -> u16 {
         let mut map = self.idents.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let next = map.entry(host).or_insert(self.ident_base);
-        let id = *next;
+        let n = *next;
         *next = next.wrapping_add(1);
-        id
+        (n << self.share.bits()) | self.share.index
     }
 }
 
@@ -125,7 +162,7 @@ fn ident_base() -> u16 {
         .wrapping_add(engine.wrapping_mul(0x2000))
 }
 
-fn open(kind: ICMP) -> Result<Client, String> {
+fn open(kind: ICMP, share: Share) -> Result<Client, String> {
     let family = if kind == ICMP::V4 { "ICMPv4" } else { "ICMPv6" };
     let config = Config::builder().kind(kind).sock_type_hint(socket2::Type::RAW).build();
     let client = Client::new(&config).map_err(|e| match e.kind() {
@@ -143,7 +180,13 @@ fn open(kind: ICMP) -> Result<Client, String> {
         );
     }
     tune::apply(socket.get_native_sock(), kind, family);
-    tracing::debug!(family, "ICMP socket ready");
+    if share.count > 1 {
+        if let Err(e) = tune::only_share(socket.get_native_sock(), kind, share) {
+            // Still correct (a reply nobody here waits for is dropped), only dearer.
+            tracing::warn!(family, error = %e, "identifier filter not set; every engine reads every echo reply");
+        }
+    }
+    tracing::debug!(family, index = share.index, "ICMP socket ready");
     Ok(client)
 }
 
@@ -406,6 +449,78 @@ mod tune {
     #[cfg(not(target_os = "linux"))]
     pub(super) fn apply<T>(_fd: T, _kind: ICMP, _family: &str) {}
 
+    /// The classic BPF program passing every packet but the echo replies whose
+    /// identifier is outside `share`. An IPv4 raw socket's filter sees the IP header
+    /// first (its length read from the packet); an IPv6 one starts at the ICMPv6 header.
+    #[cfg(target_os = "linux")]
+    pub(super) fn share_filter(kind: ICMP, share: super::Share) -> Vec<libc::sock_filter> {
+        use libc::{
+            BPF_ABS, BPF_ALU, BPF_AND, BPF_B, BPF_H, BPF_IND, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_LDX, BPF_MSH,
+            BPF_RET,
+        };
+        let op = |code: u32, jt: u8, jf: u8, k: u32| libc::sock_filter {
+            code: code as u16,
+            jt,
+            jf,
+            k,
+        };
+        let mask = u32::from(share.count.max(1) - 1);
+        let index = u32::from(share.index);
+        let (load_type, load_ident, reply) = match kind {
+            ICMP::V4 => (BPF_LD | BPF_B | BPF_IND, BPF_LD | BPF_H | BPF_IND, 0),
+            ICMP::V6 => (BPF_LD | BPF_B | BPF_ABS, BPF_LD | BPF_H | BPF_ABS, 129),
+        };
+        let mut prog = Vec::with_capacity(8);
+        if kind == ICMP::V4 {
+            // X = 4 * (IHL): where the ICMP header starts.
+            prog.push(op(BPF_LDX | BPF_B | BPF_MSH, 0, 0, 0));
+        }
+        prog.extend([
+            op(load_type, 0, 0, 0),
+            // Not an echo reply: pass (skip to the last instruction).
+            op(BPF_JMP | BPF_JEQ | BPF_K, 0, 4, reply),
+            op(load_ident, 0, 0, 4),
+            op(BPF_ALU | BPF_AND | BPF_K, 0, 0, mask),
+            op(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, index),
+            op(BPF_RET | BPF_K, 0, 0, 0),
+            op(BPF_RET | BPF_K, 0, 0, u32::MAX),
+        ]);
+        prog
+    }
+
+    /// Attaches [`share_filter`] to `fd`.
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
+    pub(super) fn only_share(fd: std::os::fd::RawFd, kind: ICMP, share: super::Share) -> std::io::Result<()> {
+        let mut prog = share_filter(kind, share);
+        let fprog = libc::sock_fprog {
+            len: prog.len() as u16,
+            filter: prog.as_mut_ptr(),
+        };
+        let len = std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t;
+        // SAFETY: `fprog` points at `prog`, alive and unmoved for the whole call; the
+        // kernel copies the program and keeps no pointer to it.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                (&fprog as *const libc::sock_fprog).cast(),
+                len,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn only_share<T>(_fd: T, _kind: ICMP, _share: super::Share) -> std::io::Result<()> {
+        Ok(())
+    }
+
     /// `setsockopt(2)` with a plain-data value.
     #[cfg(target_os = "linux")]
     #[allow(unsafe_code)]
@@ -447,6 +562,17 @@ mod tune {
     }
 }
 
+/// Whether the tests run as root (ICMP tests need raw sockets; CI is root, so there
+/// they must run, and a developer without root sees why they were skipped).
+#[cfg(test)]
+pub(crate) fn running_as_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,6 +592,63 @@ mod tests {
         // The counter wraps instead of overflowing.
         let full: HashSet<u16> = (0..65_536u32).map(|_| c.next_ident(b)).collect();
         assert_eq!(full.len(), 65_536);
+    }
+
+    #[test]
+    fn an_engines_identifiers_keep_its_residue() {
+        let share = Share { index: 1, count: 4 };
+        let c = IcmpClients {
+            share,
+            ..IcmpClients::unavailable("test")
+        };
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let ids: HashSet<u16> = (0..16_384).map(|_| c.next_ident(a)).collect();
+        assert_eq!(ids.len(), 16_384, "a quarter of the space, all distinct");
+        assert!(ids.iter().all(|id| id % 4 == 1));
+    }
+
+    /// One echo from `client` with identifier `ident`: whether its reply came back.
+    async fn echoed(client: &Client, host: IpAddr, ident: u16) -> bool {
+        let mut p = client.pinger(host, PingIdentifier(ident)).await;
+        p.timeout(Duration::from_millis(300));
+        p.ping(PingSequence(7), &PAYLOAD).await.is_ok()
+    }
+
+    #[tokio::test]
+    async fn each_engines_sockets_read_only_the_echo_replies_of_its_share() {
+        if !running_as_root() {
+            eprintln!("SKIP each_engines_sockets_read_only…: needs CAP_NET_RAW");
+            return;
+        }
+        let even = IcmpClients::for_share(Share { index: 0, count: 2 });
+        let odd = IcmpClients::for_share(Share { index: 1, count: 2 });
+        let mut hosts: Vec<IpAddr> = vec!["127.0.0.1".parse().unwrap()];
+        if even.v6_status().is_ok() {
+            hosts.push("::1".parse().unwrap());
+        }
+        for host in hosts {
+            let (e, o) = (even.client(host).unwrap(), odd.client(host).unwrap());
+            assert!(
+                echoed(e, host, 0x1230).await,
+                "{host}: the even socket reads an even identifier's reply"
+            );
+            assert!(
+                echoed(o, host, 0x1231).await,
+                "{host}: the odd socket reads an odd one's"
+            );
+            // Sent from the even socket with an odd identifier: the reply only reaches
+            // the odd socket, where nobody waits for it.
+            assert!(
+                !echoed(e, host, 0x1233).await,
+                "{host}: the even socket never sees an odd reply"
+            );
+            assert!(!echoed(o, host, 0x1232).await, "{host}: nor the odd one an even reply");
+            // The engines' own pingers get identifiers of their share and answers.
+            let mut p = IcmpPinger::new();
+            let probed = p.probe(&odd, host, Duration::from_secs(1), 0).await;
+            assert!(probed.result.is_ok(), "{host}: {probed:?}");
+            assert_eq!(p.ident().map(|i| i % 2), Some(1));
+        }
     }
 
     #[test]
@@ -512,17 +695,9 @@ mod tests {
         assert_eq!(e.to_string(), "permission denied: ICMP needs CAP_NET_RAW");
     }
 
-    fn is_root() -> bool {
-        std::process::Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-            .unwrap_or(false)
-    }
-
     #[tokio::test]
     async fn loopback_echo_and_socket_tuning() {
-        if !is_root() {
+        if !running_as_root() {
             eprintln!("SKIP loopback_echo_and_socket_tuning: needs CAP_NET_RAW");
             return;
         }

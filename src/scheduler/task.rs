@@ -24,6 +24,20 @@ use crate::probe::icmp::IcmpPinger;
 use crate::probe::{Answer, Checked, FailKind, ProbeFailure, Probed, Tries, choose_addr, tcp};
 use crate::store::{Alert, Change, Committed};
 
+/// A probe that starts this late, or that times out and is noticed this long after its
+/// timeout, ran on an engine that was behind (schedule lag p99 is ~3 ms even with
+/// 100,000 monitors). Its failure says nothing about the target.
+pub(super) const LATE: Duration = Duration::from_millis(250);
+
+/// Whether a probe's failure counts toward a verdict. A timeout on an engine that was
+/// behind does not: counting it is how an overloaded engine would page for targets that
+/// answer, and a flood of such verdicts and retries is how it would stay overloaded.
+/// Answers and every other failure count (they were observed, however late).
+/// `behind`: the probe started more than [`LATE`] after its planned instant.
+pub(super) fn failure_counts(f: &ProbeFailure, behind: bool, took: Duration, timeout: Duration) -> bool {
+    f.kind != FailKind::Timeout || (!behind && took <= timeout + LATE)
+}
+
 /// A random instant in `[0, interval)`: when a monitor's first probe goes out.
 pub(super) fn first_phase(interval: Duration) -> Duration {
     let nanos = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX);
@@ -100,10 +114,21 @@ pub(super) struct MonitorTask {
     ping: Option<PingSettings>,
     /// Every failure of the current failure streak was a timeout ("3 of 3 pings lost").
     only_timeouts: bool,
+    /// The engine thread the task runs on (whose ICMP sockets it uses).
+    engine: u8,
+    /// This probe started more than [`LATE`] after its planned instant: it sends no
+    /// retries (it cannot fail in a way that counts, and they would add to the load).
+    behind: bool,
 }
 
 impl MonitorTask {
-    pub(super) fn new(shared: Arc<Shared>, monitor: Arc<Monitor>, live: LiveRef, generation: u64) -> Self {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        monitor: Arc<Monitor>,
+        live: LiveRef,
+        generation: u64,
+        engine: usize,
+    ) -> Self {
         Self {
             literal: monitor.host.parse().ok(),
             ping: monitor.ping_settings(),
@@ -114,6 +139,8 @@ impl MonitorTask {
             addr: None,
             pinger: IcmpPinger::new(),
             only_timeouts: true,
+            engine: u8::try_from(engine).unwrap_or(0),
+            behind: false,
         }
     }
 
@@ -137,6 +164,7 @@ impl MonitorTask {
                 (&mut sleep).await;
                 let lag = Instant::now().saturating_duration_since(planned);
                 shared.metrics.lag.record(lag);
+                self.behind = lag > LATE;
                 let started = Instant::now();
                 // Boxed: a probe's state (pinger waiter, timers, TCP connect) is large,
                 // and only the few monitors probing right now need it; unboxed, every
@@ -196,7 +224,7 @@ impl MonitorTask {
                 &resolved
             }
         };
-        let icmp = &self.shared.icmp;
+        let icmp = &self.shared.icmp[usize::from(self.engine)];
         let ping = self.monitor.kind == Kind::Ping;
         let Some(addr) = choose_addr(self.addr, candidates, |ip| !ping || icmp.can_probe(ip)) else {
             return Err(ProbeFailure::dns("no addresses"));
@@ -223,8 +251,14 @@ impl MonitorTask {
         let timeout = self.monitor.timeout.min(self.monitor.interval);
         match self.monitor.kind {
             Kind::Ping => {
-                let retries = self.ping.unwrap_or_default().retries;
-                self.pinger.probe(&self.shared.icmp, addr, timeout, retries).await
+                let retries = if self.behind {
+                    0
+                } else {
+                    self.ping.unwrap_or_default().retries
+                };
+                self.pinger
+                    .probe(&self.shared.icmp[usize::from(self.engine)], addr, timeout, retries)
+                    .await
             }
             Kind::Tcp => {
                 let port = self.monitor.port.unwrap_or(DEFAULT_TCP_PORT);
@@ -244,6 +278,13 @@ impl MonitorTask {
         let mut live = lock(&self.live);
         if live.generation != self.generation {
             return None;
+        }
+        if let Err(f) = &result {
+            if !failure_counts(f, self.behind, took, m.timeout.min(m.interval)) {
+                drop(live);
+                sh.late_probe(m, took);
+                return Some(None);
+            }
         }
         let counter = if result.is_ok() {
             &sh.metrics.ok
@@ -390,6 +431,26 @@ impl MonitorTask {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeouts_on_an_engine_that_was_behind_do_not_count() {
+        let timeout = Duration::from_secs(1);
+        let lost = ProbeFailure::timed_out(timeout);
+        let refused = ProbeFailure::refused();
+        let on_time = timeout + Duration::from_millis(3);
+        assert!(failure_counts(&lost, false, on_time, timeout));
+        assert!(failure_counts(&lost, false, timeout + LATE, timeout));
+        // Started late, or its timeout noticed late: the engine, not the target.
+        assert!(!failure_counts(&lost, true, on_time, timeout));
+        assert!(!failure_counts(
+            &lost,
+            false,
+            timeout + LATE + Duration::from_millis(1),
+            timeout
+        ));
+        // Anything the target said counts, however late it was heard.
+        assert!(failure_counts(&refused, true, Duration::from_secs(3), timeout));
+    }
 
     #[test]
     fn phase_is_within_the_interval() {
