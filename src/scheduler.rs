@@ -110,8 +110,8 @@ pub struct SchedulerMetrics {
     pub probes_ok: u64,
     /// Probes that failed (any reason, permission failures included).
     pub probes_failed: u64,
-    /// Probes that timed out on an engine that was behind, not counted toward a
-    /// verdict (nor in `probes_failed`).
+    /// Probes whose timeout the engine noticed too late to judge them: not counted
+    /// toward a verdict, nor in `probes_ok`/`probes_failed`.
     pub probes_late: u64,
     /// Monitor tasks currently running (not reset).
     pub monitors_running: u64,
@@ -605,11 +605,10 @@ async fn engine_extra(sh: Arc<Shared>) {
 }
 
 impl Shared {
-    /// Counts a probe whose timeout did not count (see [`task::failure_counts`]), and
-    /// says so in the log at most once a minute.
-    fn late_probe(&self, m: &Monitor, took: Duration) {
+    /// Counts a probe whose timeout the engine noticed too late to judge it (see
+    /// [`task::failure_counts`]), and says so in the log at most once a minute.
+    fn late_probe(&self, m: &Monitor) {
         let n = self.metrics.late.fetch_add(1, Ordering::Relaxed) + 1;
-        self.prom.probe_late(took);
         let now = now_ms();
         let last = self.metrics.late_warned_ms.load(Ordering::Relaxed);
         if now.saturating_sub(last) >= 60_000
@@ -622,7 +621,7 @@ impl Shared {
             tracing::warn!(
                 monitor = %m.id,
                 late_probes = n,
-                "the probe engine is behind (more than {:?} late): timeouts are not counted toward verdicts until it catches up",
+                "the probe engine is behind (more than {:?} late): timeouts it notices late are not counted toward verdicts until it catches up",
                 task::LATE
             );
         }

@@ -24,18 +24,17 @@ use crate::probe::icmp::IcmpPinger;
 use crate::probe::{Answer, Checked, FailKind, ProbeFailure, Probed, Tries, choose_addr, tcp};
 use crate::store::{Alert, Change, Committed};
 
-/// A probe that starts this late, or that times out and is noticed this long after its
-/// timeout, ran on an engine that was behind (schedule lag p99 is ~3 ms even with
-/// 100,000 monitors). Its failure says nothing about the target.
+/// An engine this far behind is overloaded (schedule lag p99 is ~3 ms even with
+/// 100,000 monitors): a timeout it notices this long after it expired does not count.
 pub(super) const LATE: Duration = Duration::from_millis(250);
 
-/// Whether a probe's failure counts toward a verdict. A timeout on an engine that was
-/// behind does not: counting it is how an overloaded engine would page for targets that
-/// answer, and a flood of such verdicts and retries is how it would stay overloaded.
-/// Answers and every other failure count (they were observed, however late).
-/// `behind`: the probe started more than [`LATE`] after its planned instant.
-pub(super) fn failure_counts(f: &ProbeFailure, behind: bool, took: Duration, timeout: Duration) -> bool {
-    f.kind != FailKind::Timeout || (!behind && took <= timeout + LATE)
+/// Whether a probe's failure counts toward a verdict. A timeout noticed late, on an
+/// engine that was behind, does not: the reply may well be waiting unread. Counting it
+/// is how an overloaded engine would page for targets that answer, and the verdicts'
+/// writes and the retries are how it would stay overloaded. Answers and every other
+/// failure count (they were observed, however late).
+pub(super) fn failure_counts(f: &ProbeFailure, took: Duration, timeout: Duration) -> bool {
+    f.kind != FailKind::Timeout || took <= timeout + LATE
 }
 
 /// A random instant in `[0, interval)`: when a monitor's first probe goes out.
@@ -116,9 +115,6 @@ pub(super) struct MonitorTask {
     only_timeouts: bool,
     /// The engine thread the task runs on (whose ICMP sockets it uses).
     engine: u8,
-    /// This probe started more than [`LATE`] after its planned instant: it sends no
-    /// retries (it cannot fail in a way that counts, and they would add to the load).
-    behind: bool,
 }
 
 impl MonitorTask {
@@ -140,7 +136,6 @@ impl MonitorTask {
             pinger: IcmpPinger::new(),
             only_timeouts: true,
             engine: u8::try_from(engine).unwrap_or(0),
-            behind: false,
         }
     }
 
@@ -164,7 +159,6 @@ impl MonitorTask {
                 (&mut sleep).await;
                 let lag = Instant::now().saturating_duration_since(planned);
                 shared.metrics.lag.record(lag);
-                self.behind = lag > LATE;
                 let started = Instant::now();
                 // Boxed: a probe's state (pinger waiter, timers, TCP connect) is large,
                 // and only the few monitors probing right now need it; unboxed, every
@@ -251,11 +245,12 @@ impl MonitorTask {
         let timeout = self.monitor.timeout.min(self.monitor.interval);
         match self.monitor.kind {
             Kind::Ping => {
-                let retries = if self.behind {
-                    0
-                } else {
-                    self.ping.unwrap_or_default().retries
-                };
+                // Retries keep a lost echo from counting toward DOWN; a monitor already
+                // DOWN has no such verdict to protect, so it sends one echo a probe (a
+                // dead host's three echoes and their timers cost ~3 times a healthy
+                // probe: in an outage of many hosts, most of the engine's work).
+                let down = lock(&self.live).health.state == State::Down;
+                let retries = if down { 0 } else { self.ping.unwrap_or_default().retries };
                 self.pinger
                     .probe(&self.shared.icmp[usize::from(self.engine)], addr, timeout, retries)
                     .await
@@ -280,9 +275,10 @@ impl MonitorTask {
             return None;
         }
         if let Err(f) = &result {
-            if !failure_counts(f, self.behind, took, m.timeout.min(m.interval)) {
+            if !failure_counts(f, took, m.timeout.min(m.interval)) {
                 drop(live);
-                sh.late_probe(m, took);
+                sh.prom.probe_late(took);
+                sh.late_probe(m);
                 return Some(None);
             }
         }
@@ -438,18 +434,16 @@ mod tests {
         let lost = ProbeFailure::timed_out(timeout);
         let refused = ProbeFailure::refused();
         let on_time = timeout + Duration::from_millis(3);
-        assert!(failure_counts(&lost, false, on_time, timeout));
-        assert!(failure_counts(&lost, false, timeout + LATE, timeout));
-        // Started late, or its timeout noticed late: the engine, not the target.
-        assert!(!failure_counts(&lost, true, on_time, timeout));
+        assert!(failure_counts(&lost, on_time, timeout));
+        assert!(failure_counts(&lost, timeout + LATE, timeout));
+        // Its timeout noticed late: the engine, not the target.
         assert!(!failure_counts(
             &lost,
-            false,
             timeout + LATE + Duration::from_millis(1),
             timeout
         ));
         // Anything the target said counts, however late it was heard.
-        assert!(failure_counts(&refused, true, Duration::from_secs(3), timeout));
+        assert!(failure_counts(&refused, Duration::from_secs(3), timeout));
     }
 
     #[test]
