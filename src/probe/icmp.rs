@@ -30,6 +30,11 @@ use super::{ProbeFailure, Probed, Tries};
 /// Receive buffer asked for on each ICMP socket.
 pub const RCVBUF_BYTES: i32 = 8 << 20;
 
+/// Unread bytes in an ICMP socket past which its reader is behind: ~200 echo replies
+/// (an skb is ~1.3 KB), well over the 128 surge-ping's receive task reads a turn. A
+/// busy but healthy engine keeps a handful queued at most.
+pub const READER_BEHIND_BYTES: u32 = 256 << 10;
+
 /// Echo payload: small, fixed, and the same size as Windows `ping` (some filters drop
 /// unusual sizes).
 const PAYLOAD: [u8; 32] = [0; 32];
@@ -121,6 +126,14 @@ impl IcmpClients {
     /// `Ok` or why ICMPv6 is unavailable.
     pub fn v6_status(&self) -> Result<(), String> {
         self.v6.as_ref().map(|_| ()).map_err(Clone::clone)
+    }
+
+    /// Whether the receive task of `ip`'s family is behind: more than
+    /// [`READER_BEHIND_BYTES`] wait unread in its socket. A probe that timed out then may
+    /// well have its reply among them.
+    pub fn reader_behind(&self, ip: IpAddr) -> bool {
+        let Ok(client) = self.client(ip) else { return false };
+        tune::unread_bytes(client.get_socket().get_native_sock()).is_some_and(|b| b > READER_BEHIND_BYTES)
     }
 
     /// Whether probes to `ip`'s family can be sent.
@@ -543,7 +556,21 @@ mod tune {
         }
     }
 
-    #[cfg(all(test, target_os = "linux"))]
+    /// Bytes queued unread in the socket's receive queue (`SO_MEMINFO`, Linux ≥ 4.6).
+    #[cfg(target_os = "linux")]
+    pub(super) fn unread_bytes(fd: std::os::fd::RawFd) -> Option<u32> {
+        /// `SO_MEMINFO` from asm-generic/socket.h.
+        const SO_MEMINFO: libc::c_int = 55;
+        let info = get_u32_array::<9>(fd, libc::SOL_SOCKET, SO_MEMINFO).ok()?;
+        info.get(libc::SK_MEMINFO_RMEM_ALLOC as usize).copied()
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn unread_bytes<T>(_fd: T) -> Option<u32> {
+        None
+    }
+
+    #[cfg(target_os = "linux")]
     #[allow(unsafe_code)]
     pub(super) fn get_u32_array<const N: usize>(
         fd: std::os::fd::RawFd,
@@ -649,6 +676,41 @@ mod tests {
             assert!(probed.result.is_ok(), "{host}: {probed:?}");
             assert_eq!(p.ident().map(|i| i % 2), Some(1));
         }
+    }
+
+    #[test]
+    fn a_reader_that_does_not_read_is_behind() {
+        if !running_as_root() {
+            eprintln!("SKIP a_reader_that_does_not_read_is_behind: needs CAP_NET_RAW");
+            return;
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let clients = {
+            let _guard = rt.enter();
+            IcmpClients::new()
+        };
+        let host: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(!clients.reader_behind(host), "nothing sent, nothing unread");
+        rt.block_on(async {
+            let client = clients.client(host).unwrap();
+            let p = client.pinger(host, PingIdentifier(clients.next_ident(host))).await;
+            p.send_ping(PingSequence(0), &PAYLOAD).await.unwrap();
+            // Sends that never yield: the receive task, on this thread, gets no turn.
+            let sent = tokio::task::unconstrained(async {
+                let mut sent = 1u16;
+                while !clients.reader_behind(host) && sent < 2_000 {
+                    p.send_ping(PingSequence(sent), &PAYLOAD).await.unwrap();
+                    sent += 1;
+                }
+                sent
+            })
+            .await;
+            // ~200 replies: past a turn's 128, far from the socket's 8 MiB.
+            assert!((129..1_000).contains(&sent), "behind after {sent} unread replies");
+        });
     }
 
     #[test]
