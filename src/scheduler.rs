@@ -10,12 +10,12 @@
 //!   the first engine until the planned probe rate passes [`SPLIT_RATE`]; from then on
 //!   each runs on the engine its id picks (the running ones are moved once), so that
 //!   monitors added together, which tend to fail together, are spread evenly. One
-//!   thread is cheaper while it keeps up (a reply wakes its
-//!   waiter on the same thread, and on loopback the kernel even queues the reply before
-//!   `sendto` returns); past ~90k probes a second it cannot, and surge-ping's one
-//!   receive task falls behind the senders until every reply is late. Each engine has
-//!   its own ICMP sockets and share of echo identifiers ([`crate::probe::icmp::Share`]),
-//!   so a reply is read and handled on the thread that sent its request.
+//!   thread is cheaper while it keeps up (a reply wakes its waiter on the same thread,
+//!   and on loopback the kernel even queues the reply before `sendto` returns); past
+//!   ~90k probes a second it cannot, and surge-ping's one receive task falls behind the
+//!   senders until every reply is late. Each engine has its own ICMP sockets and share
+//!   of echo identifiers ([`crate::probe::icmp::Share`]), so a reply is read and
+//!   handled on the thread that sent its request.
 //! - One task per monitor ([`task`]): sleep until the planned instant, probe, record,
 //!   plan the next instant exactly one interval later (no drift). Each monitor starts at
 //!   a random phase within its interval (P8), so 10k monitors never fire together; a
@@ -171,8 +171,8 @@ struct Shared {
     events: EventBus,
     /// Stops everything (the app's shutdown token, or [`Scheduler::shutdown`]).
     stop: CancellationToken,
-    /// The engine runtimes, for spawning from any thread; the first one also runs the
-    /// chores and the ICMP receive tasks.
+    /// The engine runtimes, for spawning from any thread; each runs its own ICMP
+    /// sockets' receive tasks, and the first one the chores too.
     engines: Vec<tokio::runtime::Handle>,
     /// Planned probe rate of each engine ([`rate_micro`] units), changed only under the
     /// registry lock.
