@@ -223,7 +223,10 @@ impl Service {
         // Read in whole passes, not a lookup per monitor (see Store::all_health).
         let mut healths = store.all_health()?;
         engines.scheduler.preload_stats(store.all_stats()?);
-        for m in store.monitors()? {
+        let monitors = store.monitors()?;
+        // No probe starts until every monitor is handed over (see Scheduler::hold).
+        engines.scheduler.hold();
+        for m in monitors {
             let health = match healths.remove(&m.id) {
                 Some(h) => h,
                 None if m.paused => Health::new_paused(now_ms()),
@@ -233,6 +236,7 @@ impl Service {
             engines.of(m.kind).upsert(m.clone(), health);
             map.insert(m.id, m);
         }
+        engines.scheduler.release();
         engines.scheduler.preload_stats(std::collections::HashMap::new());
         tracing::info!(monitors = map.len(), "monitors loaded");
         let pages = Pages::new(store.pages()?);
