@@ -850,12 +850,7 @@ mod tests {
 
     #[tokio::test]
     async fn tcp_up_steady_state_writes_nothing_and_shutdown_saves_stats() {
-        let store = Store::temporary().unwrap();
-        let events = EventBus::new();
-        let s = engine(&store, &events);
-        let mut sub = events.subscribe();
-        let (l, port) = listener().await;
-        let server = serve(l);
+        let (store, s, mut sub, port, server) = serving().await;
         let m = monitor(1, Kind::Tcp, "127.0.0.1", Some(port));
         add(&s, &store, &m).await;
         let ev = tokio::time::timeout(WAIT, sub.state.recv()).await.unwrap().unwrap();
@@ -888,6 +883,17 @@ mod tests {
         let on_disk = store.stats(m.id).unwrap().expect("stats saved at shutdown");
         assert!(on_disk.summary(now_ms()).probes >= 6);
         server.abort();
+    }
+
+    /// A scheduler on a fresh store, a subscription to its events, and a local port
+    /// with a server accepting on it (abort the handle at the end).
+    async fn serving() -> (Store, Scheduler, Subscription, u16, tokio::task::JoinHandle<()>) {
+        let store = Store::temporary().unwrap();
+        let events = EventBus::new();
+        let s = engine(&store, &events);
+        let sub = events.subscribe();
+        let (l, port) = listener().await;
+        (store, s, sub, port, serve(l))
     }
 
     /// A scheduler on a fresh store, a subscription to its events, and a local port
@@ -1000,12 +1006,7 @@ mod tests {
 
     #[tokio::test]
     async fn history_counts_every_probe_and_the_time_down_until_handed_over() {
-        let store = Store::temporary().unwrap();
-        let events = EventBus::new();
-        let s = engine(&store, &events);
-        let mut sub = events.subscribe();
-        let (l, port) = listener().await;
-        let server = serve(l);
+        let (store, s, mut sub, port, server) = serving().await;
         let m = monitor(9, Kind::Tcp, "127.0.0.1", Some(port));
         add(&s, &store, &m).await;
         let mut ok = 0;
@@ -1147,12 +1148,7 @@ mod tests {
 
     #[tokio::test]
     async fn held_monitors_start_probing_only_when_released() {
-        let store = Store::temporary().unwrap();
-        let events = EventBus::new();
-        let s = engine(&store, &events);
-        let mut sub = events.subscribe();
-        let (l, port) = listener().await;
-        let server = serve(l);
+        let (store, s, mut sub, port, server) = serving().await;
         s.hold();
         let (a, b) = (
             monitor(21, Kind::Tcp, "127.0.0.1", Some(port)),
