@@ -422,17 +422,12 @@ impl Scheduler {
                 charged: None,
             }
         });
-        if let Some(old) = entry.task.take() {
-            old.abort();
-        }
-        sh.uncharge(entry);
-        let generation = {
+        let generation = sh.retire(entry);
+        {
             let mut live = lock(&entry.live);
-            live.generation += 1;
             live.history.set_state(now_ms(), health.state);
             live.health = health;
-            live.generation
-        };
+        }
         entry.monitor = monitor.clone();
         let elsewhere = sh.site.get().is_some_and(|s| !monitor.probed_from(s));
         if monitor.paused || monitor.kind == Kind::Push || sh.stop.is_cancelled() || elsewhere {
@@ -488,21 +483,10 @@ impl Scheduler {
     /// Stops probing at once and forgets the monitor. Once this returns, its task
     /// publishes and saves nothing more.
     pub fn remove(&self, id: MonitorId) {
-        let entry = {
-            let mut reg = lock(&self.shared.registry);
-            let mut entry = reg.remove(&id);
-            if let Some(e) = entry.as_mut() {
-                self.shared.uncharge(e);
-            }
-            entry
-        };
-        if let Some(e) = entry {
-            if let Some(t) = e.task {
-                t.abort();
-            }
-            let mut live = lock(&e.live);
-            live.generation += 1;
-            live.removed = true;
+        let mut reg = lock(&self.shared.registry);
+        if let Some(mut e) = reg.remove(&id) {
+            self.shared.retire(&mut e);
+            lock(&e.live).removed = true;
         }
     }
 
@@ -512,12 +496,8 @@ impl Scheduler {
     pub fn halt(&self, id: MonitorId) -> Option<(Health, ProbeStats)> {
         let mut reg = lock(&self.shared.registry);
         let e = reg.get_mut(&id)?;
-        if let Some(t) = e.task.take() {
-            t.abort();
-        }
-        self.shared.uncharge(e);
-        let mut live = lock(&e.live);
-        live.generation += 1;
+        self.shared.retire(e);
+        let live = lock(&e.live);
         Some((live.health.clone(), live.stats.clone()))
     }
 
@@ -733,15 +713,7 @@ impl Shared {
             if usize::from(engine) == self.engine_for(*id) {
                 continue;
             }
-            if let Some(t) = entry.task.take() {
-                t.abort();
-            }
-            self.uncharge(entry);
-            let generation = {
-                let mut live = lock(&entry.live);
-                live.generation += 1;
-                live.generation
-            };
+            let generation = self.retire(entry);
             self.spawn(entry, generation);
             moved += 1;
         }
@@ -753,12 +725,20 @@ impl Shared {
         );
     }
 
-    /// Takes back the load of an entry whose task was stopped. Under the registry lock.
-    fn uncharge(&self, e: &mut Entry) {
+    /// Stops the entry's task and takes back its load, and bumps the generation so
+    /// that task can write nothing more (it may still be finishing on its engine).
+    /// Returns the new generation. Under the registry lock.
+    fn retire(&self, e: &mut Entry) -> u64 {
+        if let Some(t) = e.task.take() {
+            t.abort();
+        }
         if let Some((engine, rate)) = e.charged.take() {
             let _ = self.loads[usize::from(engine)]
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| Some(l.saturating_sub(rate)));
         }
+        let mut live = lock(&e.live);
+        live.generation += 1;
+        live.generation
     }
 }
 
