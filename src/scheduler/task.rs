@@ -246,12 +246,7 @@ impl MonitorTask {
         let timeout = self.monitor.timeout.min(self.monitor.interval);
         match self.monitor.kind {
             Kind::Ping => {
-                // Retries keep a lost echo from counting toward DOWN; a monitor already
-                // DOWN has no such verdict to protect, so it sends one echo a probe (a
-                // dead host's three echoes and their timers cost ~3 times a healthy
-                // probe: in an outage of many hosts, most of the engine's work).
-                let down = lock(&self.live).health.state == State::Down;
-                let retries = if down { 0 } else { self.ping.unwrap_or_default().retries };
+                let retries = self.ping.unwrap_or_default().retries;
                 self.pinger
                     .probe(&self.shared.icmp[usize::from(self.engine)], addr, timeout, retries)
                     .await
