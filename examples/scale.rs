@@ -41,6 +41,10 @@ struct Args {
     /// Run the whole benchmark once per size (ICMP monitors), each in a fresh process,
     /// and print one table row per size.
     sizes: Vec<usize>,
+    /// Keep the app's data in this dir (made if missing) instead of a temporary one.
+    data: Option<String>,
+    /// Only time a restart on the monitors already stored in `data`.
+    restart_only: bool,
 }
 
 fn parse_args() -> Args {
@@ -52,6 +56,8 @@ fn parse_args() -> Args {
         fping: true,
         conns: 32,
         sizes: Vec::new(),
+        data: None,
+        restart_only: false,
     };
     let argv: Vec<String> = std::env::args().skip(1).filter(|s| s != "--inner").collect();
     let mut it = argv.iter();
@@ -72,6 +78,8 @@ fn parse_args() -> Args {
                 a.tcp = 0;
                 a.blackhole_pct = 0;
             }
+            "--data" => a.data = Some(text()),
+            "--restart-only" => a.restart_only = true,
             "--listen" => {}
             _ => usage(),
         }
@@ -81,7 +89,7 @@ fn parse_args() -> Args {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: scale [--icmp N] [--tcp M] [--secs S] [--blackhole-pct P] [--no-fping] [--conns C] [--sizes N,N,…] [--table]"
+        "usage: scale [--icmp N] [--tcp M] [--secs S] [--blackhole-pct P] [--no-fping] [--conns C] [--sizes N,N,…] [--table] [--data DIR [--restart-only]]"
     );
     std::process::exit(2)
 }
@@ -176,6 +184,12 @@ fn outer(a: &Args) -> (i32, Vec<String>) {
     ];
     if !a.fping {
         args.push("--no-fping".into());
+    }
+    if let Some(d) = &a.data {
+        args.extend(["--data".into(), d.clone()]);
+    }
+    if a.restart_only {
+        args.push("--restart-only".into());
     }
     let child = Command::new("ip")
         .args(["netns", "exec", &ns])
@@ -338,14 +352,31 @@ async fn inner(a: Args) {
     }
 
     let dir = tempfile::tempdir().expect("temp dir");
+    let data = a
+        .data
+        .clone()
+        .map_or_else(|| dir.path().join("data"), std::path::PathBuf::from);
     let vars: std::collections::HashMap<&str, String> = [
-        ("UPBOT_DATA_DIR", dir.path().join("data").display().to_string()),
+        ("UPBOT_DATA_DIR", data.display().to_string()),
         ("UPBOT_WS_ADDR", "127.0.0.1:0".into()),
         ("UPBOT_HTTP_ADDR", "127.0.0.1:0".into()),
     ]
     .into_iter()
     .collect();
     let config = upbot::config::Config::from_lookup(|k| vars.get(k).cloned()).expect("config");
+    if a.restart_only {
+        let (listed, started, restart, bytes) = restart(config).await;
+        println!(
+            "restart: the app was up {:.0} ms after start, `list` of {listed} monitors ({:.1} MiB) arrived at {:.0} ms",
+            started.as_secs_f64() * 1000.0,
+            bytes as f64 / 1048576.0,
+            restart.as_secs_f64() * 1000.0
+        );
+        drop(listener.stdin.take());
+        let _ = listener.kill();
+        let _ = listener.wait();
+        return;
+    }
     let running = upbot::app::start(config.clone()).await.expect("app starts");
     let mut states = running.service.events().subscribe().state;
     // A subscriber on the probe stream too, as a WS `watch` client would be.
@@ -510,45 +541,13 @@ async fn inner(a: Args) {
     // Restart with everything stored: time until `list` over the WS API answers.
     println!("restarting with {n} stored monitors");
     running.stop().await.expect("stop");
-    let t0 = Instant::now();
-    let running = upbot::app::start(config).await.expect("restart");
-    let started = t0.elapsed();
-    let url = format!("ws://{}/ws", running.ws_addr);
-    // 100k monitors make a `list` reply of tens of MiB: past tungstenite's default cap.
-    let big = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-        .max_message_size(Some(1 << 30))
-        .max_frame_size(Some(1 << 30));
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(big), false)
-        .await
-        .expect("ws connect");
-    ws.send(tokio_tungstenite::tungstenite::Message::text(
-        r#"{"type":"list","request_id":"l"}"#,
-    ))
-    .await
-    .expect("send");
-    // The clock stops when the reply has arrived; reading it (into a JSON tree, tens of
-    // MiB at 100k) is this client's cost, not the server's.
-    let (reply, restart) = loop {
-        match ws.next().await {
-            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
-                if t.as_str().contains(r#""request_id":"l""#) {
-                    break (t, t0.elapsed());
-                }
-            }
-            Some(Ok(_)) => continue,
-            other => panic!("list failed: {other:?}"),
-        }
-    };
-    let v: serde_json::Value = serde_json::from_str(&reply).expect("json");
-    assert_eq!(v["request_id"], "l");
-    let listed = v["data"]["monitors"].as_array().map_or(0, |m| m.len());
+    let (listed, started, restart, bytes) = restart(config).await;
     println!(
         "restart: the app was up {:.0} ms after start, `list` ({:.1} MiB) arrived at {:.0} ms",
         started.as_secs_f64() * 1000.0,
-        reply.len() as f64 / 1048576.0,
+        bytes as f64 / 1048576.0,
         restart.as_secs_f64() * 1000.0
     );
-    running.stop().await.expect("stop");
     drop(listener.stdin.take());
     let _ = listener.kill();
     let _ = listener.wait();
@@ -601,4 +600,44 @@ async fn inner(a: Args) {
         steady.ok_pct,
         restart.as_secs_f64(),
     );
+}
+
+/// Starts the app on the stored monitors of `config` and times it: returns how many
+/// monitors `list` over the WS API returned, when the app was up, when the whole `list`
+/// reply had arrived (both from the start), and the reply's size in bytes.
+async fn restart(config: upbot::config::Config) -> (usize, Duration, Duration, usize) {
+    let t0 = Instant::now();
+    let running = upbot::app::start(config).await.expect("restart");
+    let started = t0.elapsed();
+    let url = format!("ws://{}/ws", running.ws_addr);
+    // 100k monitors make a `list` reply of tens of MiB: past tungstenite's default cap.
+    let big = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(1 << 30))
+        .max_frame_size(Some(1 << 30));
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(big), false)
+        .await
+        .expect("ws connect");
+    ws.send(tokio_tungstenite::tungstenite::Message::text(
+        r#"{"type":"list","request_id":"l"}"#,
+    ))
+    .await
+    .expect("send");
+    // The clock stops when the reply has arrived; reading it (into a JSON tree, tens of
+    // MiB at 100k) is this client's cost, not the server's.
+    let (reply, restart) = loop {
+        match ws.next().await {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+                if t.as_str().contains(r#""request_id":"l""#) {
+                    break (t, t0.elapsed());
+                }
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("list failed: {other:?}"),
+        }
+    };
+    let v: serde_json::Value = serde_json::from_str(&reply).expect("json");
+    assert_eq!(v["request_id"], "l");
+    let listed = v["data"]["monitors"].as_array().map_or(0, |m| m.len());
+    running.stop().await.expect("stop");
+    (listed, started, restart, reply.len())
 }
