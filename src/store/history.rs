@@ -231,8 +231,8 @@ impl Store {
     }
 
     /// Removes the chunks of monitors that do not exist (a crash between a delete's
-    /// writes); returns how many.
-    pub(super) fn sweep_history(&self) -> Result<usize, StoreError> {
+    /// writes): those whose monitor key `exists` does not know. Returns how many.
+    pub(super) fn sweep_history(&self, exists: impl Fn(&[u8]) -> bool) -> Result<usize, StoreError> {
         let tree = self.history_tree()?;
         let mut removed = 0;
         let mut last: Option<([u8; 8], bool)> = None;
@@ -245,7 +245,7 @@ impl Store {
             };
             let exists = match last {
                 Some((prev, e)) if prev == idk => e,
-                _ => self.monitors.contains_key(idk)?,
+                _ => exists(&idk),
             };
             last = Some((idk, exists));
             if !exists {
@@ -446,7 +446,7 @@ mod tests {
             encode_chunk(Tier::Hour, &[steady(1)]),
         )
         .unwrap();
-        assert_eq!(s.sweep_history().unwrap(), 1);
+        assert_eq!(s.sweep_orphans().unwrap(), 1);
         assert!(s.history_bytes(MonitorId(2)).unwrap() > 0);
     }
 }

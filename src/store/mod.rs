@@ -34,7 +34,8 @@
 //! flusher (itself queued behind the writer) deadlocks the whole store (seen under
 //! 11k concurrent adds). Multi-tree updates are ordered instead so that every prefix
 //! a crash can leave is consistent: the `monitors` record is the commit point, and an
-//! open sweeps entries left without one.
+//! open sweeps entries left without one (stale push tokens before it returns, the
+//! never-read rest once the app has started, [`Store::sweep_later`]).
 
 mod handle;
 mod integrity;
@@ -388,9 +389,10 @@ impl Store {
     fn start(core: Core) -> Result<Self, StoreError> {
         let mut store = Self::handles(Arc::new(core))?;
         let manifest = store.verify(true)?;
-        let swept = store.sweep_orphans()?;
+        // Before anything is served: a stale token must not reach a monitor.
+        let swept = store.sweep_tokens()?;
         if swept > 0 {
-            tracing::info!(swept, "removed entries left without their monitor by a crash");
+            tracing::info!(swept, "removed push tokens left without their monitor by a crash");
         }
         let writer = Writer::start(store.clone(), manifest).map_err(|e| StoreError::Unwritable {
             dir: store.dir.clone(),
@@ -503,6 +505,8 @@ impl Store {
     /// Reads every monitor record and checks each decodes and has its state.
     fn census(&self) -> Result<Census, StoreError> {
         let mut c = Census::default();
+        // Keys come in order: a sorted list to find the state records' owners in.
+        let mut ids = Vec::new();
         for kv in self.monitors.iter() {
             let (k, v) = kv?;
             let Some(id) = id_of(&k) else {
@@ -518,17 +522,36 @@ impl Store {
             if stored.id != id {
                 return Err(self.corrupt(&format!("monitor #{id} is stored as #{}", stored.id)));
             }
-            match self.health.get(k)? {
-                Some(h) => {
-                    dec::<serde::de::IgnoredAny>(&h)
-                        .map_err(|e| self.corrupt(&format!("state of #{id} does not decode: {e}")))?;
-                }
-                None => c.without_health += 1,
-            }
+            ids.push(id.0);
             c.monitors += 1;
             c.max_id = c.max_id.max(id.0);
         }
+        // One pass over the states, not a lookup per monitor: with sled's small cache,
+        // 100,000 lookups read the same pages from disk again and again. A state
+        // without its monitor is an orphan, left to the sweep.
+        let mut with_health = 0;
+        for kv in self.health.iter() {
+            let (k, h) = kv?;
+            let Some(id) = id_of(&k).filter(|id| ids.binary_search(&id.0).is_ok()) else {
+                continue;
+            };
+            dec::<serde::de::IgnoredAny>(&h)
+                .map_err(|e| self.corrupt(&format!("state of #{id} does not decode: {e}")))?;
+            with_health += 1;
+        }
+        c.without_health = c.monitors - with_health;
         Ok(c)
+    }
+
+    /// The stored monitors' keys, sorted (sled iterates in key order).
+    fn monitor_keys(&self) -> Result<Vec<[u8; 8]>, StoreError> {
+        let mut keys = Vec::new();
+        for k in self.monitors.iter().keys() {
+            if let Ok(k) = <[u8; 8]>::try_from(k?.as_ref()) {
+                keys.push(k);
+            }
+        }
+        Ok(keys)
     }
 
     fn migrate(&self, monitors: u64) -> Result<(), StoreError> {
@@ -696,18 +719,44 @@ impl Store {
         Ok(old)
     }
 
+    /// Queues the sweep of entries a crash left without their monitor (states,
+    /// statistics, history). Never read (ids are not reused), they may wait until the
+    /// app has started: reading every key of those trees took 0.5 s of a 100k start,
+    /// and beside the start-up load, through sled's small cache, more.
+    pub fn sweep_later(&self) {
+        self.later("sweeping entries without their monitor", |s| {
+            let swept = s.sweep_orphans()?;
+            if swept > 0 {
+                tracing::info!(swept, "removed entries left without their monitor by a crash");
+            }
+            Ok(())
+        });
+    }
+
     /// Removes entries a crash left without their monitor (see [`Store::put_monitor`]).
+    /// On the writer thread (or before it starts): no write may come between reading
+    /// the monitor keys and the removals.
     fn sweep_orphans(&self) -> Result<usize, StoreError> {
-        let mut removed = 0;
+        // Looked up in a sorted list, not in sled (see `census`).
+        let monitors = self.monitor_keys()?;
+        let exists = |k: &[u8]| <[u8; 8]>::try_from(k).is_ok_and(|k| monitors.binary_search(&k).is_ok());
+        let mut removed = self.sweep_tokens()?;
         for tree in [&self.health, &self.stats, &self.push_seen] {
             for k in tree.iter().keys() {
                 let k = k?;
-                if !self.monitors.contains_key(&k)? {
+                if !exists(&k) {
                     tree.remove(&k)?;
                     removed += 1;
                 }
             }
         }
+        removed += self.sweep_history(exists)?;
+        Ok(removed)
+    }
+
+    /// Removes push tokens whose monitor is gone or has another token now.
+    fn sweep_tokens(&self) -> Result<usize, StoreError> {
+        let mut removed = 0;
         for kv in self.push_tokens.iter() {
             let (token, id) = kv?;
             let current = match self.monitors.get(&id)? {
@@ -719,7 +768,6 @@ impl Store {
                 removed += 1;
             }
         }
-        removed += self.sweep_history()?;
         Ok(removed)
     }
 
@@ -1105,6 +1153,11 @@ mod tests {
             s.flush().await.unwrap();
         }
         let s = Store::open(dir.path()).unwrap();
+        // Stale tokens are gone at once; the rest once the app asks.
+        assert!(s.push_token("deadbeef").unwrap().is_none());
+        assert!(s.health(MonitorId(99)).unwrap().is_some());
+        s.sweep_later();
+        s.flush().await.unwrap();
         assert!(s.health(MonitorId(99)).unwrap().is_none());
         assert!(s.stats(MonitorId(99)).unwrap().is_none());
         assert!(s.push_token("deadbeef").unwrap().is_none());
