@@ -27,6 +27,9 @@ impl Service {
         if batch.is_empty() {
             return Ok(HistorySaved::default());
         }
+        // In key order, so consecutive writes land on the same tree pages (see the
+        // statistics save in the scheduler).
+        batch.sort_unstable_by_key(|(id, _)| *id);
         // On the store's writer thread, like every write.
         let saved = self.store().save_history(batch, now).await?;
         tracing::debug!(?saved, "history saved");
