@@ -762,25 +762,33 @@ impl Shared {
 /// encoding 10k records takes long enough to show up as probe lag, so both happen on
 /// the store's writer thread.
 fn save_stats(sh: &Arc<Shared>) {
+    /// Records copied at a time.
+    const BATCH: usize = 1024;
     let s = sh.clone();
+    let mut lives: Option<std::vec::IntoIter<(MonitorId, LiveRef)>> = None;
     sh.store.save_stats_with(move || {
-        let mut lives: Vec<(MonitorId, LiveRef)> =
-            lock(&s.registry).iter().map(|(id, e)| (*id, e.live.clone())).collect();
-        // In key order: consecutive writes then land on the same tree pages. In the
-        // registry's hash order each one needed another page than the last, and with
-        // more monitors than sled's cache holds, read it from disk (100k: 2.5 s a save).
-        lives.sort_unstable_by_key(|(id, _)| *id);
-        lives
-            .into_iter()
-            .filter_map(|(id, live)| {
-                let mut l = lock(&live);
-                if l.removed || !l.stats_dirty {
-                    return None;
-                }
-                l.stats_dirty = false;
-                Some((id, l.stats.clone()))
-            })
-            .collect()
+        let lives = lives.get_or_insert_with(|| {
+            let mut all: Vec<(MonitorId, LiveRef)> =
+                lock(&s.registry).iter().map(|(id, e)| (*id, e.live.clone())).collect();
+            // In key order: consecutive writes then land on the same tree pages. In the
+            // registry's hash order each one needed another page than the last, and with
+            // more monitors than sled's cache holds, read it from disk (100k: 2.5 s a save).
+            all.sort_unstable_by_key(|(id, _)| *id);
+            all.into_iter()
+        });
+        let mut batch = Vec::new();
+        for (id, live) in lives.by_ref() {
+            let mut l = lock(&live);
+            if l.removed || !l.stats_dirty {
+                continue;
+            }
+            l.stats_dirty = false;
+            batch.push((id, l.stats.clone()));
+            if batch.len() == BATCH {
+                break;
+            }
+        }
+        (!batch.is_empty()).then_some(batch)
     });
 }
 

@@ -813,15 +813,18 @@ impl Store {
         self.health.get(key(id))?.map(|v| dec(&v)).transpose()
     }
 
-    /// Queues a save of statistics on the writer thread: `collect` runs there and
-    /// returns what to save (so gathering and encoding many records costs the caller's
-    /// thread nothing). Durable with the background flush.
-    pub fn save_stats_with(&self, collect: impl FnOnce() -> Vec<(MonitorId, ProbeStats)> + Send + 'static) {
+    /// Queues a save of statistics on the writer thread: `next` runs there and returns
+    /// the next batch to save, `None` when done (so gathering and encoding many records
+    /// costs the caller's thread nothing, and only a batch of copies exists at a time:
+    /// all 100k at once were tens of MiB at every save). Durable with the background flush.
+    pub fn save_stats_with(&self, mut next: impl FnMut() -> Option<Vec<(MonitorId, ProbeStats)>> + Send + 'static) {
         self.later("saving statistics", move |s| {
-            let items = collect();
-            let n = items.len();
-            for (id, st) in items {
-                s.write_stats(id, &st)?;
+            let mut n = 0;
+            while let Some(items) = next() {
+                n += items.len();
+                for (id, st) in items {
+                    s.write_stats(id, &st)?;
+                }
             }
             tracing::debug!(saved = n, "statistics saved");
             Ok(())
