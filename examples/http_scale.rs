@@ -16,6 +16,10 @@
 #[path = "support/mod.rs"]
 mod support;
 
+/// The server binary's allocator, so the figures are the binary's.
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::io::{BufRead, Write};
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};

@@ -21,6 +21,10 @@
 #[path = "support/mod.rs"]
 mod support;
 
+/// The server binary's allocator, so the figures are the binary's.
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -73,10 +77,13 @@ fn parse_args() -> Args {
             "--no-fping" => a.fping = false,
             "--sizes" => a.sizes = text().split(',').map(|v| num(v.to_string()) as usize).collect(),
             // The table: ICMP only, no black-holed phase (not a table column).
+            // 60 s phases: each then holds one of the minute's statistics and history
+            // saves, which a shorter window may miss (100k: 20-60 MiB more peak RSS).
             "--table" => {
                 a.sizes = vec![10_000, 50_000, 100_000];
                 a.tcp = 0;
                 a.blackhole_pct = 0;
+                a.secs = 60;
             }
             "--data" => a.data = Some(text()),
             "--restart-only" => a.restart_only = true,
@@ -255,16 +262,34 @@ struct Phase {
 }
 
 /// Empties a state receiver; returns how many events it held (lost ones included).
-fn drain(states: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<upbot::events::StateEvent>>) -> usize {
-    use tokio::sync::broadcast::error::TryRecvError;
-    let mut n = 0;
-    loop {
-        match states.try_recv() {
-            Ok(_) => n += 1,
-            Err(TryRecvError::Lagged(k)) => n += k as usize,
-            Err(_) => return n,
+/// State changes seen so far by a subscriber that reads them as they come, as a WS
+/// `watch` session does (a subscriber that stops reading keeps up to the channel's
+/// capacity of events alive: 65,536 at 100k monitors, ~13 MiB).
+#[derive(Clone, Copy, Default)]
+struct Changes {
+    all: usize,
+    down: usize,
+}
+
+fn count_changes(
+    mut states: tokio::sync::broadcast::Receiver<std::sync::Arc<upbot::events::StateEvent>>,
+) -> tokio::sync::watch::Receiver<Changes> {
+    use tokio::sync::broadcast::error::RecvError;
+    let (tx, rx) = tokio::sync::watch::channel(Changes::default());
+    tokio::spawn(async move {
+        loop {
+            match states.recv().await {
+                Ok(ev) => tx.send_modify(|c| {
+                    c.all += 1;
+                    c.down += usize::from(ev.to == State::Down);
+                }),
+                // Kinds unknown: counted as changes (a steady phase must have none).
+                Err(RecvError::Lagged(k)) => tx.send_modify(|c| c.all += k as usize),
+                Err(RecvError::Closed) => return,
+            }
         }
-    }
+    });
+    rx
 }
 
 /// Adds `targets` one after another over one WS connection, each waiting for its
@@ -304,10 +329,10 @@ async fn measure(
     name: &str,
     running: &upbot::app::Running,
     secs: u64,
-    states: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<upbot::events::StateEvent>>,
+    states: &tokio::sync::watch::Receiver<Changes>,
 ) -> Phase {
     running.scheduler.reset_metrics();
-    drain(states);
+    let before = *states.borrow();
     let (c0, _) = rusage(libc::RUSAGE_SELF);
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(secs)).await;
@@ -315,7 +340,7 @@ async fn measure(
     let (c1, _) = rusage(libc::RUSAGE_SELF);
     let m = running.scheduler.metrics();
     // In a steady window nothing may change state: any change is a false verdict.
-    let false_verdicts = drain(states);
+    let false_verdicts = states.borrow().all - before.all;
     let total = (m.probes_ok + m.probes_failed + m.probes_late) as f64;
     Phase {
         name: name.to_string(),
@@ -378,7 +403,7 @@ async fn inner(a: Args) {
         return;
     }
     let running = upbot::app::start(config.clone()).await.expect("app starts");
-    let mut states = running.service.events().subscribe().state;
+    let mut states = count_changes(running.service.events().subscribe().state);
     // A subscriber on the probe stream too, as a WS `watch` client would be.
     let mut probes = running.service.events().subscribe().probe;
     // It drains in batches, as a busy WS session does, rather than being woken for
@@ -440,21 +465,20 @@ async fn inner(a: Args) {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     println!("{up}/{n} monitors UP after warm-up");
-    drain(&mut states);
 
-    let mut phases = vec![measure("steady", &running, a.secs, &mut states).await];
+    let mut phases = vec![measure("steady", &running, a.secs, &states).await];
     let (_, rss_kib) = rusage(libc::RUSAGE_SELF);
     let rss_now = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
         .unwrap_or_default();
-    let (heap_used, heap_free) = support::heap_in_use_and_free();
+    let (heap_used, heap_resident) = support::heap_in_use_and_resident();
     println!(
-        "after the steady phase: peak RSS {:.1} MiB, now {}; heap in use {:.1} MiB, free in the heap {:.1} MiB",
+        "after the steady phase: peak RSS {:.1} MiB, now {}; heap in use {:.1} MiB, resident in the allocator {:.1} MiB",
         rss_kib as f64 / 1024.0,
         rss_now.trim_start_matches("VmRSS:").trim(),
         heap_used as f64 / 1048576.0,
-        heap_free as f64 / 1048576.0
+        heap_resident as f64 / 1048576.0
     );
     if std::env::var_os("SCALE_STOP_AFTER_STEADY").is_some() {
         // For a heap profiler: end here, so its peak is the steady state's.
@@ -516,25 +540,11 @@ async fn inner(a: Args) {
         ));
         assert!(ok, "nft rule");
         // Wait for exactly the black-holed monitors to go DOWN.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut down = 0;
-        while down < holed && Instant::now() < deadline {
-            if let Ok(Ok(ev)) = tokio::time::timeout(Duration::from_secs(1), states.recv()).await {
-                if ev.to == State::Down {
-                    down += 1;
-                }
-            }
-        }
+        let down0 = states.borrow().down;
+        let _ = tokio::time::timeout(Duration::from_secs(30), states.wait_for(|c| c.down - down0 >= holed)).await;
+        let down = states.borrow().down - down0;
         println!("{down}/{holed} black-holed monitors DOWN");
-        phases.push(
-            measure(
-                &format!("{}% black-holed", a.blackhole_pct),
-                &running,
-                a.secs,
-                &mut states,
-            )
-            .await,
-        );
+        phases.push(measure(&format!("{}% black-holed", a.blackhole_pct), &running, a.secs, &states).await);
         sh("nft delete table ip upbotbench");
     }
 

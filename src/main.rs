@@ -1,6 +1,12 @@
 //! The `upbot` binary: `serve` runs the server; the other subcommands are thin
 //! clients of its WebSocket API.
 
+/// jemalloc rather than glibc's malloc: with 100k monitors glibc kept 55-60 MiB of
+/// freed memory after the adds (peak RSS 283-287 MiB against 268 MiB), and CPU was
+/// no worse (README, "Scale to 100,000 monitors").
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

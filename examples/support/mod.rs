@@ -15,11 +15,15 @@ pub fn rusage(who: libc::c_int) -> (f64, u64) {
     (t(ru.ru_utime) + t(ru.ru_stime), ru.ru_maxrss as u64)
 }
 
-/// Bytes the C heap has in use and holds free (glibc `mallinfo2`): how much of the
-/// RSS is live data and how much is fragmentation.
-#[allow(unsafe_code, dead_code)]
-pub fn heap_in_use_and_free() -> (usize, usize) {
-    // SAFETY: mallinfo2 only reads the allocator's counters.
-    let mi = unsafe { libc::mallinfo2() };
-    (mi.uordblks + mi.hblkhd, mi.fordblks)
+/// Bytes the allocator (jemalloc, as in the binary) has handed out and holds
+/// resident: how much of the RSS is live data and how much the allocator keeps.
+#[allow(dead_code)]
+pub fn heap_in_use_and_resident() -> (usize, usize) {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    // The figures are refreshed when the epoch advances.
+    let _ = epoch::advance();
+    (
+        stats::allocated::read().unwrap_or(0),
+        stats::resident::read().unwrap_or(0),
+    )
 }
