@@ -345,15 +345,21 @@ impl Push {
     }
 
     /// Hands over every push monitor's recorded history minutes (the periodic save).
-    pub fn take_history(&self, now_ms: u64) -> Vec<(MonitorId, Vec<(u64, Bucket)>)> {
+    pub fn take_history(&self, ids: &[MonitorId], now_ms: u64) -> Vec<(MonitorId, Vec<(u64, Bucket)>)> {
         let mut reg = lock(&self.inner.reg);
-        reg.entries
-            .iter_mut()
-            .filter_map(|(id, e)| {
-                let minutes = e.history.take(now_ms);
+        ids.iter()
+            .filter_map(|id| {
+                let minutes = reg.entries.get_mut(id)?.history.take(now_ms);
                 (!minutes.is_empty()).then_some((*id, minutes))
             })
             .collect()
+    }
+
+    /// Every push monitor, in id order (see [`crate::scheduler::Scheduler::history_ids`]).
+    pub fn history_ids(&self) -> Vec<MonitorId> {
+        let mut ids: Vec<MonitorId> = lock(&self.inner.reg).entries.keys().copied().collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// The history minutes `id` recorded and has not handed over yet.

@@ -516,12 +516,22 @@ impl Scheduler {
         Some((l.health.clone(), l.stats.clone()))
     }
 
-    /// Hands over every monitor's recorded history minutes (the periodic save).
-    pub fn take_history(&self, now_ms: u64) -> Vec<(MonitorId, Vec<(u64, Bucket)>)> {
-        let lives: Vec<(MonitorId, LiveRef)> = lock(&self.shared.registry)
-            .iter()
-            .map(|(id, e)| (*id, e.live.clone()))
-            .collect();
+    /// Every monitor here, in id order: the periodic history save takes theirs a
+    /// batch at a time.
+    pub fn history_ids(&self) -> Vec<MonitorId> {
+        let mut ids: Vec<MonitorId> = lock(&self.shared.registry).keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Hands over the history minutes `ids` recorded (those still here).
+    pub fn take_history(&self, ids: &[MonitorId], now_ms: u64) -> Vec<(MonitorId, Vec<(u64, Bucket)>)> {
+        let lives: Vec<(MonitorId, LiveRef)> = {
+            let reg = lock(&self.shared.registry);
+            ids.iter()
+                .filter_map(|id| reg.get(id).map(|e| (*id, e.live.clone())))
+                .collect()
+        };
         lives
             .into_iter()
             .filter_map(|(id, live)| {
@@ -1042,7 +1052,8 @@ mod tests {
         let (live_h, live_s) = s.halt(m.id).unwrap();
         let now = now_ms();
         let peek = s.unsaved_history(m.id, now);
-        let taken = s.take_history(now);
+        assert_eq!(s.history_ids(), vec![m.id]);
+        let taken = s.take_history(&[m.id], now);
         assert_eq!(taken, vec![(m.id, peek)], "peek shows what take hands over");
         let mut total = crate::domain::history::Bucket::default();
         taken[0].1.iter().for_each(|(_, b)| total.merge(b));
@@ -1051,7 +1062,7 @@ mod tests {
         assert_eq!(total.failures, total.probes - total.rtt_count);
         assert!(total.rtt_count >= 4 && total.failures >= m.fails);
         assert!(total.known_ms > 0 && total.down_ms <= now - live_h.since_ms + 1);
-        assert!(s.take_history(now).is_empty(), "taken means gone");
+        assert!(s.take_history(&[m.id], now).is_empty(), "taken means gone");
         s.shutdown().await;
     }
 

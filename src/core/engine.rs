@@ -32,9 +32,11 @@ pub trait Engine: Send + Sync {
     /// The minutes of history `id`'s recorder holds and has not handed to the store
     /// yet, as of `now_ms` (readers lay them over what is stored).
     fn unsaved_history(&self, id: MonitorId, now_ms: u64) -> Vec<(u64, Bucket)>;
-    /// Hands over the history minutes every monitor recorded since the last call (the
-    /// periodic save writes them in one batch).
-    fn take_history(&self, now_ms: u64) -> Vec<(MonitorId, Vec<(u64, Bucket)>)>;
+    /// Every monitor of this engine, in id order (the periodic save hands over their
+    /// history a batch at a time).
+    fn history_ids(&self) -> Vec<MonitorId>;
+    /// Hands over the history minutes `ids` recorded since the last call.
+    fn take_history(&self, ids: &[MonitorId], now_ms: u64) -> Vec<(MonitorId, Vec<(u64, Bucket)>)>;
 }
 
 impl Engine for Scheduler {
@@ -58,8 +60,12 @@ impl Engine for Scheduler {
         Scheduler::unsaved_history(self, id, now_ms)
     }
 
-    fn take_history(&self, now_ms: u64) -> Vec<(MonitorId, Vec<(u64, Bucket)>)> {
-        Scheduler::take_history(self, now_ms)
+    fn history_ids(&self) -> Vec<MonitorId> {
+        Scheduler::history_ids(self)
+    }
+
+    fn take_history(&self, ids: &[MonitorId], now_ms: u64) -> Vec<(MonitorId, Vec<(u64, Bucket)>)> {
+        Scheduler::take_history(self, ids, now_ms)
     }
 }
 
@@ -85,8 +91,12 @@ impl Engine for Push {
         Push::unsaved_history(self, id, now_ms)
     }
 
-    fn take_history(&self, now_ms: u64) -> Vec<(MonitorId, Vec<(u64, Bucket)>)> {
-        Push::take_history(self, now_ms)
+    fn history_ids(&self) -> Vec<MonitorId> {
+        Push::history_ids(self)
+    }
+
+    fn take_history(&self, ids: &[MonitorId], now_ms: u64) -> Vec<(MonitorId, Vec<(u64, Bucket)>)> {
+        Push::take_history(self, ids, now_ms)
     }
 }
 

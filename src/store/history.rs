@@ -52,6 +52,16 @@ pub struct HistorySaved {
     pub expired: usize,
 }
 
+impl HistorySaved {
+    /// Counts `other` in too (a save made of several writes).
+    pub fn add(&mut self, other: HistorySaved) {
+        self.monitors += other.monitors;
+        self.chunks += other.chunks;
+        self.rolled += other.rolled;
+        self.expired += other.expired;
+    }
+}
+
 impl Store {
     fn history_tree(&self) -> Result<sled::Tree, StoreError> {
         // sled keeps opened trees in a map: after the first call this is a lookup.
