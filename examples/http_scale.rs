@@ -205,6 +205,8 @@ async fn bench(a: Args) {
     server_out.read_line(&mut line).expect("server ready");
 
     let config = upbot::config::Config::from_lookup(|k| vars.get(k).cloned()).expect("config");
+    // The binary's log output, spans included (`RUST_LOG=off` measures without them).
+    upbot::app::init_tracing();
     let running = upbot::app::start(config).await.expect("app starts");
     let rss_idle = rss_now_kib();
     let socks_idle = sockets();

@@ -360,6 +360,8 @@ async fn measure(
 }
 
 async fn inner(a: Args) {
+    // The binary's log output, spans included (`RUST_LOG=off` measures without them).
+    upbot::app::init_tracing();
     let exe = std::env::current_exe().expect("own path");
     let mut listener = Command::new(exe)
         .arg("--listen")

@@ -69,6 +69,20 @@ impl Running {
     }
 }
 
+/// Installs the binary's log output: `RUST_LOG` (default `info`) to stderr, coloured
+/// only on a terminal (journald and log files get plain text). The benchmarks install
+/// it too: every monitor task carries a span, and its cost is the binary's.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
+}
+
 /// Starts everything and returns once listeners are bound.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     private_files();

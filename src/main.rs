@@ -76,7 +76,7 @@ fn serve(config_path: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing();
+    upbot::app::init_tracing();
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -116,16 +116,4 @@ fn early_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
 #[cfg(not(unix))]
 fn early_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     Ok(upbot::app::shutdown_signal())
-}
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colour only on a terminal: journald and log files get plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .init();
 }

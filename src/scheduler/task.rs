@@ -410,7 +410,7 @@ impl MonitorTask {
                 };
                 // Durable, so announced whoever owns the state now (a pause that
                 // halted probing during the write started from the state before it).
-                tracing::info!(from = %t.from, to = %t.to, reason = %t.reason, announce = t.announce, "state changed");
+                tracing::info!(monitor = %m.id, from = %t.from, to = %t.to, reason = %t.reason, announce = t.announce, "state changed");
                 sh.prom.state_change(t.to);
                 sh.events.state(StateEvent::new(m, &t));
                 current
