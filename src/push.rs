@@ -344,7 +344,8 @@ impl Push {
         lock(&self.inner.reg).entries.get(&id).map(|e| e.health.clone())
     }
 
-    /// Hands over every push monitor's recorded history minutes (the periodic save).
+    /// Hands over the history minutes the push monitors `ids` recorded (the periodic
+    /// save).
     pub fn take_history(&self, ids: &[MonitorId], now_ms: u64) -> Vec<(MonitorId, Vec<(u64, Bucket)>)> {
         let mut reg = lock(&self.inner.reg);
         ids.iter()

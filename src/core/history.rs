@@ -3,8 +3,9 @@
 //! write per touched chunk, never one per probe), and once more at shutdown after the
 //! engines stopped.
 //! Readers lay what is not saved yet over what is ([`Service::history`]), so a chart
-//! is current to the probe. A save the store refuses loses those minutes (logged);
-//! the recorders never hold more than [`crate::domain::history::MAX_OPEN`] minutes.
+//! is current to the probe. A batch the store refuses loses its minutes (logged), and
+//! the rest waits in the recorders for the next save; they never hold more than
+//! [`crate::domain::history::MAX_OPEN`] minutes.
 
 use std::time::Duration;
 

@@ -63,7 +63,7 @@ impl HistorySaved {
 }
 
 impl Store {
-    fn history_tree(&self) -> Result<sled::Tree, StoreError> {
+    pub(super) fn history_tree(&self) -> Result<sled::Tree, StoreError> {
         // sled keeps opened trees in a map: after the first call this is a lookup.
         Ok(self.db.open_tree(TREE)?)
     }

@@ -389,6 +389,10 @@ impl Store {
     fn start(core: Core) -> Result<Self, StoreError> {
         let mut store = Self::handles(Arc::new(core))?;
         let manifest = store.verify(true)?;
+        // Opened (so created) now: creating a tree is a write, and on a full disk a
+        // reader's first `/status` would fail. The sweep that used to open it first at
+        // start now runs later.
+        store.history_tree()?;
         // Before anything is served: a stale token must not reach a monitor.
         let swept = store.sweep_tokens()?;
         if swept > 0 {
@@ -417,7 +421,7 @@ impl Store {
             }
         };
         self.core.install(db);
-        if let Err(e) = self.verify(false) {
+        if let Err(e) = self.verify(false).and_then(|_| self.history_tree().map(drop)) {
             drop(self.core.take());
             return Err(e);
         }
