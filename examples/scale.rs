@@ -392,16 +392,8 @@ async fn inner(a: Args) {
     .collect();
     let config = upbot::config::Config::from_lookup(|k| vars.get(k).cloned()).expect("config");
     if a.restart_only {
-        let (listed, started, restart, bytes) = restart(config).await;
-        println!(
-            "restart: the app was up {:.0} ms after start, `list` of {listed} monitors ({:.1} MiB) arrived at {:.0} ms",
-            started.as_secs_f64() * 1000.0,
-            bytes as f64 / 1048576.0,
-            restart.as_secs_f64() * 1000.0
-        );
-        drop(listener.stdin.take());
-        let _ = listener.kill();
-        let _ = listener.wait();
+        restart(config).await;
+        stop_listener(listener);
         return;
     }
     let running = upbot::app::start(config.clone()).await.expect("app starts");
@@ -553,16 +545,8 @@ async fn inner(a: Args) {
     // Restart with everything stored: time until `list` over the WS API answers.
     println!("restarting with {n} stored monitors");
     running.stop().await.expect("stop");
-    let (listed, started, restart, bytes) = restart(config).await;
-    println!(
-        "restart: the app was up {:.0} ms after start, `list` ({:.1} MiB) arrived at {:.0} ms",
-        started.as_secs_f64() * 1000.0,
-        bytes as f64 / 1048576.0,
-        restart.as_secs_f64() * 1000.0
-    );
-    drop(listener.stdin.take());
-    let _ = listener.kill();
-    let _ = listener.wait();
+    let (listed, restart) = restart(config).await;
+    stop_listener(listener);
     probe_reader.abort();
 
     println!();
@@ -614,10 +598,17 @@ async fn inner(a: Args) {
     );
 }
 
-/// Starts the app on the stored monitors of `config` and times it: returns how many
-/// monitors `list` over the WS API returned, when the app was up, when the whole `list`
-/// reply had arrived (both from the start), and the reply's size in bytes.
-async fn restart(config: upbot::config::Config) -> (usize, Duration, Duration, usize) {
+/// Stops the TCP listener process.
+fn stop_listener(mut listener: std::process::Child) {
+    drop(listener.stdin.take());
+    let _ = listener.kill();
+    let _ = listener.wait();
+}
+
+/// Starts the app on the stored monitors of `config`, times it and prints the times:
+/// returns how many monitors `list` over the WS API returned and when its whole reply
+/// had arrived (from the start).
+async fn restart(config: upbot::config::Config) -> (usize, Duration) {
     let t0 = Instant::now();
     let running = upbot::app::start(config).await.expect("restart");
     let started = t0.elapsed();
@@ -651,5 +642,11 @@ async fn restart(config: upbot::config::Config) -> (usize, Duration, Duration, u
     assert_eq!(v["request_id"], "l");
     let listed = v["data"]["monitors"].as_array().map_or(0, |m| m.len());
     running.stop().await.expect("stop");
-    (listed, started, restart, reply.len())
+    println!(
+        "restart: the app was up {:.0} ms after start, `list` of {listed} monitors ({:.1} MiB) arrived at {:.0} ms",
+        started.as_secs_f64() * 1000.0,
+        reply.len() as f64 / 1048576.0,
+        restart.as_secs_f64() * 1000.0
+    );
+    (listed, restart)
 }

@@ -1090,12 +1090,8 @@ mod tests {
         s.shutdown().await;
     }
 
-    #[tokio::test]
-    async fn past_the_split_rate_monitors_run_on_a_second_engine_with_its_own_icmp_sockets() {
-        let ping = crate::probe::icmp::running_as_root();
-        if !ping {
-            eprintln!("past_the_split_rate…: not root, so TCP monitors only (ICMP needs CAP_NET_RAW)");
-        }
+    /// A scheduler with two engines that splits past 30 probes a second.
+    fn two_engines() -> (Store, Scheduler, Subscription) {
         let store = Store::temporary().unwrap();
         let events = EventBus::new();
         let shape = Shape {
@@ -1111,7 +1107,17 @@ mod tests {
             shape,
         )
         .unwrap();
-        let mut sub = events.subscribe();
+        let sub = events.subscribe();
+        (store, s, sub)
+    }
+
+    #[tokio::test]
+    async fn past_the_split_rate_monitors_run_on_a_second_engine_with_its_own_icmp_sockets() {
+        let ping = crate::probe::icmp::running_as_root();
+        if !ping {
+            eprintln!("past_the_split_rate…: not root, so TCP monitors only (ICMP needs CAP_NET_RAW)");
+        }
+        let (store, s, mut sub) = two_engines();
         let (l, port) = listener().await;
         let server = serve(l);
         // 20 probes/s each. Monitor 1 alone fits under 30/s, on engine 0.
@@ -1194,22 +1200,7 @@ mod tests {
 
     #[tokio::test]
     async fn held_monitors_that_pass_the_split_rate_start_on_their_own_engines() {
-        let store = Store::temporary().unwrap();
-        let events = EventBus::new();
-        let shape = Shape {
-            engines: 2,
-            split_rate: 30.0,
-        };
-        let s = Scheduler::start_shaped(
-            store.clone(),
-            events.clone(),
-            crate::metrics::Metrics::new(),
-            CancellationToken::new(),
-            IcmpClients::for_share,
-            shape,
-        )
-        .unwrap();
-        let mut sub = events.subscribe();
+        let (store, s, mut sub) = two_engines();
         let (l, port) = listener().await;
         let server = serve(l);
         s.hold();
