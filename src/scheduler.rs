@@ -717,7 +717,13 @@ impl Shared {
         // task's events at info and above name their monitor themselves.
         let span = tracing::debug_span!("probe", monitor = %id);
         let run = task::MonitorTask::new(self.clone(), monitor, entry.live.clone(), generation, engine).run();
-        let spawned = self.engines[engine].spawn(self.tracker.track_future(run.instrument(span)));
+        let spawned = if span.is_disabled() {
+            // Without the span the task is 40 bytes smaller, which can be a 128-byte
+            // step of tokio's cache-line aligned task cells.
+            self.engines[engine].spawn(self.tracker.track_future(run))
+        } else {
+            self.engines[engine].spawn(self.tracker.track_future(run.instrument(span)))
+        };
         entry.task = Some(spawned.abort_handle());
         self.loads[engine].fetch_add(rate, Ordering::Relaxed);
         entry.charged = Some((engine as u8, rate));
