@@ -448,10 +448,7 @@ impl Scheduler {
     /// while the app loads every stored monitor at start, probes started at once would
     /// take the CPU the load needs (100k: the app was up after 2.2 s with them).
     pub fn hold(&self) {
-        let mut held = lock(&self.shared.held);
-        if held.is_none() {
-            *held = Some(Vec::new());
-        }
+        lock(&self.shared.held).get_or_insert_with(Vec::new);
     }
 
     /// Starts the tasks held back since [`Scheduler::hold`] (each at its random phase,
@@ -459,7 +456,10 @@ impl Scheduler {
     pub fn release(&self) {
         let sh = &self.shared;
         let mut reg = lock(&sh.registry);
-        let Some(held) = lock(&sh.held).take() else { return };
+        let Some(mut held) = lock(&sh.held).take() else { return };
+        // A monitor upserted twice while held is in the list twice.
+        held.sort_unstable();
+        held.dedup();
         // Spread first if they will pass the split rate: started on one engine and then
         // moved, half of 100k tasks would be spawned twice.
         let adding = held

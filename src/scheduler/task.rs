@@ -30,12 +30,18 @@ pub(super) const LATE: Duration = Duration::from_millis(250);
 
 /// Whether a probe's failure counts toward a verdict. A timeout on an engine that was
 /// behind does not: noticed late, or while the ICMP socket's reader is behind
-/// (`reader_behind`), the reply may well be waiting unread. Counting it is how an
-/// overloaded engine would page for targets that answer, and the verdicts' writes and
-/// the retries are how it would stay overloaded. Answers and every other failure count
-/// (they were observed, however late).
-pub(super) fn failure_counts(f: &ProbeFailure, took: Duration, timeout: Duration, reader_behind: bool) -> bool {
-    f.kind != FailKind::Timeout || (took <= timeout + LATE && !reader_behind)
+/// (`reader_behind`, asked only for a timeout noticed in time: it is a syscall), the
+/// reply may well be waiting unread. Counting it is how an overloaded engine would page
+/// for targets that answer, and the verdicts' writes and the retries are how it would
+/// stay overloaded. Answers and every other failure count (they were observed, however
+/// late).
+pub(super) fn failure_counts(
+    f: &ProbeFailure,
+    took: Duration,
+    timeout: Duration,
+    reader_behind: impl FnOnce() -> bool,
+) -> bool {
+    f.kind != FailKind::Timeout || (took <= timeout + LATE && !reader_behind())
 }
 
 /// A random instant in `[0, interval)`: when a monitor's first probe goes out.
@@ -275,8 +281,7 @@ impl MonitorTask {
                 let icmp = &sh.icmp[usize::from(self.engine)];
                 m.kind == Kind::Ping && self.addr.is_some_and(|a| icmp.reader_behind(a))
             };
-            let timeout = m.timeout.min(m.interval);
-            if f.kind == FailKind::Timeout && !failure_counts(f, took, timeout, reader_behind()) {
+            if !failure_counts(f, took, m.timeout.min(m.interval), reader_behind) {
                 drop(live);
                 sh.prom.probe_late(took);
                 sh.late_probe(m);
@@ -435,19 +440,19 @@ mod tests {
         let lost = ProbeFailure::timed_out(timeout);
         let refused = ProbeFailure::refused();
         let on_time = timeout + Duration::from_millis(3);
-        assert!(failure_counts(&lost, on_time, timeout, false));
-        assert!(failure_counts(&lost, timeout + LATE, timeout, false));
+        assert!(failure_counts(&lost, on_time, timeout, || false));
+        assert!(failure_counts(&lost, timeout + LATE, timeout, || false));
         // On time, but with the ICMP socket's reader behind: its reply may be unread.
-        assert!(!failure_counts(&lost, on_time, timeout, true));
+        assert!(!failure_counts(&lost, on_time, timeout, || true));
         // Its timeout noticed late: the engine, not the target.
         assert!(!failure_counts(
             &lost,
             timeout + LATE + Duration::from_millis(1),
             timeout,
-            false
+            || false
         ));
         // Anything the target said counts, however late it was heard.
-        assert!(failure_counts(&refused, Duration::from_secs(3), timeout, true));
+        assert!(failure_counts(&refused, Duration::from_secs(3), timeout, || true));
     }
 
     #[test]

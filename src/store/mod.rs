@@ -279,6 +279,12 @@ fn id_of(k: &[u8]) -> Option<MonitorId> {
     Some(MonitorId(u64::from_be_bytes(k.try_into().ok()?)))
 }
 
+/// Whether `k` is among the monitor keys `sorted` (a start-up pass's list, in place
+/// of a lookup per key in sled).
+fn has_key(sorted: &[[u8; 8]], k: &[u8]) -> bool {
+    <[u8; 8]>::try_from(k).is_ok_and(|k| sorted.binary_search(&k).is_ok())
+}
+
 /// Every record of a tree keyed by monitor id, decoded (keys of another form skipped).
 fn all_of<T: DeserializeOwned>(tree: &TreeRef) -> Result<std::collections::HashMap<MonitorId, T>, StoreError> {
     let mut out = std::collections::HashMap::new();
@@ -510,7 +516,7 @@ impl Store {
     fn census(&self) -> Result<Census, StoreError> {
         let mut c = Census::default();
         // Keys come in order: a sorted list to find the state records' owners in.
-        let mut ids = Vec::new();
+        let mut keys = Vec::new();
         for kv in self.monitors.iter() {
             let (k, v) = kv?;
             let Some(id) = id_of(&k) else {
@@ -526,7 +532,7 @@ impl Store {
             if stored.id != id {
                 return Err(self.corrupt(&format!("monitor #{id} is stored as #{}", stored.id)));
             }
-            ids.push(id.0);
+            keys.push(key(id));
             c.monitors += 1;
             c.max_id = c.max_id.max(id.0);
         }
@@ -536,7 +542,7 @@ impl Store {
         let mut with_health = 0;
         for kv in self.health.iter() {
             let (k, h) = kv?;
-            let Some(id) = id_of(&k).filter(|id| ids.binary_search(&id.0).is_ok()) else {
+            let Some(id) = id_of(&k).filter(|_| has_key(&keys, &k)) else {
                 continue;
             };
             dec::<serde::de::IgnoredAny>(&h)
@@ -743,7 +749,7 @@ impl Store {
     fn sweep_orphans(&self) -> Result<usize, StoreError> {
         // Looked up in a sorted list, not in sled (see `census`).
         let monitors = self.monitor_keys()?;
-        let exists = |k: &[u8]| <[u8; 8]>::try_from(k).is_ok_and(|k| monitors.binary_search(&k).is_ok());
+        let exists = |k: &[u8]| has_key(&monitors, k);
         let mut removed = self.sweep_tokens()?;
         for tree in [&self.health, &self.stats, &self.push_seen] {
             for k in tree.iter().keys() {
