@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use surge_ping::{Client, Config, ICMP, IcmpPacket, PingIdentifier, PingSequence, Pinger, SurgeError};
+use surge_ping::{Client, Config, ICMP, IcmpPacket, PingIdentifier, PingSequence, SurgeError};
 use tokio::time::Instant;
 
 use super::{ProbeFailure, Probed, Tries};
@@ -203,31 +203,15 @@ fn open(kind: ICMP, share: Share) -> Result<Client, String> {
     Ok(client)
 }
 
-/// One monitor's ICMP state: its pinger (re-created only when the target address
-/// changes), the pingers its retries use, and its sequence counter.
+/// One monitor's ICMP state: the address it pings, the identifier allocated for it,
+/// and its sequence counter. Four bytes and an address, not a surge-ping `Pinger`
+/// (~100 bytes with the retries' spares): this lives in every sleeping monitor task,
+/// and a `Pinger` is only three reference counts, made for each probe in a few ns.
+#[derive(Debug, Default)]
 pub struct IcmpPinger {
-    pinger: Option<Pinger>,
-    /// One per retry in flight at once (same host and identifier, so the same reply
-    /// routing; each try waits on its own sequence number). Made at the first retry
-    /// and kept, so a healthy host never pays for them.
-    spare: Vec<Pinger>,
+    host: Option<IpAddr>,
+    ident: u16,
     seq: u16,
-}
-
-impl std::fmt::Debug for IcmpPinger {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IcmpPinger")
-            .field("host", &self.pinger.as_ref().map(|p| p.host))
-            .field("spare", &self.spare.len())
-            .field("seq", &self.seq)
-            .finish()
-    }
-}
-
-impl Default for IcmpPinger {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 /// How one echo request ended.
@@ -254,21 +238,17 @@ fn judge(r: Result<(IcmpPacket, Duration), SurgeError>, timeout: Duration) -> Tr
 impl IcmpPinger {
     /// A pinger with nothing set up yet.
     pub fn new() -> Self {
-        Self {
-            pinger: None,
-            spare: Vec::new(),
-            seq: 0,
-        }
+        Self::default()
     }
 
     /// The address currently pinged.
     pub fn host(&self) -> Option<IpAddr> {
-        self.pinger.as_ref().map(|p| p.host)
+        self.host
     }
 
     /// The identifier in use.
     pub fn ident(&self) -> Option<u16> {
-        self.pinger.as_ref().and_then(|p| p.ident).map(|i| i.0)
+        self.host.map(|_| self.ident)
     }
 
     /// One probe of `addr` within `timeout`: an echo request, and while none is
@@ -282,17 +262,13 @@ impl IcmpPinger {
             Ok(c) => c,
             Err(why) => return Probed::unsent(permission_or_other(why.as_str())),
         };
-        if self.host() != Some(addr) {
-            let ident = PingIdentifier(clients.next_ident(addr));
-            self.pinger = Some(client.pinger(addr, ident).await);
-            self.spare.clear();
+        if self.host != Some(addr) {
+            self.ident = clients.next_ident(addr);
+            self.host = Some(addr);
             self.seq = 0;
         }
-        let Some(pinger) = self.pinger.as_mut() else {
-            return Probed::unsent(ProbeFailure::other("no pinger"));
-        };
         let base = self.seq;
-        let probed = tries(pinger, &mut self.spare, client, base, timeout, retries).await;
+        let probed = tries(client, addr, PingIdentifier(self.ident), base, timeout, retries).await;
         self.seq = base.wrapping_add(u16::from(probed.tries.sent));
         probed
     }
@@ -300,9 +276,9 @@ impl IcmpPinger {
 
 /// The tries of one probe (see [`IcmpPinger::probe`]); sequence numbers from `base`.
 async fn tries(
-    first: &mut Pinger,
-    spare: &mut Vec<Pinger>,
     client: &Client,
+    host: IpAddr,
+    ident: PingIdentifier,
     base: u16,
     timeout: Duration,
     retries: u8,
@@ -312,7 +288,7 @@ async fn tries(
         tries: Tries { sent, answered },
     };
     let start = Instant::now();
-    let (host, ident) = (first.host, first.ident.unwrap_or(PingIdentifier(0)));
+    let mut first = client.pinger(host, ident).await;
     first.timeout(timeout);
     let first_try = first.ping(PingSequence(base), &PAYLOAD);
     tokio::pin!(first_try);
@@ -334,9 +310,11 @@ async fn tries(
             TryEnd::Lost => first_done = true,
         }
     }
-    // Unanswered: one more request every `step`, each on its own pinger (`ping` takes
-    // `&mut self` and waits for its own sequence number).
-    while spare.len() < usize::from(retries) {
+    // Unanswered: one more request every `step`, each on its own pinger (same host and
+    // identifier, so the same reply routing; `ping` takes `&mut self` and waits for its
+    // own sequence number).
+    let mut spare = Vec::with_capacity(usize::from(retries));
+    for _ in 0..retries {
         spare.push(client.pinger(host, ident).await);
     }
     let deadline = start + timeout;

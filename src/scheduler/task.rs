@@ -89,30 +89,14 @@ fn streak_target(kind: Option<Streak>) -> Option<State> {
     })
 }
 
-/// Keeps the monitors-running gauge right however the task ends.
-struct RunningGuard<'a>(&'a std::sync::atomic::AtomicU64);
-
-impl<'a> RunningGuard<'a> {
-    fn new(g: &'a std::sync::atomic::AtomicU64) -> Self {
-        g.fetch_add(1, Ordering::Relaxed);
-        Self(g)
-    }
-}
-
-impl Drop for RunningGuard<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// One monitor's task state.
 pub(super) struct MonitorTask {
     shared: Arc<Shared>,
     monitor: Arc<Monitor>,
     live: LiveRef,
     generation: u64,
-    /// The host parsed as an IP literal (then DNS is never asked).
-    literal: Option<IpAddr>,
+    /// The host is an IP literal, held in `addr` (then DNS is never asked).
+    literal: bool,
     /// The address probed last; kept until re-resolution drops it.
     addr: Option<IpAddr>,
     pinger: IcmpPinger,
@@ -124,6 +108,12 @@ pub(super) struct MonitorTask {
     engine: u8,
 }
 
+impl Drop for MonitorTask {
+    fn drop(&mut self) {
+        self.shared.metrics.running.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl MonitorTask {
     pub(super) fn new(
         shared: Arc<Shared>,
@@ -132,14 +122,17 @@ impl MonitorTask {
         generation: u64,
         engine: usize,
     ) -> Self {
+        // Counted from here to the drop, however the task ends (an abort included).
+        shared.metrics.running.fetch_add(1, Ordering::Relaxed);
+        let literal: Option<IpAddr> = monitor.host.parse().ok();
         Self {
-            literal: monitor.host.parse().ok(),
+            literal: literal.is_some(),
+            addr: literal,
             ping: monitor.ping_settings(),
             shared,
             monitor,
             live,
             generation,
-            addr: None,
             pinger: IcmpPinger::new(),
             only_timeouts: true,
             engine: u8::try_from(engine).unwrap_or(0),
@@ -150,38 +143,44 @@ impl MonitorTask {
     /// the future twice (the argument, and the local it is moved to, rust-lang/rust#62958),
     /// ~190 bytes more in each of 100,000 sleeping tasks; an `async move` block uses
     /// the captured `self` in place (hence the allow: clippy would make it an `async fn`).
+    /// For the same reason nothing is kept in a local across the sleep that `self` or
+    /// the timer already holds (the interval, the planned instant).
     #[allow(clippy::manual_async_fn)]
     pub(super) fn run(mut self) -> impl std::future::Future<Output = ()> + Send + 'static {
         async move {
-            let shared = self.shared.clone();
-            let _running = RunningGuard::new(&shared.metrics.running);
-            let interval = self.monitor.interval;
             // Stopped by aborting the task (see `Entry::task`): any await below may be the
             // last, and whatever it owned is dropped there.
-            let mut planned = Instant::now() + first_phase(interval);
-            // One timer entry for the task's whole life, re-armed each tick.
-            let sleep = tokio::time::sleep_until(planned);
+            // One timer entry for the task's whole life, re-armed each tick; its deadline
+            // is the planned instant.
+            let sleep = tokio::time::sleep_until(Instant::now() + first_phase(self.monitor.interval));
             tokio::pin!(sleep);
             loop {
                 (&mut sleep).await;
-                let lag = Instant::now().saturating_duration_since(planned);
-                shared.metrics.lag.record(lag);
-                let started = Instant::now();
-                // Boxed: a probe's state (pinger waiter, timers, TCP connect) is large,
-                // and only the few monitors probing right now need it; unboxed, every
-                // sleeping task would carry that space (~1.3 KB each).
-                let result = Box::pin(self.check()).await;
-                let Some(verdict) = self.handle(result, started.elapsed()) else {
-                    return;
+                let lag = Instant::now().saturating_duration_since(sleep.deadline());
+                self.shared.metrics.lag.record(lag);
+                // In a block, so that neither the result nor the verdict is kept across
+                // the commit's await (a local's space lasts to the end of its scope,
+                // moved or not, and would be in every sleeping task).
+                let commit = {
+                    let started = Instant::now();
+                    // Boxed: a probe's state (pinger waiter, timers, TCP connect) is
+                    // large, and only the few monitors probing right now need it;
+                    // unboxed, every sleeping task would carry that space (~1.3 KB each).
+                    let result = Box::pin(self.check()).await;
+                    match self.handle(result, started.elapsed()) {
+                        None => return,
+                        Some(None) => None,
+                        // Boxed like the probe: only monitors changing state need this.
+                        Some(Some((health, t))) => Some(Box::pin(self.commit(health, t))),
+                    }
                 };
-                // Boxed like the probe: only monitors changing state need this space.
-                if let Some((health, t)) = verdict {
-                    if !Box::pin(self.commit(health, t)).await {
+                if let Some(commit) = commit {
+                    if !commit.await {
                         return;
                     }
                 }
-                planned = next_tick(planned, interval, Instant::now());
-                sleep.as_mut().reset(planned);
+                let next = next_tick(sleep.deadline(), self.monitor.interval, Instant::now());
+                sleep.as_mut().reset(next);
             }
         }
     }
@@ -215,7 +214,7 @@ impl MonitorTask {
     async fn target(&mut self) -> Result<IpAddr, ProbeFailure> {
         let resolved;
         let one;
-        let candidates: &[IpAddr] = match self.literal {
+        let candidates: &[IpAddr] = match self.addr.filter(|_| self.literal) {
             Some(ip) => {
                 one = [ip];
                 &one
