@@ -62,6 +62,9 @@ pub(super) struct Core {
     pub(super) monitors: AtomicI64,
     /// Highest monitor id ever stored.
     pub(super) max_id: AtomicU64,
+    /// The last run of this store did not stop cleanly: entries without their monitor
+    /// may exist, and [`super::Store::sweep_later`] has work to do.
+    pub(super) sweep_due: AtomicBool,
     /// Test switch: every write fails as if the disk were full.
     #[cfg(test)]
     pub(super) fault: AtomicBool,
@@ -77,6 +80,7 @@ impl Core {
             failure: Mutex::new(None),
             monitors: AtomicI64::new(0),
             max_id: AtomicU64::new(0),
+            sweep_due: AtomicBool::new(false),
             #[cfg(test)]
             fault: AtomicBool::new(false),
         }

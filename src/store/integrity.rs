@@ -9,6 +9,10 @@
 //! means the database lost records: upbot refuses to start and names the data dir
 //! instead of serving a partial store as if it were whole (README "Damaged store").
 //!
+//! A clean stop leaves a mark ([`CLEAN_FILE`]), taken away at the next open: without
+//! it, the last run of an existing store ended in a crash, and only then can entries
+//! without their monitor exist (the orphan sweep is skipped otherwise).
+//!
 //! Permissions: the dir holds bot tokens, push secrets and webhook tokens. A new one is
 //! created 0700 (and the app's umask keeps new files 0600); an existing one that other
 //! users can open is reported at start.
@@ -23,6 +27,8 @@ use serde::{Deserialize, Serialize};
 /// The record's file name in the data dir.
 pub const FILE: &str = "integrity.json";
 const FORMAT: u32 = 1;
+/// The clean-stop mark's file name in the data dir.
+pub(super) const CLEAN_FILE: &str = "clean-stop";
 
 /// What the database must hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +102,27 @@ pub(super) fn space_check(dir: &Path, bytes: usize) -> io::Result<()> {
     })();
     let _ = fs::remove_file(&path);
     result
+}
+
+/// Leaves the clean-stop mark, durably: written after the writer's last flush, so its
+/// presence means nothing the last run wrote was cut short.
+pub(super) fn mark_clean(dir: &Path) -> io::Result<()> {
+    create_private(&dir.join(CLEAN_FILE))?.sync_all()?;
+    fs::File::open(dir)?.sync_all()
+}
+
+/// Takes the clean-stop mark away (durably, so that a crash of this run is seen as
+/// one) and says whether it was there. A removal needs no free space, so this works
+/// on a full disk too.
+pub(super) fn take_clean_mark(dir: &Path) -> io::Result<bool> {
+    match fs::remove_file(dir.join(CLEAN_FILE)) {
+        Ok(()) => {
+            fs::File::open(dir)?.sync_all()?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Creates (or empties) a file only its owner can read.

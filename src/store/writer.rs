@@ -400,7 +400,15 @@ impl Thread {
             return;
         }
         match self.store.db.flush() {
-            Ok(_) => self.idle_check(),
+            Ok(_) => {
+                self.idle_check();
+                if self.store.core.persistent {
+                    if let Err(e) = integrity::mark_clean(&self.store.core.dir) {
+                        // Only costs the next start a sweep.
+                        tracing::warn!(error = %e, "cannot leave the clean-stop mark");
+                    }
+                }
+            }
             Err(e) => tracing::error!(error = %e, "final store flush failed"),
         }
     }
