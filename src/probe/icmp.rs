@@ -203,13 +203,16 @@ fn open(kind: ICMP, share: Share) -> Result<Client, String> {
     Ok(client)
 }
 
-/// One monitor's ICMP state: the address it pings, the identifier allocated for it,
-/// and its sequence counter. Four bytes and an address, not a surge-ping `Pinger`
-/// (~100 bytes with the retries' spares): this lives in every sleeping monitor task,
-/// and a `Pinger` is only three reference counts, made for each probe in a few ns.
+/// One monitor's ICMP state: the identifier allocated for its target and its sequence
+/// counter. Five bytes, not a surge-ping `Pinger` (~100 bytes with the retries'
+/// spares) nor even the address (its task keeps that): this lives in every sleeping
+/// monitor task, and a `Pinger` is only three reference counts, made for each probe in
+/// a few ns. Identifiers are allocated per host: call [`IcmpPinger::retarget`] when the
+/// address pinged changes.
 #[derive(Debug, Default)]
 pub struct IcmpPinger {
-    host: Option<IpAddr>,
+    /// An identifier has been allocated for the current address.
+    bound: bool,
     ident: u16,
     seq: u16,
 }
@@ -241,14 +244,15 @@ impl IcmpPinger {
         Self::default()
     }
 
-    /// The address currently pinged.
-    pub fn host(&self) -> Option<IpAddr> {
-        self.host
+    /// The identifier in use, once the first probe allocated one.
+    pub fn ident(&self) -> Option<u16> {
+        self.bound.then_some(self.ident)
     }
 
-    /// The identifier in use.
-    pub fn ident(&self) -> Option<u16> {
-        self.host.map(|_| self.ident)
+    /// The next probe goes to another address: it gets a new identifier (allocated
+    /// for that host) and starts its sequence over.
+    pub fn retarget(&mut self) {
+        self.bound = false;
     }
 
     /// One probe of `addr` within `timeout`: an echo request, and while none is
@@ -262,9 +266,9 @@ impl IcmpPinger {
             Ok(c) => c,
             Err(why) => return Probed::unsent(permission_or_other(why.as_str())),
         };
-        if self.host != Some(addr) {
+        if !self.bound {
             self.ident = clients.next_ident(addr);
-            self.host = Some(addr);
+            self.bound = true;
             self.seq = 0;
         }
         let base = self.seq;
@@ -744,13 +748,15 @@ mod tests {
         let c = IcmpClients::new();
         assert_eq!(c.v4_status(), Ok(()));
         let mut p = IcmpPinger::new();
+        assert_eq!(p.ident(), None);
         for host in ["127.0.0.1", "127.3.2.1"] {
+            p.retarget();
             let probed = p.probe(&c, host.parse().unwrap(), Duration::from_secs(1), 2).await;
             assert_eq!(probed.tries, Tries::FIRST, "a healthy host: one echo");
             let rtt = probed.result.unwrap();
             assert!(rtt < Duration::from_secs(1));
         }
-        assert_eq!(p.host(), Some("127.3.2.1".parse().unwrap()));
+        assert!(p.ident().is_some());
         assert_eq!(p.seq, 1, "a new address restarts the sequence");
         if c.v6_status().is_ok() {
             let mut p6 = IcmpPinger::new();
