@@ -62,8 +62,10 @@ pub(super) struct Core {
     pub(super) monitors: AtomicI64,
     /// Highest monitor id ever stored.
     pub(super) max_id: AtomicU64,
-    /// The last run of this store did not stop cleanly: entries without their monitor
-    /// may exist, and [`super::Store::sweep_later`] has work to do.
+    /// Entries without their monitor may exist: the last run did not stop cleanly, or
+    /// a write failed partway through this one (the same as a crash between ordered
+    /// writes). [`super::Store::sweep_later`] then has work to do, and the stop leaves
+    /// no clean mark.
     pub(super) sweep_due: AtomicBool,
     /// Test switch: every write fails as if the disk were full.
     #[cfg(test)]
@@ -133,6 +135,7 @@ impl Core {
             });
         }
         self.failed.store(true, Ordering::Release);
+        self.sweep_due.store(true, Ordering::Release);
     }
 
     /// Updates why the store is still failing (a recovery attempt learned more).

@@ -10,8 +10,9 @@
 //! instead of serving a partial store as if it were whole (README "Damaged store").
 //!
 //! A clean stop leaves a mark ([`CLEAN_FILE`]), taken away at the next open: without
-//! it, the last run of an existing store ended in a crash, and only then can entries
-//! without their monitor exist (the orphan sweep is skipped otherwise).
+//! it, the last run of an existing store ended in a crash or had a write fail partway,
+//! and only then can entries without their monitor exist (the orphan sweeps are skipped
+//! otherwise).
 //!
 //! Permissions: the dir holds bot tokens, push secrets and webhook tokens. A new one is
 //! created 0700 (and the app's umask keeps new files 0600); an existing one that other
@@ -104,8 +105,9 @@ pub(super) fn space_check(dir: &Path, bytes: usize) -> io::Result<()> {
     result
 }
 
-/// Leaves the clean-stop mark, durably: written after the writer's last flush, so its
-/// presence means nothing the last run wrote was cut short.
+/// Leaves the clean-stop mark, durably: written after the writer's last flush, and
+/// only when no write of the run failed, so its presence means nothing the last run
+/// wrote was cut short.
 pub(super) fn mark_clean(dir: &Path) -> io::Result<()> {
     create_private(&dir.join(CLEAN_FILE))?.sync_all()?;
     fs::File::open(dir)?.sync_all()

@@ -34,8 +34,8 @@
 //! flusher (itself queued behind the writer) deadlocks the whole store (seen under
 //! 11k concurrent adds). Multi-tree updates are ordered instead so that every prefix
 //! a crash can leave is consistent: the `monitors` record is the commit point, and an
-//! open sweeps entries left without one (stale push tokens before it returns, the
-//! never-read rest once the app has started, [`Store::sweep_later`]).
+//! open after a crash sweeps entries left without one (stale push tokens before it
+//! returns, the never-read rest once the app has started, [`Store::sweep_later`]).
 
 mod handle;
 mod integrity;
@@ -407,10 +407,13 @@ impl Store {
         // reader's first `/status` would fail. The sweep that used to open it first at
         // start now runs later.
         store.history_tree()?;
-        // Before anything is served: a stale token must not reach a monitor.
-        let swept = store.sweep_tokens()?;
-        if swept > 0 {
-            tracing::info!(swept, "removed push tokens left without their monitor by a crash");
+        // Before anything is served: a stale token must not reach a monitor. Like every
+        // orphan, one exists only after a crash.
+        if due {
+            let swept = store.sweep_tokens()?;
+            if swept > 0 {
+                tracing::info!(swept, "removed push tokens left without their monitor by a crash");
+            }
         }
         let writer = Writer::start(store.clone(), manifest).map_err(|e| StoreError::Unwritable {
             dir: store.dir.clone(),
@@ -750,7 +753,11 @@ impl Store {
             return;
         }
         self.later("sweeping entries without their monitor", |s| {
-            let swept = s.sweep_orphans()?;
+            // Cleared first: a write that fails from here on sets it again.
+            s.core.sweep_due.store(false, Ordering::Release);
+            let swept = s
+                .sweep_orphans()
+                .inspect_err(|_| s.core.sweep_due.store(true, Ordering::Release))?;
             if swept > 0 {
                 tracing::info!(swept, "removed entries left without their monitor by a crash");
             }
@@ -758,14 +765,15 @@ impl Store {
         });
     }
 
-    /// Removes entries a crash left without their monitor (see [`Store::put_monitor`]).
-    /// On the writer thread (or before it starts): no write may come between reading
-    /// the monitor keys and the removals.
+    /// Removes entries a crash left without their monitor (see [`Store::put_monitor`]),
+    /// but for push tokens, which the open already swept. On the writer thread (or
+    /// before it starts): no write may come between reading the monitor keys and the
+    /// removals.
     fn sweep_orphans(&self) -> Result<usize, StoreError> {
         // Looked up in a sorted list, not in sled (see `census`).
         let monitors = self.monitor_keys()?;
         let exists = |k: &[u8]| has_key(&monitors, k);
-        let mut removed = self.sweep_tokens()?;
+        let mut removed = 0;
         for tree in [&self.health, &self.stats, &self.push_seen] {
             for k in tree.iter().keys() {
                 let k = k?;
@@ -1213,6 +1221,7 @@ mod tests {
             s.health
                 .insert(key(MonitorId(99)), enc(&Health::new(0)).unwrap())
                 .unwrap();
+            s.push_tokens.insert(b"deadbeef", &key(MonitorId(99))[..]).unwrap();
             s.flush().await.unwrap();
         }
         assert!(dir.path().join(integrity::CLEAN_FILE).exists());
@@ -1221,20 +1230,40 @@ mod tests {
             // left (the entry above was planted, not left by one).
             let s = orphan();
             assert!(!dir.path().join(integrity::CLEAN_FILE).exists(), "taken at open");
+            assert!(s.push_token("deadbeef").unwrap().is_some(), "no token sweep either");
             s.sweep_later();
             s.flush().await.unwrap();
             assert!(s.health(MonitorId(99)).unwrap().is_some());
         }
         // A killed process leaves no mark.
         std::fs::remove_file(dir.path().join(integrity::CLEAN_FILE)).unwrap();
-        let s = orphan();
+        {
+            let s = orphan();
+            assert!(
+                s.core.sweep_due.load(Ordering::Acquire),
+                "no mark: the last run crashed"
+            );
+            assert!(s.push_token("deadbeef").unwrap().is_none(), "tokens swept at open");
+            s.sweep_later();
+            s.flush().await.unwrap();
+            assert!(s.health(MonitorId(99)).unwrap().is_none());
+            // A write that failed partway leaves what a crash leaves, even if the disk
+            // works again before the stop.
+            s.health
+                .insert(key(MonitorId(98)), enc(&Health::new(0)).unwrap())
+                .unwrap();
+            s.core.fail("no space left on device (test)");
+            s.core.recovered();
+        }
         assert!(
-            s.core.sweep_due.load(Ordering::Acquire),
-            "no mark: the last run crashed"
+            !dir.path().join(integrity::CLEAN_FILE).exists(),
+            "no mark after a failed write"
         );
+        let s = orphan();
+        assert!(s.core.sweep_due.load(Ordering::Acquire), "no mark: a write failed");
         s.sweep_later();
         s.flush().await.unwrap();
-        assert!(s.health(MonitorId(99)).unwrap().is_none());
+        assert!(s.health(MonitorId(98)).unwrap().is_none());
     }
 
     #[tokio::test]

@@ -402,7 +402,8 @@ impl Thread {
         match self.store.db.flush() {
             Ok(_) => {
                 self.idle_check();
-                if self.store.core.persistent {
+                // Not after a write that failed partway: its orphans wait for a sweep.
+                if self.store.core.persistent && !self.store.core.sweep_due.load(Ordering::Acquire) {
                     if let Err(e) = integrity::mark_clean(&self.store.core.dir) {
                         // Only costs the next start a sweep.
                         tracing::warn!(error = %e, "cannot leave the clean-stop mark");
