@@ -18,7 +18,9 @@
 //!   handled on the thread that sent its request.
 //! - One task per monitor ([`task`]): sleep until the planned instant, probe, record,
 //!   plan the next instant exactly one interval later (no drift). Each monitor starts at
-//!   a random phase within its interval (P8), so 10k monitors never fire together; a
+//!   a random phase within its interval (P8), so 10k monitors never fire together,
+//!   rounded to a grid of a few milliseconds so that an engine wakes for a batch of
+//!   about a hundred probes rather than for every millisecond ([`task::BATCH`]); a
 //!   slow probe delays only its own monitor, and missed ticks are skipped, never burst.
 //! - A registry of live state (health + stats) behind std mutexes that are never held
 //!   across an `.await`. Every write of a task happens under its monitor's live lock and
@@ -177,6 +179,8 @@ struct Shared {
     /// Planned probe rate of each engine ([`rate_micro`] units), changed only under the
     /// registry lock.
     loads: Vec<AtomicU64>,
+    /// Where the grid of first probes starts ([`task::on_grid`]).
+    epoch: tokio::time::Instant,
     /// Planned probes per second above which every engine gets monitors.
     split_micro: u64,
     /// The split rate was passed: monitors run on the engine their id picks. Never
@@ -298,6 +302,7 @@ impl Scheduler {
             stop: shutdown.clone(),
             engines: runtimes.iter().map(|rt| rt.handle().clone()).collect(),
             loads: runtimes.iter().map(|_| AtomicU64::new(0)).collect(),
+            epoch: tokio::time::Instant::now(),
             split_micro: (shape.split_rate.max(0.0) * 1e6) as u64,
             spread: AtomicBool::new(false),
             tracker: TaskTracker::new(),

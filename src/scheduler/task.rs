@@ -53,6 +53,42 @@ pub(super) fn first_phase(interval: Duration) -> Duration {
     Duration::from_nanos(rand::random_range(0..nanos))
 }
 
+/// The engine wakes once per planned instant that has probes due, and each wake-up
+/// (the timer wheel's turn, `epoll_wait`, the context switch) costs about as much as a
+/// few probes: with 10,000 monitors spread to the nanosecond that is a wake-up every
+/// millisecond. So first probes are put on a grid of a few milliseconds, chosen so that
+/// about this many probes of one engine share an instant: the engine wakes 100 times a
+/// second, not 1,000, and the last of a batch starts ~1 ms late (~10 µs a probe).
+pub(super) const BATCH: u64 = 100;
+
+/// The grid's steps, largest first: each divides the common intervals (whole seconds),
+/// and a monitor keeps its step because its interval is a multiple of it.
+const GRID_MS: [u32; 5] = [10, 5, 4, 2, 1];
+
+/// The grid (ms) for a monitor of `interval_ms` on an engine whose planned rate is
+/// `load` probes a second, in millionths ([`super::rate_micro`]): about [`BATCH`]
+/// probes an instant, at most 10 ms, and a divisor of the interval (else the monitor
+/// would leave the grid after its first probe).
+pub(super) fn grid_ms(load: u64, interval_ms: u32) -> u32 {
+    // Probes per ms, in millionths.
+    let per_ms = load / 1_000;
+    let fit = BATCH.saturating_mul(1_000_000).checked_div(per_ms).unwrap_or(u64::MAX);
+    GRID_MS
+        .into_iter()
+        .find(|&g| u64::from(g) <= fit && interval_ms.is_multiple_of(g))
+        .unwrap_or(1)
+}
+
+/// `t` rounded up to a multiple of `grid_ms` after `epoch` (`t` itself if earlier).
+pub(super) fn on_grid(t: Instant, epoch: Instant, grid_ms: u32) -> Instant {
+    let step = u128::from(grid_ms.max(1)) * 1_000_000;
+    let Some(since) = t.checked_duration_since(epoch) else {
+        return t;
+    };
+    let up = (step - since.as_nanos() % step) % step;
+    t + Duration::from_nanos(u64::try_from(up).unwrap_or(0))
+}
+
 /// The planned instant after `planned`: one interval later (no drift). If that is
 /// already more than an interval in the past (the engine stalled, or a probe overran),
 /// the missed ticks are skipped, keeping the phase: at most one late probe, never a
@@ -204,7 +240,12 @@ impl MonitorTask {
             // last, and whatever it owned is dropped there.
             // One timer entry for the task's whole life, re-armed each tick; its deadline
             // is the planned instant.
-            let sleep = tokio::time::sleep_until(Instant::now() + first_phase(self.hot.interval()));
+            let grid = grid_ms(
+                self.shared.loads[usize::from(self.engine)].load(Ordering::Relaxed),
+                self.hot.interval_ms,
+            );
+            let first = Instant::now() + first_phase(self.hot.interval());
+            let sleep = tokio::time::sleep_until(on_grid(first, self.shared.epoch, grid));
             tokio::pin!(sleep);
             loop {
                 (&mut sleep).await;
@@ -518,6 +559,45 @@ mod tests {
             assert!(first_phase(i) < i);
         }
         assert_eq!(first_phase(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_grid_holds_about_a_batch_and_divides_the_interval() {
+        let per_s = |n: u64| n * 1_000_000;
+        // 10,000 probes a second on the engine: 10 a ms, so 10 ms holds a batch.
+        assert_eq!(grid_ms(per_s(10_000), 1_000), 10);
+        // 50,000 a second: 50 a ms, 2 ms.
+        assert_eq!(grid_ms(per_s(50_000), 1_000), 2);
+        // 100,000 and more: every ms holds a batch already.
+        assert_eq!(grid_ms(per_s(100_000), 1_000), 1);
+        assert_eq!(grid_ms(per_s(1_000_000), 1_000), 1);
+        // An idle engine: the largest step.
+        assert_eq!(grid_ms(0, 60_000), 10);
+        // A step that does not divide the interval is passed over.
+        assert_eq!(grid_ms(0, 1_005), 5);
+        assert_eq!(grid_ms(0, 1_001), 1);
+        assert_eq!(grid_ms(per_s(25_000), 1_002), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn first_probes_land_on_the_grid_and_stay_there() {
+        let epoch = Instant::now();
+        let ms = Duration::from_millis;
+        assert_eq!(on_grid(epoch, epoch, 10), epoch);
+        assert_eq!(on_grid(epoch + ms(1), epoch, 10), epoch + ms(10));
+        assert_eq!(on_grid(epoch + ms(10), epoch, 10), epoch + ms(10));
+        let t = epoch + ms(12_345) + Duration::from_nanos(1);
+        assert_eq!(on_grid(t, epoch, 10), epoch + ms(12_350));
+        assert_eq!(on_grid(t, epoch, 1), epoch + ms(12_346));
+        // Before the epoch (never in the engine): left as it is.
+        assert_eq!(on_grid(epoch, epoch + ms(3), 10), epoch);
+        // Two monitors planned apart within a step share the instant, and a 1 s
+        // interval keeps them on it.
+        let (a, b) = (on_grid(epoch + ms(31), epoch, 10), on_grid(epoch + ms(39), epoch, 10));
+        assert_eq!(a, b);
+        let s = Duration::from_secs(1);
+        let n = next_tick(a, s, a);
+        assert_eq!(on_grid(n, epoch, 10), n);
     }
 
     #[tokio::test(start_paused = true)]
