@@ -249,30 +249,40 @@ impl MonitorTask {
             tokio::pin!(sleep);
             loop {
                 (&mut sleep).await;
-                let lag = Instant::now().saturating_duration_since(sleep.deadline());
-                self.shared.metrics.lag.record(lag);
+                // The clock is read twice a probe here (the wake-up, the probe's end):
+                // at 100,000 probes a second each read is ~0.3 % of the CPU.
+                let started = Instant::now();
+                self.shared
+                    .metrics
+                    .lag
+                    .record(started.saturating_duration_since(sleep.deadline()));
                 // In a block, so that neither the result nor the verdict is kept across
                 // the commit's await (a local's space lasts to the end of its scope,
                 // moved or not, and would be in every sleeping task).
-                let commit = {
-                    let started = Instant::now();
+                let (commit, ended) = {
                     // Boxed: a probe's state (pinger waiter, timers, TCP connect) is
                     // large, and only the few monitors probing right now need it;
                     // unboxed, every sleeping task would carry that space (~1.3 KB each).
                     let result = Box::pin(self.check()).await;
-                    match self.handle(result, started.elapsed()) {
+                    let ended = Instant::now();
+                    match self.handle(result, ended.saturating_duration_since(started)) {
                         None => return,
-                        Some(None) => None,
+                        Some(None) => (None, ended),
                         // Boxed like the probe: only monitors changing state need this.
-                        Some(Some((health, t))) => Some(Box::pin(self.commit(health, t))),
+                        Some(Some((health, t))) => (Some(Box::pin(self.commit(health, t))), ended),
                     }
                 };
-                if let Some(commit) = commit {
-                    if !commit.await {
-                        return;
+                let now = match commit {
+                    None => ended,
+                    // A state change's write may have taken long (a slow disk): ask again.
+                    Some(commit) => {
+                        if !commit.await {
+                            return;
+                        }
+                        Instant::now()
                     }
-                }
-                let next = next_tick(sleep.deadline(), self.hot.interval(), Instant::now());
+                };
+                let next = next_tick(sleep.deadline(), self.hot.interval(), now);
                 sleep.as_mut().reset(next);
             }
         }
