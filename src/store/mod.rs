@@ -765,15 +765,18 @@ impl Store {
         });
     }
 
-    /// Removes entries a crash left without their monitor (see [`Store::put_monitor`]),
-    /// but for push tokens, which the open already swept. On the writer thread (or
-    /// before it starts): no write may come between reading the monitor keys and the
-    /// removals.
+    /// Removes entries a crash left without their monitor (see [`Store::put_monitor`]).
+    /// On the writer thread (or before it starts): no write may come between reading
+    /// the monitor keys and the removals.
     fn sweep_orphans(&self) -> Result<usize, StoreError> {
         // Looked up in a sorted list, not in sled (see `census`).
         let monitors = self.monitor_keys()?;
         let exists = |k: &[u8]| has_key(&monitors, k);
-        let mut removed = 0;
+        // Push tokens too, although the open swept them after a crash: a write that
+        // failed since (a token rotation cut short) leaves one, and this sweep clears
+        // the flag that would have had the next open sweep it. One pass over a tree
+        // with an entry per push monitor.
+        let mut removed = self.sweep_tokens()?;
         for tree in [&self.health, &self.stats, &self.push_seen] {
             for k in tree.iter().keys() {
                 let k = k?;
@@ -1264,6 +1267,32 @@ mod tests {
         s.sweep_later();
         s.flush().await.unwrap();
         assert!(s.health(MonitorId(98)).unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_write_that_fails_before_the_sweep_leaves_nothing_behind_it() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            Store::open(dir.path()).unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert!(!s.core.sweep_due.load(Ordering::Acquire), "a clean stop before");
+        // A token rotation cut short by a full disk: the old token stays, and the
+        // monitor's state was written without the monitor.
+        s.push_tokens.insert(b"deadbeef", &key(MonitorId(99))[..]).unwrap();
+        s.health
+            .insert(key(MonitorId(99)), enc(&Health::new(0)).unwrap())
+            .unwrap();
+        s.core.fail("no space left on device (test)");
+        s.core.recovered();
+        s.sweep_later();
+        s.flush().await.unwrap();
+        assert!(s.health(MonitorId(99)).unwrap().is_none());
+        assert!(
+            s.push_token("deadbeef").unwrap().is_none(),
+            "the token is swept as well"
+        );
+        assert!(!s.core.sweep_due.load(Ordering::Acquire), "nothing left to sweep");
     }
 
     #[tokio::test]
